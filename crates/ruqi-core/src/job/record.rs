@@ -1,0 +1,131 @@
+//! `JobRecord`: one `job_info` row, without any database types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest `job_id` accepted (it is a primary key; 191 characters fit a MySQL utf8mb4 index).
+pub const JOB_ID_MAX_LEN: usize = 191;
+
+/// One `job_info` row as the core sees it. `ruqi-store` converts its
+/// sea-orm model to and from this type; the engine and validation work on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Primary key, chosen by the user or a generated UUID.
+    pub job_id: String,
+    /// Group or category.
+    pub job_name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Name of the registered function to run.
+    pub func: String,
+    /// JSON arguments, as text (NULL means JSON `null`).
+    pub args: Option<String>,
+    /// `cron`, `interval` or `date`.
+    pub trigger: String,
+    /// The rule for the trigger.
+    pub rule: String,
+    /// IANA zone name; `None` means the scheduler's default zone.
+    pub timezone: Option<String>,
+    /// No fire before this instant.
+    pub start_at: Option<DateTime<Utc>>,
+    /// No fire after this instant.
+    pub end_at: Option<DateTime<Utc>>,
+    /// The next fire; `None` when paused or finished.
+    pub next_run_time: Option<DateTime<Utc>>,
+    /// Paused jobs keep their row and do not fire.
+    pub is_paused: bool,
+    /// Set while a run is in progress (the query layer overlays the live value).
+    pub is_running: bool,
+    /// Set by anybody to run the job once now; the scheduler resets it.
+    pub run_right_now: bool,
+    /// How late (seconds) a fire may still run.
+    pub misfire_grace_s: i32,
+    /// `skip` or `run_once`.
+    pub misfire_policy: String,
+    /// `skip`, `queue`, `replace` or `allow`.
+    pub overlap: String,
+    /// Concurrent runs allowed with `overlap = allow`.
+    pub max_instances: i32,
+    /// Seconds a run may take; `None` for no limit.
+    pub timeout_s: Option<i32>,
+    /// Retries after a failed attempt.
+    pub max_retries: i32,
+    /// Bumped by every write that changes the schedule; used for compare-and-set.
+    pub version: i64,
+    /// When the row was created.
+    pub created_at: DateTime<Utc>,
+    /// When the row was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Status of the last run.
+    pub last_status: Option<String>,
+    /// Error of the last run, or why the row cannot be scheduled.
+    pub last_error: Option<String>,
+}
+
+impl JobRecord {
+    /// A record with the documented defaults for everything but the four required fields.
+    ///
+    /// ```
+    /// let job = ruqi_core::JobRecord::new("nightly", "send_report", "cron", "0 20 2 * * *");
+    /// assert_eq!(job.misfire_grace_s, 5);
+    /// assert_eq!(job.overlap, "skip");
+    /// ```
+    pub fn new(job_id: impl Into<String>, func: impl Into<String>, trigger: impl Into<String>, rule: impl Into<String>) -> Self {
+        let now = Utc::now();
+        Self {
+            job_id: job_id.into(),
+            job_name: None,
+            description: None,
+            func: func.into(),
+            args: None,
+            trigger: trigger.into(),
+            rule: rule.into(),
+            timezone: None,
+            start_at: None,
+            end_at: None,
+            next_run_time: None,
+            is_paused: false,
+            is_running: false,
+            run_right_now: false,
+            misfire_grace_s: super::policy::DEFAULT_MISFIRE_GRACE_S,
+            misfire_policy: "skip".to_owned(),
+            overlap: "skip".to_owned(),
+            max_instances: 1,
+            timeout_s: None,
+            max_retries: 0,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+            last_status: None,
+            last_error: None,
+        }
+    }
+
+    /// Whether the fields that decide *when* the job fires differ from `other`'s.
+    pub fn schedule_differs(&self, other: &JobRecord) -> bool {
+        self.trigger != other.trigger
+            || self.rule != other.rule
+            || self.timezone != other.timezone
+            || self.start_at != other.start_at
+            || self.end_at != other.end_at
+    }
+
+    /// Whether anything the scheduler acts on differs from `other`
+    /// (everything but bookkeeping: description, timestamps, last outcome, is_running).
+    pub fn behaviour_differs(&self, other: &JobRecord) -> bool {
+        self.schedule_differs(other)
+            || self.func != other.func
+            || self.args != other.args
+            || self.next_run_time != other.next_run_time
+            || self.is_paused != other.is_paused
+            || self.run_right_now != other.run_right_now
+            || self.misfire_grace_s != other.misfire_grace_s
+            || self.misfire_policy != other.misfire_policy
+            || self.overlap != other.overlap
+            || self.max_instances != other.max_instances
+            || self.timeout_s != other.timeout_s
+            || self.max_retries != other.max_retries
+            || self.job_name != other.job_name
+            || self.version != other.version
+    }
+}

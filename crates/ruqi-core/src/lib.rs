@@ -1,0 +1,27 @@
+//! The database-free core of ruqi: triggers, the function registry, the
+//! scheduler engine and its execution policy.
+//!
+//! `ruqi-core` knows nothing of SQL or HTTP. The engine reads and writes the
+//! job table through the [`JobStore`] trait, which `ruqi-store` implements on
+//! sea-orm; everything here can be tested with an in-memory store.
+
+mod clock;
+mod error;
+pub mod execution;
+pub mod job;
+pub mod registry;
+mod scheduler;
+mod store;
+pub mod trigger;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, FieldError, Result};
+pub use execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
+pub use job::{CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, ValidationContext, compile};
+pub use registry::{FunctionInfo, JobContext, LogSink, Registry};
+pub use scheduler::{
+    ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
+    UNSCHEDULABLE_PREFIX,
+};
+pub use store::{JobStateChange, JobStore};
+pub use trigger::{Schedule, TriggerKind};

@@ -1,0 +1,236 @@
+//! The function registry: the names `job_info.func` may refer to.
+//!
+//! A job row names a function; the registry maps that name to Rust code, an
+//! optional description and an optional JSON Schema for its `args`. The same
+//! registry validates rows (unknown name, arguments that do not fit) and runs
+//! them.
+
+mod context;
+pub(crate) mod function;
+
+pub use context::{JobContext, LogSink, OUTPUT_LIMIT_BYTES, RunInfo};
+pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::FieldError;
+use function::{ArgsCheck, Handler};
+
+/// Named functions that jobs can run.
+///
+/// ```
+/// use ruqi_core::{JobContext, Registry};
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Report { to: String }
+///
+/// let mut registry = Registry::new();
+/// registry
+///     .register("ping", |ctx: JobContext| async move {
+///         ctx.log("pong");
+///         Ok::<_, String>(())
+///     })
+///     .description("Writes pong to the execution log");
+/// registry.register_typed("send_report", |_ctx, args: Report| async move {
+///     Ok::<_, String>(format!("sent to {}", args.to))
+/// });
+/// registry.register_blocking("compress", |_ctx| Ok::<_, String>("done"));
+///
+/// assert!(registry.get("ping").is_some());
+/// assert!(registry.validate_args("send_report", &serde_json::json!({"to": 3})).is_err());
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    functions: BTreeMap<String, Arc<RegisteredFunction>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.functions.keys()).finish()
+    }
+}
+
+/// Returned by the `register*` methods to add details to the function just registered.
+pub struct FunctionEntry<'a> {
+    function: &'a mut Arc<RegisteredFunction>,
+}
+
+impl FunctionEntry<'_> {
+    /// Sets the human description shown by the admin API.
+    pub fn description(self, text: impl Into<String>) -> Self {
+        if let Some(function) = Arc::get_mut(self.function) {
+            function.description = Some(text.into());
+        }
+        self
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers an async function that reads its arguments (if any) from
+    /// [`JobContext::args`]. `Ok` records success with its output; `Err`
+    /// records a failure with its message. A second registration under the
+    /// same name replaces the first.
+    pub fn register<F, Fut, O, E>(&mut self, name: impl Into<String>, f: F) -> FunctionEntry<'_>
+    where
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
+        O: IntoJobOutput,
+        E: Display,
+    {
+        let f = Arc::new(f);
+        let handler = Handler::Async(Arc::new(move |ctx| {
+            let fut = f(ctx);
+            Box::pin(async move { fut.await.map(IntoJobOutput::into_job_output).map_err(|e| e.to_string()) })
+        }));
+        self.insert(name.into(), handler, None)
+    }
+
+    /// Registers an async function with typed arguments. The JSON Schema of
+    /// `A` is published, and rows whose `args` do not deserialize into `A`
+    /// are refused when they are written.
+    pub fn register_typed<A, F, Fut, O, E>(&mut self, name: impl Into<String>, f: F) -> FunctionEntry<'_>
+    where
+        A: DeserializeOwned + JsonSchema + Send + 'static,
+        F: Fn(JobContext, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, E>> + Send + 'static,
+        O: IntoJobOutput,
+        E: Display,
+    {
+        let f = Arc::new(f);
+        let handler = Handler::Async(Arc::new(move |ctx: JobContext| {
+            let args = serde_json::from_value::<A>(ctx.args().clone());
+            let fut = args.map(|args| f(ctx, args));
+            Box::pin(async move {
+                match fut {
+                    Ok(fut) => fut.await.map(IntoJobOutput::into_job_output).map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("invalid args: {e}")),
+                }
+            })
+        }));
+        self.insert(name.into(), handler, Some(ArgsCheck::of::<A>()))
+    }
+
+    /// Registers a blocking function; it runs on tokio's blocking thread
+    /// pool so it never stalls the scheduler or the web server.
+    pub fn register_blocking<F, O, E>(&mut self, name: impl Into<String>, f: F) -> FunctionEntry<'_>
+    where
+        F: Fn(JobContext) -> Result<O, E> + Send + Sync + 'static,
+        O: IntoJobOutput,
+        E: Display,
+    {
+        let handler = Handler::Blocking(Arc::new(move |ctx| {
+            f(ctx).map(IntoJobOutput::into_job_output).map_err(|e| e.to_string())
+        }));
+        self.insert(name.into(), handler, None)
+    }
+
+    /// Registers a blocking function with typed arguments.
+    pub fn register_blocking_typed<A, F, O, E>(&mut self, name: impl Into<String>, f: F) -> FunctionEntry<'_>
+    where
+        A: DeserializeOwned + JsonSchema + Send + 'static,
+        F: Fn(JobContext, A) -> Result<O, E> + Send + Sync + 'static,
+        O: IntoJobOutput,
+        E: Display,
+    {
+        let handler = Handler::Blocking(Arc::new(move |ctx: JobContext| {
+            let args = serde_json::from_value::<A>(ctx.args().clone()).map_err(|e| format!("invalid args: {e}"))?;
+            f(ctx, args).map(IntoJobOutput::into_job_output).map_err(|e| e.to_string())
+        }));
+        self.insert(name.into(), handler, Some(ArgsCheck::of::<A>()))
+    }
+
+    fn insert(&mut self, name: String, handler: Handler, args: Option<ArgsCheck>) -> FunctionEntry<'_> {
+        let function = Arc::new(RegisteredFunction::new(name.clone(), handler, args));
+        let slot = self.functions.entry(name).or_insert_with(|| function.clone());
+        *slot = function;
+        FunctionEntry { function: slot }
+    }
+
+    /// The function registered under `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<RegisteredFunction>> {
+        self.functions.get(name)
+    }
+
+    /// Every registered function, by name.
+    pub fn functions(&self) -> impl Iterator<Item = &Arc<RegisteredFunction>> {
+        self.functions.values()
+    }
+
+    /// Checks that `func` is registered and `args` fits its schema.
+    pub fn validate_args(&self, func: &str, args: &serde_json::Value) -> Result<(), FieldError> {
+        let function = self.get(func).ok_or_else(|| self.unknown(func))?;
+        function.validate_args(args)
+    }
+
+    /// The error for a function name that is not registered.
+    pub fn unknown(&self, func: &str) -> FieldError {
+        let known: Vec<&str> = self.functions.keys().map(String::as_str).collect();
+        let reason = if known.is_empty() {
+            "no function is registered under this name (the registry is empty)".to_owned()
+        } else {
+            format!("no function is registered under this name (registered: {})", known.join(", "))
+        };
+        FieldError::new("func", func, reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Mail {
+        to: String,
+        retries: Option<u8>,
+    }
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register_typed("mail", |_ctx, m: Mail| async move { Ok::<_, String>(m.to) });
+        r.register("free", |_ctx| async { Ok::<_, String>(()) });
+        r
+    }
+
+    #[test]
+    fn unknown_function_names_the_field_and_lists_known_ones() {
+        let err = registry().validate_args("nope", &json!(null)).unwrap_err();
+        assert_eq!(err.field, "func");
+        assert!(err.reason.contains("free, mail"), "{err}");
+    }
+
+    #[test]
+    fn typed_args_are_checked_against_the_schema() {
+        let r = registry();
+        assert!(r.validate_args("mail", &json!({"to": "a@b.c"})).is_ok());
+        let err = r.validate_args("mail", &json!({"to": 5})).unwrap_err();
+        assert!(err.field.starts_with("args"), "{err}");
+        assert!(r.validate_args("mail", &json!({"to": "x", "retries": 300})).is_err());
+        let err = r.validate_args("mail", &json!({})).unwrap_err();
+        assert!(err.to_string().contains("to"), "{err}");
+    }
+
+    #[test]
+    fn untyped_functions_accept_any_args() {
+        assert!(registry().validate_args("free", &json!([1, 2])).is_ok());
+    }
+
+    #[test]
+    fn schema_is_published() {
+        let r = registry();
+        let schema = r.get("mail").unwrap().info().args_schema.unwrap();
+        assert_eq!(schema["properties"]["to"]["type"], "string");
+    }
+}

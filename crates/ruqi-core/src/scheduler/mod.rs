@@ -1,0 +1,493 @@
+//! The engine: one scheduler per process.
+//!
+//! It keeps every valid job in memory, sleeps until the earliest deadline
+//! (a min-heap and one timer; no polling tick), claims each due fire in the
+//! store with a compare-and-set before running it, runs it on tokio under a
+//! concurrency limit, and writes the outcome and the next fire back.
+//!
+//! Changes reach it three ways: [`Scheduler::notify_changed`] (called by the
+//! sea-orm hooks after a write), [`Scheduler::reconcile`] (a full comparison
+//! of the table with memory: at start-up and on demand), and its own failed
+//! claims (a claim that loses re-reads the row).
+
+mod fire;
+mod run;
+mod state;
+mod sync;
+
+pub use sync::{ChangeExpectation, ReconcileReport, UNSCHEDULABLE_PREFIX};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::{Clock, SystemClock};
+use crate::execution::TriggerSource;
+use crate::job::ValidationContext;
+use crate::registry::Registry;
+use crate::store::JobStore;
+use crate::{Error, Result};
+use state::State;
+
+static GLOBAL: OnceLock<Scheduler> = OnceLock::new();
+static STARTING: Mutex<bool> = Mutex::new(false);
+
+/// Settings of a scheduler; [`SchedulerBuilder`] sets them.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// This process's name in `job_execution.node` (default: host name and process id).
+    pub node_name: String,
+    /// Most runs in progress at once in this process (default 256).
+    pub max_concurrent_runs: usize,
+    /// Zone of rows whose `timezone` is NULL (default UTC).
+    pub default_timezone: Tz,
+    /// Longest the timer sleeps without re-checking the heap (default 60 s):
+    /// a guard against a lost wake-up or a stepped wall clock.
+    pub safety_recheck: Duration,
+    /// How long shutdown waits for running jobs (default 30 s).
+    pub shutdown_timeout: Duration,
+    /// How long a change announced by a hook may take to become visible
+    /// (its transaction to commit) before it is taken as rolled back (default 30 s).
+    pub change_confirm_window: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            node_name: default_node_name(),
+            max_concurrent_runs: 256,
+            default_timezone: Tz::UTC,
+            safety_recheck: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(30),
+            change_confirm_window: Duration::from_secs(30),
+        }
+    }
+}
+
+fn default_node_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Builds and starts the process-wide [`Scheduler`].
+pub struct SchedulerBuilder {
+    store: Arc<dyn JobStore>,
+    registry: Registry,
+    config: SchedulerConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl SchedulerBuilder {
+    /// Sets the node name written to `job_execution.node`.
+    pub fn node_name(mut self, name: impl Into<String>) -> Self {
+        self.config.node_name = name.into();
+        self
+    }
+
+    /// Sets the most runs in progress at once.
+    pub fn max_concurrent_runs(mut self, n: usize) -> Self {
+        self.config.max_concurrent_runs = n.max(1);
+        self
+    }
+
+    /// Sets the zone of rows whose `timezone` is NULL.
+    pub fn default_timezone(mut self, tz: Tz) -> Self {
+        self.config.default_timezone = tz;
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: SchedulerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses `clock` instead of the system clock (tests, simulations).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Starts the scheduler and installs it as this process's one scheduler.
+    ///
+    /// Loads and validates every row, schedules the valid ones, records why
+    /// the others cannot run, and starts the timer. Call it once, before the
+    /// web server spawns its workers; a second call returns
+    /// [`Error::AlreadyStarted`] and starts nothing.
+    pub async fn start(self) -> Result<Scheduler> {
+        {
+            let mut starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(existing) = GLOBAL.get() {
+                return Err(Error::AlreadyStarted {
+                    node: existing.inner.config.node_name.clone(),
+                });
+            }
+            if *starting {
+                return Err(Error::AlreadyStarted {
+                    node: self.config.node_name.clone(),
+                });
+            }
+            *starting = true;
+        }
+        let result = self.start_inner().await;
+        let mut starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        *starting = false;
+        result
+    }
+
+    async fn start_inner(self) -> Result<Scheduler> {
+        let (revision, _) = watch::channel(0);
+        let inner = Arc::new(Inner {
+            permits: Arc::new(Semaphore::new(self.config.max_concurrent_runs)),
+            started_at: self.clock.now(),
+            store: self.store,
+            registry: Arc::new(self.registry),
+            clock: self.clock,
+            config: self.config,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            revision,
+            pending_changes: AtomicUsize::new(0),
+        });
+        let scheduler = Scheduler { inner: inner.clone() };
+        // Installed before the first load so that a hook firing during the
+        // load queues its change instead of being lost.
+        GLOBAL.set(scheduler.clone()).map_err(|_| Error::AlreadyStarted {
+            node: inner.config.node_name.clone(),
+        })?;
+        let report = inner.reconcile_all().await?;
+        tracing::info!(
+            node = %inner.config.node_name,
+            scheduled = report.scheduled,
+            invalid = report.invalid,
+            "ruqi scheduler started"
+        );
+        let timer = inner.clone();
+        inner.tasks.spawn(async move { timer.run_timer().await });
+        Ok(scheduler)
+    }
+}
+
+/// The process-wide job scheduler. Cheap to clone; all clones are the same scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").field("node", &self.inner.config.node_name).finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    store: Arc<dyn JobStore>,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    config: SchedulerConfig,
+    state: Mutex<State>,
+    /// Wakes the timer when a deadline earlier than the one it sleeps for appears.
+    wake: Notify,
+    permits: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    started_at: DateTime<Utc>,
+    /// Bumped whenever the scheduler's view of a job changes or a run ends.
+    revision: watch::Sender<u64>,
+    pending_changes: AtomicUsize,
+}
+
+/// The live state of one job, for overlaying on its row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveJob {
+    /// The fire the scheduler waits for; `None` when paused, finished or not schedulable.
+    pub next_run_time: Option<DateTime<Utc>>,
+    /// Runs in progress in this process.
+    pub running: u32,
+    /// Whether the scheduler holds the job on its timer.
+    pub scheduled: bool,
+    /// Why the row cannot be scheduled, when it cannot.
+    pub error: Option<String>,
+}
+
+/// What the scheduler is doing (RuQi's `scheduler_status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchedulerStatus {
+    /// This process's node name.
+    pub node: String,
+    /// When the scheduler started.
+    pub started_at: DateTime<Utc>,
+    /// Valid jobs held in memory.
+    pub jobs: usize,
+    /// Jobs waiting on the timer.
+    pub scheduled: usize,
+    /// Paused jobs.
+    pub paused: usize,
+    /// Rows that cannot be scheduled.
+    pub invalid: usize,
+    /// Runs in progress in this process.
+    pub running: usize,
+    /// The earliest deadline.
+    pub next_wakeup: Option<DateTime<Utc>>,
+    /// Whether shutdown has begun.
+    pub shutting_down: bool,
+}
+
+impl Scheduler {
+    /// Starts building the scheduler over `store` with the functions in `registry`.
+    pub fn builder(store: Arc<dyn JobStore>, registry: Registry) -> SchedulerBuilder {
+        SchedulerBuilder {
+            store,
+            registry,
+            config: SchedulerConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The scheduler of this process, once started.
+    pub fn global() -> Option<&'static Scheduler> {
+        GLOBAL.get()
+    }
+
+    /// The functions jobs may name.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.inner.config
+    }
+
+    /// The clock it reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// What validation of a row consults: this scheduler's registry and default zone.
+    pub fn validation_context(&self) -> ValidationContext<'_> {
+        ValidationContext {
+            registry: Some(&self.inner.registry),
+            default_timezone: self.inner.config.default_timezone,
+        }
+    }
+
+    /// Announces that the row `job_id` was written (or deleted). The scheduler
+    /// re-reads it through its own connection, so a write whose transaction
+    /// has not committed yet is applied once it commits and never if it rolls
+    /// back. Returns at once.
+    pub fn notify_changed(&self, job_id: &str, expect: ChangeExpectation) {
+        self.inner.clone().spawn_change_sync(job_id.to_owned(), expect);
+    }
+
+    /// Compares the whole table with memory and brings memory in line:
+    /// new rows are scheduled, changed rows rescheduled, deleted rows
+    /// dropped, invalid rows marked. Writes that bypass the hooks (bulk
+    /// `update_many`, raw SQL) are picked up this way.
+    pub async fn reconcile(&self) -> Result<ReconcileReport> {
+        self.inner.reconcile_all().await
+    }
+
+    /// Re-reads one row and applies it now.
+    pub async fn sync_job(&self, job_id: &str) -> Result<()> {
+        self.inner.sync_job(job_id).await
+    }
+
+    /// Runs the job once now (trigger source `manual`), whatever its
+    /// schedule, honouring its overlap policy. Returns the execution id at
+    /// once, before the run ends, or `None` when the overlap policy skipped it
+    /// (a `missed` row says so) or queued it.
+    pub async fn run_now(&self, job_id: &str) -> Result<Option<String>> {
+        let job = self.inner.compiled(job_id)?;
+        let at = self.inner.clock.now();
+        Ok(self.inner.clone().start_run(job, at, TriggerSource::Manual, 1).await)
+    }
+
+    /// Pauses the job: no fire until it is resumed. Writes `is_paused` and
+    /// `next_run_time = NULL` to the row.
+    pub async fn pause(&self, job_id: &str) -> Result<()> {
+        self.inner.set_paused(job_id, true).await
+    }
+
+    /// Resumes a paused job from its next fire after now.
+    pub async fn resume(&self, job_id: &str) -> Result<()> {
+        self.inner.set_paused(job_id, false).await
+    }
+
+    /// Cancels every run of the job in progress in this process; returns how many.
+    pub fn cancel_running(&self, job_id: &str) -> usize {
+        let state = self.inner.lock();
+        let Some(entry) = state.jobs.get(job_id) else { return 0 };
+        for run in &entry.running {
+            run.cancel("cancelled by request");
+        }
+        entry.running.len()
+    }
+
+    /// The live state of a job, or `None` if this scheduler does not know it.
+    pub fn live(&self, job_id: &str) -> Option<LiveJob> {
+        let state = self.inner.lock();
+        if let Some(entry) = state.jobs.get(job_id) {
+            return Some(LiveJob {
+                next_run_time: if entry.retired { None } else { entry.next },
+                running: u32::try_from(entry.running.len()).unwrap_or(u32::MAX),
+                scheduled: !entry.retired && entry.next.is_some(),
+                error: None,
+            });
+        }
+        state.invalid.get(job_id).map(|invalid| LiveJob {
+            next_run_time: None,
+            running: 0,
+            scheduled: false,
+            error: Some(invalid.error.clone()),
+        })
+    }
+
+    /// Counts and the next wake-up.
+    pub fn status(&self) -> SchedulerStatus {
+        let mut state = self.inner.lock();
+        let next_wakeup = state.earliest();
+        let mut status = SchedulerStatus {
+            node: self.inner.config.node_name.clone(),
+            started_at: self.inner.started_at,
+            jobs: 0,
+            scheduled: 0,
+            paused: 0,
+            invalid: state.invalid.len(),
+            running: 0,
+            next_wakeup,
+            shutting_down: self.inner.shutdown.is_cancelled(),
+        };
+        for entry in state.jobs.values() {
+            status.running += entry.running.len();
+            if entry.retired {
+                continue;
+            }
+            status.jobs += 1;
+            if entry.job.record.is_paused {
+                status.paused += 1;
+            } else if entry.next.is_some() {
+                status.scheduled += 1;
+            }
+        }
+        status
+    }
+
+    /// Wakes the timer to re-check its deadlines now.
+    pub fn wake_up(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// A receiver that changes whenever a job is added, changed, removed or
+    /// finishes a run: tests and UIs wait on it instead of sleeping.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.revision.subscribe()
+    }
+
+    /// Hook notifications still waiting for their write to become visible.
+    pub fn pending_changes(&self) -> usize {
+        self.inner.pending_changes.load(Ordering::Acquire)
+    }
+
+    /// Stops firing, waits up to the configured shutdown timeout for running
+    /// jobs, then cancels the rest and records them as `cancelled`.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.wake.notify_one();
+        self.inner.tasks.close();
+        let waited = tokio::time::timeout(self.inner.config.shutdown_timeout, self.inner.tasks.wait()).await;
+        if waited.is_err() {
+            let state = self.inner.lock();
+            for entry in state.jobs.values() {
+                for run in &entry.running {
+                    run.cancel("the scheduler shut down before the run finished");
+                }
+            }
+            drop(state);
+            // Cancelled runs record themselves at once; give them a moment to write.
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait()).await;
+        }
+        tracing::info!(node = %self.inner.config.node_name, "ruqi scheduler stopped");
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bump_revision(&self) {
+        self.revision.send_modify(|r| *r += 1);
+    }
+
+    fn validation_context(&self) -> ValidationContext<'_> {
+        ValidationContext {
+            registry: Some(&self.registry),
+            default_timezone: self.config.default_timezone,
+        }
+    }
+
+    fn compiled(&self, job_id: &str) -> Result<Arc<crate::job::CompiledJob>> {
+        let state = self.lock();
+        state
+            .jobs
+            .get(job_id)
+            .filter(|e| !e.retired)
+            .map(|e| e.job.clone())
+            .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })
+    }
+
+    /// Applies a reschedule result: wakes the timer when a new earliest deadline appeared.
+    fn wake_if_earlier(&self, earlier: Option<DateTime<Utc>>) {
+        if earlier.is_some() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The timer: sleep until the earliest deadline (or a wake-up), then fire what is due.
+    async fn run_timer(self: Arc<Self>) {
+        loop {
+            let now = self.clock.now();
+            let earliest = self.lock().earliest();
+            let recheck = now + chrono::Duration::from_std(self.config.safety_recheck).unwrap_or(chrono::Duration::seconds(60));
+            let deadline = earliest.map_or(recheck, |e| e.min(recheck));
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = self.clock.sleep_until(deadline) => {}
+            }
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            let now = self.clock.now();
+            let due = {
+                let mut state = self.lock();
+                let due = state.pop_due(now);
+                state.compact_if_needed();
+                due
+            };
+            for item in due {
+                let inner = self.clone();
+                self.tasks.spawn(async move { inner.fire_due(item).await });
+            }
+        }
+    }
+}
+
+pub(crate) fn duration_to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,186 @@
+//! The scheduler's in-memory table: one entry per schedulable job, and a
+//! min-heap of deadlines with lazy deletion (an entry's `generation` changes
+//! whenever it is rescheduled, so stale heap items are simply skipped).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::execution::TriggerSource;
+use crate::job::{CompiledJob, JobRecord};
+
+/// A deadline in the heap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Due {
+    pub(super) at: DateTime<Utc>,
+    pub(super) generation: u64,
+    pub(super) job_id: Arc<str>,
+}
+
+/// A run in progress in this process.
+#[derive(Debug, Clone)]
+pub(super) struct RunHandle {
+    pub(super) execution_id: Arc<str>,
+    pub(super) cancel: CancellationToken,
+    /// Why it was cancelled; set before `cancel` fires.
+    pub(super) cancel_reason: Arc<OnceLock<String>>,
+}
+
+impl RunHandle {
+    pub(super) fn cancel(&self, reason: &str) {
+        let _ = self.cancel_reason.set(reason.to_owned());
+        self.cancel.cancel();
+    }
+}
+
+/// A run waiting for the running one to end (overlap = queue).
+#[derive(Debug, Clone)]
+pub(super) struct QueuedRun {
+    pub(super) scheduled_for: DateTime<Utc>,
+    pub(super) source: TriggerSource,
+    pub(super) attempt: u32,
+}
+
+/// Most runs a job may have waiting behind a running one; past it, fires are recorded as missed.
+pub(super) const QUEUE_LIMIT: usize = 1_000;
+
+pub(super) struct JobEntry {
+    pub(super) job: Arc<CompiledJob>,
+    /// The row's version as last read or written by this scheduler.
+    pub(super) version: i64,
+    /// The fire this scheduler waits for (also the row's `next_run_time`).
+    pub(super) next: Option<DateTime<Utc>>,
+    pub(super) run_right_now: bool,
+    pub(super) generation: u64,
+    pub(super) running: Vec<RunHandle>,
+    pub(super) queued: VecDeque<QueuedRun>,
+    /// The row is gone (or became invalid) but runs are still in progress.
+    pub(super) retired: bool,
+}
+
+impl JobEntry {
+    /// The row as this scheduler currently believes it to be.
+    pub(super) fn current_record(&self) -> JobRecord {
+        let mut record = self.job.record.clone();
+        record.version = self.version;
+        record.next_run_time = self.next;
+        record.run_right_now = self.run_right_now;
+        record.is_running = !self.running.is_empty();
+        record
+    }
+}
+
+/// A row that failed validation: kept so the query layer can say why.
+pub(super) struct InvalidJob {
+    pub(super) record: JobRecord,
+    pub(super) error: String,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) jobs: HashMap<Arc<str>, JobEntry>,
+    pub(super) invalid: HashMap<Arc<str>, InvalidJob>,
+    heap: BinaryHeap<Reverse<Due>>,
+    next_generation: u64,
+}
+
+impl State {
+    pub(super) fn new_generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    /// Points `job_id`'s entry at `next` and pushes the deadline; returns the
+    /// deadline if it is the new earliest one (the timer must be woken).
+    pub(super) fn reschedule(&mut self, job_id: &Arc<str>, next: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let generation = self.new_generation();
+        let entry = self.jobs.get_mut(job_id)?;
+        entry.generation = generation;
+        entry.next = next;
+        let at = next.filter(|_| !entry.job.record.is_paused && !entry.retired)?;
+        let earliest = self.earliest();
+        self.heap.push(Reverse(Due {
+            at,
+            generation,
+            job_id: job_id.clone(),
+        }));
+        earliest.is_none_or(|e| at < e).then_some(at)
+    }
+
+    /// Wakes the timer for `job_id` at `wake_at` without changing the fire it waits for.
+    pub(super) fn rearm(&mut self, job_id: &Arc<str>, wake_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let generation = self.new_generation();
+        let entry = self.jobs.get_mut(job_id)?;
+        entry.generation = generation;
+        let earliest = self.earliest();
+        self.heap.push(Reverse(Due {
+            at: wake_at,
+            generation,
+            job_id: job_id.clone(),
+        }));
+        earliest.is_none_or(|e| wake_at < e).then_some(wake_at)
+    }
+
+    /// Takes an entry off the timer without removing it (its heap items go stale).
+    pub(super) fn unschedule(&mut self, job_id: &str) {
+        let generation = self.new_generation();
+        if let Some(entry) = self.jobs.get_mut(job_id) {
+            entry.generation = generation;
+        }
+    }
+
+    /// The earliest live deadline, dropping stale heap items on the way.
+    pub(super) fn earliest(&mut self) -> Option<DateTime<Utc>> {
+        while let Some(Reverse(top)) = self.heap.peek() {
+            if self.is_live(top) {
+                return Some(top.at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Removes and returns every live deadline at or before `now`. Each
+    /// returned entry is marked as being fired (its generation moves on), so
+    /// it cannot be returned twice.
+    pub(super) fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<Due> {
+        let mut due = Vec::new();
+        while let Some(Reverse(top)) = self.heap.peek() {
+            if !self.is_live(top) {
+                self.heap.pop();
+                continue;
+            }
+            if top.at > now {
+                break;
+            }
+            let Some(Reverse(item)) = self.heap.pop() else { break };
+            due.push(item);
+        }
+        for item in &mut due {
+            self.unschedule(&item.job_id);
+            if let Some(entry) = self.jobs.get(&item.job_id) {
+                // The firing task owns the entry until it reschedules it; a
+                // sync that replaces the entry meanwhile moves this on.
+                item.generation = entry.generation;
+            }
+        }
+        due
+    }
+
+    fn is_live(&self, due: &Due) -> bool {
+        self.jobs.get(&due.job_id).is_some_and(|e| e.generation == due.generation)
+    }
+
+    /// Drops stale heap items when they outnumber live ones, so a job edited
+    /// a million times does not keep a million dead deadlines.
+    pub(super) fn compact_if_needed(&mut self) {
+        if self.heap.len() > 1024 && self.heap.len() > 2 * self.jobs.len() {
+            let items = std::mem::take(&mut self.heap).into_vec();
+            let live: Vec<_> = items.into_iter().filter(|Reverse(d)| self.is_live(d)).collect();
+            self.heap = BinaryHeap::from(live);
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Keeping memory in step with the table: applying a row, re-reading one
+//! after a hook announced it, the full reconcile pass, pause and resume.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::Inner;
+use super::state::{InvalidJob, JobEntry};
+use crate::execution::TriggerSource;
+use crate::job::{CompiledJob, JobRecord, compile, first_fire, no_fire_left, planned_next_run_time};
+use crate::store::JobStateChange;
+use crate::{Error, Result};
+
+/// Prefix of the `last_error` written for a row that cannot be scheduled; a
+/// later valid version of the row clears exactly these.
+pub const UNSCHEDULABLE_PREFIX: &str = "cannot be scheduled: ";
+
+/// What a hook saw it write, so the scheduler can tell when the write has
+/// become visible (committed) to its own connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeExpectation {
+    /// The row exists with at least this `version`.
+    Version(i64),
+    /// The row no longer exists.
+    Deleted,
+}
+
+/// What a [`Scheduler::reconcile`](super::Scheduler::reconcile) pass found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    /// Rows read.
+    pub rows: usize,
+    /// Rows (re)applied because they were new or differed from memory.
+    pub applied: usize,
+    /// Valid jobs now waiting on the timer.
+    pub scheduled: usize,
+    /// Rows that cannot be scheduled (each has `last_error`).
+    pub invalid: usize,
+    /// Jobs dropped from memory because their row is gone.
+    pub removed: usize,
+}
+
+/// How applying one row went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Unchanged,
+    Stale,
+    Scheduled,
+    Invalid,
+    /// A compare-and-set lost against a concurrent writer: read the row again.
+    Raced,
+}
+
+/// Attempts at applying a row that keeps changing under us before giving up until the next change.
+const APPLY_ATTEMPTS: usize = 5;
+
+impl Inner {
+    /// Reads the whole table and brings memory in line with it.
+    pub(super) async fn reconcile_all(self: &Arc<Self>) -> Result<ReconcileReport> {
+        let rows = self.store.load_jobs().await?;
+        let mut report = ReconcileReport {
+            rows: rows.len(),
+            ..ReconcileReport::default()
+        };
+        let mut seen = HashSet::with_capacity(rows.len());
+        for row in rows {
+            seen.insert(row.job_id.clone());
+            let job_id = row.job_id.clone();
+            match self.apply_row(row).await {
+                Ok(Applied::Scheduled | Applied::Invalid) => report.applied += 1,
+                Ok(Applied::Raced) => {
+                    report.applied += 1;
+                    self.sync_job(&job_id).await?;
+                }
+                Ok(Applied::Unchanged | Applied::Stale) => {}
+                Err(error) => tracing::warn!(job_id, %error, "applying a row failed"),
+            }
+        }
+        let gone: Vec<String> = {
+            let state = self.lock();
+            state
+                .jobs
+                .iter()
+                .filter(|(_, e)| !e.retired)
+                .map(|(id, _)| id)
+                .chain(state.invalid.keys())
+                .filter(|id| !seen.contains(id.as_ref()))
+                .map(|id| id.to_string())
+                .collect()
+        };
+        report.removed = gone.len();
+        for job_id in gone {
+            self.remove_job(&job_id);
+        }
+        let state = self.lock();
+        report.invalid = state.invalid.len();
+        report.scheduled = state.jobs.values().filter(|e| !e.retired && e.next.is_some()).count();
+        drop(state);
+        self.bump_revision();
+        Ok(report)
+    }
+
+    /// Reads one row and applies it (or drops the job if the row is gone).
+    /// (Boxed because applying a row can lead back here through a lost claim.)
+    pub(super) fn sync_job(self: &Arc<Self>, job_id: &str) -> BoxFuture<'static, Result<()>> {
+        let inner = self.clone();
+        let job_id = job_id.to_owned();
+        Box::pin(async move { inner.sync_job_inner(&job_id).await })
+    }
+
+    async fn sync_job_inner(self: &Arc<Self>, job_id: &str) -> Result<()> {
+        for _ in 0..APPLY_ATTEMPTS {
+            match self.store.load_job(job_id).await? {
+                None => {
+                    self.remove_job(job_id);
+                    return Ok(());
+                }
+                Some(row) => {
+                    if self.apply_row(row).await? != Applied::Raced {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        tracing::warn!(job_id, "row kept changing while being applied; the next change will apply it");
+        Ok(())
+    }
+
+    /// Re-reads a row announced by a hook until the write is visible (its
+    /// transaction committed) or the confirm window passes (it rolled back).
+    pub(super) fn spawn_change_sync(self: Arc<Self>, job_id: String, expect: ChangeExpectation) {
+        self.pending_changes.fetch_add(1, Ordering::AcqRel);
+        let inner = self.clone();
+        self.tasks.spawn(async move {
+            let give_up = tokio::time::Instant::now() + inner.config.change_confirm_window;
+            let mut delay = Duration::from_millis(2);
+            loop {
+                match inner.store.load_job(&job_id).await {
+                    Ok(row) => {
+                        let visible = match (expect, &row) {
+                            (ChangeExpectation::Version(v), Some(row)) => row.version >= v,
+                            (ChangeExpectation::Deleted, None) => true,
+                            _ => false,
+                        };
+                        if visible {
+                            let applied = match row {
+                                Some(_) => inner.sync_job(&job_id).await,
+                                None => {
+                                    inner.remove_job(&job_id);
+                                    Ok(())
+                                }
+                            };
+                            if let Err(error) = applied {
+                                tracing::warn!(job_id, %error, "applying a changed row failed");
+                            }
+                            break;
+                        }
+                    }
+                    Err(error) => tracing::warn!(job_id, %error, "reading a changed row failed"),
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    tracing::debug!(job_id, ?expect, "announced change never became visible; taken as rolled back");
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = inner.shutdown.cancelled() => break,
+                }
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            inner.pending_changes.fetch_sub(1, Ordering::AcqRel);
+            inner.bump_revision();
+        });
+    }
+
+    async fn apply_row(self: &Arc<Self>, mut row: JobRecord) -> Result<Applied> {
+        let now = self.clock.now();
+        let (existing, was_invalid) = {
+            let state = self.lock();
+            match state.jobs.get(row.job_id.as_str()).filter(|e| !e.retired) {
+                Some(entry) => (Some(entry.current_record()), false),
+                None => (state.invalid.get(row.job_id.as_str()).map(|i| i.record.clone()), state.invalid.contains_key(row.job_id.as_str())),
+            }
+        };
+        if let Some(existing) = &existing {
+            if row.version < existing.version {
+                return Ok(Applied::Stale);
+            }
+            let mut comparable = row.clone();
+            comparable.is_running = existing.is_running;
+            if !comparable.behaviour_differs(existing) && !was_invalid {
+                return Ok(Applied::Unchanged);
+            }
+        }
+        let job = match compile(row.clone(), self.validation_context()) {
+            Ok(job) => job,
+            Err(error) => {
+                let message = format!("{UNSCHEDULABLE_PREFIX}{error}");
+                self.mark_invalid(row, &message).await?;
+                return Ok(Applied::Invalid);
+            }
+        };
+        let unseen_raw_insert = row.version == 0 && row.next_run_time.is_none();
+        let planned = match &existing {
+            _ if unseen_raw_insert => planned_next_run_time(None, &job, now),
+            Some(existing) => planned_next_run_time(Some(existing), &job, now),
+            None if row.is_paused => None,
+            None => row.next_run_time,
+        };
+        if planned != row.next_run_time || row.version == 0 {
+            let change = JobStateChange {
+                next_run_time: Some(planned),
+                ..JobStateChange::default()
+            };
+            if !self.store.update_job_state(&row.job_id, row.version, &change).await? {
+                return Ok(Applied::Raced);
+            }
+            row.version += 1;
+            row.next_run_time = planned;
+        }
+        if unseen_raw_insert && planned.is_none() && !row.is_paused {
+            let message = format!("{UNSCHEDULABLE_PREFIX}{}", no_fire_left(&job));
+            self.store.set_last_error(&row.job_id, Some(&message)).await?;
+            row.last_error = Some(message);
+        } else if row.last_error.as_deref().is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX)) {
+            self.store.set_last_error(&row.job_id, None).await?;
+            row.last_error = None;
+        }
+        let job_id: Arc<str> = row.job_id.as_str().into();
+        let run_right_now = row.run_right_now && !row.is_paused;
+        let version = row.version;
+        let job = Arc::new(CompiledJob { record: row, ..job });
+        let earlier = {
+            let mut state = self.lock();
+            state.invalid.remove(&job_id);
+            let (running, queued) = match state.jobs.remove(&job_id) {
+                Some(old) => (old.running, old.queued),
+                None => (Vec::new(), VecDeque::new()),
+            };
+            state.jobs.insert(
+                job_id.clone(),
+                JobEntry {
+                    job: job.clone(),
+                    version,
+                    next: planned,
+                    run_right_now: job.record.run_right_now,
+                    generation: 0,
+                    running,
+                    queued,
+                    retired: false,
+                },
+            );
+            state.reschedule(&job_id, planned)
+        };
+        self.wake_if_earlier(earlier);
+        tracing::debug!(job_id = %job_id, next_run_time = ?planned, "job scheduled");
+        if run_right_now {
+            let inner = self.clone();
+            self.tasks.spawn(async move { inner.take_run_right_now(job, version).await });
+        }
+        self.bump_revision();
+        Ok(Applied::Scheduled)
+    }
+
+    async fn mark_invalid(&self, row: JobRecord, message: &str) -> Result<()> {
+        tracing::warn!(job_id = %row.job_id, error = message, "job cannot be scheduled; its row is kept");
+        if row.last_error.as_deref() != Some(message) {
+            self.store.set_last_error(&row.job_id, Some(message)).await?;
+        }
+        let job_id: Arc<str> = row.job_id.as_str().into();
+        self.retire(&job_id);
+        let mut record = row;
+        record.last_error = Some(message.to_owned());
+        self.lock().invalid.insert(
+            job_id,
+            InvalidJob {
+                record,
+                error: message.to_owned(),
+            },
+        );
+        self.bump_revision();
+        Ok(())
+    }
+
+    /// Drops a job whose row is gone. Runs in progress finish and are recorded.
+    pub(super) fn remove_job(&self, job_id: &str) {
+        self.lock().invalid.remove(job_id);
+        self.retire(job_id);
+        self.bump_revision();
+    }
+
+    fn retire(&self, job_id: &str) {
+        let mut state = self.lock();
+        state.unschedule(job_id);
+        let Some(entry) = state.jobs.get_mut(job_id) else { return };
+        if entry.running.is_empty() {
+            state.jobs.remove(job_id);
+        } else {
+            entry.retired = true;
+            entry.queued.clear();
+        }
+    }
+
+    /// `run_right_now` was set on the row: claim the flag, then run once.
+    async fn take_run_right_now(self: Arc<Self>, job: Arc<CompiledJob>, version: i64) {
+        let job_id = job.record.job_id.clone();
+        let change = JobStateChange {
+            run_right_now: Some(false),
+            ..JobStateChange::default()
+        };
+        match self.store.update_job_state(&job_id, version, &change).await {
+            Ok(true) => {
+                {
+                    let mut state = self.lock();
+                    if let Some(entry) = state.jobs.get_mut(job_id.as_str())
+                        && entry.version == version
+                    {
+                        entry.version = version + 1;
+                        entry.run_right_now = false;
+                    }
+                }
+                let now = self.clock.now();
+                self.start_run(job, now, TriggerSource::Manual, 1).await;
+            }
+            Ok(false) => {
+                if let Err(error) = self.sync_job(&job_id).await {
+                    tracing::warn!(job_id, %error, "re-reading a job after a lost run_right_now claim failed");
+                }
+            }
+            Err(error) => tracing::warn!(job_id, %error, "claiming run_right_now failed"),
+        }
+    }
+
+    /// Pauses or resumes a job through a compare-and-set on its row.
+    pub(super) async fn set_paused(self: &Arc<Self>, job_id: &str, paused: bool) -> Result<()> {
+        for _ in 0..APPLY_ATTEMPTS {
+            let (job, version) = {
+                let state = self.lock();
+                let entry = state
+                    .jobs
+                    .get(job_id)
+                    .filter(|e| !e.retired)
+                    .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })?;
+                (entry.job.clone(), entry.version)
+            };
+            if job.record.is_paused == paused {
+                return Ok(());
+            }
+            let mut record = job.record.clone();
+            record.is_paused = paused;
+            let mut updated = CompiledJob { record, ..(*job).clone() };
+            let next = if paused { None } else { first_fire(&updated, self.clock.now()) };
+            let change = JobStateChange {
+                is_paused: Some(paused),
+                next_run_time: Some(next),
+                ..JobStateChange::default()
+            };
+            if self.store.update_job_state(job_id, version, &change).await? {
+                updated.record.version = version + 1;
+                updated.record.next_run_time = next;
+                let job_id: Arc<str> = job_id.into();
+                let earlier = {
+                    let mut state = self.lock();
+                    if let Some(entry) = state.jobs.get_mut(&job_id)
+                        && entry.version == version
+                    {
+                        entry.job = Arc::new(updated);
+                        entry.version = version + 1;
+                    }
+                    state.reschedule(&job_id, next)
+                };
+                self.wake_if_earlier(earlier);
+                self.bump_revision();
+                return Ok(());
+            }
+            self.sync_job(job_id).await?;
+        }
+        Err(Error::Store(format!("job {job_id:?} kept changing while being paused or resumed")))
+    }
+}
