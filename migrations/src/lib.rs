@@ -1,1 +1,44 @@
+//! ruqi's schema as sea-orm migrations: the `job_info` and `job_execution`
+//! tables, their indexes, and the triggers that keep `job_info.version`
+//! honest for every writer (ORM, admin API or plain SQL).
+//!
+//! The migrations record themselves in their own table, `ruqi_migrations`,
+//! so they never mix with an application's own `seaql_migrations`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), sea_orm_migration::DbErr> {
+//! use sea_orm_migration::MigratorTrait;
+//! let db = sea_orm_migration::sea_orm::Database::connect("sqlite::memory:").await?;
+//! ruqi_migration::Migrator::up(&db, None).await?;
+//! # Ok(()) }
+//! ```
 
+mod backend;
+mod m20261121_000001_create_job_tables;
+mod m20261121_000002_create_version_triggers;
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+/// Runs ruqi's migrations in order; idempotent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_job_tables::Migration),
+            Box::new(m20261121_000002_create_version_triggers::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> sea_orm_migration::sea_orm::DynIden {
+        "ruqi_migrations".into_iden()
+    }
+}
+
+/// Brings the schema up to date: creates what is missing, leaves the rest.
+pub async fn migrate(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

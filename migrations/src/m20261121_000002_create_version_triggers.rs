@@ -1,0 +1,37 @@
+//! Creates the triggers that bump `job_info.version` for writers that do not.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::backend;
+
+#[derive(DeriveMigrationName)]
+pub(crate) struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => backend::postgres::create_version_trigger(),
+            DatabaseBackend::MySql => backend::mysql::create_version_trigger(),
+            _ => backend::sqlite::create_version_trigger(),
+        };
+        run(manager, statements).await
+    }
+
+    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => backend::postgres::drop_version_trigger(),
+            DatabaseBackend::MySql => backend::mysql::drop_version_trigger(),
+            _ => backend::sqlite::drop_version_trigger(),
+        };
+        run(manager, statements).await
+    }
+}
+
+async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
