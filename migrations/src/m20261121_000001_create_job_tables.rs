@@ -61,9 +61,11 @@ enum JobExecution {
     TriggerSource,
 }
 
+// async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
+#[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_database_backend();
         manager
             .create_table(
@@ -149,7 +151,7 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(JobExecution::Table).if_exists().to_owned())
             .await?;

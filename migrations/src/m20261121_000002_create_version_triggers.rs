@@ -8,9 +8,11 @@ use crate::backend;
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
+// async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
+#[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements = match manager.get_database_backend() {
             DatabaseBackend::Postgres => backend::postgres::create_version_trigger(),
             DatabaseBackend::MySql => backend::mysql::create_version_trigger(),
@@ -19,7 +21,7 @@ impl MigrationTrait for Migration {
         run(manager, statements).await
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements = match manager.get_database_backend() {
             DatabaseBackend::Postgres => backend::postgres::drop_version_trigger(),
             DatabaseBackend::MySql => backend::mysql::drop_version_trigger(),
