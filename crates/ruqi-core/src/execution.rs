@@ -91,6 +91,8 @@ pub struct ExecutionStart {
     pub id: String,
     /// The job it belongs to.
     pub job_id: String,
+    /// The job's `job_name`, kept on the history row.
+    pub job_name: Option<String>,
     /// The instant the run was scheduled for.
     pub scheduled_for: DateTime<Utc>,
     /// When it started.
@@ -130,6 +132,8 @@ pub struct MissedFire {
     pub id: String,
     /// The job.
     pub job_id: String,
+    /// The job's `job_name`, kept on the history row.
+    pub job_name: Option<String>,
     /// The instant that was missed.
     pub scheduled_for: DateTime<Utc>,
     /// When the scheduler noticed.

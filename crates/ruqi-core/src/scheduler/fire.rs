@@ -147,6 +147,7 @@ impl Inner {
                 .map(|(t, reason)| MissedFire {
                     id: new_execution_id(),
                     job_id: job.record.job_id.clone(),
+                    job_name: job.record.job_name.clone(),
                     scheduled_for: *t,
                     noticed_at: now,
                     reason: reason.clone(),

@@ -65,6 +65,7 @@ impl Inner {
                 let row = MissedFire {
                     id: new_execution_id(),
                     job_id: job.record.job_id.clone(),
+                    job_name: job.record.job_name.clone(),
                     scheduled_for,
                     noticed_at: now,
                     reason,
@@ -139,6 +140,7 @@ impl Inner {
         let start = ExecutionStart {
             id: execution_id.to_string(),
             job_id: job_id.to_owned(),
+            job_name: job.record.job_name.clone(),
             scheduled_for,
             started_at,
             attempt,

@@ -1,0 +1,104 @@
+//! `job_info`: one row per job. The rows are the schedule.
+//!
+//! Writes through this entity's `ActiveModel` are validated and keep the
+//! scheduler in step (see the hooks in `job_info_hooks.rs`): an invalid row
+//! is refused with an error naming the field, and nothing is written.
+//!
+//! ```
+//! # async fn run() -> Result<(), sea_orm::DbErr> {
+//! use ruqi_store::entity::job_info;
+//! use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database};
+//!
+//! let db = Database::connect("sqlite::memory:").await?;
+//! ruqi_migration::migrate(&db).await?;
+//! let job = job_info::ActiveModel {
+//!     job_id: Set("nightly-report".into()),
+//!     func: Set("send_report".into()),
+//!     trigger: Set("cron".into()),
+//!     rule: Set("0 20 2 * * *".into()),
+//!     timezone: Set(Some("Europe/Berlin".into())),
+//!     ..job_info::ActiveModel::new()
+//! }
+//! .insert(&db)
+//! .await?;
+//! assert!(job.next_run_time.is_some());
+//!
+//! let bad = job_info::ActiveModel {
+//!     func: Set("send_report".into()),
+//!     trigger: Set("cron".into()),
+//!     rule: Set("0 25 * * *".into()),
+//!     ..job_info::ActiveModel::new()
+//! }
+//! .insert(&db)
+//! .await;
+//! assert!(bad.unwrap_err().to_string().contains("invalid rule"));
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+//! ```
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A `job_info` row.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "job_info")]
+pub struct Model {
+    /// User-chosen id, or a generated UUID when left empty on insert.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub job_id: String,
+    /// Group or category.
+    pub job_name: Option<String>,
+    /// Free text.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    /// Name of the registered function to run.
+    pub func: String,
+    /// JSON arguments as text; NULL is JSON `null`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub args: Option<String>,
+    /// `cron`, `interval` or `date`.
+    pub trigger: String,
+    /// The trigger's rule.
+    pub rule: String,
+    /// IANA zone; NULL is the scheduler's default.
+    pub timezone: Option<String>,
+    /// No fire before this.
+    pub start_at: Option<DateTimeUtc>,
+    /// No fire after this.
+    pub end_at: Option<DateTimeUtc>,
+    /// The next fire; NULL when paused or finished.
+    pub next_run_time: Option<DateTimeUtc>,
+    /// Paused jobs do not fire.
+    pub is_paused: bool,
+    /// A run is in progress (the query layer overlays the live value).
+    pub is_running: bool,
+    /// Set to run once now; the scheduler resets it.
+    pub run_right_now: bool,
+    /// Seconds a fire may be late and still run.
+    pub misfire_grace_s: i32,
+    /// `skip` or `run_once`.
+    pub misfire_policy: String,
+    /// `skip`, `queue`, `replace` or `allow`.
+    pub overlap: String,
+    /// Concurrent runs with `overlap = allow`.
+    pub max_instances: i32,
+    /// Seconds a run may take; NULL for no limit.
+    pub timeout_s: Option<i32>,
+    /// Retries after a failed attempt.
+    pub max_retries: i32,
+    /// Change counter for compare-and-set; bumped by every schedule change.
+    pub version: i64,
+    /// When the row was created.
+    pub created_at: DateTimeUtc,
+    /// When the row last changed.
+    pub updated_at: DateTimeUtc,
+    /// Status of the last run.
+    pub last_status: Option<String>,
+    /// Error of the last run, or why the row cannot be scheduled.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+}
+
+/// `job_info` has no relations: history rows outlive their job.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}

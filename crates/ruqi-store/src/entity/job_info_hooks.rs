@@ -1,0 +1,131 @@
+//! The `job_info` ActiveModel hooks: every write through sea-orm is validated
+//! before it reaches the database and announced to the scheduler after.
+
+use chrono::{DateTime, Utc};
+use ruqi_core::job::{compile, no_fire_left, planned_next_run_time};
+use ruqi_core::{ChangeExpectation, JobRecord, Scheduler, ValidationContext};
+use sea_orm::ActiveValue::{self, NotSet, Set, Unchanged};
+use sea_orm::entity::prelude::*;
+
+use super::job_info::{ActiveModel, Entity, Model};
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Contract: validates the row as it will be after the write (rule, zone,
+    /// bounds, function, args, policy), fills the defaults of a new row and
+    /// plans `next_run_time`; an invalid write fails with a `DbErr` naming the
+    /// field and nothing is written.
+    async fn before_save<C>(self, db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        prepare_write(self, db, insert).await
+    }
+
+    /// Contract: announces the written row to this process's scheduler, which
+    /// re-reads it once its transaction commits (and never, if it rolls back).
+    async fn after_save<C>(model: Model, _db: &C, _insert: bool) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if let Some(scheduler) = Scheduler::global() {
+            scheduler.notify_changed(&model.job_id, ChangeExpectation::Version(model.version));
+        }
+        Ok(model)
+    }
+
+    /// Contract: announces the deletion; the job stops firing once it commits,
+    /// and a run in progress finishes and is recorded.
+    async fn after_delete<C>(self, _db: &C) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if let (Some(scheduler), Some(job_id)) = (Scheduler::global(), value_of(&self.job_id)) {
+            scheduler.notify_changed(&job_id, ChangeExpectation::Deleted);
+        }
+        Ok(self)
+    }
+}
+
+fn value_of<T: Clone + Into<sea_orm::Value>>(v: &ActiveValue<T>) -> Option<T> {
+    match v {
+        Set(x) | Unchanged(x) => Some(x.clone()),
+        NotSet => None,
+    }
+}
+
+/// What the user wrote: `Set` values on an update; `Set` and `Unchanged`
+/// values on an insert (a model converted into an ActiveModel and inserted).
+fn written<T: Clone + Into<sea_orm::Value>>(v: &ActiveValue<T>, insert: bool) -> Option<T> {
+    match v {
+        Set(x) => Some(x.clone()),
+        Unchanged(x) if insert => Some(x.clone()),
+        _ => None,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Scheduler::global().map_or_else(Utc::now, |s| s.clock().now())
+}
+
+async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: bool) -> Result<ActiveModel, DbErr> {
+    let now = now();
+    let before: Option<JobRecord> = if insert {
+        None
+    } else {
+        let job_id = value_of(&am.job_id).ok_or_else(|| DbErr::Custom("invalid job_id \"\": an update needs the job_id".into()))?;
+        let found = Entity::find_by_id(job_id.clone()).one(db).await?;
+        Some(found.ok_or_else(|| DbErr::RecordNotFound(format!("no job with job_id {job_id:?}")))?.into())
+    };
+    let mut row = before.clone().unwrap_or_else(|| {
+        let mut fresh = JobRecord::new(String::new(), String::new(), String::new(), String::new());
+        fresh.created_at = now;
+        fresh
+    });
+    macro_rules! take {
+        ($($field:ident),+) => { $( if let Some(v) = written(&am.$field, insert) { row.$field = v; } )+ };
+    }
+    take!(
+        job_id, job_name, description, func, args, trigger, rule, timezone, start_at, end_at, next_run_time,
+        is_paused, run_right_now, misfire_grace_s, misfire_policy, overlap, max_instances, timeout_s, max_retries
+    );
+    if insert {
+        take!(created_at);
+        if row.job_id.is_empty() {
+            row.job_id = uuid::Uuid::new_v4().to_string();
+        }
+    }
+    let scheduler = Scheduler::global();
+    let ctx = scheduler.map_or_else(ValidationContext::default, Scheduler::validation_context);
+    let job = compile(row, ctx).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let planned = planned_next_run_time(before.as_ref(), &job, now);
+    if insert && planned.is_none() && !job.record.is_paused {
+        return Err(DbErr::Custom(no_fire_left(&job).to_string()));
+    }
+    let row = job.record;
+    match before {
+        None => {
+            let mut model: Model = row.into();
+            model.next_run_time = planned;
+            model.version = 1;
+            model.is_running = false;
+            model.run_right_now = model.run_right_now && !model.is_paused;
+            model.last_status = None;
+            model.last_error = None;
+            model.updated_at = now;
+            am = ActiveModel::from(model).reset_all();
+        }
+        Some(before) => {
+            // Columns the scheduler owns are never written through the ORM; a
+            // stale copy of them in the ActiveModel must not undo a claim.
+            am.version = NotSet;
+            am.is_running = NotSet;
+            am.last_status = NotSet;
+            am.last_error = NotSet;
+            am.created_at = NotSet;
+            am.next_run_time = if planned == before.next_run_time { NotSet } else { Set(planned) };
+            am.updated_at = Set(now);
+        }
+    }
+    Ok(am)
+}

@@ -1,0 +1,60 @@
+//! Execution history queries.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{Page, Paged};
+use crate::entity::job_execution::{Column, Entity, Model};
+
+/// Which executions to list. Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    /// Exact `job_id`.
+    pub job_id: Option<String>,
+    /// Exact `job_name`.
+    pub job_name: Option<String>,
+    /// Exact `status` (`running`, `success`, …).
+    pub status: Option<String>,
+    /// `scheduled_for` at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// `scheduled_for` before this.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Lists executions, newest scheduled instant first.
+pub async fn list_executions(db: &DatabaseConnection, filter: &ExecutionFilter, page: Page) -> Result<Paged<Model>, DbErr> {
+    let mut cond = Condition::all();
+    if let Some(job_id) = &filter.job_id {
+        cond = cond.add(Column::JobId.eq(job_id.as_str()));
+    }
+    if let Some(job_name) = &filter.job_name {
+        cond = cond.add(Column::JobName.eq(job_name.as_str()));
+    }
+    if let Some(status) = &filter.status {
+        cond = cond.add(Column::Status.eq(status.as_str()));
+    }
+    if let Some(from) = filter.from {
+        cond = cond.add(Column::ScheduledFor.gte(from));
+    }
+    if let Some(to) = filter.to {
+        cond = cond.add(Column::ScheduledFor.lt(to));
+    }
+    let query = Entity::find()
+        .filter(cond)
+        .order_by(Column::ScheduledFor, Order::Desc)
+        .order_by(Column::Id, Order::Desc);
+    let total = query.clone().count(db).await?;
+    let items = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+        limit: page.clamped_limit(),
+    })
+}
+
+/// One execution with its output.
+pub async fn get_execution(db: &DatabaseConnection, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}

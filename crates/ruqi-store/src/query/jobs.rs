@@ -1,0 +1,134 @@
+//! Listing and reading jobs, with the scheduler's live state laid over each row.
+
+use ruqi_core::Scheduler;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use super::{Page, Paged};
+use crate::entity::job_info::{Column, Entity, Model};
+
+/// Which jobs to list. Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Exact `job_name`.
+    pub job_name: Option<String>,
+    /// Exact `func`.
+    pub func: Option<String>,
+    /// `is_paused`.
+    pub paused: Option<bool>,
+    /// Substring of `job_id`, `job_name`, `description` or `func`.
+    pub text: Option<String>,
+}
+
+/// Sort order of a job list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobOrder {
+    /// By `job_id` (the default).
+    #[default]
+    JobId,
+    /// Soonest `next_run_time` first (paused and finished jobs last).
+    NextRunTime,
+    /// Newest first.
+    CreatedAt,
+    /// Most recently changed first.
+    UpdatedAt,
+    /// By `job_name`, then `job_id`.
+    JobName,
+}
+
+/// A job row with the live state of this process's scheduler laid over it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobView {
+    /// The row; `next_run_time` and `is_running` are the live values.
+    #[serde(flatten)]
+    pub job: Model,
+    /// Runs in progress in this process.
+    pub running: u32,
+    /// Whether the scheduler holds the job on its timer.
+    pub scheduled: bool,
+}
+
+impl JobView {
+    /// Lays `scheduler`'s live state (if any) over `job`.
+    pub fn overlay(mut job: Model, scheduler: Option<&Scheduler>) -> Self {
+        let live = scheduler.and_then(|s| s.live(&job.job_id));
+        let Some(live) = live else {
+            return Self {
+                running: 0,
+                scheduled: false,
+                job,
+            };
+        };
+        job.next_run_time = live.next_run_time;
+        // The stored flag may come from another node sharing the database;
+        // this process can only add what it knows to be running here.
+        job.is_running |= live.running > 0;
+        if let Some(error) = live.error {
+            job.last_error = Some(error);
+        }
+        Self {
+            running: live.running,
+            scheduled: live.scheduled,
+            job,
+        }
+    }
+}
+
+/// Lists jobs matching `filter`, one page at a time, overlaid with live state.
+pub async fn list_jobs(
+    db: &DatabaseConnection,
+    filter: &JobFilter,
+    order: JobOrder,
+    page: Page,
+) -> Result<Paged<JobView>, DbErr> {
+    let mut query = Entity::find().filter(condition(filter));
+    query = match order {
+        JobOrder::JobId => query.order_by(Column::JobId, Order::Asc),
+        JobOrder::NextRunTime => query
+            .order_by(Expr::col(Column::NextRunTime).is_null(), Order::Asc)
+            .order_by(Column::NextRunTime, Order::Asc)
+            .order_by(Column::JobId, Order::Asc),
+        JobOrder::CreatedAt => query.order_by(Column::CreatedAt, Order::Desc).order_by(Column::JobId, Order::Asc),
+        JobOrder::UpdatedAt => query.order_by(Column::UpdatedAt, Order::Desc).order_by(Column::JobId, Order::Asc),
+        JobOrder::JobName => query.order_by(Column::JobName, Order::Asc).order_by(Column::JobId, Order::Asc),
+    };
+    let total = query.clone().count(db).await?;
+    let rows = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
+    let scheduler = Scheduler::global();
+    Ok(Paged {
+        items: rows.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
+        total,
+        offset: page.offset,
+        limit: page.clamped_limit(),
+    })
+}
+
+/// One job by id, overlaid with live state.
+pub async fn get_job(db: &DatabaseConnection, job_id: &str) -> Result<Option<JobView>, DbErr> {
+    let row = Entity::find_by_id(job_id.to_owned()).one(db).await?;
+    Ok(row.map(|m| JobView::overlay(m, Scheduler::global())))
+}
+
+fn condition(filter: &JobFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(name) = &filter.job_name {
+        cond = cond.add(Column::JobName.eq(name.as_str()));
+    }
+    if let Some(func) = &filter.func {
+        cond = cond.add(Column::Func.eq(func.as_str()));
+    }
+    if let Some(paused) = filter.paused {
+        cond = cond.add(Column::IsPaused.eq(paused));
+    }
+    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        cond = cond.add(
+            Condition::any()
+                .add(Column::JobId.contains(text))
+                .add(Column::JobName.contains(text))
+                .add(Column::Description.contains(text))
+                .add(Column::Func.contains(text)),
+        );
+    }
+    cond
+}

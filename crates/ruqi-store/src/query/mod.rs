@@ -1,0 +1,54 @@
+//! The query layer: reads of `job_info` overlaid with the live scheduler
+//! state, execution history, and its retention.
+
+mod executions;
+mod jobs;
+mod retention;
+
+pub use executions::{ExecutionFilter, get_execution, list_executions};
+pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
+pub use retention::{Retention, cleanup_executions};
+
+use serde::Serialize;
+
+/// Which slice of a result to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return (at most [`Page::MAX_LIMIT`]).
+    pub limit: u64,
+}
+
+impl Page {
+    /// Largest page served.
+    pub const MAX_LIMIT: u64 = 1_000;
+
+    /// The first `limit` rows.
+    pub fn first(limit: u64) -> Self {
+        Self { offset: 0, limit }
+    }
+
+    pub(crate) fn clamped_limit(&self) -> u64 {
+        self.limit.clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::first(50)
+    }
+}
+
+/// One page of results and the total number of matching rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Paged<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// All matching rows.
+    pub total: u64,
+    /// The page's offset.
+    pub offset: u64,
+    /// The page's size limit.
+    pub limit: u64,
+}

@@ -1,0 +1,90 @@
+//! Deleting old execution history.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use ruqi_core::FieldError;
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::Error;
+use crate::entity::job_execution::{Column, Entity};
+
+/// Which history to delete. A row goes when it is in scope (`job_id`,
+/// `job_name`), older than `older_than_days` (if set) and not among the
+/// newest `keep_last` of its job (if set). Rows still `running` always stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete rows scheduled more than this many days ago.
+    pub older_than_days: Option<u32>,
+    /// Keep this many newest rows per job.
+    pub keep_last: Option<u32>,
+    /// Only this job's rows.
+    pub job_id: Option<String>,
+    /// Only rows of jobs in this group.
+    pub job_name: Option<String>,
+}
+
+/// Ids deleted per statement.
+const DELETE_CHUNK: usize = 500;
+
+/// Deletes history as `retention` says and returns how many rows went.
+pub async fn cleanup_executions(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<u64, Error> {
+    if retention.older_than_days.is_none() && retention.keep_last.is_none() {
+        return Err(FieldError::new("older_than_days", "", "give older_than_days, keep_last or both").into());
+    }
+    let mut cond = Condition::all().add(Column::Status.ne("running"));
+    if let Some(job_id) = &retention.job_id {
+        cond = cond.add(Column::JobId.eq(job_id.as_str()));
+    }
+    if let Some(job_name) = &retention.job_name {
+        cond = cond.add(Column::JobName.eq(job_name.as_str()));
+    }
+    if let Some(days) = retention.older_than_days {
+        cond = cond.add(Column::ScheduledFor.lt(now - Duration::days(i64::from(days))));
+    }
+    let Some(keep) = retention.keep_last else {
+        return Ok(Entity::delete_many().filter(cond).exec(db).await?.rows_affected);
+    };
+    // The newest `keep` rows of each job are counted over all its rows, not
+    // only the old ones, so "older than 30 days, keep the last 10" never
+    // deletes one of a job's ten newest runs.
+    let mut scope = Condition::all();
+    if let Some(job_id) = &retention.job_id {
+        scope = scope.add(Column::JobId.eq(job_id.as_str()));
+    }
+    if let Some(job_name) = &retention.job_name {
+        scope = scope.add(Column::JobName.eq(job_name.as_str()));
+    }
+    let ranked: Vec<(String, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::JobId)
+        .filter(scope)
+        .order_by(Column::JobId, Order::Asc)
+        .order_by(Column::ScheduledFor, Order::Desc)
+        .order_by(Column::Id, Order::Desc)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let beyond: Vec<String> = ranked
+        .iter()
+        .filter(|(_, job_id)| {
+            let n = seen.entry(job_id.as_str()).or_insert(0);
+            *n += 1;
+            *n > keep
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut deleted = 0;
+    for chunk in beyond.chunks(DELETE_CHUNK) {
+        let result = Entity::delete_many()
+            .filter(cond.clone())
+            .filter(Column::Id.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+        deleted += result.rows_affected;
+    }
+    Ok(deleted)
+}
