@@ -22,12 +22,21 @@ impl ActiveModelBehavior for ActiveModel {
         prepare_write(self, db, insert).await
     }
 
-    /// Contract: announces the written row to this process's scheduler, which
+    /// Contract: returns the row as stored (with the `version` the database
+    /// trigger gave it) and announces it to this process's scheduler, which
     /// re-reads it once its transaction commits (and never, if it rolls back).
-    async fn after_save<C>(model: Model, _db: &C, _insert: bool) -> Result<Model, DbErr>
+    async fn after_save<C>(model: Model, db: &C, _insert: bool) -> Result<Model, DbErr>
     where
         C: ConnectionTrait,
     {
+        // PostgreSQL's RETURNING includes what the BEFORE trigger wrote; SQLite's
+        // RETURNING predates its AFTER trigger, so read the row back there (and
+        // on MySQL, where RETURNING may be on for MariaDB).
+        let model = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            model
+        } else {
+            Entity::find_by_id(model.job_id.clone()).one(db).await?.unwrap_or(model)
+        };
         if let Some(scheduler) = Scheduler::global() {
             scheduler.notify_changed(&model.job_id, ChangeExpectation::Version(model.version));
         }

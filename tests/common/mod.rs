@@ -1,0 +1,198 @@
+//! Shared harness of the integration tests.
+//!
+//! Every test runs once per backend: SQLite always, PostgreSQL when
+//! `RUQI_TEST_POSTGRES_URL` is set, MySQL/MariaDB when `RUQI_TEST_MYSQL_URL`
+//! is set. With `CI=true` a missing URL fails the test instead of skipping
+//! it. Each test gets a database of its own, and (the tests run one process
+//! per test under `cargo nextest`) its own process-wide scheduler.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use ruqi::entity::{job_execution, job_info};
+use ruqi::{ManualClock, Registry, Scheduler};
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+/// A database backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    fn env_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("RUQI_TEST_POSTGRES_URL"),
+            Backend::MySql => Some("RUQI_TEST_MYSQL_URL"),
+        }
+    }
+}
+
+/// A fresh, migrated database of one backend.
+pub struct TestDb {
+    pub backend: Backend,
+    pub db: DatabaseConnection,
+    admin: Option<(DatabaseConnection, String)>,
+}
+
+impl TestDb {
+    /// A new database, or `None` when the backend's URL is not set (outside CI).
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        let Some(var) = backend.env_var() else {
+            // A file, not `sqlite::memory:`: an in-memory database vanishes
+            // with its connection, and the pool may recycle connections.
+            let path = std::env::temp_dir().join(format!("ruqi-test-{}.db", uuid::Uuid::new_v4().simple()));
+            let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+            ruqi::migrate(&db).await.unwrap();
+            return Some(TestDb { backend, db, admin: None });
+        };
+        let url = match std::env::var(var) {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{var} must be set in CI"),
+            _ => {
+                eprintln!("skipped: {var} is not set");
+                return None;
+            }
+        };
+        let admin = Database::connect(&url).await.expect("connect to the test server");
+        let name = format!("ruqi_t_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+        let db = Database::connect(format!("{base}/{name}")).await.unwrap();
+        ruqi::migrate(&db).await.unwrap();
+        Some(TestDb {
+            backend,
+            db,
+            admin: Some((admin, name)),
+        })
+    }
+
+    /// Drops the database (PostgreSQL and MySQL).
+    pub async fn drop_database(self) {
+        let TestDb { db, admin, .. } = self;
+        let _ = db.close().await;
+        if let Some((admin, name)) = admin {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await;
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn name(TestDb)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::common::run(super::$name, $crate::common::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::common::run(super::$name, $crate::common::Backend::Postgres).await;
+                }
+            )+
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::common::run(super::$name, $crate::common::Backend::MySql).await;
+                }
+            )+
+        }
+    };
+}
+
+/// Runs `test` on a fresh database of `backend` (or skips it), then drops the database.
+pub async fn run<F, Fut>(test: F, backend: Backend)
+where
+    F: FnOnce(DatabaseConnection) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let Some(test_db) = TestDb::new(backend).await else { return };
+    test(test_db.db.clone()).await;
+    if let Some(s) = Scheduler::global() {
+        s.shutdown().await;
+    }
+    test_db.drop_database().await;
+}
+
+/// 2026-05-01 00:00:00 UTC plus `secs`: the tests' epoch.
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+/// Starts the process-wide scheduler on `db` with `registry` and a manual clock at `t(0)`.
+pub async fn start(db: &DatabaseConnection, registry: Registry) -> (Scheduler, ManualClock) {
+    let clock = ManualClock::new(t(0));
+    let scheduler = ruqi::scheduler(db.clone(), registry)
+        .node_name("test-node")
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await
+        .unwrap();
+    (scheduler, clock)
+}
+
+/// Waits (up to 20 s of real time) until `check` holds, re-checking whenever
+/// the scheduler reports a change.
+pub async fn wait_until<F, Fut>(scheduler: &Scheduler, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut changes = scheduler.subscribe_changes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        changes.borrow_and_update();
+        if check().await {
+            return;
+        }
+        // Some conditions (a row written by another connection) change
+        // without a scheduler event; re-check at least every 50 ms.
+        let wait = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)), changes.changed());
+        let _ = wait.await;
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+    }
+}
+
+/// All executions of `job_id`, oldest scheduled first.
+pub async fn executions(db: &DatabaseConnection, job_id: &str) -> Vec<job_execution::Model> {
+    job_execution::Entity::find()
+        .filter(job_execution::Column::JobId.eq(job_id))
+        .order_by_asc(job_execution::Column::ScheduledFor)
+        .order_by_asc(job_execution::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// The stored row of `job_id`.
+pub async fn row(db: &DatabaseConnection, job_id: &str) -> Option<job_info::Model> {
+    job_info::Entity::find_by_id(job_id.to_owned()).one(db).await.unwrap()
+}
+
+/// A job ActiveModel with the four required fields set.
+pub fn job(job_id: &str, func: &str, trigger: &str, rule: &str) -> job_info::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    job_info::ActiveModel {
+        job_id: Set(job_id.into()),
+        func: Set(func.into()),
+        trigger: Set(trigger.into()),
+        rule: Set(rule.into()),
+        ..<job_info::ActiveModel as sea_orm::ActiveModelBehavior>::new()
+    }
+}
