@@ -117,7 +117,8 @@ impl Inner {
         }
         let handle = RunHandle {
             execution_id: new_execution_id().into(),
-            cancel: self.shutdown.child_token(),
+            // Not a child of the shutdown token: shutdown first waits for runs to end.
+            cancel: CancellationToken::new(),
             cancel_reason: Arc::new(OnceLock::new()),
         };
         entry.running.push(handle.clone());

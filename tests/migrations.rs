@@ -1,0 +1,195 @@
+//! The schema on every backend: migrations that can run again and be undone,
+//! history that outlives its job, the trigger that keeps `version` honest for
+//! plain SQL writers, and timestamps that keep their sub-second part.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::Duration;
+use common::{executions, job, row, t};
+use ruqi::Migrator;
+use ruqi::entity::{job_execution, job_info};
+use ruqi_migration::MigratorTrait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, IntoActiveModel, Statement,
+};
+
+const MIGRATIONS: [&str; 2] = [
+    "m20261121_000001_create_job_tables",
+    "m20261121_000002_create_version_triggers",
+];
+
+/// The migrations recorded in ruqi's own migration table, in order.
+async fn applied(db: &DatabaseConnection) -> Vec<String> {
+    let sql = "SELECT version FROM ruqi_migrations ORDER BY version";
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "version").unwrap())
+        .collect()
+}
+
+/// Runs a plain SQL statement and returns the job's `version` after it.
+async fn version_after(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.execute_unprepared(sql).await.unwrap();
+    row(db, "j").await.unwrap().version
+}
+
+/// `"trigger"`, quoted as the backend needs (it is a reserved word).
+fn trigger_column(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::MySql => "`trigger`",
+        _ => "\"trigger\"",
+    }
+}
+
+fn history(id: &str, job_id: &str) -> job_execution::ActiveModel {
+    job_execution::ActiveModel {
+        id: Set(id.into()),
+        job_id: Set(job_id.into()),
+        job_name: Set(None),
+        scheduled_for: Set(t(0)),
+        started_at: Set(Some(t(0))),
+        finished_at: Set(Some(t(1))),
+        duration_ms: Set(Some(1_000)),
+        status: Set("success".into()),
+        attempt: Set(1),
+        output: Set(Some("ok".into())),
+        error: Set(None),
+        node: Set(Some("test-node".into())),
+        trigger_source: Set("schedule".into()),
+    }
+}
+
+async fn migrate_is_idempotent(db: DatabaseConnection) {
+    // The harness has migrated once already.
+    ruqi::migrate(&db).await.unwrap();
+    ruqi::migrate(&db).await.unwrap();
+    assert_eq!(applied(&db).await, MIGRATIONS);
+    // ruqi keeps out of the application's own migration table.
+    let app_table = Statement::from_string(db.get_database_backend(), "SELECT version FROM seaql_migrations");
+    assert!(
+        db.query_all_raw(app_table).await.is_err(),
+        "seaql_migrations should not exist"
+    );
+
+    let saved = job("j", "noop", "interval", "10m").insert(&db).await.unwrap();
+    assert_eq!(row(&db, "j").await.unwrap(), saved);
+}
+
+async fn migrations_go_down_and_up_again(db: DatabaseConnection) {
+    job("before", "noop", "interval", "10m").insert(&db).await.unwrap();
+
+    Migrator::down(&db, None).await.unwrap();
+    assert!(applied(&db).await.is_empty());
+    assert!(
+        job_info::Entity::find().all(&db).await.is_err(),
+        "job_info should be gone"
+    );
+    assert!(
+        job_execution::Entity::find().all(&db).await.is_err(),
+        "job_execution should be gone"
+    );
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(applied(&db).await, MIGRATIONS);
+    assert_eq!(row(&db, "before").await, None);
+    job("j", "noop", "interval", "10m").insert(&db).await.unwrap();
+    // The trigger is back too.
+    let before = row(&db, "j").await.unwrap().version;
+    let after = version_after(&db, "UPDATE job_info SET rule = '20m' WHERE job_id = 'j'").await;
+    assert_eq!(after, before + 1);
+}
+
+async fn history_is_kept_when_its_job_is_deleted(db: DatabaseConnection) {
+    let saved = job("j", "noop", "interval", "10m").insert(&db).await.unwrap();
+    job_execution::Entity::insert_many([history("run-1", "j"), history("run-2", "j")])
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+
+    saved.into_active_model().delete(&db).await.unwrap();
+    assert_eq!(row(&db, "j").await, None);
+    let kept: Vec<String> = executions(&db, "j").await.into_iter().map(|e| e.id).collect();
+    assert_eq!(kept, ["run-1", "run-2"]);
+}
+
+async fn plain_sql_schedule_changes_bump_the_version_once(db: DatabaseConnection) {
+    let saved = job("j", "noop", "interval", "10m").insert(&db).await.unwrap();
+    assert_eq!(saved.version, 1);
+
+    let v = version_after(&db, "UPDATE job_info SET rule = '2h' WHERE job_id = 'j'").await;
+    assert_eq!(v, 2, "a rule change");
+
+    // Bookkeeping columns are not schedule changes.
+    let v = version_after(&db, "UPDATE job_info SET last_status = 'success' WHERE job_id = 'j'").await;
+    assert_eq!(v, 2, "a last_status change");
+    let v = version_after(&db, "UPDATE job_info SET description = 'nightly' WHERE job_id = 'j'").await;
+    assert_eq!(v, 2, "a description change");
+    // Writing a schedule column without changing it is no change either.
+    let v = version_after(&db, "UPDATE job_info SET rule = '2h' WHERE job_id = 'j'").await;
+    assert_eq!(v, 2, "a rule rewritten unchanged");
+
+    // A writer that bumps the version itself is not bumped again.
+    let v = version_after(
+        &db,
+        "UPDATE job_info SET rule = '3h', version = version + 1 WHERE job_id = 'j'",
+    )
+    .await;
+    assert_eq!(v, 3, "a rule change that bumps the version itself");
+
+    let sql = format!(
+        "UPDATE job_info SET {} = 'cron', rule = '0 0 * * * *' WHERE job_id = 'j'",
+        trigger_column(&db)
+    );
+    let v = version_after(&db, &sql).await;
+    assert_eq!(v, 4, "a trigger and rule change in one statement");
+
+    let stored = row(&db, "j").await.unwrap();
+    assert_eq!((stored.trigger.as_str(), stored.rule.as_str()), ("cron", "0 0 * * * *"));
+    assert_eq!(stored.description.as_deref(), Some("nightly"));
+    assert_eq!(stored.last_status.as_deref(), Some("success"));
+}
+
+async fn timestamps_keep_sub_second_precision(db: DatabaseConnection) {
+    let first = t(600) + Duration::milliseconds(123);
+    let saved = job_info::ActiveModel {
+        next_run_time: Set(Some(first)),
+        ..job("j", "noop", "interval", "10m")
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(saved.next_run_time, Some(first));
+    assert_eq!(row(&db, "j").await.unwrap().next_run_time, Some(first));
+
+    // Microseconds, as the migration promises for every backend.
+    let second = t(1200) + Duration::microseconds(456_789);
+    let mut am = saved.into_active_model();
+    am.next_run_time = Set(Some(second));
+    let updated = am.update(&db).await.unwrap();
+    assert_eq!(updated.next_run_time, Some(second));
+    assert_eq!(row(&db, "j").await.unwrap().next_run_time, Some(second));
+
+    let mut run = history("run-1", "j");
+    run.scheduled_for = Set(second);
+    run.finished_at = Set(Some(second + Duration::microseconds(1)));
+    run.insert(&db).await.unwrap();
+    let stored = &executions(&db, "j").await[0];
+    assert_eq!(
+        (stored.scheduled_for, stored.finished_at),
+        (second, Some(second + Duration::microseconds(1)))
+    );
+}
+
+backend_tests!(
+    migrate_is_idempotent,
+    migrations_go_down_and_up_again,
+    history_is_kept_when_its_job_is_deleted,
+    plain_sql_schedule_changes_bump_the_version_once,
+    timestamps_keep_sub_second_precision,
+);
