@@ -78,7 +78,7 @@ struct NewOrder {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        // sqlx logs every statement at info; keep that for `RUST_LOG=sqlx=info`.
+        // sqlx logs every statement at info: too much for watching the jobs run.
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
         .init();
 
@@ -168,7 +168,7 @@ fn registry(db: &DatabaseConnection) -> Registry {
                     .count(&db)
                     .await?;
                 ctx.log(format!("counted the orders of {}", args.shop));
-                Ok::<_, DbErr>(format!("{count} orders for shop {}", args.shop))
+                Ok::<_, DbErr>(format!("shop {}: {count} order(s)", args.shop))
             }
         })
         .description("Counts the orders of one shop");

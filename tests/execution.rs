@@ -438,11 +438,14 @@ async fn finished_date_job_keeps_its_row(db: DatabaseConnection) {
 async fn bulk_writes_are_brought_in_by_reconcile(db: DatabaseConnection) {
     let (scheduler, _clock) = start(&db, registry(gate())).await;
     // Bulk inserts skip the hooks, so created_at (the interval's anchor) is set here.
-    let bulk = |id: &str| job_info::ActiveModel { created_at: Set(t(0)), ..job(id, "hello", "interval", "1m") };
+    let bulk = |id: &str| job_info::ActiveModel {
+        created_at: Set(t(0)),
+        ..job(id, "hello", "interval", "1m")
+    };
     job_info::Entity::insert_many([bulk("bulk-1"), bulk("bulk-2")])
-    .exec(&db)
-    .await
-    .unwrap();
+        .exec(&db)
+        .await
+        .unwrap();
     let report = scheduler.reconcile().await.unwrap();
     assert_eq!(report.applied, 2);
     assert_eq!(scheduler.live("bulk-1").unwrap().next_run_time, Some(t(60)));
@@ -473,8 +476,10 @@ async fn a_second_scheduler_is_refused(db: DatabaseConnection) {
 }
 
 async fn timeout_and_shutdown_are_recorded_honestly(db: DatabaseConnection) {
-    let mut config = ruqi::SchedulerConfig::default();
-    config.shutdown_timeout = Duration::from_millis(200);
+    let config = ruqi::SchedulerConfig {
+        shutdown_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
     let scheduler = ruqi::scheduler(db.clone(), registry(gate()))
         .config(config)
         .start()

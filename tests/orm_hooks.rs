@@ -28,7 +28,10 @@ async fn valid_insert_is_scheduled(db: DatabaseConnection) {
     let saved = job("every-10m", "noop", "interval", "10m").insert(&db).await.unwrap();
     assert_eq!(saved.next_run_time, Some(t(600)));
     assert_eq!(saved.version, 1);
-    wait_until(&scheduler, "the job is scheduled", || async { scheduler.live("every-10m").is_some_and(|l| l.scheduled) }).await;
+    wait_until(&scheduler, "the job is scheduled", || async {
+        scheduler.live("every-10m").is_some_and(|l| l.scheduled)
+    })
+    .await;
     assert_eq!(scheduler.live("every-10m").unwrap().next_run_time, Some(t(600)));
 }
 
@@ -39,15 +42,24 @@ async fn invalid_insert_names_the_field_and_writes_nothing(db: DatabaseConnectio
         (job("b", "noop", "weekly", "x"), "invalid trigger"),
         (job("c", "nope", "interval", "5m"), "invalid func"),
         (
-            job_info::ActiveModel { timezone: Set(Some("Mars/Olympus".into())), ..job("d", "noop", "interval", "5m") },
+            job_info::ActiveModel {
+                timezone: Set(Some("Mars/Olympus".into())),
+                ..job("d", "noop", "interval", "5m")
+            },
             "invalid timezone",
         ),
         (
-            job_info::ActiveModel { args: Set(Some(r#"{"to": 5}"#.into())), ..job("e", "mail", "interval", "5m") },
+            job_info::ActiveModel {
+                args: Set(Some(r#"{"to": 5}"#.into())),
+                ..job("e", "mail", "interval", "5m")
+            },
             "invalid args",
         ),
         (
-            job_info::ActiveModel { overlap: Set("sometimes".into()), ..job("f", "noop", "interval", "5m") },
+            job_info::ActiveModel {
+                overlap: Set("sometimes".into()),
+                ..job("f", "noop", "interval", "5m")
+            },
             "invalid overlap",
         ),
         (job("g", "noop", "date", "2020-01-01 00:00:00"), "would never fire"),
@@ -87,8 +99,10 @@ async fn delete_unschedules(db: DatabaseConnection) {
 }
 
 async fn rolled_back_write_schedules_nothing(db: DatabaseConnection) {
-    let mut config = ruqi::SchedulerConfig::default();
-    config.change_confirm_window = std::time::Duration::from_millis(300);
+    let config = ruqi::SchedulerConfig {
+        change_confirm_window: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
     let clock = ruqi::ManualClock::new(t(0));
     let scheduler = ruqi::scheduler(db.clone(), registry())
         .config(config)
@@ -100,7 +114,10 @@ async fn rolled_back_write_schedules_nothing(db: DatabaseConnection) {
     let tx = db.begin().await.unwrap();
     job("rolled-back", "noop", "interval", "10m").insert(&tx).await.unwrap();
     tx.rollback().await.unwrap();
-    wait_until(&scheduler, "the announced change is given up", || async { scheduler.pending_changes() == 0 }).await;
+    wait_until(&scheduler, "the announced change is given up", || async {
+        scheduler.pending_changes() == 0
+    })
+    .await;
     assert!(scheduler.live("rolled-back").is_none());
     scheduler.reconcile().await.unwrap();
     assert!(scheduler.live("rolled-back").is_none());
@@ -108,7 +125,10 @@ async fn rolled_back_write_schedules_nothing(db: DatabaseConnection) {
     let tx = db.begin().await.unwrap();
     job("committed", "noop", "interval", "10m").insert(&tx).await.unwrap();
     tx.commit().await.unwrap();
-    wait_until(&scheduler, "the committed job is scheduled", || async { scheduler.live("committed").is_some() }).await;
+    wait_until(&scheduler, "the committed job is scheduled", || async {
+        scheduler.live("committed").is_some()
+    })
+    .await;
 }
 
 backend_tests!(

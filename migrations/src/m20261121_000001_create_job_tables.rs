@@ -87,8 +87,18 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(JobInfo::IsRunning).boolean().not_null().default(false))
                     .col(ColumnDef::new(JobInfo::RunRightNow).boolean().not_null().default(false))
                     .col(ColumnDef::new(JobInfo::MisfireGraceS).integer().not_null().default(5))
-                    .col(ColumnDef::new(JobInfo::MisfirePolicy).string_len(16).not_null().default("skip"))
-                    .col(ColumnDef::new(JobInfo::Overlap).string_len(16).not_null().default("skip"))
+                    .col(
+                        ColumnDef::new(JobInfo::MisfirePolicy)
+                            .string_len(16)
+                            .not_null()
+                            .default("skip"),
+                    )
+                    .col(
+                        ColumnDef::new(JobInfo::Overlap)
+                            .string_len(16)
+                            .not_null()
+                            .default("skip"),
+                    )
                     .col(ColumnDef::new(JobInfo::MaxInstances).integer().not_null().default(1))
                     .col(ColumnDef::new(JobInfo::TimeoutS).integer().null())
                     .col(ColumnDef::new(JobInfo::MaxRetries).integer().not_null().default(0))
@@ -108,7 +118,14 @@ impl MigrationTrait for Migration {
             ("idx_job_info_func", JobInfo::Func),
         ] {
             manager
-                .create_index(Index::create().if_not_exists().name(name).table(JobInfo::Table).col(col).to_owned())
+                .create_index(
+                    Index::create()
+                        .if_not_exists()
+                        .name(name)
+                        .table(JobInfo::Table)
+                        .col(col)
+                        .to_owned(),
+                )
                 .await?;
         }
 
@@ -135,7 +152,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let indexes: [(&str, &[JobExecution]); 4] = [
-            ("idx_job_execution_job_scheduled", &[JobExecution::JobId, JobExecution::ScheduledFor]),
+            (
+                "idx_job_execution_job_scheduled",
+                &[JobExecution::JobId, JobExecution::ScheduledFor],
+            ),
             ("idx_job_execution_scheduled_for", &[JobExecution::ScheduledFor]),
             ("idx_job_execution_status", &[JobExecution::Status]),
             ("idx_job_execution_job_name", &[JobExecution::JobName]),
@@ -155,7 +175,9 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(JobExecution::Table).if_exists().to_owned())
             .await?;
-        manager.drop_table(Table::drop().table(JobInfo::Table).if_exists().to_owned()).await
+        manager
+            .drop_table(Table::drop().table(JobInfo::Table).if_exists().to_owned())
+            .await
     }
 }
 
@@ -173,7 +195,8 @@ fn timestamp(db: DatabaseBackend, col: impl IntoIden) -> ColumnDef {
 fn now(db: DatabaseBackend) -> SimpleExpr {
     match db {
         DatabaseBackend::MySql => Expr::cust(backend::mysql::NOW),
-        _ => Expr::current_timestamp().into(),
+        DatabaseBackend::Sqlite => Expr::cust(backend::sqlite::NOW),
+        _ => Expr::current_timestamp(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! it. Each test gets a database of its own, and (the tests run one process
 //! per test under `cargo nextest`) its own process-wide scheduler.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,9 +49,15 @@ impl TestDb {
             // A file, not `sqlite::memory:`: an in-memory database vanishes
             // with its connection, and the pool may recycle connections.
             let path = std::env::temp_dir().join(format!("ruqi-test-{}.db", uuid::Uuid::new_v4().simple()));
-            let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+            let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+                .await
+                .unwrap();
             ruqi::migrate(&db).await.unwrap();
-            return Some(TestDb { backend, db, admin: None });
+            return Some(TestDb {
+                backend,
+                db,
+                admin: None,
+            });
         };
         let url = match std::env::var(var) {
             Ok(url) if !url.is_empty() => url,
@@ -63,7 +69,10 @@ impl TestDb {
         };
         let admin = Database::connect(&url).await.expect("connect to the test server");
         let name = format!("ruqi_t_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
         let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
         let db = Database::connect(format!("{base}/{name}")).await.unwrap();
         ruqi::migrate(&db).await.unwrap();
@@ -79,7 +88,9 @@ impl TestDb {
         let TestDb { db, admin, .. } = self;
         let _ = db.close().await;
         if let Some((admin, name)) = admin {
-            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await;
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
         }
     }
 }
@@ -121,8 +132,13 @@ where
     F: FnOnce(DatabaseConnection) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
-    let Some(test_db) = TestDb::new(backend).await else { return };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let Some(test_db) = TestDb::new(backend).await else {
+        return;
+    };
     test(test_db.db.clone()).await;
     if let Some(s) = Scheduler::global() {
         s.shutdown().await;
@@ -163,7 +179,10 @@ where
         }
         // Some conditions (a row written by another connection) change
         // without a scheduler event; re-check at least every 50 ms.
-        let wait = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)), changes.changed());
+        let wait = tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+            changes.changed(),
+        );
         let _ = wait.await;
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
     }

@@ -1,8 +1,5 @@
 //! The vocabulary of `job_execution`: statuses, trigger sources, outcomes.
 
-
-
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

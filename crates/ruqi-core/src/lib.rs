@@ -21,7 +21,7 @@ pub use job::{CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, V
 pub use registry::{FunctionInfo, JobContext, LogSink, Registry};
 pub use scheduler::{
     ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
-    UNSCHEDULABLE_PREFIX,
+    TimerEngine, UNSCHEDULABLE_PREFIX,
 };
 pub use store::{JobStateChange, JobStore};
 pub use trigger::{Schedule, TriggerKind};

@@ -32,5 +32,9 @@ pub(crate) const VERSIONED_COLUMNS: &[&str] = &[
 
 /// `<a> OR <b> OR …` over the versioned columns, each test built by `changed`.
 pub(crate) fn any_changed(changed: impl Fn(&str) -> String) -> String {
-    VERSIONED_COLUMNS.iter().map(|c| changed(c)).collect::<Vec<_>>().join(" OR ")
+    VERSIONED_COLUMNS
+        .iter()
+        .map(|c| changed(c))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }

@@ -3,6 +3,11 @@
 
 use super::any_changed;
 
+/// The current time in the text form sqlx writes for a UTC timestamp.
+/// SQLite compares timestamps as text, so what triggers and defaults write
+/// must use the same form for `ORDER BY updated_at` to be right.
+pub(crate) const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))";
+
 pub(crate) fn create_version_trigger() -> Vec<String> {
     let changed = any_changed(|c| format!("NEW.\"{c}\" IS NOT OLD.\"{c}\""));
     vec![
@@ -13,7 +18,7 @@ WHEN NEW.version = OLD.version AND ({changed})
 BEGIN
     UPDATE job_info
        SET version = OLD.version + 1,
-           updated_at = strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')
+           updated_at = {NOW}
      WHERE job_id = NEW.job_id;
 END"
         ),

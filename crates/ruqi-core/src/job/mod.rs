@@ -73,7 +73,11 @@ pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<Compiled
     if let Some(name) = &record.job_name
         && name.chars().count() > JOB_ID_MAX_LEN
     {
-        return Err(FieldError::new("job_name", name, format!("is longer than {JOB_ID_MAX_LEN} characters")));
+        return Err(FieldError::new(
+            "job_name",
+            name,
+            format!("is longer than {JOB_ID_MAX_LEN} characters"),
+        ));
     }
     if record.func.trim().is_empty() {
         return Err(FieldError::new("func", &record.func, "must name a registered function"));
@@ -83,7 +87,14 @@ pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<Compiled
         None | Some("") => ctx.default_timezone,
         Some(name) => parse_timezone(name)?,
     };
-    let schedule = Schedule::parse(kind, &record.rule, timezone, record.start_at, record.end_at, record.created_at)?;
+    let schedule = Schedule::parse(
+        kind,
+        &record.rule,
+        timezone,
+        record.start_at,
+        record.end_at,
+        record.created_at,
+    )?;
     let args = parse_args(record.args.as_deref())?;
     if let Some(registry) = ctx.registry {
         registry.validate_args(&record.func, &args)?;
@@ -109,7 +120,11 @@ fn check_job_id(job_id: &str) -> Result<(), FieldError> {
         return Err(FieldError::new("job_id", job_id, "must not be empty"));
     }
     if job_id.chars().count() > JOB_ID_MAX_LEN {
-        return Err(FieldError::new("job_id", job_id, format!("is longer than {JOB_ID_MAX_LEN} characters")));
+        return Err(FieldError::new(
+            "job_id",
+            job_id,
+            format!("is longer than {JOB_ID_MAX_LEN} characters"),
+        ));
     }
     if job_id.chars().any(char::is_control) {
         return Err(FieldError::new("job_id", job_id, "must not contain control characters"));
@@ -121,7 +136,9 @@ fn check_job_id(job_id: &str) -> Result<(), FieldError> {
 pub fn parse_args(text: Option<&str>) -> Result<Value, FieldError> {
     match text.map(str::trim) {
         None | Some("") => Ok(Value::Null),
-        Some(text) => serde_json::from_str(text).map_err(|e| FieldError::new("args", text, format!("is not valid JSON: {e}"))),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| FieldError::new("args", text, format!("is not valid JSON: {e}")))
+        }
     }
 }
 
@@ -144,7 +161,11 @@ pub fn first_fire(job: &CompiledJob, now: DateTime<Utc>) -> Option<DateTime<Utc>
 ///   just resumed: its first fire from `now`;
 /// - a write that set `next_run_time` itself (and left the schedule alone): that value;
 /// - anything else: unchanged.
-pub fn planned_next_run_time(before: Option<&JobRecord>, after: &CompiledJob, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn planned_next_run_time(
+    before: Option<&JobRecord>,
+    after: &CompiledJob,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let row = &after.record;
     if row.is_paused {
         return None;
@@ -166,7 +187,11 @@ pub fn no_fire_left(job: &CompiledJob) -> FieldError {
         (_, Some(end)) if row.start_at.is_none_or(|s| s <= end) && job.schedule.kind() != TriggerKind::Date => {
             FieldError::new("end_at", end.to_rfc3339(), "is in the past: the job would never fire")
         }
-        _ => FieldError::new("rule", &row.rule, "has no fire time after now: the job would never fire"),
+        _ => FieldError::new(
+            "rule",
+            &row.rule,
+            "has no fire time after now: the job would never fire",
+        ),
     }
 }
 

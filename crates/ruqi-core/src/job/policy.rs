@@ -67,7 +67,11 @@ impl ExecutionPolicy {
         max_retries: i32,
     ) -> Result<Self, FieldError> {
         if misfire_grace_s < 0 {
-            return Err(FieldError::new("misfire_grace_s", misfire_grace_s.to_string(), "must be 0 or more seconds"));
+            return Err(FieldError::new(
+                "misfire_grace_s",
+                misfire_grace_s.to_string(),
+                "must be 0 or more seconds",
+            ));
         }
         if !(1..=MAX_INSTANCES_LIMIT).contains(&max_instances) {
             return Err(FieldError::new(
@@ -79,7 +83,11 @@ impl ExecutionPolicy {
         if let Some(t) = timeout_s
             && t <= 0
         {
-            return Err(FieldError::new("timeout_s", t.to_string(), "must be more than 0 seconds (or NULL for no limit)"));
+            return Err(FieldError::new(
+                "timeout_s",
+                t.to_string(),
+                "must be more than 0 seconds (or NULL for no limit)",
+            ));
         }
         if !(0..=MAX_RETRIES_LIMIT).contains(&max_retries) {
             return Err(FieldError::new(
@@ -100,7 +108,11 @@ impl ExecutionPolicy {
 
     /// How many runs of the job may be in progress at once.
     pub fn concurrent_limit(&self) -> u32 {
-        if self.overlap == Overlap::Allow { self.max_instances } else { 1 }
+        if self.overlap == Overlap::Allow {
+            self.max_instances
+        } else {
+            1
+        }
     }
 }
 
@@ -111,12 +123,30 @@ mod tests {
     #[test]
     fn each_bad_value_names_its_field() {
         let cases = [
-            (ExecutionPolicy::from_columns(-1, "skip", "skip", 1, None, 0), "misfire_grace_s"),
-            (ExecutionPolicy::from_columns(5, "later", "skip", 1, None, 0), "misfire_policy"),
-            (ExecutionPolicy::from_columns(5, "skip", "parallel", 1, None, 0), "overlap"),
-            (ExecutionPolicy::from_columns(5, "skip", "allow", 0, None, 0), "max_instances"),
-            (ExecutionPolicy::from_columns(5, "skip", "skip", 1, Some(0), 0), "timeout_s"),
-            (ExecutionPolicy::from_columns(5, "skip", "skip", 1, None, -2), "max_retries"),
+            (
+                ExecutionPolicy::from_columns(-1, "skip", "skip", 1, None, 0),
+                "misfire_grace_s",
+            ),
+            (
+                ExecutionPolicy::from_columns(5, "later", "skip", 1, None, 0),
+                "misfire_policy",
+            ),
+            (
+                ExecutionPolicy::from_columns(5, "skip", "parallel", 1, None, 0),
+                "overlap",
+            ),
+            (
+                ExecutionPolicy::from_columns(5, "skip", "allow", 0, None, 0),
+                "max_instances",
+            ),
+            (
+                ExecutionPolicy::from_columns(5, "skip", "skip", 1, Some(0), 0),
+                "timeout_s",
+            ),
+            (
+                ExecutionPolicy::from_columns(5, "skip", "skip", 1, None, -2),
+                "max_retries",
+            ),
         ];
         for (result, field) in cases {
             assert_eq!(result.unwrap_err().field, field);
@@ -126,7 +156,10 @@ mod tests {
     #[test]
     fn reasons_list_the_valid_values() {
         let err = ExecutionPolicy::from_columns(5, "skip", "parallel", 1, None, 0).unwrap_err();
-        assert_eq!(err.to_string(), "invalid overlap \"parallel\": expected one of: skip queue replace allow");
+        assert_eq!(
+            err.to_string(),
+            "invalid overlap \"parallel\": expected one of: skip queue replace allow"
+        );
     }
 
     #[test]

@@ -70,7 +70,12 @@ impl JobRecord {
     /// assert_eq!(job.misfire_grace_s, 5);
     /// assert_eq!(job.overlap, "skip");
     /// ```
-    pub fn new(job_id: impl Into<String>, func: impl Into<String>, trigger: impl Into<String>, rule: impl Into<String>) -> Self {
+    pub fn new(
+        job_id: impl Into<String>,
+        func: impl Into<String>,
+        trigger: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Self {
         let now = Utc::now();
         Self {
             job_id: job_id.into(),

@@ -18,12 +18,15 @@ pub(crate) enum Handler {
     Blocking(Arc<dyn Fn(JobContext) -> HandlerResult + Send + Sync>),
 }
 
+/// Tries to deserialize `args` into the function's argument type.
+type ArgsDeserializer = Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
+
 /// The argument check of a typed function: its JSON Schema, and the
 /// deserialization itself, which is the final word on what `A` accepts.
 pub(crate) struct ArgsCheck {
     schema: Value,
     validator: Option<jsonschema::Validator>,
-    deserialize: Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>,
+    deserialize: ArgsDeserializer,
 }
 
 impl ArgsCheck {
@@ -33,7 +36,11 @@ impl ArgsCheck {
         Self {
             schema,
             validator,
-            deserialize: Box::new(|v| serde_json::from_value::<A>(v.clone()).map(drop).map_err(|e| e.to_string())),
+            deserialize: Box::new(|v| {
+                serde_json::from_value::<A>(v.clone())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }),
         }
     }
 }
@@ -48,7 +55,9 @@ pub struct RegisteredFunction {
 
 impl fmt::Debug for RegisteredFunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegisteredFunction").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RegisteredFunction")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +76,12 @@ pub struct FunctionInfo {
 
 impl RegisteredFunction {
     pub(super) fn new(name: String, handler: Handler, args: Option<ArgsCheck>) -> Self {
-        Self { name, description: None, handler, args }
+        Self {
+            name,
+            description: None,
+            handler,
+            args,
+        }
     }
 
     /// The registered name.
@@ -92,12 +106,24 @@ impl RegisteredFunction {
             && let Some(error) = validator.iter_errors(args).next()
         {
             let path = error.instance_path().to_string();
-            let field = if path.is_empty() { "args".to_owned() } else { format!("args{path}") };
+            let field = if path.is_empty() {
+                "args".to_owned()
+            } else {
+                format!("args{path}")
+            };
             let value = args.pointer(&path).unwrap_or(args).to_string();
-            return Err(FieldError::new(field, value, format!("does not match the argument schema of {}: {error}", self.name)));
+            return Err(FieldError::new(
+                field,
+                value,
+                format!("does not match the argument schema of {}: {error}", self.name),
+            ));
         }
         (check.deserialize)(args).map_err(|reason| {
-            FieldError::new("args", args.to_string(), format!("does not fit the arguments of {}: {reason}", self.name))
+            FieldError::new(
+                "args",
+                args.to_string(),
+                format!("does not fit the arguments of {}: {reason}", self.name),
+            )
         })
     }
 }

@@ -145,7 +145,9 @@ impl Registry {
     {
         let handler = Handler::Blocking(Arc::new(move |ctx: JobContext| {
             let args = serde_json::from_value::<A>(ctx.args().clone()).map_err(|e| format!("invalid args: {e}"))?;
-            f(ctx, args).map(IntoJobOutput::into_job_output).map_err(|e| e.to_string())
+            f(ctx, args)
+                .map(IntoJobOutput::into_job_output)
+                .map_err(|e| e.to_string())
         }));
         self.insert(name.into(), handler, Some(ArgsCheck::of::<A>()))
     }
@@ -179,7 +181,10 @@ impl Registry {
         let reason = if known.is_empty() {
             "no function is registered under this name (the registry is empty)".to_owned()
         } else {
-            format!("no function is registered under this name (registered: {})", known.join(", "))
+            format!(
+                "no function is registered under this name (registered: {})",
+                known.join(", ")
+            )
         };
         FieldError::new("func", func, reason)
     }

@@ -56,7 +56,13 @@ pub(super) fn plan_fire(job: &CompiledJob, due_at: DateTime<Utc>, now: DateTime<
         .iter()
         .map(|t| {
             let by = (now - *t).num_milliseconds() as f64 / 1000.0;
-            (*t, format!("missed by {by:.3}s (misfire_grace_s = {})", job.policy.misfire_grace.as_secs()))
+            (
+                *t,
+                format!(
+                    "missed by {by:.3}s (misfire_grace_s = {})",
+                    job.policy.misfire_grace.as_secs()
+                ),
+            )
         })
         .collect();
     let run = match (in_time.last(), job.policy.misfire_policy) {
@@ -70,7 +76,10 @@ pub(super) fn plan_fire(job: &CompiledJob, due_at: DateTime<Utc>, now: DateTime<
         }
         if job.policy.misfire_policy == MisfirePolicy::RunOnce {
             for (_, reason) in missed.iter_mut() {
-                reason.push_str(&format!("; coalesced into the run for {} (misfire_policy = run_once)", run_at.to_rfc3339()));
+                reason.push_str(&format!(
+                    "; coalesced into the run for {} (misfire_policy = run_once)",
+                    run_at.to_rfc3339()
+                ));
             }
         }
     }
@@ -84,7 +93,9 @@ pub(super) fn plan_fire(job: &CompiledJob, due_at: DateTime<Utc>, now: DateTime<
         && let Some((_, reason)) = missed.first_mut()
     {
         let more = if truncated { "at least " } else { "" };
-        reason.push_str(&format!("; {more}{missed_unlisted} earlier missed fires are not listed one by one"));
+        reason.push_str(&format!(
+            "; {more}{missed_unlisted} earlier missed fires are not listed one by one"
+        ));
     }
     FirePlan {
         run,
@@ -99,7 +110,9 @@ impl Inner {
         let now = self.clock.now();
         let (job, version, scheduled) = {
             let state = self.lock();
-            let Some(entry) = state.jobs.get(&due.job_id) else { return };
+            let Some(entry) = state.jobs.get(&due.job_id) else {
+                return;
+            };
             let Some(scheduled) = entry.next else { return };
             if entry.retired || entry.generation != due.generation {
                 return;

@@ -14,6 +14,8 @@ mod fire;
 mod run;
 mod state;
 mod sync;
+#[cfg(feature = "tokio-cron-scheduler")]
+mod timer_tcs;
 
 pub use sync::{ChangeExpectation, ReconcileReport, UNSCHEDULABLE_PREFIX};
 
@@ -56,6 +58,22 @@ pub struct SchedulerConfig {
     /// How long a change announced by a hook may take to become visible
     /// (its transaction to commit) before it is taken as rolled back (default 30 s).
     pub change_confirm_window: Duration,
+    /// What waits for the deadlines (default: ruqi's own timer heap).
+    pub timer: TimerEngine,
+}
+
+/// What waits for the deadlines. Everything else — claims, misfires,
+/// overlap, history — is the same whichever is chosen.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimerEngine {
+    /// A min-heap and one timer sleeping until the earliest deadline (the default).
+    #[default]
+    Heap,
+    /// One one-shot job per deadline in `tokio-cron-scheduler`, which checks
+    /// its jobs on a 500 ms tick. Kept so the benchmark can compare the two.
+    #[cfg(feature = "tokio-cron-scheduler")]
+    TokioCronScheduler,
 }
 
 impl Default for SchedulerConfig {
@@ -67,6 +85,7 @@ impl Default for SchedulerConfig {
             safety_recheck: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
             change_confirm_window: Duration::from_secs(30),
+            timer: TimerEngine::Heap,
         }
     }
 }
@@ -75,7 +94,11 @@ fn default_node_name() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "node".to_owned());
     format!("{host}-{}", std::process::id())
@@ -105,6 +128,12 @@ impl SchedulerBuilder {
     /// Sets the zone of rows whose `timezone` is NULL.
     pub fn default_timezone(mut self, tz: Tz) -> Self {
         self.config.default_timezone = tz;
+        self
+    }
+
+    /// Chooses what waits for the deadlines.
+    pub fn timer(mut self, timer: TimerEngine) -> Self {
+        self.config.timer = timer;
         self
     }
 
@@ -176,8 +205,14 @@ impl SchedulerBuilder {
             invalid = report.invalid,
             "ruqi scheduler started"
         );
-        let timer = inner.clone();
-        inner.tasks.spawn(async move { timer.run_timer().await });
+        match inner.config.timer {
+            TimerEngine::Heap => {
+                let timer = inner.clone();
+                inner.tasks.spawn(async move { timer.run_timer().await });
+            }
+            #[cfg(feature = "tokio-cron-scheduler")]
+            TimerEngine::TokioCronScheduler => timer_tcs::start(inner.clone()).await?,
+        }
         Ok(scheduler)
     }
 }
@@ -190,7 +225,9 @@ pub struct Scheduler {
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler").field("node", &self.inner.config.node_name).finish_non_exhaustive()
+        f.debug_struct("Scheduler")
+            .field("node", &self.inner.config.node_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -411,13 +448,11 @@ impl Scheduler {
         self.inner.tasks.close();
         let waited = tokio::time::timeout(self.inner.config.shutdown_timeout, self.inner.tasks.wait()).await;
         if waited.is_err() {
-            let state = self.inner.lock();
-            for entry in state.jobs.values() {
+            for entry in self.inner.lock().jobs.values() {
                 for run in &entry.running {
                     run.cancel("the scheduler shut down before the run finished");
                 }
             }
-            drop(state);
             // Cancelled runs record themselves at once; give them a moment to write.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait()).await;
         }
@@ -448,7 +483,9 @@ impl Inner {
             .get(job_id)
             .filter(|e| !e.retired)
             .map(|e| e.job.clone())
-            .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })
+            .ok_or_else(|| Error::JobNotFound {
+                job_id: job_id.to_owned(),
+            })
     }
 
     /// Applies a reschedule result: wakes the timer when a new earliest deadline appeared.
@@ -463,7 +500,8 @@ impl Inner {
         loop {
             let now = self.clock.now();
             let earliest = self.lock().earliest();
-            let recheck = now + chrono::Duration::from_std(self.config.safety_recheck).unwrap_or(chrono::Duration::seconds(60));
+            let recheck =
+                now + chrono::Duration::from_std(self.config.safety_recheck).unwrap_or(chrono::Duration::seconds(60));
             let deadline = earliest.map_or(recheck, |e| e.min(recheck));
             tokio::select! {
                 () = self.shutdown.cancelled() => return,

@@ -12,8 +12,8 @@ use super::Inner;
 use super::state::{QUEUE_LIMIT, QueuedRun, RunHandle};
 use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
 use crate::job::{CompiledJob, Overlap};
-use crate::registry::{JobContext, LogSink, RunInfo};
 use crate::registry::function::Handler;
+use crate::registry::{JobContext, LogSink, RunInfo};
 
 enum Admission {
     Start(RunHandle),
@@ -211,7 +211,9 @@ impl Inner {
         self.bump_revision();
         drop(_permit);
         if let Some(next) = queued {
-            self.clone().start_run(job, next.scheduled_for, next.source, next.attempt).await;
+            self.clone()
+                .start_run(job, next.scheduled_for, next.source, next.attempt)
+                .await;
         }
     }
 }
@@ -278,14 +280,23 @@ async fn run_handler(handler: &Handler, ctx: JobContext, timeout: Option<Duratio
         None if token.is_cancelled() => Outcome {
             status: ExecutionStatus::Cancelled,
             output: None,
-            error: Some(handle.cancel_reason.get().cloned().unwrap_or_else(|| "cancelled".to_owned())),
+            error: Some(
+                handle
+                    .cancel_reason
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "cancelled".to_owned()),
+            ),
         },
         None => {
             token.cancel();
             Outcome {
                 status: ExecutionStatus::Timeout,
                 output: None,
-                error: Some(format!("timed out after {}s (timeout_s)", timeout.map_or(0, |t| t.as_secs()))),
+                error: Some(format!(
+                    "timed out after {}s (timeout_s)",
+                    timeout.map_or(0, |t| t.as_secs())
+                )),
             }
         }
     }

@@ -85,6 +85,9 @@ pub(super) struct State {
     pub(super) invalid: HashMap<Arc<str>, InvalidJob>,
     heap: BinaryHeap<Reverse<Due>>,
     next_generation: u64,
+    /// Every deadline pushed is also sent here when an external timer
+    /// engine (not the heap's own timer) does the waiting.
+    pub(super) external_timer: Option<tokio::sync::mpsc::UnboundedSender<Due>>,
 }
 
 impl State {
@@ -101,13 +104,44 @@ impl State {
         entry.generation = generation;
         entry.next = next;
         let at = next.filter(|_| !entry.job.record.is_paused && !entry.retired)?;
-        let earliest = self.earliest();
-        self.heap.push(Reverse(Due {
+        self.push(Due {
             at,
             generation,
             job_id: job_id.clone(),
-        }));
+        })
+    }
+
+    /// Pushes a deadline; returns it if it is the new earliest one.
+    fn push(&mut self, due: Due) -> Option<DateTime<Utc>> {
+        let at = due.at;
+        let earliest = self.earliest();
+        if let Some(timer) = &self.external_timer {
+            let _ = timer.send(due.clone());
+        }
+        self.heap.push(Reverse(due));
         earliest.is_none_or(|e| at < e).then_some(at)
+    }
+
+    /// Every live deadline (for handing to an external timer engine at start).
+    #[cfg(feature = "tokio-cron-scheduler")]
+    pub(super) fn live_deadlines(&self) -> Vec<Due> {
+        self.heap
+            .iter()
+            .map(|Reverse(d)| d)
+            .filter(|d| self.is_live(d))
+            .cloned()
+            .collect()
+    }
+
+    /// Claims `due` for firing if it is still live (external timer engines).
+    #[cfg(feature = "tokio-cron-scheduler")]
+    pub(super) fn take_if_live(&mut self, mut due: Due) -> Option<Due> {
+        if !self.is_live(&due) {
+            return None;
+        }
+        self.unschedule(&due.job_id);
+        due.generation = self.jobs.get(&due.job_id)?.generation;
+        Some(due)
     }
 
     /// Wakes the timer for `job_id` at `wake_at` without changing the fire it waits for.
@@ -115,13 +149,11 @@ impl State {
         let generation = self.new_generation();
         let entry = self.jobs.get_mut(job_id)?;
         entry.generation = generation;
-        let earliest = self.earliest();
-        self.heap.push(Reverse(Due {
+        self.push(Due {
             at: wake_at,
             generation,
             job_id: job_id.clone(),
-        }));
-        earliest.is_none_or(|e| wake_at < e).then_some(wake_at)
+        })
     }
 
     /// Takes an entry off the timer without removing it (its heap items go stale).
@@ -171,7 +203,9 @@ impl State {
     }
 
     fn is_live(&self, due: &Due) -> bool {
-        self.jobs.get(&due.job_id).is_some_and(|e| e.generation == due.generation)
+        self.jobs
+            .get(&due.job_id)
+            .is_some_and(|e| e.generation == due.generation)
     }
 
     /// Drops stale heap items when they outnumber live ones, so a job edited

@@ -127,7 +127,10 @@ impl Inner {
                 }
             }
         }
-        tracing::warn!(job_id, "row kept changing while being applied; the next change will apply it");
+        tracing::warn!(
+            job_id,
+            "row kept changing while being applied; the next change will apply it"
+        );
         Ok(())
     }
 
@@ -164,7 +167,11 @@ impl Inner {
                     Err(error) => tracing::warn!(job_id, %error, "reading a changed row failed"),
                 }
                 if tokio::time::Instant::now() >= give_up {
-                    tracing::debug!(job_id, ?expect, "announced change never became visible; taken as rolled back");
+                    tracing::debug!(
+                        job_id,
+                        ?expect,
+                        "announced change never became visible; taken as rolled back"
+                    );
                     break;
                 }
                 tokio::select! {
@@ -184,7 +191,10 @@ impl Inner {
             let state = self.lock();
             match state.jobs.get(row.job_id.as_str()).filter(|e| !e.retired) {
                 Some(entry) => (Some(entry.current_record()), false),
-                None => (state.invalid.get(row.job_id.as_str()).map(|i| i.record.clone()), state.invalid.contains_key(row.job_id.as_str())),
+                None => (
+                    state.invalid.get(row.job_id.as_str()).map(|i| i.record.clone()),
+                    state.invalid.contains_key(row.job_id.as_str()),
+                ),
             }
         };
         if let Some(existing) = &existing {
@@ -227,7 +237,11 @@ impl Inner {
             let message = format!("{UNSCHEDULABLE_PREFIX}{}", no_fire_left(&job));
             self.store.set_last_error(&row.job_id, Some(&message)).await?;
             row.last_error = Some(message);
-        } else if row.last_error.as_deref().is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX)) {
+        } else if row
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX))
+        {
             self.store.set_last_error(&row.job_id, None).await?;
             row.last_error = None;
         }
@@ -261,7 +275,8 @@ impl Inner {
         tracing::debug!(job_id = %job_id, next_run_time = ?planned, "job scheduled");
         if run_right_now {
             let inner = self.clone();
-            self.tasks.spawn(async move { inner.take_run_right_now(job, version).await });
+            self.tasks
+                .spawn(async move { inner.take_run_right_now(job, version).await });
         }
         self.bump_revision();
         Ok(Applied::Scheduled)
@@ -297,7 +312,9 @@ impl Inner {
     fn retire(&self, job_id: &str) {
         let mut state = self.lock();
         state.unschedule(job_id);
-        let Some(entry) = state.jobs.get_mut(job_id) else { return };
+        let Some(entry) = state.jobs.get_mut(job_id) else {
+            return;
+        };
         if entry.running.is_empty() {
             state.jobs.remove(job_id);
         } else {
@@ -345,7 +362,9 @@ impl Inner {
                     .jobs
                     .get(job_id)
                     .filter(|e| !e.retired)
-                    .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })?;
+                    .ok_or_else(|| Error::JobNotFound {
+                        job_id: job_id.to_owned(),
+                    })?;
                 (entry.job.clone(), entry.version)
             };
             if job.record.is_paused == paused {
@@ -353,8 +372,15 @@ impl Inner {
             }
             let mut record = job.record.clone();
             record.is_paused = paused;
-            let mut updated = CompiledJob { record, ..(*job).clone() };
-            let next = if paused { None } else { first_fire(&updated, self.clock.now()) };
+            let mut updated = CompiledJob {
+                record,
+                ..(*job).clone()
+            };
+            let next = if paused {
+                None
+            } else {
+                first_fire(&updated, self.clock.now())
+            };
             let change = JobStateChange {
                 is_paused: Some(paused),
                 next_run_time: Some(next),
@@ -380,6 +406,8 @@ impl Inner {
             }
             self.sync_job(job_id).await?;
         }
-        Err(Error::Store(format!("job {job_id:?} kept changing while being paused or resumed")))
+        Err(Error::Store(format!(
+            "job {job_id:?} kept changing while being paused or resumed"
+        )))
     }
 }

@@ -82,9 +82,14 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
     let before: Option<JobRecord> = if insert {
         None
     } else {
-        let job_id = value_of(&am.job_id).ok_or_else(|| DbErr::Custom("invalid job_id \"\": an update needs the job_id".into()))?;
+        let job_id = value_of(&am.job_id)
+            .ok_or_else(|| DbErr::Custom("invalid job_id \"\": an update needs the job_id".into()))?;
         let found = Entity::find_by_id(job_id.clone()).one(db).await?;
-        Some(found.ok_or_else(|| DbErr::RecordNotFound(format!("no job with job_id {job_id:?}")))?.into())
+        Some(
+            found
+                .ok_or_else(|| DbErr::RecordNotFound(format!("no job with job_id {job_id:?}")))?
+                .into(),
+        )
     };
     let mut row = before.clone().unwrap_or_else(|| {
         let mut fresh = JobRecord::new(String::new(), String::new(), String::new(), String::new());
@@ -95,8 +100,25 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
         ($($field:ident),+) => { $( if let Some(v) = written(&am.$field, insert) { row.$field = v; } )+ };
     }
     take!(
-        job_id, job_name, description, func, args, trigger, rule, timezone, start_at, end_at, next_run_time,
-        is_paused, run_right_now, misfire_grace_s, misfire_policy, overlap, max_instances, timeout_s, max_retries
+        job_id,
+        job_name,
+        description,
+        func,
+        args,
+        trigger,
+        rule,
+        timezone,
+        start_at,
+        end_at,
+        next_run_time,
+        is_paused,
+        run_right_now,
+        misfire_grace_s,
+        misfire_policy,
+        overlap,
+        max_instances,
+        timeout_s,
+        max_retries
     );
     if insert {
         take!(created_at);
@@ -132,7 +154,11 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
             am.last_status = NotSet;
             am.last_error = NotSet;
             am.created_at = NotSet;
-            am.next_run_time = if planned == before.next_run_time { NotSet } else { Set(planned) };
+            am.next_run_time = if planned == before.next_run_time {
+                NotSet
+            } else {
+                Set(planned)
+            };
             am.updated_at = Set(now);
         }
     }

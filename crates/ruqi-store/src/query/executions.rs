@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::{Page, Paged};
 use crate::entity::job_execution::{Column, Entity, Model};
@@ -23,7 +25,11 @@ pub struct ExecutionFilter {
 }
 
 /// Lists executions, newest scheduled instant first.
-pub async fn list_executions(db: &DatabaseConnection, filter: &ExecutionFilter, page: Page) -> Result<Paged<Model>, DbErr> {
+pub async fn list_executions(
+    db: &DatabaseConnection,
+    filter: &ExecutionFilter,
+    page: Page,
+) -> Result<Paged<Model>, DbErr> {
     let mut cond = Condition::all();
     if let Some(job_id) = &filter.job_id {
         cond = cond.add(Column::JobId.eq(job_id.as_str()));

@@ -1,8 +1,10 @@
 //! Listing and reading jobs, with the scheduler's live state laid over each row.
 
 use ruqi_core::Scheduler;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 
 use super::{Page, Paged};
@@ -89,9 +91,15 @@ pub async fn list_jobs(
             .order_by(Expr::col(Column::NextRunTime).is_null(), Order::Asc)
             .order_by(Column::NextRunTime, Order::Asc)
             .order_by(Column::JobId, Order::Asc),
-        JobOrder::CreatedAt => query.order_by(Column::CreatedAt, Order::Desc).order_by(Column::JobId, Order::Asc),
-        JobOrder::UpdatedAt => query.order_by(Column::UpdatedAt, Order::Desc).order_by(Column::JobId, Order::Asc),
-        JobOrder::JobName => query.order_by(Column::JobName, Order::Asc).order_by(Column::JobId, Order::Asc),
+        JobOrder::CreatedAt => query
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::JobId, Order::Asc),
+        JobOrder::UpdatedAt => query
+            .order_by(Column::UpdatedAt, Order::Desc)
+            .order_by(Column::JobId, Order::Asc),
+        JobOrder::JobName => query
+            .order_by(Column::JobName, Order::Asc)
+            .order_by(Column::JobId, Order::Asc),
     };
     let total = query.clone().count(db).await?;
     let rows = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
@@ -122,13 +130,27 @@ fn condition(filter: &JobFilter) -> Condition {
         cond = cond.add(Column::IsPaused.eq(paused));
     }
     if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        cond = cond.add(
-            Condition::any()
-                .add(Column::JobId.contains(text))
-                .add(Column::JobName.contains(text))
-                .add(Column::Description.contains(text))
-                .add(Column::Func.contains(text)),
-        );
+        let pattern = substring_pattern(text);
+        let mut any = Condition::any();
+        for column in [Column::JobId, Column::JobName, Column::Description, Column::Func] {
+            any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(pattern.clone()));
+        }
+        cond = cond.add(any);
     }
     cond
+}
+
+/// A case-insensitive `LIKE` pattern matching `text` literally anywhere: `%`,
+/// `_` and the escape character itself lose their wildcard meaning.
+fn substring_pattern(text: &str) -> LikeExpr {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            escaped.push('!');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    LikeExpr::new(escaped).escape('!')
 }

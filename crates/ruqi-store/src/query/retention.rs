@@ -29,7 +29,11 @@ pub struct Retention {
 const DELETE_CHUNK: usize = 500;
 
 /// Deletes history as `retention` says and returns how many rows went.
-pub async fn cleanup_executions(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<u64, Error> {
+pub async fn cleanup_executions(
+    db: &DatabaseConnection,
+    retention: &Retention,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
     if retention.older_than_days.is_none() && retention.keep_last.is_none() {
         return Err(FieldError::new("older_than_days", "", "give older_than_days, keep_last or both").into());
     }

@@ -31,7 +31,10 @@ pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFir
     }
     if let Some(last) = fires.iter().max_by_key(|f| f.scheduled_for) {
         job_info::Entity::update_many()
-            .col_expr(job_info::Column::LastStatus, Expr::value(ExecutionStatus::Missed.as_str()))
+            .col_expr(
+                job_info::Column::LastStatus,
+                Expr::value(ExecutionStatus::Missed.as_str()),
+            )
             .col_expr(job_info::Column::LastError, Expr::value(last.reason.clone()))
             .filter(job_info::Column::JobId.eq(last.job_id.as_str()))
             .exec(db)
@@ -65,7 +68,11 @@ pub(crate) async fn record_start<C: ConnectionTrait>(db: &C, start: &ExecutionSt
     Ok(())
 }
 
-pub(crate) async fn record_end<C: ConnectionTrait>(db: &C, end: &ExecutionEnd, still_running: bool) -> Result<(), DbErr> {
+pub(crate) async fn record_end<C: ConnectionTrait>(
+    db: &C,
+    end: &ExecutionEnd,
+    still_running: bool,
+) -> Result<(), DbErr> {
     job_execution::Entity::update_many()
         .col_expr(job_execution::Column::Status, Expr::value(end.status.as_str()))
         .col_expr(job_execution::Column::FinishedAt, Expr::value(Some(end.finished_at)))

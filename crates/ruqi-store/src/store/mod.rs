@@ -41,7 +41,10 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn load_job(&self, job_id: &str) -> ruqi_core::Result<Option<JobRecord>> {
-        let row = job_info::Entity::find_by_id(job_id.to_owned()).one(&self.db).await.map_err(store_error)?;
+        let row = job_info::Entity::find_by_id(job_id.to_owned())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
         Ok(row.map(JobRecord::from))
     }
 
@@ -51,11 +54,15 @@ impl JobStore for SeaOrmStore {
         expected_version: i64,
         change: &JobStateChange,
     ) -> ruqi_core::Result<bool> {
-        claim::compare_and_set(&self.db, job_id, expected_version, change).await.map_err(store_error)
+        claim::compare_and_set(&self.db, job_id, expected_version, change)
+            .await
+            .map_err(store_error)
     }
 
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> ruqi_core::Result<()> {
-        claim::set_last_error(&self.db, job_id, error).await.map_err(store_error)
+        claim::set_last_error(&self.db, job_id, error)
+            .await
+            .map_err(store_error)
     }
 
     async fn record_missed(&self, fires: &[MissedFire]) -> ruqi_core::Result<()> {
@@ -67,6 +74,8 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> ruqi_core::Result<()> {
-        history::record_end(&self.db, end, still_running).await.map_err(store_error)
+        history::record_end(&self.db, end, still_running)
+            .await
+            .map_err(store_error)
     }
 }
