@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use ruqi::entity::job_info;
-//! use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database};
+//! use sea_orm::{ActiveModelTrait, Database};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = Database::connect("sqlite::memory:").await?;
@@ -21,15 +21,8 @@
 //! });
 //! let scheduler = ruqi::scheduler(db.clone(), registry).start().await?;
 //!
-//! job_info::ActiveModel {
-//!     job_id: Set("hello".into()),
-//!     func: Set("say_hello".into()),
-//!     trigger: Set("interval".into()),
-//!     rule: Set("10s".into()),
-//!     ..job_info::ActiveModel::new()
-//! }
-//! .insert(&db)
-//! .await?;
+//! // Validated by the ActiveModel hooks and scheduled as soon as it commits.
+//! job_info::ActiveModel::new_job("hello", "say_hello", "interval", "10s").insert(&db).await?;
 //!
 //! let page = ruqi::query::list_jobs(&db, &Default::default(), Default::default(), Default::default()).await?;
 //! assert_eq!(page.items[0].job.job_id, "hello");

@@ -12,25 +12,14 @@
 //! let db = Database::connect("sqlite::memory:").await?;
 //! ruqi_migration::migrate(&db).await?;
 //! let job = job_info::ActiveModel {
-//!     job_id: Set("nightly-report".into()),
-//!     func: Set("send_report".into()),
-//!     trigger: Set("cron".into()),
-//!     rule: Set("0 20 2 * * *".into()),
 //!     timezone: Set(Some("Europe/Berlin".into())),
-//!     ..job_info::ActiveModel::new()
+//!     ..job_info::ActiveModel::new_job("nightly-report", "send_report", "cron", "0 20 2 * * *")
 //! }
 //! .insert(&db)
 //! .await?;
 //! assert!(job.next_run_time.is_some());
 //!
-//! let bad = job_info::ActiveModel {
-//!     func: Set("send_report".into()),
-//!     trigger: Set("cron".into()),
-//!     rule: Set("0 25 * * *".into()),
-//!     ..job_info::ActiveModel::new()
-//! }
-//! .insert(&db)
-//! .await;
+//! let bad = job_info::ActiveModel::new_job("bad", "send_report", "cron", "0 25 * * *").insert(&db).await;
 //! assert!(bad.unwrap_err().to_string().contains("invalid rule"));
 //! # Ok(()) }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
@@ -97,6 +86,37 @@ pub struct Model {
     /// Error of the last run, or why the row cannot be scheduled.
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+}
+
+impl ActiveModel {
+    /// A new job with its four required columns set and every other column
+    /// left to its default (add more with struct update syntax).
+    ///
+    /// ```
+    /// use ruqi_store::entity::job_info;
+    /// use sea_orm::ActiveValue::Set;
+    ///
+    /// let job = job_info::ActiveModel {
+    ///     timezone: Set(Some("Asia/Shanghai".into())),
+    ///     ..job_info::ActiveModel::new_job("nightly", "send_report", "cron", "0 20 2 * * *")
+    /// };
+    /// assert_eq!(job.func, Set("send_report".to_owned()));
+    /// ```
+    pub fn new_job(
+        job_id: impl Into<String>,
+        func: impl Into<String>,
+        trigger: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Self {
+        use sea_orm::ActiveValue::Set;
+        Self {
+            job_id: Set(job_id.into()),
+            func: Set(func.into()),
+            trigger: Set(trigger.into()),
+            rule: Set(rule.into()),
+            ..Default::default()
+        }
+    }
 }
 
 /// `job_info` has no relations: history rows outlive their job.
