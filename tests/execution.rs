@@ -555,3 +555,45 @@ backend_tests!(
     timeout_and_shutdown_are_recorded_honestly,
     cron_in_a_time_zone_crosses_spring_forward,
 );
+
+/// SQLite stores whatever text it is given: a row whose timestamp is not a
+/// timestamp must not stop the others from loading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_unreadable_row_is_kept_and_marked() {
+    common::run(
+        |db: DatabaseConnection| async move {
+            for (id, next) in [("good", "NULL"), ("garbled", "'next tuesday-ish'")] {
+                db.execute_unprepared(&format!(
+                    "INSERT INTO job_info (job_id, func, \"trigger\", rule, next_run_time) \
+                     VALUES ('{id}', 'hello', 'interval', '5m', {next})"
+                ))
+                .await
+                .unwrap();
+            }
+            let (scheduler, _clock) = start(&db, registry(gate())).await;
+            assert!(scheduler.live("good").unwrap().scheduled);
+            assert!(scheduler.live("garbled").is_none());
+            let error: Option<String> = sea_orm::FromQueryResult::find_by_statement(sea_orm::Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT last_error FROM job_info WHERE job_id = 'garbled'",
+            ))
+            .one(&db)
+            .await
+            .unwrap()
+            .map(|row: LastError| row.last_error)
+            .unwrap();
+            let error = error.expect("the unreadable row says why");
+            assert!(
+                error.starts_with(ruqi::UNSCHEDULABLE_PREFIX) && error.contains("cannot be read"),
+                "{error}"
+            );
+        },
+        common::Backend::Sqlite,
+    )
+    .await;
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct LastError {
+    last_error: Option<String>,
+}

@@ -7,7 +7,7 @@ mod history;
 
 use async_trait::async_trait;
 use ruqi_core::{ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, MissedFire};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
 use crate::entity::job_info;
 
@@ -36,8 +36,10 @@ pub(crate) fn store_error(e: sea_orm::DbErr) -> ruqi_core::Error {
 #[async_trait]
 impl JobStore for SeaOrmStore {
     async fn load_jobs(&self) -> ruqi_core::Result<Vec<JobRecord>> {
-        let rows = job_info::Entity::find().all(&self.db).await.map_err(store_error)?;
-        Ok(rows.into_iter().map(JobRecord::from).collect())
+        match job_info::Entity::find().all(&self.db).await {
+            Ok(rows) => Ok(rows.into_iter().map(JobRecord::from).collect()),
+            Err(error) => load_row_by_row(&self.db, error).await,
+        }
     }
 
     async fn load_job(&self, job_id: &str) -> ruqi_core::Result<Option<JobRecord>> {
@@ -78,4 +80,37 @@ impl JobStore for SeaOrmStore {
             .await
             .map_err(store_error)
     }
+}
+
+/// The slow path of a full load: one row could not be read (a plain SQL edit
+/// put text the column type cannot hold, such as `next_run_time = 'soon'` in
+/// SQLite). Read the rows one by one, keep the readable ones, and mark each
+/// unreadable row with `last_error` instead of failing the whole load.
+async fn load_row_by_row(db: &DatabaseConnection, first_error: sea_orm::DbErr) -> ruqi_core::Result<Vec<JobRecord>> {
+    let ids: Vec<String> = match job_info::Entity::find()
+        .select_only()
+        .column(job_info::Column::JobId)
+        .into_tuple()
+        .all(db)
+        .await
+    {
+        Ok(ids) => ids,
+        // Not a bad row: the database itself failed.
+        Err(_) => return Err(store_error(first_error)),
+    };
+    let mut rows = Vec::with_capacity(ids.len());
+    for job_id in ids {
+        match job_info::Entity::find_by_id(job_id.clone()).one(db).await {
+            Ok(Some(row)) => rows.push(JobRecord::from(row)),
+            Ok(None) => {}
+            Err(error) => {
+                let message = format!("{}the row cannot be read: {error}", ruqi_core::UNSCHEDULABLE_PREFIX);
+                tracing::warn!(job_id, error = %message, "unreadable job row kept and skipped");
+                claim::set_last_error(db, &job_id, Some(&message))
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+    }
+    Ok(rows)
 }
