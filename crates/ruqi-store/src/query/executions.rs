@@ -2,11 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
 
-use super::{Page, Paged};
+use super::{Page, Paged, fetch_page};
 use crate::entity::job_execution::{Column, Entity, Model};
 
 /// Which executions to list. Every set field must match.
@@ -50,14 +48,7 @@ pub async fn list_executions(
         .filter(cond)
         .order_by(Column::ScheduledFor, Order::Desc)
         .order_by(Column::Id, Order::Desc);
-    let total = query.clone().count(db).await?;
-    let items = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-        limit: page.clamped_limit(),
-    })
+    fetch_page(db, query, page).await
 }
 
 /// One execution with its output.

@@ -2,12 +2,10 @@
 
 use ruqi_core::Scheduler;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
 use serde::Serialize;
 
-use super::{Page, Paged};
+use super::{Page, Paged, fetch_page};
 use crate::entity::job_info::{Column, Entity, Model};
 
 /// Which jobs to list. Every set field must match.
@@ -101,14 +99,13 @@ pub async fn list_jobs(
             .order_by(Column::JobName, Order::Asc)
             .order_by(Column::JobId, Order::Asc),
     };
-    let total = query.clone().count(db).await?;
-    let rows = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
+    let rows = fetch_page(db, query, page).await?;
     let scheduler = Scheduler::global();
     Ok(Paged {
-        items: rows.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
-        total,
-        offset: page.offset,
-        limit: page.clamped_limit(),
+        items: rows.items.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
+        total: rows.total,
+        offset: rows.offset,
+        limit: rows.limit,
     })
 }
 

@@ -9,6 +9,7 @@ pub use executions::{ExecutionFilter, get_execution, list_executions};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
 
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
 use serde::Serialize;
 
 /// Which slice of a result to return.
@@ -51,4 +52,24 @@ pub struct Paged<T> {
     pub offset: u64,
     /// The page's size limit.
     pub limit: u64,
+}
+
+/// Runs `query` for one page, with the total count of its matches.
+pub(crate) async fn fetch_page<E>(
+    db: &DatabaseConnection,
+    query: Select<E>,
+    page: Page,
+) -> Result<Paged<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Sized + Send + Sync,
+{
+    let total = query.clone().count(db).await?;
+    let items = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+        limit: page.clamped_limit(),
+    })
 }
