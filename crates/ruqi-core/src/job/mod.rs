@@ -178,6 +178,32 @@ pub fn planned_next_run_time(
     }
 }
 
+/// The next `n` fire instants after `now` of a rule that need not be saved
+/// anywhere: what a form shows while somebody types a rule.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+/// let next = ruqi_core::job::preview_rule("cron", "0 20 2 * * *", Some("Asia/Shanghai"), 2, now).unwrap();
+/// assert_eq!(next[0], Utc.with_ymd_and_hms(2025, 12, 31, 18, 20, 0).unwrap() + chrono::Duration::days(1));
+/// assert!(ruqi_core::job::preview_rule("cron", "61 * * * *", None, 2, now).unwrap_err().field == "rule");
+/// ```
+pub fn preview_rule(
+    trigger: &str,
+    rule: &str,
+    timezone: Option<&str>,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, FieldError> {
+    let kind = TriggerKind::from_str(trigger)?;
+    let tz = match timezone.map(str::trim) {
+        None | Some("") => Tz::UTC,
+        Some(name) => parse_timezone(name)?,
+    };
+    let schedule = Schedule::parse(kind, rule, tz, None, None, now)?;
+    Ok(schedule.preview(now, n))
+}
+
 /// Why a job that passed validation still has nothing to run: its schedule
 /// has no fire left. Writers refuse such a new row instead of storing a job
 /// that would never run.

@@ -354,6 +354,23 @@ impl Scheduler {
         Ok(self.inner.clone().start_run(job, at, TriggerSource::Manual, 1).await)
     }
 
+    /// The job's next `n` fire instants: its pending `next_run_time` first,
+    /// then what its schedule gives after it. Empty when paused or finished.
+    pub fn preview(&self, job_id: &str, n: usize) -> Result<Vec<DateTime<Utc>>> {
+        let state = self.inner.lock();
+        let entry = state
+            .jobs
+            .get(job_id)
+            .filter(|e| !e.retired)
+            .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })?;
+        let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.record.is_paused) else {
+            return Ok(Vec::new());
+        };
+        let mut fires = vec![next];
+        fires.extend(entry.job.schedule.preview(next, n - 1));
+        Ok(fires)
+    }
+
     /// Pauses the job: no fire until it is resumed. Writes `is_paused` and
     /// `next_run_time = NULL` to the row.
     pub async fn pause(&self, job_id: &str) -> Result<()> {
