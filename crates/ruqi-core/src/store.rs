@@ -47,7 +47,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// Inserts `missed` execution rows and sets the jobs' `last_status`.
     async fn record_missed(&self, fires: &[MissedFire]) -> Result<()>;
 
-    /// Inserts a `running` execution row.
+    /// Inserts a `running` execution row (and, for runs whose claim did not
+    /// already do it, sets the job's `is_running`). It may be written while
+    /// the run is already going; [`JobStore::record_end`] always comes after it.
     async fn record_start(&self, start: &ExecutionStart) -> Result<()>;
 
     /// Finishes an execution row and writes the job's `last_status`,

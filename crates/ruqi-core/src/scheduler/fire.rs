@@ -122,6 +122,8 @@ impl Inner {
         let plan = plan_fire(&job, scheduled, now);
         let change = JobStateChange {
             next_run_time: Some(plan.next),
+            // Set in the claim itself, so a run costs no extra write before it starts.
+            is_running: plan.run.map(|_| true),
             ..JobStateChange::default()
         };
         match self.store.update_job_state(&job.record.job_id, version, &change).await {

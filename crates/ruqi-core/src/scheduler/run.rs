@@ -148,9 +148,11 @@ impl Inner {
             trigger_source: source,
             node: self.config.node_name.clone(),
         };
-        if let Err(error) = self.store.record_start(&start).await {
-            tracing::warn!(parent: &span, %error, "recording the start of a run failed");
-        }
+        // The fire is already claimed, so the `running` row need not be written
+        // before the function starts: writing it alongside keeps a database
+        // round trip out of every run's start. The end is written after it.
+        let store = self.store.clone();
+        let start_written = tokio::spawn(async move { store.record_start(&start).await });
         let log = LogSink::new();
         let ctx = JobContext::new(
             RunInfo {
@@ -205,6 +207,11 @@ impl Inner {
             }
         };
         tracing::info!(parent: &span, status = %end.status, duration_ms = end.duration_ms, "run finished");
+        match start_written.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(parent: &span, %error, "recording the start of a run failed"),
+            Err(error) => tracing::warn!(parent: &span, %error, "recording the start of a run panicked"),
+        }
         if let Err(error) = self.store.record_end(&end, still_running || queued.is_some()).await {
             tracing::warn!(parent: &span, %error, "recording the end of a run failed");
         }

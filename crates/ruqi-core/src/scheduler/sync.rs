@@ -328,6 +328,7 @@ impl Inner {
         let job_id = job.record.job_id.clone();
         let change = JobStateChange {
             run_right_now: Some(false),
+            is_running: Some(true),
             ..JobStateChange::default()
         };
         match self.store.update_job_state(&job_id, version, &change).await {

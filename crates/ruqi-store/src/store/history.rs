@@ -1,6 +1,6 @@
 //! `job_execution` rows, and the outcome columns of `job_info` that go with them.
 
-use ruqi_core::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire};
+use ruqi_core::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -60,11 +60,14 @@ pub(crate) async fn record_start<C: ConnectionTrait>(db: &C, start: &ExecutionSt
         trigger_source: Set(start.trigger_source.as_str().to_owned()),
     };
     job_execution::Entity::insert(row).exec_without_returning(db).await?;
-    job_info::Entity::update_many()
-        .col_expr(job_info::Column::IsRunning, Expr::value(true))
-        .filter(job_info::Column::JobId.eq(start.job_id.as_str()))
-        .exec(db)
-        .await?;
+    if start.trigger_source != TriggerSource::Schedule {
+        // Scheduled fires set is_running in their claim; other runs set it here.
+        job_info::Entity::update_many()
+            .col_expr(job_info::Column::IsRunning, Expr::value(true))
+            .filter(job_info::Column::JobId.eq(start.job_id.as_str()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
