@@ -362,7 +362,9 @@ impl Scheduler {
             .jobs
             .get(job_id)
             .filter(|e| !e.retired)
-            .ok_or_else(|| Error::JobNotFound { job_id: job_id.to_owned() })?;
+            .ok_or_else(|| Error::JobNotFound {
+                job_id: job_id.to_owned(),
+            })?;
         let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.record.is_paused) else {
             return Ok(Vec::new());
         };
