@@ -88,7 +88,10 @@ async fn scheduled_fire_runs_and_records_history(db: DatabaseConnection) {
         scheduler.live("every-minute").is_some()
     })
     .await;
-    assert_eq!(scheduler.preview("every-minute", 3).unwrap(), vec![t(60), t(120), t(180)]);
+    assert_eq!(
+        scheduler.preview("every-minute", 3).unwrap(),
+        vec![t(60), t(120), t(180)]
+    );
     clock.advance(chrono::Duration::seconds(60));
     wait_until(&scheduler, "the run succeeded", || {
         finished(&db, "every-minute", "success", 1)

@@ -57,6 +57,9 @@ async fn add_one_shot(tcs: &JobScheduler, inner: &Arc<Inner>, due: Due) -> Resul
         let due = due.take();
         Box::pin(async move {
             let Some(due) = due else { return };
+            // tokio-cron-scheduler keeps one-shot times in whole seconds and
+            // may fire up to a second early: never start a run before its instant.
+            inner.clock.sleep_until(due.at).await;
             let live = inner.lock().take_if_live(due);
             if let Some(due) = live {
                 let fire = inner.clone();

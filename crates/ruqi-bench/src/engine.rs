@@ -1,0 +1,36 @@
+//! The timer engines compared: ruqi's own heap and tokio-cron-scheduler.
+
+use serde::{Deserialize, Serialize};
+
+use ruqi_core::TimerEngine;
+
+/// A timer engine as the harness names it on the command line, in JSON and in tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Engine {
+    /// ruqi's min-heap and one timer sleeping until the earliest deadline.
+    Heap,
+    /// One one-shot job per deadline in tokio-cron-scheduler (500 ms tick).
+    TokioCronScheduler,
+}
+
+impl Engine {
+    /// Both engines, the reference first.
+    pub(crate) const ALL: [Engine; 2] = [Engine::Heap, Engine::TokioCronScheduler];
+
+    /// The name used in tables.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Engine::Heap => "heap",
+            Engine::TokioCronScheduler => "tokio-cron-scheduler",
+        }
+    }
+
+    /// The scheduler setting that selects this engine.
+    pub(crate) fn timer(self) -> TimerEngine {
+        match self {
+            Engine::Heap => TimerEngine::Heap,
+            Engine::TokioCronScheduler => TimerEngine::TokioCronScheduler,
+        }
+    }
+}
