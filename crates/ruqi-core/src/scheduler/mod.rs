@@ -358,13 +358,7 @@ impl Scheduler {
     /// then what its schedule gives after it. Empty when paused or finished.
     pub fn preview(&self, job_id: &str, n: usize) -> Result<Vec<DateTime<Utc>>> {
         let state = self.inner.lock();
-        let entry = state
-            .jobs
-            .get(job_id)
-            .filter(|e| !e.retired)
-            .ok_or_else(|| Error::JobNotFound {
-                job_id: job_id.to_owned(),
-            })?;
+        let entry = state.active(job_id)?;
         let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.record.is_paused) else {
             return Ok(Vec::new());
         };
@@ -497,14 +491,7 @@ impl Inner {
 
     fn compiled(&self, job_id: &str) -> Result<Arc<crate::job::CompiledJob>> {
         let state = self.lock();
-        state
-            .jobs
-            .get(job_id)
-            .filter(|e| !e.retired)
-            .map(|e| e.job.clone())
-            .ok_or_else(|| Error::JobNotFound {
-                job_id: job_id.to_owned(),
-            })
+        state.active(job_id).map(|e| e.job.clone())
     }
 
     /// Applies a reschedule result: wakes the timer when a new earliest deadline appeared.

@@ -91,6 +91,16 @@ pub(super) struct State {
 }
 
 impl State {
+    /// The entry of a job that still has its row (not retired), or `JobNotFound`.
+    pub(super) fn active(&self, job_id: &str) -> crate::Result<&JobEntry> {
+        self.jobs
+            .get(job_id)
+            .filter(|e| !e.retired)
+            .ok_or_else(|| crate::Error::JobNotFound {
+                job_id: job_id.to_owned(),
+            })
+    }
+
     pub(super) fn new_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation

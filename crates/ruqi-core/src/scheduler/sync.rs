@@ -359,13 +359,7 @@ impl Inner {
         for _ in 0..APPLY_ATTEMPTS {
             let (job, version) = {
                 let state = self.lock();
-                let entry = state
-                    .jobs
-                    .get(job_id)
-                    .filter(|e| !e.retired)
-                    .ok_or_else(|| Error::JobNotFound {
-                        job_id: job_id.to_owned(),
-                    })?;
+                let entry = state.active(job_id)?;
                 (entry.job.clone(), entry.version)
             };
             if job.record.is_paused == paused {
