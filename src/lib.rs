@@ -36,9 +36,10 @@
 //! layer) and `ruqi-migration` (the schema).
 
 pub use ruqi_core::{
-    ChangeExpectation, Clock, CompiledJob, Error as CoreError, ExecutionPolicy, ExecutionStatus, FieldError,
-    FunctionInfo, JobContext, JobRecord, JobStore, LiveJob, LogSink, ManualClock, MisfirePolicy, Overlap,
-    ReconcileReport, Registry, Schedule, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus, SystemClock,
-    TriggerKind, TriggerSource, UNSCHEDULABLE_PREFIX, ValidationContext, compile, execution, job, registry, trigger,
+    ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, Error as CoreError, ExecutionPolicy,
+    ExecutionStatus, FieldError, FunctionInfo, JobContext, JobRecord, JobStore, LiveJob, LogSink, LostRun, ManualClock,
+    MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule, Scheduler, SchedulerBuilder,
+    SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource, UNSCHEDULABLE_PREFIX, ValidationContext,
+    compile, execution, job, registry, trigger,
 };
-pub use ruqi_store::{Error, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler};
+pub use ruqi_store::{Error, FeedConfig, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler};

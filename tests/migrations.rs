@@ -7,18 +7,19 @@
 mod common;
 
 use chrono::Duration;
-use common::{executions, job, row, t};
+use common::{executions, job, row, t, trigger_col};
 use ruqi::Migrator;
-use ruqi::entity::{job_execution, job_info};
+use ruqi::entity::{job_change, job_execution, job_info, scheduler_node};
 use ruqi_migration::MigratorTrait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, IntoActiveModel, Statement,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
+    "m20261121_000003_create_change_feed",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
@@ -37,14 +38,6 @@ async fn applied(db: &DatabaseConnection) -> Vec<String> {
 async fn version_after(db: &DatabaseConnection, sql: &str) -> i64 {
     db.execute_unprepared(sql).await.unwrap();
     row(db, "j").await.unwrap().version
-}
-
-/// `"trigger"`, quoted as the backend needs (it is a reserved word).
-fn trigger_column(db: &DatabaseConnection) -> &'static str {
-    match db.get_database_backend() {
-        DatabaseBackend::MySql => "`trigger`",
-        _ => "\"trigger\"",
-    }
 }
 
 fn history(id: &str, job_id: &str) -> job_execution::ActiveModel {
@@ -94,6 +87,14 @@ async fn migrations_go_down_and_up_again(db: DatabaseConnection) {
         job_execution::Entity::find().all(&db).await.is_err(),
         "job_execution should be gone"
     );
+    assert!(
+        job_change::Entity::find().all(&db).await.is_err(),
+        "job_change should be gone"
+    );
+    assert!(
+        scheduler_node::Entity::find().all(&db).await.is_err(),
+        "scheduler_node should be gone"
+    );
 
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(applied(&db).await, MIGRATIONS);
@@ -103,6 +104,17 @@ async fn migrations_go_down_and_up_again(db: DatabaseConnection) {
     let before = row(&db, "j").await.unwrap().version;
     let after = version_after(&db, "UPDATE job_info SET rule = '20m' WHERE job_id = 'j'").await;
     assert_eq!(after, before + 1);
+    // And so is the change log: the insert and the edit, each with the version it made.
+    let logged: Vec<(String, Option<i64>)> = job_change::Entity::find()
+        .order_by_asc(job_change::Column::Seq)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.job_id, c.version))
+        .collect();
+    assert_eq!(logged.first(), Some(&("j".to_owned(), Some(before))));
+    assert_eq!(logged.last(), Some(&("j".to_owned(), Some(after))));
 }
 
 async fn history_is_kept_when_its_job_is_deleted(db: DatabaseConnection) {
@@ -144,7 +156,7 @@ async fn plain_sql_schedule_changes_bump_the_version_once(db: DatabaseConnection
 
     let sql = format!(
         "UPDATE job_info SET {} = 'cron', rule = '0 0 * * * *' WHERE job_id = 'j'",
-        trigger_column(&db)
+        trigger_col(&db)
     );
     let v = version_after(&db, &sql).await;
     assert_eq!(v, 4, "a trigger and rule change in one statement");

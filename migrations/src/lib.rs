@@ -1,6 +1,7 @@
 //! ruqi's schema as sea-orm migrations: the `job_info` and `job_execution`
 //! tables, their indexes, and the triggers that keep `job_info.version`
-//! honest for every writer (ORM, admin API or plain SQL).
+//! honest for every writer (ORM, admin API or plain SQL), the `job_change`
+//! log its change-feed triggers write, and the `scheduler_node` registry.
 //!
 //! The migrations record themselves in their own table, `ruqi_migrations`,
 //! so they never mix with an application's own `seaql_migrations`.
@@ -16,9 +17,14 @@
 mod backend;
 mod m20261121_000001_create_job_tables;
 mod m20261121_000002_create_version_triggers;
+mod m20261121_000003_create_change_feed;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
+
+/// The PostgreSQL `NOTIFY` channel the change-feed trigger signals on when
+/// `job_info` changes.
+pub const CHANGE_CHANNEL: &str = "ruqi_job_change";
 
 /// Runs ruqi's migrations in order; idempotent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +36,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_job_tables::Migration),
             Box::new(m20261121_000002_create_version_triggers::Migration),
+            Box::new(m20261121_000003_create_change_feed::Migration),
         ]
     }
 

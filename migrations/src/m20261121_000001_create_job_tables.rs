@@ -80,9 +80,9 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(JobInfo::Trigger).string_len(16).not_null())
                     .col(ColumnDef::new(JobInfo::Rule).string_len(255).not_null())
                     .col(ColumnDef::new(JobInfo::Timezone).string_len(64).null())
-                    .col(timestamp(db, JobInfo::StartAt).null())
-                    .col(timestamp(db, JobInfo::EndAt).null())
-                    .col(timestamp(db, JobInfo::NextRunTime).null())
+                    .col(backend::timestamp(db, JobInfo::StartAt).null())
+                    .col(backend::timestamp(db, JobInfo::EndAt).null())
+                    .col(backend::timestamp(db, JobInfo::NextRunTime).null())
                     .col(ColumnDef::new(JobInfo::IsPaused).boolean().not_null().default(false))
                     .col(ColumnDef::new(JobInfo::IsRunning).boolean().not_null().default(false))
                     .col(ColumnDef::new(JobInfo::RunRightNow).boolean().not_null().default(false))
@@ -105,8 +105,16 @@ impl MigrationTrait for Migration {
                     // 0 marks a row no scheduler has seen yet (a plain SQL insert):
                     // its next_run_time is computed and written when it is picked up.
                     .col(ColumnDef::new(JobInfo::Version).big_integer().not_null().default(0))
-                    .col(timestamp(db, JobInfo::CreatedAt).not_null().default(now(db)))
-                    .col(timestamp(db, JobInfo::UpdatedAt).not_null().default(now(db)))
+                    .col(
+                        backend::timestamp(db, JobInfo::CreatedAt)
+                            .not_null()
+                            .default(backend::now(db)),
+                    )
+                    .col(
+                        backend::timestamp(db, JobInfo::UpdatedAt)
+                            .not_null()
+                            .default(backend::now(db)),
+                    )
                     .col(ColumnDef::new(JobInfo::LastStatus).string_len(16).null())
                     .col(ColumnDef::new(JobInfo::LastError).text().null())
                     .to_owned(),
@@ -138,9 +146,9 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(JobExecution::Id).string_len(36).not_null().primary_key())
                     .col(ColumnDef::new(JobExecution::JobId).string_len(191).not_null())
                     .col(ColumnDef::new(JobExecution::JobName).string_len(191).null())
-                    .col(timestamp(db, JobExecution::ScheduledFor).not_null())
-                    .col(timestamp(db, JobExecution::StartedAt).null())
-                    .col(timestamp(db, JobExecution::FinishedAt).null())
+                    .col(backend::timestamp(db, JobExecution::ScheduledFor).not_null())
+                    .col(backend::timestamp(db, JobExecution::StartedAt).null())
+                    .col(backend::timestamp(db, JobExecution::FinishedAt).null())
                     .col(ColumnDef::new(JobExecution::DurationMs).big_integer().null())
                     .col(ColumnDef::new(JobExecution::Status).string_len(16).not_null())
                     .col(ColumnDef::new(JobExecution::Attempt).integer().not_null().default(1))
@@ -178,25 +186,6 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(JobInfo::Table).if_exists().to_owned())
             .await
-    }
-}
-
-/// A timestamp column with microseconds on every backend.
-fn timestamp(db: DatabaseBackend, col: impl IntoIden) -> ColumnDef {
-    let mut def = ColumnDef::new(col);
-    match db {
-        DatabaseBackend::MySql => def.custom(backend::mysql::TIMESTAMP_TYPE),
-        _ => def.timestamp_with_time_zone(),
-    };
-    def
-}
-
-/// The current time as a column default, with microseconds.
-fn now(db: DatabaseBackend) -> SimpleExpr {
-    match db {
-        DatabaseBackend::MySql => Expr::cust(backend::mysql::NOW),
-        DatabaseBackend::Sqlite => Expr::cust(backend::sqlite::NOW),
-        _ => Expr::current_timestamp(),
     }
 }
 

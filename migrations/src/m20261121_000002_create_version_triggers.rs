@@ -18,7 +18,7 @@ impl MigrationTrait for Migration {
             DatabaseBackend::MySql => backend::mysql::create_version_trigger(),
             _ => backend::sqlite::create_version_trigger(),
         };
-        run(manager, statements).await
+        backend::run(manager, statements).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -27,13 +27,6 @@ impl MigrationTrait for Migration {
             DatabaseBackend::MySql => backend::mysql::drop_version_trigger(),
             _ => backend::sqlite::drop_version_trigger(),
         };
-        run(manager, statements).await
+        backend::run(manager, statements).await
     }
-}
-
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    for sql in statements {
-        manager.get_connection().execute_unprepared(&sql).await?;
-    }
-    Ok(())
 }

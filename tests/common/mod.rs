@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use ruqi::entity::{job_execution, job_info};
-use ruqi::{ManualClock, Registry, Scheduler};
-use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use ruqi::{ManualClock, Registry, Scheduler, SchedulerBuilder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
 
 /// A database backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,14 +155,40 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 
 /// Starts the process-wide scheduler on `db` with `registry` and a manual clock at `t(0)`.
 pub async fn start(db: &DatabaseConnection, registry: Registry) -> (Scheduler, ManualClock) {
+    start_with(db, registry, |b| b).await.unwrap()
+}
+
+/// [`start`], with the builder adjusted by `configure` first; returns the start's result.
+pub async fn start_with(
+    db: &DatabaseConnection,
+    registry: Registry,
+    configure: impl FnOnce(SchedulerBuilder) -> SchedulerBuilder,
+) -> Result<(Scheduler, ManualClock), ruqi::CoreError> {
     let clock = ManualClock::new(t(0));
-    let scheduler = ruqi::scheduler(db.clone(), registry)
+    let builder = ruqi::scheduler(db.clone(), registry)
         .node_name("test-node")
-        .clock(Arc::new(clock.clone()))
-        .start()
-        .await
-        .unwrap();
-    (scheduler, clock)
+        .clock(Arc::new(clock.clone()));
+    let scheduler = configure(builder).start().await?;
+    Ok((scheduler, clock))
+}
+
+/// The `job_info` column named `trigger`, quoted for plain SQL on `db`'s
+/// backend (it is a reserved word).
+pub fn trigger_col(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::MySql => "`trigger`",
+        _ => "\"trigger\"",
+    }
+}
+
+/// `at` as a timestamp literal for plain SQL on `db`'s backend, in the form
+/// that backend stores it.
+pub fn ts(db: &DatabaseConnection, at: DateTime<Utc>) -> String {
+    match db.get_database_backend() {
+        DatabaseBackend::MySql => at.format("'%Y-%m-%d %H:%M:%S%.6f'").to_string(),
+        DatabaseBackend::Postgres => at.format("'%Y-%m-%d %H:%M:%S%.6f+00'").to_string(),
+        _ => format!("'{}'", at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+    }
 }
 
 /// Waits (up to 20 s of real time) until `check` holds, re-checking whenever

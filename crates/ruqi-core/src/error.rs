@@ -48,6 +48,16 @@ pub enum Error {
         /// The node name of the scheduler that is running.
         node: String,
     },
+    /// Another live scheduler already uses this node name on the same database.
+    #[error(
+        "node name {node:?} is in use by a live scheduler on this database (last heartbeat {heartbeat_at}); give each process its own node name"
+    )]
+    NodeNameInUse {
+        /// The contested name.
+        node: String,
+        /// The other node's last heartbeat.
+        heartbeat_at: String,
+    },
     /// The scheduler has shut down and takes no more commands.
     #[error("the scheduler has shut down")]
     ShutDown,

@@ -23,5 +23,5 @@ pub use scheduler::{
     ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
     TimerEngine, UNSCHEDULABLE_PREFIX,
 };
-pub use store::{JobStateChange, JobStore};
+pub use store::{ChangeBatch, ChangeFeed, JobStateChange, JobStore, LostRun, NodeInfo, RowChange};
 pub use trigger::{Schedule, TriggerKind};

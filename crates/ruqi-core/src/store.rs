@@ -1,8 +1,11 @@
 //! The scheduler's view of persistence. `ruqi-store` implements it on
 //! sea-orm; the core's own tests implement it in memory.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::Result;
 use crate::execution::{ExecutionEnd, ExecutionStart, MissedFire};
@@ -20,6 +23,65 @@ pub struct JobStateChange {
     pub run_right_now: Option<bool>,
     /// New `is_running`.
     pub is_running: Option<bool>,
+}
+
+/// One `job_info` row that changed, as the change feed reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowChange {
+    /// The row's key.
+    pub job_id: String,
+    /// Its `version` after the change; `None` when it was deleted (or the
+    /// feed cannot tell), which always makes the scheduler read it again.
+    pub version: Option<i64>,
+}
+
+/// What a change feed delivers next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeBatch {
+    /// These rows changed; each appears at most once.
+    Rows(Vec<RowChange>),
+    /// The feed lost track (it was cut off longer than its log is kept):
+    /// compare the whole table with memory once.
+    Resync,
+}
+
+/// A stream of the changes made to `job_info` by any writer in any process
+/// (ORM, admin API, plain SQL, bulk statements).
+#[async_trait]
+pub trait ChangeFeed: Send + 'static {
+    /// Waits for the next changes. An error is transient: the scheduler
+    /// logs it and asks again after a pause.
+    async fn next_batch(&mut self) -> Result<ChangeBatch>;
+}
+
+/// A scheduler process as the node registry shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeInfo {
+    /// Its node name (`job_execution.node` of its runs).
+    pub node: String,
+    /// The host it runs on.
+    pub host: Option<String>,
+    /// Its process id.
+    pub pid: Option<i64>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat, by the database's clock.
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// A run whose node died before it finished; its row is now `lost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostRun {
+    /// The execution id.
+    pub execution_id: String,
+    /// The job it ran.
+    pub job_id: String,
+    /// The instant it ran for.
+    pub scheduled_for: DateTime<Utc>,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// The node that died.
+    pub node: String,
 }
 
 /// What the scheduler reads and writes.
@@ -55,4 +117,47 @@ pub trait JobStore: Send + Sync + 'static {
     /// Finishes an execution row and writes the job's `last_status`,
     /// `last_error` and `is_running` (`still_running`: other runs of the job go on).
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> Result<()>;
+
+    /// Reads several rows at once; ids without a row are left out.
+    async fn load_jobs_by_id(&self, job_ids: &[String]) -> Result<Vec<JobRecord>> {
+        let mut rows = Vec::with_capacity(job_ids.len());
+        for job_id in job_ids {
+            if let Some(row) = self.load_job(job_id).await? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Opens a feed of changes made from now on, or `None` when the store has
+    /// none (then only hooks and [`reconcile`](crate::Scheduler::reconcile) bring changes).
+    /// Called before the start-up load, so nothing written in between is missed.
+    async fn open_change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        Ok(None)
+    }
+
+    /// Registers this process in the node registry. Fails with
+    /// [`Error::NodeNameInUse`](crate::Error::NodeNameInUse) while another live
+    /// node has the name; a dead node's entry is taken over (and its runs marked lost).
+    async fn register_node(&self, _node: &NodeInfo, _dead_after: Duration) -> Result<Vec<LostRun>> {
+        Ok(Vec::new())
+    }
+
+    /// Records that the node is alive (re-registering it if a peer took it
+    /// for dead), and returns the live nodes.
+    async fn heartbeat(&self, _node: &NodeInfo) -> Result<Vec<NodeInfo>> {
+        Ok(Vec::new())
+    }
+
+    /// Finds nodes whose last heartbeat is older than `dead_after`, removes
+    /// them and marks their unfinished runs `lost` (finished at `now`). Of
+    /// several schedulers doing this at once, each lost run is returned to exactly one.
+    async fn reap_dead_nodes(&self, _dead_after: Duration, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
+        Ok(Vec::new())
+    }
+
+    /// Removes the node from the registry at shutdown.
+    async fn deregister_node(&self, _node: &str) -> Result<()> {
+        Ok(())
+    }
 }

@@ -3,13 +3,16 @@
 //! step, the scheduler's store (compare-and-set claims, history rows), and
 //! the query layer that overlays live state on what it reads.
 
+mod backend;
 mod convert;
 pub mod entity;
 mod error;
+mod feed;
 pub mod query;
 mod store;
 
 pub use error::{Error, Result};
+pub use feed::FeedConfig;
 pub use ruqi_migration::{Migrator, migrate};
 pub use store::SeaOrmStore;
 

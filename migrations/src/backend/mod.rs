@@ -5,6 +5,9 @@ pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
 /// `job_info` columns whose change means the schedule or the way a job runs
 /// changed. A write that changes any of them without bumping `version`
 /// itself gets `version + 1` from the trigger, so every writer — ORM, admin
@@ -37,4 +40,31 @@ pub(crate) fn any_changed(changed: impl Fn(&str) -> String) -> String {
         .map(|c| changed(c))
         .collect::<Vec<_>>()
         .join(" OR ")
+}
+
+/// A timestamp column with microseconds on every backend.
+pub(crate) fn timestamp(db: DatabaseBackend, col: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(col);
+    match db {
+        DatabaseBackend::MySql => def.custom(mysql::TIMESTAMP_TYPE),
+        _ => def.timestamp_with_time_zone(),
+    };
+    def
+}
+
+/// The current time as a column default, with microseconds.
+pub(crate) fn now(db: DatabaseBackend) -> SimpleExpr {
+    match db {
+        DatabaseBackend::MySql => Expr::cust(mysql::NOW),
+        DatabaseBackend::Sqlite => Expr::cust(sqlite::NOW),
+        _ => Expr::current_timestamp(),
+    }
+}
+
+/// Runs raw statements in order.
+pub(crate) async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(&sql).await?;
+    }
+    Ok(())
 }

@@ -28,3 +28,37 @@ END"
 pub(crate) fn drop_version_trigger() -> Vec<String> {
     vec!["DROP TRIGGER IF EXISTS ruqi_job_info_version".to_owned()]
 }
+
+/// Logs every schedule change of a `job_info` row to `job_change`. An update
+/// that changes a versioned column without bumping `version` is logged when
+/// the trigger above bumps it (its inner `UPDATE` fires this trigger).
+pub(crate) fn create_change_triggers() -> Vec<String> {
+    let mut statements = drop_change_triggers();
+    statements.extend([
+        "CREATE TRIGGER ruqi_job_info_insert_change AFTER INSERT ON job_info FOR EACH ROW
+BEGIN
+    INSERT INTO job_change (job_id, version) VALUES (NEW.job_id, NEW.version);
+END"
+        .to_owned(),
+        "CREATE TRIGGER ruqi_job_info_update_change AFTER UPDATE ON job_info FOR EACH ROW
+WHEN NEW.version IS NOT OLD.version OR NEW.job_id IS NOT OLD.job_id
+BEGIN
+    INSERT INTO job_change (job_id, version) SELECT OLD.job_id, NULL WHERE NEW.job_id IS NOT OLD.job_id;
+    INSERT INTO job_change (job_id, version) VALUES (NEW.job_id, NEW.version);
+END"
+        .to_owned(),
+        "CREATE TRIGGER ruqi_job_info_delete_change AFTER DELETE ON job_info FOR EACH ROW
+BEGIN
+    INSERT INTO job_change (job_id, version) VALUES (OLD.job_id, NULL);
+END"
+        .to_owned(),
+    ]);
+    statements
+}
+
+pub(crate) fn drop_change_triggers() -> Vec<String> {
+    ["insert", "update", "delete"]
+        .iter()
+        .map(|op| format!("DROP TRIGGER IF EXISTS ruqi_job_info_{op}_change"))
+        .collect()
+}

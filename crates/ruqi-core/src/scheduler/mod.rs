@@ -10,6 +10,8 @@
 //! of the table with memory: at start-up and on demand), and its own failed
 //! claims (a claim that loses re-reads the row).
 
+mod cluster;
+mod feed;
 mod fire;
 mod run;
 mod state;
@@ -34,7 +36,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::execution::TriggerSource;
 use crate::job::ValidationContext;
 use crate::registry::Registry;
-use crate::store::JobStore;
+use crate::store::{ChangeFeed, JobStore, LostRun, NodeInfo};
 use crate::{Error, Result};
 use state::State;
 
@@ -60,6 +62,19 @@ pub struct SchedulerConfig {
     pub change_confirm_window: Duration,
     /// What waits for the deadlines (default: ruqi's own timer heap).
     pub timer: TimerEngine,
+    /// How often this node writes its heartbeat to the node registry and
+    /// looks for dead nodes (default 5 s). A node is dead once its last
+    /// heartbeat is [`dead_after`](Self::dead_after) old.
+    pub heartbeat_interval: Duration,
+}
+
+impl SchedulerConfig {
+    /// How old a node's last heartbeat may be before it counts as dead: one
+    /// and a half heartbeat intervals. Nodes heartbeat and check twice per
+    /// interval, so a killed node's runs are marked `lost` within two intervals.
+    pub fn dead_after(&self) -> Duration {
+        self.heartbeat_interval * 3 / 2
+    }
 }
 
 /// What waits for the deadlines. Everything else — claims, misfires,
@@ -86,21 +101,13 @@ impl Default for SchedulerConfig {
             shutdown_timeout: Duration::from_secs(30),
             change_confirm_window: Duration::from_secs(30),
             timer: TimerEngine::Heap,
+            heartbeat_interval: Duration::from_secs(5),
         }
     }
 }
 
 fn default_node_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "node".to_owned());
+    let host = cluster::host_name().unwrap_or_else(|| "node".to_owned());
     format!("{host}-{}", std::process::id())
 }
 
@@ -134,6 +141,12 @@ impl SchedulerBuilder {
     /// Chooses what waits for the deadlines.
     pub fn timer(mut self, timer: TimerEngine) -> Self {
         self.config.timer = timer;
+        self
+    }
+
+    /// How often this node heartbeats (default 5 s); see [`SchedulerConfig::heartbeat_interval`].
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat_interval = interval.max(Duration::from_millis(100));
         self
     }
 
@@ -191,7 +204,9 @@ impl SchedulerBuilder {
             tasks: TaskTracker::new(),
             revision,
             pending_changes: AtomicUsize::new(0),
+            nodes: Mutex::new(Vec::new()),
         });
+        let (feed, lost) = inner.clone().start_following().await?;
         let scheduler = Scheduler { inner: inner.clone() };
         // Installed before the first load so that a hook firing during the
         // load queues its change instead of being lost.
@@ -212,6 +227,16 @@ impl SchedulerBuilder {
             }
             #[cfg(feature = "tokio-cron-scheduler")]
             TimerEngine::TokioCronScheduler => timer_tcs::start(inner.clone()).await?,
+        }
+        if let Some(feed) = feed {
+            let follower = inner.clone();
+            inner.tasks.spawn(async move { follower.follow_changes(feed).await });
+        }
+        let heart = inner.clone();
+        inner.tasks.spawn(async move { heart.keep_heartbeat().await });
+        if !lost.is_empty() {
+            let reaper = inner.clone();
+            inner.tasks.spawn(async move { reaper.rerun_lost(lost).await });
         }
         Ok(scheduler)
     }
@@ -246,6 +271,8 @@ pub(crate) struct Inner {
     /// Bumped whenever the scheduler's view of a job changes or a run ends.
     revision: watch::Sender<u64>,
     pending_changes: AtomicUsize,
+    /// The live nodes as the last heartbeat saw them.
+    nodes: Mutex<Vec<NodeInfo>>,
 }
 
 /// The live state of one job, for overlaying on its row.
@@ -282,6 +309,9 @@ pub struct SchedulerStatus {
     pub next_wakeup: Option<DateTime<Utc>>,
     /// Whether shutdown has begun.
     pub shutting_down: bool,
+    /// The live scheduler nodes on this database (this one included), as of
+    /// the last heartbeat; empty for a store without a node registry.
+    pub nodes: Vec<NodeInfo>,
 }
 
 impl Scheduler {
@@ -421,6 +451,7 @@ impl Scheduler {
             running: 0,
             next_wakeup,
             shutting_down: self.inner.shutdown.is_cancelled(),
+            nodes: self.inner.nodes.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         };
         for entry in state.jobs.values() {
             status.running += entry.running.len();
@@ -469,11 +500,28 @@ impl Scheduler {
             // Cancelled runs record themselves at once; give them a moment to write.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait()).await;
         }
+        if let Err(error) = self.inner.store.deregister_node(&self.inner.config.node_name).await {
+            tracing::warn!(node = %self.inner.config.node_name, %error, "leaving the node registry failed");
+        }
         tracing::info!(node = %self.inner.config.node_name, "ruqi scheduler stopped");
     }
 }
 
 impl Inner {
+    /// Before the start-up load: opens the change feed (so nothing written
+    /// during the load is missed) and joins the node registry (taking over
+    /// the runs of a dead node of the same name).
+    async fn start_following(self: Arc<Self>) -> Result<(Option<Box<dyn ChangeFeed>>, Vec<LostRun>)> {
+        let feed = self.store.open_change_feed().await?;
+        let lost = self
+            .store
+            .register_node(&self.node_info(), self.config.dead_after())
+            .await?;
+        let nodes = self.store.heartbeat(&self.node_info()).await?;
+        *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
+        Ok((feed, lost))
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -101,6 +101,14 @@ impl State {
             })
     }
 
+    /// The version of the row as this scheduler last saw it, valid or not.
+    pub(super) fn known_version(&self, job_id: &str) -> Option<i64> {
+        match self.jobs.get(job_id).filter(|e| !e.retired) {
+            Some(entry) => Some(entry.version),
+            None => self.invalid.get(job_id).map(|i| i.record.version),
+        }
+    }
+
     pub(super) fn new_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation

@@ -70,15 +70,8 @@ impl Inner {
         let mut seen = HashSet::with_capacity(rows.len());
         for row in rows {
             seen.insert(row.job_id.clone());
-            let job_id = row.job_id.clone();
-            match self.apply_row(row).await {
-                Ok(Applied::Scheduled | Applied::Invalid) => report.applied += 1,
-                Ok(Applied::Raced) => {
-                    report.applied += 1;
-                    self.sync_job(&job_id).await?;
-                }
-                Ok(Applied::Unchanged | Applied::Stale) => {}
-                Err(error) => tracing::warn!(job_id, %error, "applying a row failed"),
+            if self.apply_or_sync(row).await {
+                report.applied += 1;
             }
         }
         let gone: Vec<String> = {
@@ -103,6 +96,23 @@ impl Inner {
         drop(state);
         self.bump_revision();
         Ok(report)
+    }
+
+    /// Applies a row just read; when a compare-and-set on it loses, reads it
+    /// again. Returns whether memory changed. Failures are logged: the next
+    /// change of the row, or the next reconcile, applies it.
+    pub(super) async fn apply_or_sync(self: &Arc<Self>, row: JobRecord) -> bool {
+        let job_id = row.job_id.clone();
+        let applied = match self.apply_row(row).await {
+            Ok(Applied::Scheduled | Applied::Invalid) => Ok(true),
+            Ok(Applied::Raced) => self.sync_job(&job_id).await.map(|()| true),
+            Ok(Applied::Unchanged | Applied::Stale) => Ok(false),
+            Err(error) => Err(error),
+        };
+        applied.unwrap_or_else(|error| {
+            tracing::warn!(job_id, %error, "applying a row failed");
+            false
+        })
     }
 
     /// Reads one row and applies it (or drops the job if the row is gone).

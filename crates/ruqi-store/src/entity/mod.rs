@@ -1,5 +1,7 @@
-//! sea-orm entities for ruqi's two tables.
+//! sea-orm entities for ruqi's tables.
 
+pub mod job_change;
 pub mod job_execution;
 pub mod job_info;
 mod job_info_hooks;
+pub mod scheduler_node;

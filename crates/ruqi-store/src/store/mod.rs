@@ -4,23 +4,56 @@
 
 mod claim;
 mod history;
+mod nodes;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use ruqi_core::{ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, MissedFire};
-use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use chrono::{DateTime, Utc};
+use ruqi_core::{
+    ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire, NodeInfo,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::entity::job_info;
+use crate::feed::{FeedConfig, LogFeed};
+
+/// Rows per `IN (…)` read; keeps every backend under its bind-parameter limit.
+const READ_CHUNK: usize = 500;
 
 /// The scheduler's store on a sea-orm connection (SQLite, PostgreSQL or MySQL).
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    feed: FeedConfig,
 }
 
 impl SeaOrmStore {
     /// A store on `db`; run [`crate::migrate`] on it first.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            feed: FeedConfig::default(),
+        }
+    }
+
+    /// How the change feed reads the `job_change` log (default: every second,
+    /// rows kept ten minutes).
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// let store = ruqi_store::SeaOrmStore::new(db).change_feed(ruqi_store::FeedConfig {
+    ///     poll_interval: Duration::from_millis(250),
+    ///     ..Default::default()
+    /// });
+    /// # drop(store); Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub fn change_feed(mut self, config: FeedConfig) -> Self {
+        self.feed = config;
+        self
     }
 
     /// The connection it uses.
@@ -48,6 +81,60 @@ impl JobStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         Ok(row.map(JobRecord::from))
+    }
+
+    async fn load_jobs_by_id(&self, job_ids: &[String]) -> ruqi_core::Result<Vec<JobRecord>> {
+        let mut rows = Vec::with_capacity(job_ids.len());
+        for chunk in job_ids.chunks(READ_CHUNK) {
+            let found = job_info::Entity::find()
+                .filter(job_info::Column::JobId.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await;
+            match found {
+                Ok(found) => rows.extend(found.into_iter().map(JobRecord::from)),
+                // One unreadable row (a plain SQL edit the column type cannot
+                // hold) must not hide the others: read them one by one.
+                Err(_) => {
+                    for job_id in chunk {
+                        match self.load_job(job_id).await {
+                            Ok(Some(row)) => rows.push(row),
+                            Ok(None) => {}
+                            Err(error) => mark_unreadable(&self.db, job_id, &error.to_string()).await?,
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn open_change_feed(&self) -> ruqi_core::Result<Option<Box<dyn ChangeFeed>>> {
+        let feed = LogFeed::open(self.db.clone(), self.feed).await.map_err(store_error)?;
+        Ok(Some(Box::new(feed)))
+    }
+
+    async fn register_node(&self, node: &NodeInfo, dead_after: Duration) -> ruqi_core::Result<Vec<LostRun>> {
+        nodes::register(&self.db, node, dead_after, node.heartbeat_at)
+            .await
+            .map_err(|e| match e {
+                nodes::RegisterError::InUse { heartbeat_at } => ruqi_core::Error::NodeNameInUse {
+                    node: node.node.clone(),
+                    heartbeat_at: heartbeat_at.to_rfc3339(),
+                },
+                nodes::RegisterError::Db(e) => store_error(e),
+            })
+    }
+
+    async fn heartbeat(&self, node: &NodeInfo) -> ruqi_core::Result<Vec<NodeInfo>> {
+        nodes::heartbeat(&self.db, node).await.map_err(store_error)
+    }
+
+    async fn reap_dead_nodes(&self, dead_after: Duration, now: DateTime<Utc>) -> ruqi_core::Result<Vec<LostRun>> {
+        nodes::reap(&self.db, dead_after, None, now).await.map_err(store_error)
+    }
+
+    async fn deregister_node(&self, node: &str) -> ruqi_core::Result<()> {
+        nodes::deregister(&self.db, node).await.map_err(store_error)
     }
 
     async fn update_job_state(
@@ -103,14 +190,17 @@ async fn load_row_by_row(db: &DatabaseConnection, first_error: sea_orm::DbErr) -
         match job_info::Entity::find_by_id(job_id.clone()).one(db).await {
             Ok(Some(row)) => rows.push(JobRecord::from(row)),
             Ok(None) => {}
-            Err(error) => {
-                let message = format!("{}the row cannot be read: {error}", ruqi_core::UNSCHEDULABLE_PREFIX);
-                tracing::warn!(job_id, error = %message, "unreadable job row kept and skipped");
-                claim::set_last_error(db, &job_id, Some(&message))
-                    .await
-                    .map_err(store_error)?;
-            }
+            Err(error) => mark_unreadable(db, &job_id, &error.to_string()).await?,
         }
     }
     Ok(rows)
+}
+
+/// Keeps a row that cannot be read and says why in its `last_error`.
+async fn mark_unreadable(db: &DatabaseConnection, job_id: &str, error: &str) -> ruqi_core::Result<()> {
+    let message = format!("{}the row cannot be read: {error}", ruqi_core::UNSCHEDULABLE_PREFIX);
+    tracing::warn!(job_id, error = %message, "unreadable job row kept and skipped");
+    claim::set_last_error(db, job_id, Some(&message))
+        .await
+        .map_err(store_error)
 }

@@ -1,0 +1,93 @@
+//! Following the change feed: rows changed by any writer in any process
+//! (plain SQL included) are read again and applied, a batch at a time.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Inner;
+use crate::store::{ChangeBatch, ChangeFeed, RowChange};
+
+/// Rows read back per statement when a bulk change arrives.
+const READ_CHUNK: usize = 500;
+/// Longest pause after a failing feed or store before trying again.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Inner {
+    /// Applies what the feed reports until shutdown.
+    pub(super) async fn follow_changes(self: Arc<Self>, mut feed: Box<dyn ChangeFeed>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let batch = tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                batch = feed.next_batch() => batch,
+            };
+            let applied = match batch {
+                Ok(ChangeBatch::Rows(rows)) => self.apply_changes(rows).await,
+                Ok(ChangeBatch::Resync) => {
+                    tracing::info!("change feed lost track; comparing the whole table");
+                    self.reconcile_all().await.map(|_| ())
+                }
+                Err(error) => Err(error),
+            };
+            match applied {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "following the change feed failed");
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Reads back the rows this scheduler has not seen at their reported
+    /// version and applies them; rows that are gone are dropped. Retries a
+    /// failed read until it succeeds, so no reported change is lost.
+    async fn apply_changes(self: &Arc<Self>, changes: Vec<RowChange>) -> crate::Result<()> {
+        let unseen: Vec<String> = {
+            let state = self.lock();
+            changes
+                .into_iter()
+                .filter(|change| match (change.version, state.known_version(&change.job_id)) {
+                    (Some(reported), Some(known)) => known < reported,
+                    _ => true,
+                })
+                .map(|change| change.job_id)
+                .collect()
+        };
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(rows = unseen.len(), "applying changed rows");
+        for chunk in unseen.chunks(READ_CHUNK) {
+            let mut backoff = Duration::from_millis(100);
+            let rows = loop {
+                match self.store.load_jobs_by_id(chunk).await {
+                    Ok(rows) => break rows,
+                    Err(error) => {
+                        tracing::warn!(%error, retry_in = ?backoff, "reading changed rows failed");
+                        tokio::select! {
+                            () = self.shutdown.cancelled() => return Ok(()),
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            };
+            let mut present = HashSet::with_capacity(rows.len());
+            for row in rows {
+                present.insert(row.job_id.clone());
+                self.apply_or_sync(row).await;
+            }
+            for job_id in chunk.iter().filter(|id| !present.contains(id.as_str())) {
+                self.remove_job(job_id);
+            }
+        }
+        self.bump_revision();
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! The change feed: reads the `job_change` log that the migrations'
+//! triggers append to for every schedule change of a `job_info` row, by any
+//! writer. The work per change is one indexed range read of the log plus
+//! reading back the rows that changed; the table's size does not matter.
+//!
+//! On PostgreSQL a `NOTIFY` at commit wakes the reader at once and the poll
+//! is only a safety net for a dropped notification; on SQLite and MySQL the
+//! poll is how changes are found.
+//!
+//! A `seq` is taken when a change is made but becomes visible at commit, so
+//! a reader can see `seq` 7 before 6 (whose transaction is still open). A
+//! skipped number is kept as a gap and looked for again until it appears or
+//! the log's retention passes (its transaction rolled back).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ruqi_core::{ChangeBatch, ChangeFeed, RowChange};
+
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::time::Instant;
+
+use crate::entity::job_change::{Column, Entity};
+use crate::store::store_error;
+
+/// Log rows read per statement.
+const READ_LIMIT: u64 = 1_000;
+/// Gaps followed at once; beyond this the reader compares the whole table instead.
+const MAX_GAPS: usize = 1_000;
+/// How often a reader prunes the log behind it.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// How the change feed reads the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// How often the log is read: the poll on SQLite and MySQL, the safety
+    /// poll behind `LISTEN` on PostgreSQL (default 1 s).
+    pub poll_interval: Duration,
+    /// How long log rows are kept (default 10 min). A reader cut off from the
+    /// database for more than half of this compares the whole table once.
+    pub retention: Duration,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            retention: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A reader of the `job_change` log.
+pub(crate) struct LogFeed {
+    db: DatabaseConnection,
+    config: FeedConfig,
+    /// The highest `seq` read.
+    cursor: i64,
+    /// Numbers below `cursor` not seen yet, with when they were first missed.
+    gaps: BTreeMap<i64, Instant>,
+    /// Too many numbers were skipped to follow them one by one.
+    lost_track: bool,
+    /// Read again without waiting (the last read was full, or a wake-up came).
+    read_now: bool,
+    /// When the log was last read successfully.
+    last_read: Instant,
+    /// The cursor at past instants, to prune the log `retention` behind.
+    marks: VecDeque<(Instant, i64)>,
+    last_prune: Instant,
+    #[cfg(feature = "postgres")]
+    listener: Option<crate::backend::postgres::ChangeListener>,
+}
+
+impl LogFeed {
+    /// Starts reading after the newest change now in the log.
+    pub(crate) async fn open(db: DatabaseConnection, config: FeedConfig) -> Result<Self, DbErr> {
+        #[cfg(feature = "postgres")]
+        let listener = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            Some(crate::backend::postgres::ChangeListener::connect(&db).await?)
+        } else {
+            None
+        };
+        let cursor = newest_seq(&db).await?;
+        let now = Instant::now();
+        Ok(Self {
+            db,
+            config,
+            cursor,
+            gaps: BTreeMap::new(),
+            lost_track: false,
+            read_now: false,
+            last_read: now,
+            marks: VecDeque::from([(now, cursor)]),
+            last_prune: now,
+            #[cfg(feature = "postgres")]
+            listener,
+        })
+    }
+
+    /// Sleeps for the poll interval, or less when PostgreSQL signals a commit.
+    async fn wait(&mut self) {
+        let poll = tokio::time::sleep(self.config.poll_interval);
+        tokio::pin!(poll);
+        #[cfg(feature = "postgres")]
+        if let Some(listener) = self.listener.as_mut() {
+            tokio::select! {
+                () = &mut poll => {}
+                changed = listener.changed() => {
+                    if let Err(error) = changed {
+                        tracing::warn!(%error, "change listener failed; polling until it is back");
+                        poll.await;
+                    }
+                }
+            }
+            return;
+        }
+        poll.await;
+    }
+
+    /// Reads the log after the cursor and the open gaps.
+    async fn read(&mut self) -> Result<Vec<RowChange>, DbErr> {
+        let mut rows = Entity::find()
+            .filter(Column::Seq.gt(self.cursor))
+            .order_by_asc(Column::Seq)
+            .limit(READ_LIMIT)
+            .all(&self.db)
+            .await?;
+        self.read_now = rows.len() as u64 == READ_LIMIT;
+        if !self.gaps.is_empty() {
+            let wanted: Vec<i64> = self.gaps.keys().copied().collect();
+            let found = Entity::find().filter(Column::Seq.is_in(wanted)).all(&self.db).await?;
+            for row in &found {
+                self.gaps.remove(&row.seq);
+            }
+            rows.extend(found);
+        }
+        let now = Instant::now();
+        let mut expected = self.cursor + 1;
+        for row in rows.iter().filter(|r| r.seq > self.cursor) {
+            if row.seq - expected > MAX_GAPS as i64 {
+                self.lost_track = true;
+            } else {
+                for missing in expected..row.seq {
+                    self.gaps.insert(missing, now);
+                }
+            }
+            expected = row.seq + 1;
+        }
+        if self.gaps.len() > MAX_GAPS {
+            self.lost_track = true;
+        }
+        self.cursor = self.cursor.max(expected - 1);
+        let retention = self.config.retention;
+        self.gaps
+            .retain(|_, first_missed| now.duration_since(*first_missed) < retention);
+        // One entry per job: the newest version wins; a deletion (None) means "read it".
+        let mut latest: HashMap<String, Option<i64>> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            latest
+                .entry(row.job_id)
+                .and_modify(|v| *v = v.zip(row.version).map(|(a, b)| a.max(b)))
+                .or_insert(row.version);
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(job_id, version)| RowChange { job_id, version })
+            .collect())
+    }
+
+    /// Deletes log rows older than the retention, once a minute. Every reader
+    /// does it; the statements are idempotent.
+    async fn prune_if_due(&mut self) {
+        let now = Instant::now();
+        if self
+            .marks
+            .back()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= PRUNE_EVERY)
+        {
+            self.marks.push_back((now, self.cursor));
+        }
+        if now.duration_since(self.last_prune) < PRUNE_EVERY {
+            return;
+        }
+        self.last_prune = now;
+        let mut below = None;
+        while let Some((at, seq)) = self.marks.front().copied() {
+            if now.duration_since(at) < self.config.retention {
+                break;
+            }
+            below = Some(seq);
+            self.marks.pop_front();
+        }
+        // Never below an open gap: its row may still commit.
+        let Some(below) = below.map(|b| self.gaps.keys().next().map_or(b, |g| b.min(*g))) else {
+            return;
+        };
+        match Entity::delete_many().filter(Column::Seq.lt(below)).exec(&self.db).await {
+            Ok(done) => tracing::debug!(rows = done.rows_affected, "pruned the change log"),
+            Err(error) => tracing::warn!(%error, "pruning the change log failed"),
+        }
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for LogFeed {
+    async fn next_batch(&mut self) -> ruqi_core::Result<ChangeBatch> {
+        loop {
+            if !self.read_now {
+                self.wait().await;
+            }
+            let cut_off_for = self.last_read.elapsed();
+            let changes = self.read().await.map_err(store_error)?;
+            self.last_read = Instant::now();
+            if cut_off_for > self.config.retention / 2 || self.lost_track {
+                self.cursor = newest_seq(&self.db).await.map_err(store_error)?;
+                self.gaps.clear();
+                self.lost_track = false;
+                self.read_now = false;
+                return Ok(ChangeBatch::Resync);
+            }
+            self.prune_if_due().await;
+            if !changes.is_empty() {
+                return Ok(ChangeBatch::Rows(changes));
+            }
+        }
+    }
+}
+
+/// The newest `seq` in the log, or 0 when it is empty.
+async fn newest_seq(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let newest: Option<Option<i64>> = Entity::find()
+        .select_only()
+        .column_as(Column::Seq.max(), "newest")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(newest.flatten().unwrap_or(0))
+}

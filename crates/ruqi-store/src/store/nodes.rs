@@ -1,0 +1,218 @@
+//! The node registry: joining it, heartbeats (by the database's clock, the
+//! one clock all nodes share), and taking the runs of dead nodes as `lost`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ruqi_core::{ExecutionStatus, LostRun, NodeInfo};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+
+use crate::backend::{db_now, db_time_ago};
+use crate::entity::{job_execution, job_info, scheduler_node};
+
+/// Why the registry refused a node, or the database failed.
+pub(crate) enum RegisterError {
+    InUse { heartbeat_at: DateTime<Utc> },
+    Db(DbErr),
+}
+
+impl From<DbErr> for RegisterError {
+    fn from(e: DbErr) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// Joins the registry. A dead node of the same name is taken over first and
+/// its unfinished runs returned as lost; a live one refuses the name.
+pub(crate) async fn register<C: ConnectionTrait>(
+    db: &C,
+    node: &NodeInfo,
+    dead_after: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<LostRun>, RegisterError> {
+    let lost = reap(db, dead_after, Some(&node.node), now).await?;
+    if let Some(live) = scheduler_node::Entity::find_by_id(node.node.clone()).one(db).await? {
+        return Err(RegisterError::InUse {
+            heartbeat_at: live.heartbeat_at,
+        });
+    }
+    match insert(db, node).await {
+        Ok(()) => Ok(lost),
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(RegisterError::InUse { heartbeat_at: now })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn insert<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Result<(), DbErr> {
+    let row = scheduler_node::ActiveModel {
+        node: Set(node.node.clone()),
+        host: Set(node.host.clone()),
+        pid: Set(node.pid),
+        started_at: Set(node.started_at),
+        heartbeat_at: Set(node.heartbeat_at),
+    };
+    scheduler_node::Entity::insert(row).exec(db).await?;
+    touch(db, &node.node).await?;
+    Ok(())
+}
+
+/// Sets the node's heartbeat to the database's now; returns whether its row exists.
+async fn touch<C: ConnectionTrait>(db: &C, node: &str) -> Result<bool, DbErr> {
+    let done = scheduler_node::Entity::update_many()
+        .col_expr(scheduler_node::Column::HeartbeatAt, db_now(db.get_database_backend()))
+        .filter(scheduler_node::Column::Node.eq(node))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// Records the heartbeat (joining again if a peer took this node for dead
+/// and removed it) and returns the registry.
+pub(crate) async fn heartbeat<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Result<Vec<NodeInfo>, DbErr> {
+    if !touch(db, &node.node).await? {
+        tracing::warn!(node = %node.node, "this node had been taken for dead by a peer; joining the registry again");
+        insert(db, node).await?;
+    }
+    let rows = scheduler_node::Entity::find()
+        .order_by_asc(scheduler_node::Column::Node)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NodeInfo {
+            node: r.node,
+            host: r.host,
+            pid: r.pid,
+            started_at: r.started_at,
+            heartbeat_at: r.heartbeat_at,
+        })
+        .collect())
+}
+
+/// Leaves the registry.
+pub(crate) async fn deregister<C: ConnectionTrait>(db: &C, node: &str) -> Result<(), DbErr> {
+    scheduler_node::Entity::delete_by_id(node.to_owned()).exec(db).await?;
+    Ok(())
+}
+
+/// Removes the nodes (or the one named `only`) whose heartbeat is older than
+/// `dead_after` and marks their `running` executions `lost`; also runs left
+/// `running` by a node that is not in the registry at all. Each removal and
+/// each mark is a conditional write, so of several reapers exactly one
+/// returns a given lost run.
+pub(crate) async fn reap<C: ConnectionTrait>(
+    db: &C,
+    dead_after: Duration,
+    only: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<LostRun>, DbErr> {
+    let backend = db.get_database_backend();
+    let stale = || Expr::col(scheduler_node::Column::HeartbeatAt).lt(db_time_ago(backend, dead_after));
+    let mut dead = scheduler_node::Entity::find().filter(stale());
+    if let Some(node) = only {
+        dead = dead.filter(scheduler_node::Column::Node.eq(node));
+    }
+    let mut lost = Vec::new();
+    for node in dead.all(db).await? {
+        let removed = scheduler_node::Entity::delete_many()
+            .filter(scheduler_node::Column::Node.eq(node.node.as_str()))
+            .filter(stale())
+            .exec(db)
+            .await?;
+        if removed.rows_affected == 1 {
+            tracing::warn!(node = %node.node, last_heartbeat = %node.heartbeat_at, "node stopped heartbeating; taking its runs as lost");
+            let reason = format!(
+                "lost: node {} stopped heartbeating (last heartbeat {})",
+                node.node,
+                node.heartbeat_at.to_rfc3339()
+            );
+            lost.extend(mark_lost(db, &node.node, &reason, now).await?);
+        }
+    }
+    if only.is_none() {
+        let orphaned: Vec<Option<String>> = job_execution::Entity::find()
+            .select_only()
+            .column(job_execution::Column::Node)
+            .distinct()
+            .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .filter(
+                job_execution::Column::Node.not_in_subquery(
+                    Query::select()
+                        .column(scheduler_node::Column::Node)
+                        .from(scheduler_node::Entity)
+                        .to_owned(),
+                ),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        for node in orphaned.into_iter().flatten() {
+            let reason = format!("lost: node {node} is no longer registered");
+            lost.extend(mark_lost(db, &node, &reason, now).await?);
+        }
+    }
+    Ok(lost)
+}
+
+async fn mark_lost<C: ConnectionTrait>(
+    db: &C,
+    node: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<LostRun>, DbErr> {
+    let running = job_execution::Entity::find()
+        .filter(job_execution::Column::Node.eq(node))
+        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .all(db)
+        .await?;
+    let mut lost = Vec::with_capacity(running.len());
+    let mut jobs = BTreeSet::new();
+    for run in running {
+        let marked = job_execution::Entity::update_many()
+            .col_expr(
+                job_execution::Column::Status,
+                Expr::value(ExecutionStatus::Lost.as_str()),
+            )
+            .col_expr(job_execution::Column::FinishedAt, Expr::value(now))
+            .col_expr(job_execution::Column::Error, Expr::value(reason))
+            .filter(job_execution::Column::Id.eq(run.id.as_str()))
+            .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .exec(db)
+            .await?;
+        if marked.rows_affected == 1 {
+            jobs.insert(run.job_id.clone());
+            lost.push(LostRun {
+                execution_id: run.id,
+                job_id: run.job_id,
+                scheduled_for: run.scheduled_for,
+                attempt: u32::try_from(run.attempt).unwrap_or(1),
+                node: node.to_owned(),
+            });
+        }
+    }
+    for job_id in jobs {
+        let still_running = job_execution::Entity::find()
+            .filter(job_execution::Column::JobId.eq(job_id.as_str()))
+            .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .one(db)
+            .await?
+            .is_some();
+        let mut update = job_info::Entity::update_many()
+            .col_expr(
+                job_info::Column::LastStatus,
+                Expr::value(ExecutionStatus::Lost.as_str()),
+            )
+            .col_expr(job_info::Column::LastError, Expr::value(reason))
+            .filter(job_info::Column::JobId.eq(job_id.as_str()));
+        if !still_running {
+            update = update.col_expr(job_info::Column::IsRunning, Expr::value(false));
+        }
+        update.exec(db).await?;
+    }
+    Ok(lost)
+}

@@ -1,0 +1,239 @@
+//! Plain SQL edits of `job_info` — no ORM, no hooks — reach the running
+//! scheduler through the change feed (the migrations' triggers and the
+//! `job_change` log), on every backend.
+
+mod common;
+
+use common::{executions, job, row, start, t, trigger_col, ts, wait_until};
+use ruqi::entity::{job_change, job_info};
+use ruqi::{JobContext, Registry, Scheduler};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, TransactionTrait};
+
+// Rules are chosen not to match the manual clock's start (t(0), a full hour):
+// a cron job created at an instant its rule matches fires at that instant.
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register("hello", |ctx: JobContext| async move {
+        ctx.log("hello");
+        Ok::<_, String>(())
+    });
+    r
+}
+
+async fn sql(db: &DatabaseConnection, statement: &str) {
+    db.execute_unprepared(statement).await.unwrap();
+}
+
+async fn next_fire(scheduler: &Scheduler, job_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    scheduler.live(job_id).and_then(|l| l.next_run_time)
+}
+
+async fn raw_insert(db: &DatabaseConnection, job_id: &str, rule: &str) {
+    let statement = format!(
+        "INSERT INTO job_info (job_id, job_name, func, {trigger}, rule) VALUES ('{job_id}', 'raw', 'hello', 'cron', '{rule}')",
+        trigger = trigger_col(db)
+    );
+    sql(db, &statement).await;
+}
+
+async fn inserted_row_is_validated_scheduled_and_written_back(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    raw_insert(&db, "raw", "4 * * * *").await;
+    wait_until(&scheduler, "the inserted row is scheduled", || async {
+        next_fire(&scheduler, "raw").await == Some(t(240))
+    })
+    .await;
+    wait_until(&scheduler, "next_run_time is written back", || async {
+        row(&db, "raw").await.unwrap().next_run_time == Some(t(240))
+    })
+    .await;
+}
+
+async fn changed_rule_reschedules(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    wait_until(&scheduler, "the job is scheduled", || async {
+        next_fire(&scheduler, "j").await == Some(t(240))
+    })
+    .await;
+    sql(&db, "UPDATE job_info SET rule = '8 * * * *' WHERE job_id = 'j'").await;
+    wait_until(&scheduler, "the new rule applies", || async {
+        next_fire(&scheduler, "j").await == Some(t(480))
+    })
+    .await;
+    assert_eq!(row(&db, "j").await.unwrap().next_run_time, Some(t(480)));
+}
+
+async fn changed_next_run_time_alone_moves_the_next_fire(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    let statement = format!(
+        "UPDATE job_info SET next_run_time = {} WHERE job_id = 'j'",
+        ts(&db, t(42))
+    );
+    sql(&db, &statement).await;
+    wait_until(&scheduler, "the moved fire is adopted", || async {
+        next_fire(&scheduler, "j").await == Some(t(42))
+    })
+    .await;
+}
+
+async fn pause_and_resume_by_flag(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    sql(&db, "UPDATE job_info SET is_paused = TRUE WHERE job_id = 'j'").await;
+    wait_until(&scheduler, "the job is paused", || async {
+        scheduler.live("j").is_some_and(|l| !l.scheduled)
+    })
+    .await;
+    assert_eq!(row(&db, "j").await.unwrap().next_run_time, None);
+
+    sql(&db, "UPDATE job_info SET is_paused = FALSE WHERE job_id = 'j'").await;
+    wait_until(&scheduler, "the job is resumed", || async {
+        next_fire(&scheduler, "j").await == Some(t(240))
+    })
+    .await;
+    wait_until(&scheduler, "the resumed fire is written back", || async {
+        row(&db, "j").await.unwrap().next_run_time == Some(t(240))
+    })
+    .await;
+}
+
+async fn run_right_now_runs_once_and_resets(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    sql(&db, "UPDATE job_info SET run_right_now = TRUE WHERE job_id = 'j'").await;
+    wait_until(&scheduler, "the job ran once", || async {
+        executions(&db, "j").await.iter().any(|e| e.status == "success")
+    })
+    .await;
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].trigger_source, "manual");
+    assert!(!row(&db, "j").await.unwrap().run_right_now);
+}
+
+async fn invalid_edit_unschedules_only_that_job(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("bad", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    job("good", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    sql(&db, "UPDATE job_info SET rule = 'every full moon' WHERE job_id = 'bad'").await;
+    wait_until(&scheduler, "the bad row is unscheduled with its reason", || async {
+        scheduler.live("bad").is_some_and(|l| l.error.is_some())
+    })
+    .await;
+    let stored = row(&db, "bad").await.unwrap();
+    let error = stored.last_error.unwrap_or_default();
+    assert!(error.starts_with(ruqi::UNSCHEDULABLE_PREFIX), "{error}");
+    assert!(error.contains("rule"), "{error:?} / {:?}", scheduler.live("bad"));
+    wait_until(&scheduler, "the other job stays scheduled", || async {
+        next_fire(&scheduler, "good").await == Some(t(240))
+    })
+    .await;
+
+    sql(&db, "UPDATE job_info SET rule = '8 * * * *' WHERE job_id = 'bad'").await;
+    wait_until(&scheduler, "the repaired row is scheduled again", || async {
+        next_fire(&scheduler, "bad").await == Some(t(480))
+    })
+    .await;
+    wait_until(&scheduler, "its last_error is cleared", || async {
+        row(&db, "bad").await.unwrap().last_error.is_none()
+    })
+    .await;
+}
+
+async fn bulk_delete_stops_firing(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    for id in ["a", "b", "c"] {
+        raw_insert(&db, id, "4 * * * *").await;
+    }
+    job("kept", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    wait_until(&scheduler, "the inserted rows are scheduled", || async {
+        scheduler.status().scheduled == 4
+    })
+    .await;
+    sql(&db, "DELETE FROM job_info WHERE job_name = 'raw'").await;
+    wait_until(&scheduler, "the deleted rows are dropped", || async {
+        scheduler.status().scheduled == 1
+    })
+    .await;
+    assert!(scheduler.live("a").is_none());
+    assert_eq!(next_fire(&scheduler, "kept").await, Some(t(240)));
+}
+
+async fn rolled_back_edit_changes_nothing(db: DatabaseConnection) {
+    let (scheduler, _clock) = start(&db, registry()).await;
+    job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared("UPDATE job_info SET rule = '8 * * * *' WHERE job_id = 'j'")
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    // The feed is read in order: once a later edit is applied, the rolled-back
+    // one would have been too.
+    raw_insert(&db, "later", "7 * * * *").await;
+    wait_until(&scheduler, "the later edit is applied", || async {
+        next_fire(&scheduler, "later").await.is_some()
+    })
+    .await;
+    assert_eq!(next_fire(&scheduler, "j").await, Some(t(240)));
+    assert_eq!(row(&db, "j").await.unwrap().rule, "4 * * * *");
+}
+
+/// A change whose transaction commits after a later one has committed (its
+/// log number is lower than one already read) still arrives.
+async fn change_committed_out_of_order_still_arrives(db: DatabaseConnection) {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // SQLite has one writer at a time: commits cannot overtake each other.
+        return;
+    }
+    let (scheduler, _clock) = start(&db, registry()).await;
+    let slow = db.begin().await.unwrap();
+    let statement = format!(
+        "INSERT INTO job_info (job_id, func, {trigger}, rule) VALUES ('slow', 'hello', 'cron', '4 * * * *')",
+        trigger = trigger_col(&db)
+    );
+    slow.execute_unprepared(&statement).await.unwrap();
+    raw_insert(&db, "fast", "7 * * * *").await;
+    wait_until(&scheduler, "the later commit is applied", || async {
+        next_fire(&scheduler, "fast").await.is_some()
+    })
+    .await;
+    let log = job_change::Entity::find().all(&db).await.unwrap();
+    let slow_seq_hidden = log.iter().all(|c| c.job_id != "slow");
+    assert!(slow_seq_hidden, "the open transaction's change is not visible yet");
+    slow.commit().await.unwrap();
+    wait_until(&scheduler, "the earlier, slower commit is applied", || async {
+        next_fire(&scheduler, "slow").await == Some(t(240))
+    })
+    .await;
+}
+
+/// The log is the feed's alone and stays small: rows carry the version each change made.
+async fn log_records_each_change_with_its_version(db: DatabaseConnection) {
+    raw_insert(&db, "j", "4 * * * *").await;
+    sql(&db, "UPDATE job_info SET rule = '8 * * * *' WHERE job_id = 'j'").await;
+    // Not a schedule change: no log row.
+    sql(&db, "UPDATE job_info SET description = 'just words' WHERE job_id = 'j'").await;
+    sql(&db, "DELETE FROM job_info WHERE job_id = 'j'").await;
+    let mut log = job_change::Entity::find().all(&db).await.unwrap();
+    log.sort_by_key(|c| c.seq);
+    let entries: Vec<(String, Option<i64>)> = log.into_iter().map(|c| (c.job_id, c.version)).collect();
+    let versions: Vec<Option<i64>> = entries.iter().map(|(_, v)| *v).collect();
+    assert_eq!(versions, vec![Some(0), Some(1), None], "{entries:?}");
+    assert!(job_info::Entity::find().all(&db).await.unwrap().is_empty());
+}
+
+backend_tests!(
+    inserted_row_is_validated_scheduled_and_written_back,
+    changed_rule_reschedules,
+    changed_next_run_time_alone_moves_the_next_fire,
+    pause_and_resume_by_flag,
+    run_right_now_runs_once_and_resets,
+    invalid_edit_unschedules_only_that_job,
+    bulk_delete_stops_firing,
+    rolled_back_edit_changes_nothing,
+    change_committed_out_of_order_still_arrives,
+    log_records_each_change_with_its_version,
+);
