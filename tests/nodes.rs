@@ -1,0 +1,193 @@
+//! The node registry: heartbeats, refusing a node name that is in use, and
+//! taking the runs of a dead node as `lost` (and running them again when the
+//! misfire policy says so).
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{executions, job, row, start, start_with, t, wait_until};
+use ruqi::entity::{job_execution, scheduler_node};
+use ruqi::{JobContext, Registry};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
+
+const HEARTBEAT: Duration = Duration::from_millis(200);
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register("hello", |_ctx: JobContext| async { Ok::<_, String>("again") });
+    r
+}
+
+async fn add_node(db: &DatabaseConnection, node: &str, heartbeat_age: chrono::Duration) {
+    scheduler_node::ActiveModel {
+        node: Set(node.into()),
+        host: Set(Some("elsewhere".into())),
+        pid: Set(Some(4242)),
+        started_at: Set(Utc::now() - chrono::Duration::hours(1)),
+        heartbeat_at: Set(Utc::now() - heartbeat_age),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+/// A `running` execution row left by `node`.
+async fn add_running(
+    db: &DatabaseConnection,
+    id: &str,
+    job_id: &str,
+    node: &str,
+    scheduled_for: chrono::DateTime<Utc>,
+) {
+    job_execution::ActiveModel {
+        id: Set(id.into()),
+        job_id: Set(job_id.into()),
+        job_name: Set(None),
+        scheduled_for: Set(scheduled_for),
+        started_at: Set(Some(scheduled_for)),
+        finished_at: Set(None),
+        duration_ms: Set(None),
+        status: Set("running".into()),
+        attempt: Set(1),
+        output: Set(None),
+        error: Set(None),
+        node: Set(Some(node.into())),
+        trigger_source: Set("schedule".into()),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+async fn status(db: &DatabaseConnection, id: &str) -> String {
+    job_execution::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn status_lists_the_live_nodes(db: DatabaseConnection) {
+    add_node(&db, "web-2", chrono::Duration::zero()).await;
+    let (scheduler, _clock) = start(&db, registry()).await;
+    let nodes: Vec<String> = scheduler.status().nodes.into_iter().map(|n| n.node).collect();
+    assert_eq!(nodes, ["test-node", "web-2"]);
+    scheduler.shutdown().await;
+    let left: Vec<String> = scheduler_node::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
+    assert_eq!(left, ["web-2"], "a node leaves the registry when it shuts down");
+}
+
+async fn a_node_name_in_use_is_refused(db: DatabaseConnection) {
+    add_node(&db, "test-node", chrono::Duration::zero()).await;
+    let refused = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT)).await;
+    match refused {
+        Err(ruqi::CoreError::NodeNameInUse { node, .. }) => assert_eq!(node, "test-node"),
+        other => panic!("expected NodeNameInUse, got {:?}", other.map(|_| ())),
+    }
+    assert!(ruqi::Scheduler::global().is_none(), "nothing was started");
+}
+
+async fn runs_of_a_dead_node_are_lost_and_run_again_within_grace(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_node(&db, "crashed", chrono::Duration::hours(1)).await;
+    // Scheduled at the manual clock's now: within misfire_grace_s, so it runs again.
+    add_running(&db, "run-1", "j", "crashed", t(0)).await;
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    wait_until(&scheduler, "the lost run is run again", || async {
+        executions(&db, "j").await.iter().any(|e| e.status == "success")
+    })
+    .await;
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let lost = runs.iter().find(|e| e.id == "run-1").unwrap();
+    assert_eq!(lost.status, "lost");
+    assert!(
+        lost.error.as_deref().unwrap_or_default().contains("crashed"),
+        "{lost:?}"
+    );
+    let again = runs.iter().find(|e| e.id != "run-1").unwrap();
+    assert_eq!((again.trigger_source.as_str(), again.attempt), ("retry", 2));
+    assert_eq!(again.scheduled_for, t(0));
+    assert!(
+        scheduler_node::Entity::find_by_id("crashed".to_owned())
+            .one(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn late_lost_run_is_not_repeated_under_skip(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_node(&db, "crashed", chrono::Duration::hours(1)).await;
+    // An hour before the manual clock's now: far past misfire_grace_s.
+    add_running(&db, "run-1", "j", "crashed", t(-3600)).await;
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    wait_until(&scheduler, "the run is marked lost", || async {
+        status(&db, "run-1").await == "lost"
+    })
+    .await;
+    let stored = row(&db, "j").await.unwrap();
+    assert_eq!(stored.last_status.as_deref(), Some("lost"));
+    assert!(!stored.is_running);
+    // The registry check that marked it has finished; nothing else was started.
+    assert_eq!(scheduler.status().running, 0);
+    assert_eq!(executions(&db, "j").await.len(), 1);
+}
+
+async fn a_node_that_stops_heartbeating_is_taken_for_dead(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    // Alive now (a fresh heartbeat) but it never beats again.
+    add_node(&db, "stalled", chrono::Duration::zero()).await;
+    add_running(&db, "run-1", "j", "stalled", t(-3600)).await;
+    let started = std::time::Instant::now();
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    assert_eq!(scheduler.status().nodes.len(), 2);
+    wait_until(&scheduler, "the stalled node's run is lost", || async {
+        status(&db, "run-1").await == "lost"
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took >= HEARTBEAT, "not before its heartbeat is overdue ({took:?})");
+    wait_until(&scheduler, "the status no longer lists it", || async {
+        scheduler.status().nodes.len() == 1
+    })
+    .await;
+}
+
+async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_running(&db, "run-1", "j", "gone-without-a-trace", t(-3600)).await;
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    wait_until(&scheduler, "the orphaned run is lost", || async {
+        status(&db, "run-1").await == "lost"
+    })
+    .await;
+}
+
+backend_tests!(
+    status_lists_the_live_nodes,
+    a_node_name_in_use_is_refused,
+    runs_of_a_dead_node_are_lost_and_run_again_within_grace,
+    late_lost_run_is_not_repeated_under_skip,
+    a_node_that_stops_heartbeating_is_taken_for_dead,
+    runs_of_an_unregistered_node_are_lost,
+);
