@@ -5,10 +5,12 @@
 //! store with a compare-and-set before running it, runs it on tokio under a
 //! concurrency limit, and writes the outcome and the next fire back.
 //!
-//! Changes reach it three ways: [`Scheduler::notify_changed`] (called by the
-//! sea-orm hooks after a write), [`Scheduler::reconcile`] (a full comparison
-//! of the table with memory: at start-up and on demand), and its own failed
-//! claims (a claim that loses re-reads the row).
+//! Changes reach it four ways: [`Scheduler::notify_changed`] (called by the
+//! sea-orm hooks after a write), the store's change feed (every write by any
+//! client, plain SQL included), [`Scheduler::reconcile`] (a full comparison
+//! of the table with memory: at start-up, on demand, and when the feed lost
+//! track), and its own failed claims (a claim that loses re-reads the row).
+//! Several schedulers may share one database: see `cluster.rs`.
 
 mod cluster;
 mod feed;
