@@ -13,6 +13,9 @@
 //! the fire it waits for, whether it is paused, the error that keeps an
 //! invalid row from running, and the runs in `job_execution`.
 
+// Printing what happens is this example's whole point.
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use ruqi::entity::job_execution;
@@ -22,9 +25,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseC
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
@@ -35,7 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let db = Database::connect(&url).await?;
     ruqi::migrate(&db).await?;
-    db.execute_unprepared("DELETE FROM job_info WHERE job_id = 'report'").await?;
+    db.execute_unprepared("DELETE FROM job_info WHERE job_id = 'report'")
+        .await?;
 
     let mut registry = Registry::new();
     registry.register("build_report", |ctx: JobContext| async move {

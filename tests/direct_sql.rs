@@ -2,6 +2,8 @@
 //! scheduler through the change feed (the migrations' triggers and the
 //! `job_change` log), on every backend.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{executions, job, row, start, t, trigger_col, ts, wait_until};

@@ -2,6 +2,8 @@
 //! taking the runs of a dead node as `lost` (and running them again when the
 //! misfire policy says so).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -41,6 +41,8 @@ impl Backend {
 pub struct TestDb {
     pub backend: Backend,
     pub db: DatabaseConnection,
+    /// The URL other processes connect with.
+    pub url: String,
     admin: Option<(DatabaseConnection, String)>,
 }
 
@@ -51,13 +53,13 @@ impl TestDb {
             // A file, not `sqlite::memory:`: an in-memory database vanishes
             // with its connection, and the pool may recycle connections.
             let path = std::env::temp_dir().join(format!("ruqi-test-{}.db", uuid::Uuid::new_v4().simple()));
-            let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
-                .await
-                .unwrap();
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let db = Database::connect(&url).await.unwrap();
             ruqi::migrate(&db).await.unwrap();
             return Some(TestDb {
                 backend,
                 db,
+                url,
                 admin: None,
             });
         };
@@ -76,11 +78,13 @@ impl TestDb {
             .await
             .unwrap();
         let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-        let db = Database::connect(format!("{base}/{name}")).await.unwrap();
+        let url = format!("{base}/{name}");
+        let db = Database::connect(&url).await.unwrap();
         ruqi::migrate(&db).await.unwrap();
         Some(TestDb {
             backend,
             db,
+            url,
             admin: Some((admin, name)),
         })
     }
