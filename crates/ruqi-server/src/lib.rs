@@ -1,11 +1,19 @@
 //! `ruqi-server`: ruqi as a standalone service, for people who only need to
 //! fire HTTP requests or run commands on a schedule (the RuQi / Cronicle use).
 //!
-//! For now this crate holds the built-in job functions the server registers:
-//! `http` (send a request), `log` (write the job's args to its output) and,
-//! only when the operator allows it, `shell` (run a command). Register them
-//! with [`builtin::register_builtins`]; every one publishes the JSON Schema of
-//! its `args`, so a `job_info` row with arguments that do not fit is refused
-//! when it is written.
+//! The binary serves ruqi's admin API ([`ruqi_api::AdminApi`]) under `/api`,
+//! with its OpenAPI document at `/api/openapi.json` and Swagger UI at
+//! `/api/docs`, over an embedded SQLite file by default (PostgreSQL or
+//! MySQL/MariaDB by URL). Its jobs run the built-in functions of
+//! [`builtin`]: `http` (send a request), `log` (write the job's args to its
+//! output) and, only when the operator allows it, `shell` (run a command).
+//! [`Options`] are its flags; [`serve`] runs it until Ctrl-C or SIGTERM.
 
 pub mod builtin;
+mod error;
+mod options;
+mod serve;
+
+pub use error::Error;
+pub use options::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Options};
+pub use serve::serve;

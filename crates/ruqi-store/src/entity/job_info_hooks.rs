@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use ruqi_core::job::{compile, no_fire_left, planned_next_run_time};
-use ruqi_core::{ChangeExpectation, JobRecord, Scheduler, ValidationContext};
+use ruqi_core::{ChangeExpectation, FieldError, JobRecord, Scheduler, ValidationContext};
 use sea_orm::ActiveValue::{self, NotSet, Set, Unchanged};
 use sea_orm::entity::prelude::*;
 
 use super::job_info::{ActiveModel, Entity, Model};
+use crate::error::refused_write;
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
@@ -83,7 +84,7 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
         None
     } else {
         let job_id = value_of(&am.job_id)
-            .ok_or_else(|| DbErr::Custom("invalid job_id \"\": an update needs the job_id".into()))?;
+            .ok_or_else(|| refused_write(FieldError::new("job_id", "", "an update needs the job_id")))?;
         let found = Entity::find_by_id(job_id.clone()).one(db).await?;
         Some(
             found
@@ -128,10 +129,10 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
     }
     let scheduler = Scheduler::global();
     let ctx = scheduler.map_or_else(ValidationContext::default, Scheduler::validation_context);
-    let job = compile(row, ctx).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let job = compile(row, ctx).map_err(refused_write)?;
     let planned = planned_next_run_time(before.as_ref(), &job, now);
     if insert && planned.is_none() && !job.record.is_paused {
-        return Err(DbErr::Custom(no_fire_left(&job).to_string()));
+        return Err(refused_write(no_fire_left(&job)));
     }
     let row = job.record;
     match before {

@@ -1,0 +1,139 @@
+//! [`AdminApi`]: the admin endpoints, their OpenAPI document and Swagger UI
+//! as one poem endpoint to nest under a path of the application's choice.
+
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Route};
+use poem_openapi::{OpenApiService, ServerObject};
+use ruqi::Scheduler;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Auth;
+use crate::endpoints::{Apis, Ctx, apis};
+use crate::error::error_to_json;
+
+/// The admin API of one scheduler: every job, history, function and
+/// scheduler operation, with its OpenAPI document at `<prefix>/openapi.json`
+/// and Swagger UI at `<prefix>/docs`.
+///
+/// ```
+/// use poem::Route;
+/// use ruqi_api::{AdminApi, Auth};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// ruqi::migrate(&db).await?;
+/// let scheduler = ruqi::scheduler(db.clone(), ruqi::Registry::new()).start().await?;
+///
+/// let admin = AdminApi::new(db, scheduler.clone()).auth(Auth::bearer().admin_token("s3cret"));
+/// let app = Route::new().nest("/admin/jobs", admin.endpoint("/admin/jobs"));
+/// // poem::Server::new(poem::listener::TcpListener::bind("127.0.0.1:8080")).run(app).await?;
+/// # drop(app);
+/// scheduler.shutdown().await;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    db: DatabaseConnection,
+    scheduler: Scheduler,
+    auth: Auth,
+}
+
+impl AdminApi {
+    /// The admin API over `db` and `scheduler`: writes go through the
+    /// `job_info` ActiveModel (validated by its hooks), reads through
+    /// `ruqi::query`, actions through `scheduler`.
+    ///
+    /// Until [`AdminApi::auth`] is called it accepts no token: every request
+    /// but `GET <prefix>/health` answers 401.
+    pub fn new(db: DatabaseConnection, scheduler: Scheduler) -> Self {
+        Self {
+            db,
+            scheduler,
+            auth: Auth::default(),
+        }
+    }
+
+    /// Who may call it: bearer tokens with a read or an admin scope, or
+    /// nobody checked at all ([`Auth::disabled`]).
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The endpoint to nest at `prefix` (such as `/admin/jobs`): the
+    /// operations, `openapi.json`, and Swagger UI at `docs` (`<prefix>` itself
+    /// leads there). `prefix` must be the path it is nested at: the OpenAPI
+    /// document names it as the server, so that Swagger UI's "try it out"
+    /// sends its requests there.
+    ///
+    /// Every error comes back as JSON `{code, message, field?}`: the API's
+    /// own, and those of the request parser and router (a body that does not
+    /// parse, an unknown path).
+    pub fn endpoint(self, prefix: &str) -> BoxEndpoint<'static> {
+        let prefix = normalize_prefix(prefix);
+        let service = self.service(&prefix);
+        let spec = service.spec_endpoint();
+        let docs = service.swagger_ui();
+        Route::new()
+            .nest("/", service)
+            .at("/openapi.json", spec)
+            .nest("/docs", docs)
+            .data(Arc::new(self.auth))
+            .catch_all_error(error_to_json)
+            .boxed()
+    }
+
+    /// The OpenAPI 3 document (JSON) as served at `<prefix>/openapi.json`.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+    /// # ruqi::migrate(&db).await?;
+    /// # let scheduler = ruqi::scheduler(db.clone(), ruqi::Registry::new()).start().await?;
+    /// let spec = ruqi_api::AdminApi::new(db, scheduler).spec("/api");
+    /// let spec: serde_json::Value = serde_json::from_str(&spec)?;
+    /// assert_eq!(spec["servers"][0]["url"], "/api");
+    /// assert!(spec["paths"]["/jobs/{job_id}"]["patch"].is_object());
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub fn spec(&self, prefix: &str) -> String {
+        self.service(&normalize_prefix(prefix)).spec()
+    }
+
+    fn service(&self, prefix: &str) -> OpenApiService<Apis, ()> {
+        let ctx = Arc::new(Ctx {
+            db: self.db.clone(),
+            scheduler: self.scheduler.clone(),
+        });
+        OpenApiService::new(apis(ctx), "ruqi admin API", env!("CARGO_PKG_VERSION"))
+            .description(
+                "Manage the jobs of a ruqi scheduler: the rows of `job_info` are the schedule. \
+                 Every error answers JSON `{code, message, field?}`. GETs need a token with the read \
+                 (or admin) scope, everything else the admin scope; `/health` needs none.",
+            )
+            .server(ServerObject::new(prefix).description("this server"))
+    }
+}
+
+/// `/admin/jobs/` → `/admin/jobs`; `` and `/` → `/`.
+fn normalize_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim().trim_matches('/');
+    format!("/{trimmed}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_prefix;
+
+    #[test]
+    fn prefixes_are_normalized() {
+        assert_eq!(normalize_prefix("/admin/jobs/"), "/admin/jobs");
+        assert_eq!(normalize_prefix("api"), "/api");
+        assert_eq!(normalize_prefix(""), "/");
+        assert_eq!(normalize_prefix("/"), "/");
+    }
+}

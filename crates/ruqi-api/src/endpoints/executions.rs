@@ -1,0 +1,153 @@
+//! Run history: per job, all, one; and its cleanup.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use ruqi::ExecutionStatus;
+use ruqi::query::{ExecutionFilter, Page, Retention};
+
+use super::{ApiTags, Ctx};
+use crate::auth::{AdminAccess, ReadAccess};
+use crate::error::ApiError;
+use crate::model::{Cleanup, CleanupResult, Execution, ExecutionList};
+
+/// The history operations.
+pub(crate) struct ExecutionsApi(pub(crate) Arc<Ctx>);
+
+fn default_limit() -> u64 {
+    Page::default().limit
+}
+
+/// Checks a `status` filter against the statuses an execution can have.
+fn status_filter(status: Option<String>) -> Result<Option<String>, ApiError> {
+    status
+        .map(|s| {
+            ExecutionStatus::from_str(&s)
+                .map(|status| status.as_str().to_owned())
+                .map_err(|e| ApiError::bad_request(e.to_string()))
+        })
+        .transpose()
+}
+
+#[OpenApi(tag = "ApiTags::Executions")]
+impl ExecutionsApi {
+    /// List a job's executions
+    ///
+    /// Newest scheduled instant first, without their output. The history of
+    /// a deleted job is still listed.
+    #[oai(
+        path = "/jobs/:job_id/executions",
+        method = "get",
+        operation_id = "listJobExecutions"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_job_executions(
+        &self,
+        _auth: ReadAccess,
+        job_id: Path<String>,
+        /// Only executions with this status: `running`, `success`, `failed`,
+        /// `timeout`, `cancelled`, `missed` or `lost`.
+        status: Query<Option<String>>,
+        /// Only executions scheduled at or after this instant (RFC 3339).
+        from: Query<Option<DateTime<Utc>>>,
+        /// Only executions scheduled before this instant (RFC 3339).
+        to: Query<Option<DateTime<Utc>>>,
+        /// Executions to skip.
+        #[oai(default)]
+        offset: Query<u64>,
+        /// Executions to return (1 to 1000).
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<u64>,
+    ) -> Result<Json<ExecutionList>, ApiError> {
+        let filter = ExecutionFilter {
+            job_id: Some(job_id.0.clone()),
+            job_name: None,
+            status: status_filter(status.0)?,
+            from: from.0,
+            to: to.0,
+        };
+        let page = Page {
+            offset: offset.0,
+            limit: limit.0,
+        };
+        let executions = ruqi::query::list_executions(&self.0.db, &filter, page).await?;
+        if executions.total == 0 {
+            // No history: tell a job that never existed from one that never ran.
+            self.0.job(&job_id).await?;
+        }
+        Ok(Json(executions.into()))
+    }
+
+    /// List executions
+    ///
+    /// Of all jobs, newest scheduled instant first, without their output.
+    #[oai(path = "/executions", method = "get", operation_id = "listExecutions")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_executions(
+        &self,
+        _auth: ReadAccess,
+        /// Only this job's executions.
+        job_id: Query<Option<String>>,
+        /// Only executions of jobs in this group.
+        job_name: Query<Option<String>>,
+        /// Only executions with this status: `running`, `success`, `failed`,
+        /// `timeout`, `cancelled`, `missed` or `lost`.
+        status: Query<Option<String>>,
+        /// Only executions scheduled at or after this instant (RFC 3339).
+        from: Query<Option<DateTime<Utc>>>,
+        /// Only executions scheduled before this instant (RFC 3339).
+        to: Query<Option<DateTime<Utc>>>,
+        /// Executions to skip.
+        #[oai(default)]
+        offset: Query<u64>,
+        /// Executions to return (1 to 1000).
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<u64>,
+    ) -> Result<Json<ExecutionList>, ApiError> {
+        let filter = ExecutionFilter {
+            job_id: job_id.0,
+            job_name: job_name.0,
+            status: status_filter(status.0)?,
+            from: from.0,
+            to: to.0,
+        };
+        let page = Page {
+            offset: offset.0,
+            limit: limit.0,
+        };
+        Ok(Json(
+            ruqi::query::list_executions(&self.0.db, &filter, page).await?.into(),
+        ))
+    }
+
+    /// Get an execution
+    ///
+    /// One execution with its output.
+    #[oai(path = "/executions/:id", method = "get", operation_id = "getExecution")]
+    async fn get_execution(&self, _auth: ReadAccess, id: Path<String>) -> Result<Json<Execution>, ApiError> {
+        ruqi::query::get_execution(&self.0.db, &id)
+            .await?
+            .map(|row| Json(Execution::full(row)))
+            .ok_or_else(|| ApiError::not_found(format!("no execution with id {:?}", id.0)))
+    }
+
+    /// Clean up history
+    ///
+    /// Deletes old executions and answers how many went.
+    #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
+    async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {
+        let retention = Retention::from(cleanup.0);
+        let now = self.0.scheduler.clock().now();
+        let deleted = ruqi::query::cleanup_executions(&self.0.db, &retention, now).await?;
+        tracing::info!(
+            deleted,
+            ?retention,
+            "execution history cleaned up through the admin API"
+        );
+        Ok(Json(CleanupResult { deleted }))
+    }
+}

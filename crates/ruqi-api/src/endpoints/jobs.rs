@@ -1,0 +1,226 @@
+//! Jobs: list, create, read, replace, update, delete.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, OpenApi};
+use ruqi::entity::job_info;
+use ruqi::query::{JobFilter, JobOrder, Page};
+use sea_orm::ActiveModelTrait;
+use sea_orm::ActiveValue::Unchanged;
+
+use super::{ApiTags, Ctx};
+use crate::auth::{AdminAccess, ReadAccess};
+use crate::error::ApiError;
+use crate::model::{Job, JobList, JobPatch, JobSpec};
+
+/// The jobs operations.
+pub(crate) struct JobsApi(pub(crate) Arc<Ctx>);
+
+/// How a job list is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum JobOrderParam {
+    /// By `job_id` (the default).
+    JobId,
+    /// Soonest `next_run_time` first; paused and finished jobs last.
+    NextRunTime,
+    /// Newest first.
+    CreatedAt,
+    /// Most recently changed first.
+    UpdatedAt,
+    /// By `job_name`, then `job_id`.
+    JobName,
+}
+
+impl From<JobOrderParam> for JobOrder {
+    fn from(order: JobOrderParam) -> Self {
+        match order {
+            JobOrderParam::JobId => JobOrder::JobId,
+            JobOrderParam::NextRunTime => JobOrder::NextRunTime,
+            JobOrderParam::CreatedAt => JobOrder::CreatedAt,
+            JobOrderParam::UpdatedAt => JobOrder::UpdatedAt,
+            JobOrderParam::JobName => JobOrder::JobName,
+        }
+    }
+}
+
+/// The answer to `POST /jobs`.
+#[derive(ApiResponse)]
+pub(crate) enum CreateJobResponse {
+    /// The job was created and scheduled.
+    #[oai(status = 201)]
+    Created(Json<Job>, #[oai(header = "Location")] String),
+}
+
+/// The answer to `DELETE /jobs/{job_id}`.
+#[derive(ApiResponse)]
+pub(crate) enum DeleteJobResponse {
+    /// The job is gone; a run in progress finishes and is recorded, and its history is kept.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[OpenApi(tag = "ApiTags::Jobs")]
+impl JobsApi {
+    /// List jobs
+    ///
+    /// Jobs matching every filter given, one page at a time, with the live
+    /// `next_run_time`, `is_running` and `running` of this process's scheduler.
+    #[oai(path = "/jobs", method = "get", operation_id = "listJobs")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_jobs(
+        &self,
+        _auth: ReadAccess,
+        /// Only jobs in this group.
+        job_name: Query<Option<String>>,
+        /// Only jobs running this function.
+        func: Query<Option<String>>,
+        /// Only paused (`true`) or only active (`false`) jobs.
+        paused: Query<Option<bool>>,
+        /// Only jobs whose `job_id`, `job_name`, `description` or `func` contains this text (any case).
+        text: Query<Option<String>>,
+        /// Jobs to skip.
+        #[oai(default)]
+        offset: Query<u64>,
+        /// Jobs to return (1 to 1000).
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<u64>,
+        /// The order.
+        order: Query<Option<JobOrderParam>>,
+    ) -> Result<Json<JobList>, ApiError> {
+        let filter = JobFilter {
+            job_name: job_name.0,
+            func: func.0,
+            paused: paused.0,
+            text: text.0,
+        };
+        let order = order.0.map_or(JobOrder::default(), JobOrder::from);
+        let page = Page {
+            offset: offset.0,
+            limit: limit.0,
+        };
+        let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
+        Ok(Json(jobs.into()))
+    }
+
+    /// Create a job
+    ///
+    /// Validated exactly as a write through the ORM is, then scheduled. A
+    /// refused job (422) or a taken `job_id` (409) writes nothing.
+    #[oai(path = "/jobs", method = "post", operation_id = "createJob")]
+    async fn create_job(
+        &self,
+        _auth: AdminAccess,
+        req: &Request,
+        job: Json<JobSpec>,
+    ) -> Result<CreateJobResponse, ApiError> {
+        let created = job.0.into_new().insert(&self.0.db).await?;
+        tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
+        self.0.apply_now(&created.job_id).await;
+        let location = format!(
+            "{}/{}",
+            req.original_uri().path().trim_end_matches('/'),
+            encode_path_segment(&created.job_id)
+        );
+        Ok(CreateJobResponse::Created(
+            Json(self.0.job(&created.job_id).await?),
+            location,
+        ))
+    }
+
+    /// Get a job
+    #[oai(path = "/jobs/:job_id", method = "get", operation_id = "getJob")]
+    async fn get_job(&self, _auth: ReadAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
+        Ok(Json(self.0.job(&job_id).await?))
+    }
+
+    /// Replace a job
+    ///
+    /// Every writable field takes the body's value, or its default when the
+    /// body leaves it out. A changed schedule is planned again from now.
+    #[oai(path = "/jobs/:job_id", method = "put", operation_id = "replaceJob")]
+    async fn replace_job(
+        &self,
+        _auth: AdminAccess,
+        job_id: Path<String>,
+        job: Json<JobSpec>,
+    ) -> Result<Json<Job>, ApiError> {
+        if let Some(body_id) = &job.job_id
+            && *body_id != *job_id
+        {
+            return Err(ApiError::bad_request(format!(
+                "the body's job_id {body_id:?} differs from the path's {:?}; a job_id cannot be changed",
+                job_id.0
+            )));
+        }
+        job.0.into_replacement(job_id.0.clone()).update(&self.0.db).await?;
+        tracing::info!(job_id = %job_id.0, "job replaced through the admin API");
+        self.0.apply_now(&job_id).await;
+        Ok(Json(self.0.job(&job_id).await?))
+    }
+
+    /// Update a job
+    ///
+    /// Changes only the fields the body names; `null` clears a field that may be empty.
+    #[oai(path = "/jobs/:job_id", method = "patch", operation_id = "updateJob")]
+    async fn update_job(
+        &self,
+        _auth: AdminAccess,
+        job_id: Path<String>,
+        patch: Json<JobPatch>,
+    ) -> Result<Json<Job>, ApiError> {
+        patch.0.into_update(job_id.0.clone()).update(&self.0.db).await?;
+        tracing::info!(job_id = %job_id.0, "job updated through the admin API");
+        self.0.apply_now(&job_id).await;
+        Ok(Json(self.0.job(&job_id).await?))
+    }
+
+    /// Delete a job
+    ///
+    /// The job stops firing. A run in progress finishes and is recorded; the history stays.
+    #[oai(path = "/jobs/:job_id", method = "delete", operation_id = "deleteJob")]
+    async fn delete_job(&self, _auth: AdminAccess, job_id: Path<String>) -> Result<DeleteJobResponse, ApiError> {
+        let row = job_info::ActiveModel {
+            job_id: Unchanged(job_id.0.clone()),
+            ..Default::default()
+        };
+        let deleted = row.delete(&self.0.db).await?;
+        if deleted.rows_affected == 0 {
+            return Err(ApiError::job_not_found(&job_id));
+        }
+        tracing::info!(job_id = %job_id.0, "job deleted through the admin API");
+        self.0.apply_now(&job_id).await;
+        Ok(DeleteJobResponse::Deleted)
+    }
+}
+
+fn default_limit() -> u64 {
+    Page::default().limit
+}
+
+/// `text` as one path segment: everything but RFC 3986's unreserved characters is percent-encoded.
+fn encode_path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path_segment;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_path_segment("nightly-report_2.v~1"), "nightly-report_2.v~1");
+        assert_eq!(encode_path_segment("a b/ä"), "a%20b%2F%C3%A4");
+    }
+}

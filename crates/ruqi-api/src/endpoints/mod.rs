@@ -1,0 +1,92 @@
+//! The operations, one file per group; each group is a poem-openapi `OpenApi`
+//! over the same [`Ctx`].
+
+mod actions;
+mod executions;
+mod jobs;
+mod system;
+
+pub(crate) use actions::ActionsApi;
+pub(crate) use executions::ExecutionsApi;
+pub(crate) use jobs::JobsApi;
+pub(crate) use system::SystemApi;
+
+use std::sync::Arc;
+
+use poem_openapi::Tags;
+use ruqi::Scheduler;
+use sea_orm::DatabaseConnection;
+
+use crate::error::ApiError;
+use crate::model::Job;
+
+/// The groups of operations in the OpenAPI document.
+#[derive(Tags)]
+pub(crate) enum ApiTags {
+    /// The schedule: one job per `job_info` row.
+    Jobs,
+    /// Pause, resume, run now, cancel, and previews of fire times.
+    Actions,
+    /// Run history and its cleanup.
+    Executions,
+    /// Registered functions, the scheduler's status and health.
+    Scheduler,
+}
+
+/// What every operation works on.
+pub(crate) struct Ctx {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) scheduler: Scheduler,
+}
+
+/// Every operation group of the admin API, as one `OpenApi`.
+pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi);
+
+/// The operation groups over `ctx`.
+pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
+    (
+        JobsApi(ctx.clone()),
+        ActionsApi(ctx.clone()),
+        ExecutionsApi(ctx.clone()),
+        SystemApi(ctx),
+    )
+}
+
+impl Ctx {
+    /// The job as stored, with the live state of the scheduler laid over it.
+    pub(crate) async fn job(&self, job_id: &str) -> Result<Job, ApiError> {
+        ruqi::query::get_job(&self.db, job_id)
+            .await?
+            .map(Job::from)
+            .ok_or_else(|| ApiError::job_not_found(job_id))
+    }
+
+    /// Applies the row `job_id` to the scheduler now, so the answer to a
+    /// write (and the next action on the job) sees it scheduled. The hook has
+    /// already announced it; this only saves the wait.
+    pub(crate) async fn apply_now(&self, job_id: &str) {
+        if let Err(error) = self.scheduler.sync_job(job_id).await {
+            tracing::warn!(job_id, %error, "applying a written job to the scheduler failed; the hook's notification will");
+        }
+    }
+
+    /// Makes sure the scheduler holds `job_id`: a row it has not applied yet
+    /// is applied; a missing row is 404 and a row that cannot be scheduled 409.
+    pub(crate) async fn ensure_scheduled(&self, job_id: &str) -> Result<(), ApiError> {
+        if self.holds(job_id) {
+            return Ok(());
+        }
+        self.scheduler.sync_job(job_id).await?;
+        if self.holds(job_id) {
+            return Ok(());
+        }
+        match self.scheduler.live(job_id).and_then(|live| live.error) {
+            Some(why) => Err(ApiError::not_schedulable(job_id, &why)),
+            None => Err(ApiError::job_not_found(job_id)),
+        }
+    }
+
+    fn holds(&self, job_id: &str) -> bool {
+        self.scheduler.live(job_id).is_some_and(|live| live.error.is_none())
+    }
+}

@@ -1,0 +1,127 @@
+//! Execution history as the API shows it, and its cleanup.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use ruqi::entity::job_execution;
+use ruqi::query::{Paged, Retention};
+
+/// One run of a job (or one fire that did not run).
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct Execution {
+    /// The execution id (UUID v7).
+    pub(crate) id: String,
+    /// The job it belongs to (the job may since have been deleted).
+    pub(crate) job_id: String,
+    /// The job's group when it ran.
+    pub(crate) job_name: Option<String>,
+    /// The instant the run was scheduled for.
+    pub(crate) scheduled_for: DateTime<Utc>,
+    /// When it started; `null` for a missed fire.
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub(crate) finished_at: Option<DateTime<Utc>>,
+    /// Milliseconds from start to finish.
+    pub(crate) duration_ms: Option<i64>,
+    /// `running`, `success`, `failed`, `timeout`, `cancelled`, `missed` or `lost`.
+    pub(crate) status: String,
+    /// 1 for the first attempt.
+    pub(crate) attempt: i32,
+    /// What the function wrote (capped at 64 KiB). Left out of lists; read
+    /// one execution for it.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) output: Option<String>,
+    /// The error message, or why a fire was missed.
+    pub(crate) error: Option<String>,
+    /// The node (process) that ran it.
+    pub(crate) node: Option<String>,
+    /// `schedule`, `manual`, `retry` or `child`.
+    pub(crate) trigger_source: String,
+}
+
+impl Execution {
+    /// The execution with its output.
+    pub(crate) fn full(row: job_execution::Model) -> Self {
+        Self {
+            id: row.id,
+            job_id: row.job_id,
+            job_name: row.job_name,
+            scheduled_for: row.scheduled_for,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            duration_ms: row.duration_ms,
+            status: row.status,
+            attempt: row.attempt,
+            output: row.output,
+            error: row.error,
+            node: row.node,
+            trigger_source: row.trigger_source,
+        }
+    }
+
+    /// The execution as a list shows it: without its output.
+    pub(crate) fn summary(row: job_execution::Model) -> Self {
+        Self {
+            output: None,
+            ..Self::full(row)
+        }
+    }
+}
+
+/// One page of executions, newest scheduled instant first.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct ExecutionList {
+    /// The executions of this page (without their output).
+    pub(crate) items: Vec<Execution>,
+    /// All executions matching the filters.
+    pub(crate) total: u64,
+    /// The page's offset.
+    pub(crate) offset: u64,
+    /// The page's size limit.
+    pub(crate) limit: u64,
+}
+
+impl From<Paged<job_execution::Model>> for ExecutionList {
+    fn from(page: Paged<job_execution::Model>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Execution::summary).collect(),
+            total: page.total,
+            offset: page.offset,
+            limit: page.limit,
+        }
+    }
+}
+
+/// Which history to delete. A row goes when it is in scope (`job_id`,
+/// `job_name`), older than `older_than_days` (if given) and not among the
+/// newest `keep_last` of its job (if given). Give at least one of
+/// `older_than_days` and `keep_last`. Runs in progress always stay.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct Cleanup {
+    /// Delete rows scheduled more than this many days ago.
+    pub(crate) older_than_days: Option<u32>,
+    /// Keep this many newest rows per job.
+    pub(crate) keep_last: Option<u32>,
+    /// Only this job's rows.
+    pub(crate) job_id: Option<String>,
+    /// Only rows of jobs in this group.
+    pub(crate) job_name: Option<String>,
+}
+
+impl From<Cleanup> for Retention {
+    fn from(c: Cleanup) -> Self {
+        Retention {
+            older_than_days: c.older_than_days,
+            keep_last: c.keep_last,
+            job_id: c.job_id,
+            job_name: c.job_name,
+        }
+    }
+}
+
+/// How much history went.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct CleanupResult {
+    /// Rows deleted.
+    pub(crate) deleted: u64,
+}

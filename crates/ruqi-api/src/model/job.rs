@@ -1,0 +1,350 @@
+//! Jobs as the API shows and takes them.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use poem_openapi::types::MaybeUndefined;
+use ruqi::entity::job_info;
+use ruqi::query::{JobView, Paged};
+use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
+use serde_json::Value;
+
+/// A job: its `job_info` row with the scheduler's live state laid over it.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct Job {
+    /// The job's id.
+    pub(crate) job_id: String,
+    /// Group or category.
+    pub(crate) job_name: Option<String>,
+    /// Free text.
+    pub(crate) description: Option<String>,
+    /// The registered function it runs (see `GET /functions`).
+    pub(crate) func: String,
+    /// The function's arguments (JSON). A row edited by hand whose `args`
+    /// are not valid JSON shows its text as a string, and `last_error` says why it cannot run.
+    pub(crate) args: Value,
+    /// `cron`, `interval` or `date`.
+    pub(crate) trigger: String,
+    /// The trigger's rule: `*/5 * * * *`, `0 20 2 * * *`, `10m`, `2026-12-16 18:03:17`…
+    pub(crate) rule: String,
+    /// IANA time zone; `null` is the scheduler's default.
+    pub(crate) timezone: Option<String>,
+    /// No fire before this.
+    pub(crate) start_at: Option<DateTime<Utc>>,
+    /// No fire after this.
+    pub(crate) end_at: Option<DateTime<Utc>>,
+    /// The next fire (live); `null` when paused, finished or not schedulable.
+    pub(crate) next_run_time: Option<DateTime<Utc>>,
+    /// Paused jobs do not fire.
+    pub(crate) is_paused: bool,
+    /// A run is in progress (on this or another node).
+    pub(crate) is_running: bool,
+    /// A run-once request waiting to be taken by the scheduler.
+    pub(crate) run_right_now: bool,
+    /// Seconds a fire may be late and still run.
+    pub(crate) misfire_grace_s: i32,
+    /// `skip` or `run_once`: what happens to fires later than `misfire_grace_s`.
+    pub(crate) misfire_policy: String,
+    /// `skip`, `queue`, `replace` or `allow`: what happens to a fire while a run is in progress.
+    pub(crate) overlap: String,
+    /// Runs at once with `overlap = allow`.
+    pub(crate) max_instances: i32,
+    /// Seconds a run may take before it is cancelled; `null` for no limit.
+    pub(crate) timeout_s: Option<i32>,
+    /// Retries after a failed attempt.
+    pub(crate) max_retries: i32,
+    /// Change counter: bumped by every change of the schedule.
+    pub(crate) version: i64,
+    /// When the row was created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// When the row last changed.
+    pub(crate) updated_at: DateTime<Utc>,
+    /// Status of the last run.
+    pub(crate) last_status: Option<String>,
+    /// Error of the last run, or why the row cannot be scheduled.
+    pub(crate) last_error: Option<String>,
+    /// Runs in progress in this process.
+    pub(crate) running: u32,
+    /// Whether this process's scheduler holds the job on its timer.
+    pub(crate) scheduled: bool,
+}
+
+impl From<JobView> for Job {
+    fn from(view: JobView) -> Self {
+        let row = view.job;
+        let args = match ruqi::job::parse_args(row.args.as_deref()) {
+            Ok(value) => value,
+            Err(_) => Value::String(row.args.unwrap_or_default()),
+        };
+        Self {
+            job_id: row.job_id,
+            job_name: row.job_name,
+            description: row.description,
+            func: row.func,
+            args,
+            trigger: row.trigger,
+            rule: row.rule,
+            timezone: row.timezone,
+            start_at: row.start_at,
+            end_at: row.end_at,
+            next_run_time: row.next_run_time,
+            is_paused: row.is_paused,
+            is_running: row.is_running,
+            run_right_now: row.run_right_now,
+            misfire_grace_s: row.misfire_grace_s,
+            misfire_policy: row.misfire_policy,
+            overlap: row.overlap,
+            max_instances: row.max_instances,
+            timeout_s: row.timeout_s,
+            max_retries: row.max_retries,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            last_status: row.last_status,
+            last_error: row.last_error,
+            running: view.running,
+            scheduled: view.scheduled,
+        }
+    }
+}
+
+/// One page of jobs.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct JobList {
+    /// The jobs of this page.
+    pub(crate) items: Vec<Job>,
+    /// All jobs matching the filters.
+    pub(crate) total: u64,
+    /// The page's offset.
+    pub(crate) offset: u64,
+    /// The page's size limit.
+    pub(crate) limit: u64,
+}
+
+impl From<Paged<JobView>> for JobList {
+    fn from(page: Paged<JobView>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Job::from).collect(),
+            total: page.total,
+            offset: page.offset,
+            limit: page.limit,
+        }
+    }
+}
+
+/// A job as written by `POST /jobs` (create) and `PUT /jobs/{job_id}`
+/// (replace). Only `func`, `trigger` and `rule` are required; every field
+/// left out takes its default (on a replace too). Values are checked exactly
+/// as a write through the ORM is; a refused one answers 422 naming the field.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct JobSpec {
+    /// The job's id (at most 191 characters). On create, a UUID when left
+    /// out; on replace, it may be left out and must otherwise match the path.
+    pub(crate) job_id: Option<String>,
+    /// Group or category.
+    pub(crate) job_name: Option<String>,
+    /// Free text.
+    pub(crate) description: Option<String>,
+    /// A registered function (see `GET /functions`).
+    pub(crate) func: String,
+    /// The function's arguments: any JSON, checked against the function's schema.
+    pub(crate) args: Option<Value>,
+    /// `cron`, `interval` or `date`.
+    pub(crate) trigger: String,
+    /// cron: 5 fields, 6 (seconds first) or 7 (with a year), `@daily`…;
+    /// interval: `500ms`, `10s`, `5m`, `1h30m`, `1d`; date: `2026-12-16 18:03:17`, RFC 3339, or `now`.
+    pub(crate) rule: String,
+    /// IANA time zone such as `Europe/Berlin`; left out: the scheduler's default.
+    pub(crate) timezone: Option<String>,
+    /// No fire before this.
+    pub(crate) start_at: Option<DateTime<Utc>>,
+    /// No fire after this.
+    pub(crate) end_at: Option<DateTime<Utc>>,
+    /// Create (or keep) the job paused (default `false`).
+    pub(crate) is_paused: Option<bool>,
+    /// Seconds a fire may be late and still run (default 5).
+    pub(crate) misfire_grace_s: Option<i32>,
+    /// `skip` (default) or `run_once`.
+    pub(crate) misfire_policy: Option<String>,
+    /// `skip` (default), `queue`, `replace` or `allow`.
+    pub(crate) overlap: Option<String>,
+    /// Runs at once with `overlap = allow` (default 1).
+    pub(crate) max_instances: Option<i32>,
+    /// Seconds a run may take (default: no limit).
+    pub(crate) timeout_s: Option<i32>,
+    /// Retries after a failed attempt (default 0).
+    pub(crate) max_retries: Option<i32>,
+}
+
+/// `Set` when the body gave a value, `NotSet` (left alone) when it did not.
+fn set_given<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
+    value.map_or(NotSet, Set)
+}
+
+/// `args` as the `job_info` column holds them: JSON text, NULL for `null`.
+fn args_text(args: Option<Value>) -> Option<String> {
+    args.filter(|v| !v.is_null()).map(|v| v.to_string())
+}
+
+impl JobSpec {
+    /// The ActiveModel of a new job: the fields given are set, the others
+    /// left to the hook's defaults.
+    pub(crate) fn into_new(self) -> job_info::ActiveModel {
+        job_info::ActiveModel {
+            job_name: set_given(self.job_name.map(Some)),
+            description: set_given(self.description.map(Some)),
+            args: Set(args_text(self.args)),
+            timezone: set_given(self.timezone.map(Some)),
+            start_at: set_given(self.start_at.map(Some)),
+            end_at: set_given(self.end_at.map(Some)),
+            is_paused: set_given(self.is_paused),
+            misfire_grace_s: set_given(self.misfire_grace_s),
+            misfire_policy: set_given(self.misfire_policy),
+            overlap: set_given(self.overlap),
+            max_instances: set_given(self.max_instances),
+            timeout_s: set_given(self.timeout_s.map(Some)),
+            max_retries: set_given(self.max_retries),
+            ..job_info::ActiveModel::new_job(self.job_id.unwrap_or_default(), self.func, self.trigger, self.rule)
+        }
+    }
+
+    /// The ActiveModel replacing every writable column of `job_id`: what the
+    /// body leaves out goes back to its default.
+    pub(crate) fn into_replacement(self, job_id: String) -> job_info::ActiveModel {
+        let defaults = ruqi::JobRecord::new("", "", "", "");
+        job_info::ActiveModel {
+            job_id: Unchanged(job_id),
+            job_name: Set(self.job_name),
+            description: Set(self.description),
+            func: Set(self.func),
+            args: Set(args_text(self.args)),
+            trigger: Set(self.trigger),
+            rule: Set(self.rule),
+            timezone: Set(self.timezone),
+            start_at: Set(self.start_at),
+            end_at: Set(self.end_at),
+            is_paused: Set(self.is_paused.unwrap_or(defaults.is_paused)),
+            misfire_grace_s: Set(self.misfire_grace_s.unwrap_or(defaults.misfire_grace_s)),
+            misfire_policy: Set(self.misfire_policy.unwrap_or(defaults.misfire_policy)),
+            overlap: Set(self.overlap.unwrap_or(defaults.overlap)),
+            max_instances: Set(self.max_instances.unwrap_or(defaults.max_instances)),
+            timeout_s: Set(self.timeout_s),
+            max_retries: Set(self.max_retries.unwrap_or(defaults.max_retries)),
+            ..Default::default()
+        }
+    }
+}
+
+/// A partial update (`PATCH /jobs/{job_id}`): a field left out stays as it
+/// is; `null` clears a field that may be empty. Checked exactly as a write
+/// through the ORM is.
+#[derive(Debug, Clone, PartialEq, Object)]
+#[oai(deny_unknown_fields)]
+pub(crate) struct JobPatch {
+    /// Group or category; `null` clears it.
+    pub(crate) job_name: MaybeUndefined<String>,
+    /// Free text; `null` clears it.
+    pub(crate) description: MaybeUndefined<String>,
+    /// A registered function.
+    pub(crate) func: Option<String>,
+    /// The function's arguments; `null` sets them to JSON `null`.
+    pub(crate) args: MaybeUndefined<Value>,
+    /// `cron`, `interval` or `date`.
+    pub(crate) trigger: Option<String>,
+    /// The trigger's rule.
+    pub(crate) rule: Option<String>,
+    /// IANA time zone; `null`: the scheduler's default.
+    pub(crate) timezone: MaybeUndefined<String>,
+    /// No fire before this; `null` removes the bound.
+    pub(crate) start_at: MaybeUndefined<DateTime<Utc>>,
+    /// No fire after this; `null` removes the bound.
+    pub(crate) end_at: MaybeUndefined<DateTime<Utc>>,
+    /// Moves the next fire to this instant (the schedule continues from there).
+    pub(crate) next_run_time: Option<DateTime<Utc>>,
+    /// Pauses (`true`) or resumes (`false`) the job.
+    pub(crate) is_paused: Option<bool>,
+    /// Seconds a fire may be late and still run.
+    pub(crate) misfire_grace_s: Option<i32>,
+    /// `skip` or `run_once`.
+    pub(crate) misfire_policy: Option<String>,
+    /// `skip`, `queue`, `replace` or `allow`.
+    pub(crate) overlap: Option<String>,
+    /// Runs at once with `overlap = allow`.
+    pub(crate) max_instances: Option<i32>,
+    /// Seconds a run may take; `null`: no limit.
+    pub(crate) timeout_s: MaybeUndefined<i32>,
+    /// Retries after a failed attempt.
+    pub(crate) max_retries: Option<i32>,
+}
+
+impl JobPatch {
+    /// The ActiveModel setting only what the patch names.
+    pub(crate) fn into_update(self, job_id: String) -> job_info::ActiveModel {
+        fn set_nullable<T>(v: MaybeUndefined<T>) -> sea_orm::ActiveValue<Option<T>>
+        where
+            Option<T>: Into<sea_orm::Value>,
+        {
+            match v {
+                MaybeUndefined::Undefined => NotSet,
+                MaybeUndefined::Null => Set(None),
+                MaybeUndefined::Value(v) => Set(Some(v)),
+            }
+        }
+        job_info::ActiveModel {
+            job_id: Unchanged(job_id),
+            job_name: set_nullable(self.job_name),
+            description: set_nullable(self.description),
+            func: set_given(self.func),
+            args: match self.args {
+                MaybeUndefined::Undefined => NotSet,
+                MaybeUndefined::Null => Set(None),
+                MaybeUndefined::Value(v) => Set(args_text(Some(v))),
+            },
+            trigger: set_given(self.trigger),
+            rule: set_given(self.rule),
+            timezone: set_nullable(self.timezone),
+            start_at: set_nullable(self.start_at),
+            end_at: set_nullable(self.end_at),
+            next_run_time: set_given(self.next_run_time.map(Some)),
+            is_paused: set_given(self.is_paused),
+            misfire_grace_s: set_given(self.misfire_grace_s),
+            misfire_policy: set_given(self.misfire_policy),
+            overlap: set_given(self.overlap),
+            max_instances: set_given(self.max_instances),
+            timeout_s: set_nullable(self.timeout_s),
+            max_retries: set_given(self.max_retries),
+            ..Default::default()
+        }
+    }
+}
+
+/// What `POST /jobs/{job_id}/run` started.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct RunStarted {
+    /// The job.
+    pub(crate) job_id: String,
+    /// The new execution (read it at `GET /executions/{id}`); `null` when the
+    /// job's overlap policy did not start a run now.
+    pub(crate) execution_id: Option<String>,
+    /// Whether a run started.
+    pub(crate) started: bool,
+    /// What happened, in words.
+    pub(crate) message: String,
+}
+
+/// Upcoming fire instants.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct NextRunTimes {
+    /// The next fires, soonest first (UTC). Empty for a paused or finished job.
+    pub(crate) next_run_times: Vec<DateTime<Utc>>,
+}
+
+/// What `POST /jobs/{job_id}/cancel` cancelled.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct Cancelled {
+    /// The job.
+    pub(crate) job_id: String,
+    /// Runs in progress in this process that were told to stop; each is
+    /// recorded as `cancelled` once it has.
+    pub(crate) cancelled: u64,
+}

@@ -1,0 +1,165 @@
+//! History over real HTTP: per job, all, one with its output, cleanup.
+
+mod common;
+
+use chrono::Duration;
+use common::{TestApi, epoch};
+use ruqi::entity::job_execution;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use serde_json::{Value, json};
+
+/// Runs `job_id` now and waits for its run to end; returns the execution id.
+async fn run_to_end(api: &TestApi, job_id: &str) -> String {
+    let run = api.post_empty(&format!("/jobs/{job_id}/run")).await;
+    assert_eq!(run.status, 202, "{run:?}");
+    let id = run.body["execution_id"].as_str().expect("an execution id").to_owned();
+    api.wait_for_execution(&id, |e| e["status"] != "running").await;
+    id
+}
+
+#[tokio::test]
+async fn executions_of_a_job_and_one_with_its_output() {
+    let api = TestApi::start().await;
+    api.create(json!({
+        "job_id": "say", "job_name": "talk", "func": "echo", "args": {"text": "hello there"},
+        "trigger": "interval", "rule": "1h",
+    }))
+    .await;
+    let id = run_to_end(&api, "say").await;
+
+    let list = api.get("/jobs/say/executions").await;
+    assert_eq!(list.status, 200, "{list:?}");
+    assert_eq!(list.body["total"], 1);
+    let item = &list.body["items"][0];
+    assert_eq!(item["id"], id.as_str());
+    assert_eq!(item["status"], "success");
+    assert_eq!(item["job_name"], "talk");
+    assert_eq!(item["node"], "api-test");
+    assert!(item.get("output").is_none(), "lists leave the output out: {item}");
+
+    let one = api.get(&format!("/executions/{id}")).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.body["output"], "hello there\n");
+    assert_eq!(one.body["scheduled_for"], "2026-05-01T08:00:00+00:00");
+
+    assert_eq!(api.get("/jobs/say/executions?status=failed").await.body["total"], 0);
+    assert_eq!(api.get("/jobs/say/executions?status=SUCCESS").await.body["total"], 1);
+    api.get("/jobs/say/executions?status=fine")
+        .await
+        .assert_error(400, "bad_request", None);
+    api.get("/jobs/say/executions?from=yesterday")
+        .await
+        .assert_error(400, "bad_request", None);
+    api.get("/jobs/never/executions")
+        .await
+        .assert_error(404, "not_found", None);
+    api.get("/executions/0190-no-such-id")
+        .await
+        .assert_error(404, "not_found", None);
+}
+
+#[tokio::test]
+async fn all_executions_filter_and_page() {
+    let api = TestApi::start().await;
+    api.create(json!({"job_id": "ok", "job_name": "good", "func": "noop", "trigger": "interval", "rule": "1h"}))
+        .await;
+    api.create(json!({"job_id": "bad", "job_name": "evil", "func": "fail", "trigger": "interval", "rule": "1h"}))
+        .await;
+    run_to_end(&api, "ok").await;
+    api.clock.advance(Duration::minutes(1));
+    let failed = run_to_end(&api, "bad").await;
+    api.clock.advance(Duration::minutes(1));
+    run_to_end(&api, "ok").await;
+
+    let all = api.get("/executions").await;
+    assert_eq!(all.body["total"], 3);
+    let statuses: Vec<&Value> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["status"])
+        .collect();
+    assert_eq!(statuses, ["success", "failed", "success"], "newest first");
+    let bad = api.get("/executions?job_id=bad").await;
+    assert_eq!(bad.body["total"], 1);
+    assert_eq!(bad.body["items"][0]["id"], failed.as_str());
+    assert_eq!(bad.body["items"][0]["error"], "boom");
+    assert_eq!(api.get("/executions?job_name=good").await.body["total"], 2);
+    assert_eq!(api.get("/executions?status=failed").await.body["total"], 1);
+    assert_eq!(
+        api.get("/executions?job_name=good&status=failed").await.body["total"],
+        0
+    );
+    let from = "2026-05-01T08:01:00Z";
+    let to = "2026-05-01T08:02:00Z";
+    let window = api.get(&format!("/executions?from={from}&to={to}")).await;
+    assert_eq!(window.body["total"], 1, "{window:?}");
+    assert_eq!(window.body["items"][0]["job_id"], "bad");
+    let page = api.get("/executions?offset=2&limit=2").await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page.body["total"], 3);
+    assert_eq!(page.body["limit"], 2);
+    api.get("/executions?limit=1001")
+        .await
+        .assert_error(400, "bad_request", None);
+    api.get("/executions?status=nope")
+        .await
+        .assert_error(400, "bad_request", None);
+}
+
+/// A finished history row scheduled `days_ago` days before the epoch.
+async fn old_row(api: &TestApi, id: &str, job_id: &str, days_ago: i64) {
+    let at = epoch() - Duration::days(days_ago);
+    job_execution::ActiveModel {
+        id: Set(id.to_owned()),
+        job_id: Set(job_id.to_owned()),
+        job_name: Set(Some(format!("{job_id}-group"))),
+        scheduled_for: Set(at),
+        started_at: Set(Some(at)),
+        finished_at: Set(Some(at)),
+        duration_ms: Set(Some(0)),
+        status: Set("success".to_owned()),
+        attempt: Set(1),
+        output: Set(None),
+        error: Set(None),
+        node: Set(Some("elsewhere".to_owned())),
+        trigger_source: Set("schedule".to_owned()),
+    }
+    .insert(&api.db)
+    .await
+    .expect("a history row");
+}
+
+#[tokio::test]
+async fn cleanup_deletes_old_history_and_says_how_much() {
+    let api = TestApi::start().await;
+    for (i, days) in [40, 35, 31, 5, 1].into_iter().enumerate() {
+        old_row(&api, &format!("a{i}"), "a", days).await;
+        old_row(&api, &format!("b{i}"), "b", days).await;
+    }
+    let answer = api
+        .post("/executions/cleanup", json!({"older_than_days": 30, "job_id": "a"}))
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, json!({"deleted": 3}));
+    assert_eq!(api.get("/executions?job_id=a").await.body["total"], 2);
+
+    let answer = api
+        .post("/executions/cleanup", json!({"keep_last": 1, "job_name": "b-group"}))
+        .await;
+    assert_eq!(answer.body, json!({"deleted": 4}));
+    let left = api.get("/executions?job_id=b").await;
+    assert_eq!(left.body["items"][0]["id"], "b4", "the newest stays");
+
+    let before = api.execution_count().await;
+    api.post("/executions/cleanup", json!({"job_id": "a"}))
+        .await
+        .assert_error(422, "invalid", Some("older_than_days"));
+    api.post("/executions/cleanup", json!({"older_than": 3}))
+        .await
+        .assert_error(400, "bad_request", None);
+    api.post("/executions/cleanup", json!({"older_than_days": -3}))
+        .await
+        .assert_error(400, "bad_request", None);
+    assert_eq!(api.execution_count().await, before);
+}

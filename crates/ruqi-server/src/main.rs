@@ -1,0 +1,32 @@
+//! `ruqi-server`: ruqi as a service with an HTTP admin API.
+//!
+//! Run it with `cargo run --release -p ruqi-server` (`--help` lists the flags;
+//! each has an environment variable). It keeps its jobs in `ruqi.db` in the
+//! working directory unless `--database-url` says otherwise, listens on
+//! `127.0.0.1:8200`, and logs at `RUST_LOG` (default `info,sqlx=warn`). Open
+//! <http://127.0.0.1:8200/> for Swagger UI, or use curl against `/api`: create
+//! a job with `func` `http` and it fires its request on schedule; every run
+//! shows up under `/api/executions` with the response status and body.
+//! Ctrl-C or SIGTERM stops taking requests, lets running jobs finish, and exits.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ruqi_server::{Options, serve};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match serve(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

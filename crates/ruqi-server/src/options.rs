@@ -1,0 +1,155 @@
+//! The server's flags, each with an environment variable to fall back on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use ruqi_api::Auth;
+
+use crate::Error;
+
+/// Where the server keeps its jobs unless told otherwise: `ruqi.db` in the
+/// working directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ruqi.db?mode=rwc";
+
+/// Where the server listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+
+/// ruqi as a standalone service: the rows of `job_info` are the schedule,
+/// managed over HTTP at /api (Swagger UI at /api/docs).
+///
+/// ```
+/// use clap::Parser;
+/// use ruqi_server::Options;
+///
+/// let options = Options::try_parse_from(["ruqi-server", "--token", "s3cret", "--allow-shell"]).unwrap();
+/// assert!(options.allow_shell);
+/// assert!(options.auth().is_enabled());
+/// ```
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ruqi-server", version, about, long_about = None)]
+pub struct Options {
+    /// Database URL: sqlite://…, postgres://… or mysql://…
+    #[arg(long, env = "RUQI_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    /// Address to listen on (host:port).
+    #[arg(long, env = "RUQI_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// Bearer token with the admin scope (comma-separated for several).
+    /// Without any token the API is open, and only a loopback address is allowed.
+    #[arg(long, env = "RUQI_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    pub token: Vec<String>,
+
+    /// Bearer token with the read-only scope (comma-separated for several).
+    #[arg(long, env = "RUQI_READ_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    pub read_token: Vec<String>,
+
+    /// This process's name in job_execution.node [default: host name and process id]
+    #[arg(long, env = "RUQI_NODE_NAME")]
+    pub node_name: Option<String>,
+
+    /// Register the `shell` function: whoever can write a job can then run any
+    /// command as this server's user.
+    #[arg(long, env = "RUQI_ALLOW_SHELL")]
+    pub allow_shell: bool,
+
+    /// How often this node writes its heartbeat and looks for dead nodes
+    /// sharing the database (500ms, 2s, 1m…) [default: 5s]
+    #[arg(long, env = "RUQI_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+
+    /// Listen on a non-loopback address without any token: anyone who can
+    /// reach the server can then change its jobs.
+    #[arg(long, env = "RUQI_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+}
+
+impl Options {
+    /// The tokens as the admin API checks them; no token at all disables the check.
+    pub fn auth(&self) -> Auth {
+        let tokens = || self.token.iter().chain(&self.read_token).filter(|t| !t.is_empty());
+        if tokens().next().is_none() {
+            return Auth::disabled();
+        }
+        let auth = self
+            .token
+            .iter()
+            .fold(Auth::bearer(), |auth, t| auth.admin_token(t.as_str()));
+        self.read_token.iter().fold(auth, |auth, t| auth.read_token(t.as_str()))
+    }
+
+    /// Refuses to serve an open API (no token) on anything but loopback,
+    /// unless `--allow-unauthenticated` says the network is trusted.
+    pub fn check_exposure(&self, addrs: &[SocketAddr]) -> Result<(), Error> {
+        if self.auth().is_enabled() || self.allow_unauthenticated {
+            return Ok(());
+        }
+        match addrs.iter().find(|addr| !addr.ip().is_loopback()) {
+            Some(addr) => Err(Error::Unprotected {
+                addr: *addr,
+                shell: if self.allow_shell {
+                    ", and run commands through `shell`"
+                } else {
+                    ""
+                },
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A period written as a job's interval rule is: `500ms`, `10s`, `1m30s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let period = ruqi::trigger::parse_interval(text).map_err(|e| e.reason)?;
+    period.to_std().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Options {
+        Options::try_parse_from(std::iter::once("ruqi-server").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let options = parse(&[]);
+        assert_eq!(options.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(options.listen, DEFAULT_LISTEN);
+        assert!(!options.auth().is_enabled());
+        assert!(!options.allow_shell);
+        assert_eq!(options.heartbeat_interval, None);
+    }
+
+    #[test]
+    fn periods_read_like_interval_rules() {
+        let options = parse(&["--heartbeat-interval", "1500ms"]);
+        assert_eq!(options.heartbeat_interval, Some(Duration::from_millis(1500)));
+        assert!(Options::try_parse_from(["ruqi-server", "--heartbeat-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn tokens_get_their_scopes() {
+        let auth = parse(&["--token", "a,b", "--read-token", "r"]).auth();
+        assert_eq!(auth.scope_of("a"), Some(ruqi_api::Scope::Admin));
+        assert_eq!(auth.scope_of("b"), Some(ruqi_api::Scope::Admin));
+        assert_eq!(auth.scope_of("r"), Some(ruqi_api::Scope::Read));
+        assert!(parse(&["--read-token", "r"]).auth().is_enabled());
+    }
+
+    #[test]
+    fn an_open_api_stays_on_loopback_unless_allowed() {
+        let any: SocketAddr = "0.0.0.0:8200".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:8200".parse().unwrap();
+        let v6: SocketAddr = "[::1]:8200".parse().unwrap();
+        assert!(parse(&[]).check_exposure(&[loopback, v6]).is_ok());
+        let err = parse(&["--allow-shell"]).check_exposure(&[loopback, any]).unwrap_err();
+        assert!(err.to_string().contains("--allow-unauthenticated"), "{err}");
+        assert!(err.to_string().contains("shell"), "{err}");
+        assert!(parse(&["--allow-unauthenticated"]).check_exposure(&[any]).is_ok());
+        assert!(parse(&["--token", "t"]).check_exposure(&[any]).is_ok());
+    }
+}

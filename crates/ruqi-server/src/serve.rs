@@ -1,0 +1,150 @@
+//! Running the server: database, scheduler, admin API, and a graceful stop.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use poem::endpoint::make_sync;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::Tracing;
+use poem::web::Redirect;
+use poem::{EndpointExt, Route, Server};
+use ruqi::Registry;
+use ruqi_api::AdminApi;
+use sea_orm::Database;
+
+use crate::builtin::{BuiltinOptions, register_builtins};
+use crate::{Error, Options};
+
+/// Where the admin API is mounted.
+const API_PREFIX: &str = "/api";
+
+/// How long requests in flight may take to finish once a stop was asked for.
+const REQUEST_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the server until Ctrl-C or SIGTERM: opens (and migrates) the
+/// database, starts the scheduler with the built-in functions, serves the
+/// admin API under `/api`, and on the signal stops taking requests, then
+/// lets running jobs finish (or records them as cancelled).
+pub async fn serve(options: Options) -> Result<(), Error> {
+    let stop = StopSignals::install()?;
+    let addrs = resolve(&options.listen).await?;
+    options.check_exposure(&addrs)?;
+
+    let db = Database::connect(&options.database_url).await?;
+    ruqi::migrate(&db).await?;
+
+    let mut registry = Registry::new();
+    register_builtins(
+        &mut registry,
+        &BuiltinOptions {
+            allow_shell: options.allow_shell,
+        },
+    );
+    let mut builder = ruqi::scheduler(db.clone(), registry);
+    if let Some(name) = &options.node_name {
+        builder = builder.node_name(name);
+    }
+    if let Some(interval) = options.heartbeat_interval {
+        builder = builder.heartbeat_interval(interval);
+    }
+    let scheduler = builder.start().await?;
+
+    let auth = options.auth();
+    if !auth.is_enabled() {
+        tracing::warn!(
+            "no token configured: the admin API is open to whoever can reach {}",
+            options.listen
+        );
+    }
+    let app = Route::new()
+        .nest(
+            API_PREFIX,
+            AdminApi::new(db, scheduler.clone()).auth(auth).endpoint(API_PREFIX),
+        )
+        .at("/", make_sync(|_| Redirect::see_other(format!("{API_PREFIX}/docs"))))
+        .with(Tracing);
+
+    let listener = addrs
+        .iter()
+        .map(|addr| TcpListener::bind(*addr).boxed())
+        .reduce(|all, one| all.combine(one).boxed())
+        .ok_or_else(|| Error::Listen {
+            address: options.listen.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "resolves to no address"),
+        })?;
+    let acceptor = listener.into_acceptor().await.map_err(|source| Error::Listen {
+        address: options.listen.clone(),
+        source,
+    })?;
+    for addr in acceptor
+        .local_addr()
+        .iter()
+        .filter_map(|addr| addr.as_socket_addr().copied())
+    {
+        tracing::info!(
+            node = %scheduler.status().node,
+            shell = options.allow_shell,
+            "ruqi-server listening on http://{addr} (Swagger UI at http://{addr}{API_PREFIX}/docs)"
+        );
+    }
+    let served = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, stop.received(), Some(REQUEST_GRACE))
+        .await;
+    tracing::info!("no longer taking requests; stopping the scheduler");
+    scheduler.shutdown().await;
+    served.map_err(Error::Serve)
+}
+
+/// The addresses `listen` names.
+async fn resolve(listen: &str) -> Result<Vec<SocketAddr>, Error> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|source| Error::Listen {
+            address: listen.to_owned(),
+            source,
+        })?
+        .collect();
+    Ok(addrs)
+}
+
+/// Ctrl-C and SIGTERM, listened for from the start: a stop asked for while
+/// the server is still starting is kept, and honoured once it serves.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).map_err(Error::Serve)?,
+                terminate: signal(SignalKind::terminate()).map_err(Error::Serve)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves on the first Ctrl-C or SIGTERM.
+    async fn received(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("Ctrl-C: shutting down"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("Ctrl-C: shutting down");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
