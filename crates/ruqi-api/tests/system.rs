@@ -33,6 +33,10 @@ async fn status_counts_jobs_and_says_when_it_wakes_up() {
     assert_eq!(empty.body["next_wakeup"], Value::Null);
     assert_eq!(empty.body["seconds_until_next_wakeup"], Value::Null);
     assert_eq!(empty.body["started_at"], "2026-05-01T08:00:00+00:00");
+    let nodes = empty.body["nodes"].as_array().expect("nodes is a list");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(nodes[0]["node"], "api-test");
+    assert_eq!(nodes[0]["pid"], i64::from(std::process::id()));
 
     api.create(job("ten-minutes")).await;
     api.create(json!({"job_id": "hourly", "func": "noop", "trigger": "interval", "rule": "1h"}))

@@ -56,6 +56,23 @@ pub(crate) struct SchedulerStatus {
     pub(crate) seconds_until_next_wakeup: Option<f64>,
     /// Whether shutdown has begun.
     pub(crate) shutting_down: bool,
+    /// The live scheduler nodes on this database, this one included (as of its last heartbeat).
+    pub(crate) nodes: Vec<NodeInfo>,
+}
+
+/// A scheduler process sharing the database, from the node registry.
+#[derive(Debug, Clone, PartialEq, Object, Deserialize)]
+pub(crate) struct NodeInfo {
+    /// Its node name (`job_execution.node` of its runs).
+    pub(crate) node: String,
+    /// The host it runs on.
+    pub(crate) host: Option<String>,
+    /// Its process id.
+    pub(crate) pid: Option<i64>,
+    /// When it started.
+    pub(crate) started_at: DateTime<Utc>,
+    /// Its last heartbeat, by the database's clock.
+    pub(crate) heartbeat_at: DateTime<Utc>,
 }
 
 impl SchedulerStatus {
