@@ -60,6 +60,11 @@ pub struct Options {
     #[arg(long, env = "RUQI_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
     pub heartbeat_interval: Option<Duration>,
 
+    /// How often the change feed reads the `job_change` log: the poll on
+    /// SQLite and MySQL, the safety poll behind LISTEN on PostgreSQL [default: 1s]
+    #[arg(long, env = "RUQI_POLL_INTERVAL", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+
     /// Listen on a non-loopback address without any token: anyone who can
     /// reach the server can then change its jobs.
     #[arg(long, env = "RUQI_ALLOW_UNAUTHENTICATED")]
@@ -122,12 +127,15 @@ mod tests {
         assert!(!options.auth().is_enabled());
         assert!(!options.allow_shell);
         assert_eq!(options.heartbeat_interval, None);
+        assert_eq!(options.poll_interval, None);
     }
 
     #[test]
     fn periods_read_like_interval_rules() {
         let options = parse(&["--heartbeat-interval", "1500ms"]);
         assert_eq!(options.heartbeat_interval, Some(Duration::from_millis(1500)));
+        let options = parse(&["--poll-interval", "250ms"]);
+        assert_eq!(options.poll_interval, Some(Duration::from_millis(250)));
         assert!(Options::try_parse_from(["ruqi-server", "--heartbeat-interval", "soon"]).is_err());
     }
 

@@ -40,7 +40,12 @@ pub async fn serve(options: Options) -> Result<(), Error> {
             allow_shell: options.allow_shell,
         },
     );
-    let mut builder = ruqi::scheduler(db.clone(), registry);
+    let mut feed = ruqi::FeedConfig::default();
+    if let Some(interval) = options.poll_interval {
+        feed.poll_interval = interval;
+    }
+    let store = ruqi::SeaOrmStore::new(db.clone()).change_feed(feed);
+    let mut builder = ruqi::Scheduler::builder(std::sync::Arc::new(store), registry);
     if let Some(name) = &options.node_name {
         builder = builder.node_name(name);
     }
