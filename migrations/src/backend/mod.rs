@@ -42,6 +42,15 @@ pub(crate) fn any_changed(changed: impl Fn(&str) -> String) -> String {
         .join(" OR ")
 }
 
+/// Drops the change-log triggers of backends with one trigger per operation
+/// (MySQL and SQLite; PostgreSQL has one trigger for all three).
+pub(crate) fn drop_per_operation_change_triggers() -> Vec<String> {
+    ["insert", "update", "delete"]
+        .iter()
+        .map(|op| format!("DROP TRIGGER IF EXISTS ruqi_job_info_{op}_change"))
+        .collect()
+}
+
 /// A timestamp column with microseconds on every backend.
 pub(crate) fn timestamp(db: DatabaseBackend, col: impl IntoIden) -> ColumnDef {
     let mut def = ColumnDef::new(col);

@@ -57,8 +57,5 @@ END"
 }
 
 pub(crate) fn drop_change_triggers() -> Vec<String> {
-    ["insert", "update", "delete"]
-        .iter()
-        .map(|op| format!("DROP TRIGGER IF EXISTS ruqi_job_info_{op}_change"))
-        .collect()
+    super::drop_per_operation_change_triggers()
 }
