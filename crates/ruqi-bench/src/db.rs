@@ -1,5 +1,6 @@
-//! The benchmark's database: a SQLite file in a temporary directory, and
-//! `job_info` rows written in bulk exactly as the scheduler itself leaves them.
+//! The benchmark's database: a SQLite file in a temporary directory (see
+//! [`crate::backend`] for the servers), and `job_info` rows written in bulk
+//! exactly as the scheduler itself leaves them.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -111,13 +112,36 @@ pub(crate) fn interval_job(
     created_at: DateTime<Utc>,
     next_run_time: DateTime<Utc>,
 ) -> job_info::ActiveModel {
+    scheduled_job(job_id, func, "interval", rule, created_at, next_run_time)
+}
+
+/// A valid, scheduled `cron` row (zone NULL: UTC) as the scheduler leaves
+/// it; `next_run_time` must be the rule's first fire after now.
+pub(crate) fn cron_job(
+    job_id: String,
+    func: &str,
+    rule: &str,
+    created_at: DateTime<Utc>,
+    next_run_time: DateTime<Utc>,
+) -> job_info::ActiveModel {
+    scheduled_job(job_id, func, "cron", rule, created_at, next_run_time)
+}
+
+fn scheduled_job(
+    job_id: String,
+    func: &str,
+    trigger: &str,
+    rule: &str,
+    created_at: DateTime<Utc>,
+    next_run_time: DateTime<Utc>,
+) -> job_info::ActiveModel {
     job_info::ActiveModel {
         job_id: Set(job_id),
         job_name: Set(Some("bench".to_owned())),
         description: Set(None),
         func: Set(func.to_owned()),
         args: Set(None),
-        trigger: Set("interval".to_owned()),
+        trigger: Set(trigger.to_owned()),
         rule: Set(rule.to_owned()),
         timezone: Set(None),
         start_at: Set(None),

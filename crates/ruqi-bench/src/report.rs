@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::db::SQLITE_SETUP;
 use crate::engine::Engine;
 use crate::machine::Machine;
-use crate::scenario::{precision, startup};
-use crate::stats::Spread;
+use crate::scenario::{feed, precision, startup};
+use crate::stats::{Spread, percentile, sorted};
 
 /// How and where one scenario's figures were taken.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +80,9 @@ pub(crate) struct Results {
     pub(crate) precision: Option<Section<precision::Report>>,
     /// Start-up time and memory.
     pub(crate) startup: Option<Section<startup::Report>>,
+    /// Change-feed latency (absent from results written before it existed).
+    #[serde(default)]
+    pub(crate) feed: Option<Section<feed::Report>>,
 }
 
 /// The workspace root (where `BENCHMARKS.md` lives), from where this crate was built.
@@ -197,7 +201,48 @@ fn bars(results: &Results) -> Vec<Bar> {
             },
         }
     };
-    vec![precision_bar, startup_bar]
+    let mut all = vec![precision_bar, startup_bar];
+    all.extend(feed_bars(results.feed.as_ref().map(|s| &s.report)));
+    all
+}
+
+/// One bar per backend for the change feed.
+fn feed_bars(report: Option<&feed::Report>) -> Vec<Bar> {
+    let poll_ms = report.map_or_else(
+        || u64::try_from(ruqi::FeedConfig::default().poll_interval.as_millis()).unwrap_or(u64::MAX),
+        |r| r.poll_interval_ms,
+    );
+    Backend::ALL
+        .into_iter()
+        .map(|backend| {
+            let status = report.and_then(|r| r.status(backend));
+            let label = status.map_or(backend.label(), feed::BackendStatus::label);
+            let what = format!(
+                "{label}: plain SQL edit, commit → rescheduled, {} (change feed)",
+                feed::Report::bar_text(backend, poll_ms)
+            );
+            match (
+                report.and_then(|r| r.bar(backend)),
+                status.and_then(|s| s.skipped.as_ref()),
+            ) {
+                (Some(bar), _) => Bar {
+                    what,
+                    measured: bar.measured,
+                    pass: Some(bar.pass),
+                },
+                (None, Some(why)) => Bar {
+                    what,
+                    measured: format!("skipped: {why}"),
+                    pass: None,
+                },
+                (None, None) => Bar {
+                    what,
+                    measured: "—".to_owned(),
+                    pass: None,
+                },
+            }
+        })
+        .collect()
 }
 
 /// `10000` as `10,000`.
@@ -228,14 +273,16 @@ pub(crate) fn render(results: &Results) -> String {
     md.push_str(
         "Written by `ruqi-bench` (`crates/ruqi-bench`), which rewrites this file on every run: change the \
          harness, not this file. Reproduce from the workspace root with \
-         `cargo run --release -p ruqi-bench -- all` (add `--quick` for a one-minute smoke run, `--full` for the \
-         100,000-job precision configuration); every figure, run by run, is also in \
-         `target/bench/results.json`. Figures are the median over runs with the spread (min–max across runs) \
-         in brackets.\n\n",
+         `cargo run --release -p ruqi-bench -- all` (add `--quick` for a smoke run, `--full` for the \
+         100,000-job configurations; set `RUQI_TEST_POSTGRES_URL` and `RUQI_TEST_MYSQL_URL` to include those \
+         servers in the change-feed figures); every figure, run by run, is also in \
+         `target/bench/results.json`. Timer and start-up figures are the median over runs with the spread \
+         (min–max across runs) in brackets; change-feed figures are percentiles over the edits of one run.\n\n",
     );
     let latest = [
         results.precision.as_ref().map(|s| &s.run),
         results.startup.as_ref().map(|s| &s.run),
+        results.feed.as_ref().map(|s| &s.run),
     ]
     .into_iter()
     .flatten()
@@ -251,6 +298,24 @@ pub(crate) fn render(results: &Results) -> String {
         let _ = writeln!(md, "| memory | {} |", run.machine.memory);
         let _ = writeln!(md, "| kernel | Linux {} |", run.machine.kernel);
         let _ = writeln!(md, "| database | {} |", run.database);
+        if let Some(feed) = &results.feed {
+            let servers: Vec<String> = feed
+                .report
+                .backends
+                .iter()
+                .filter(|s| s.backend != Backend::Sqlite)
+                .map(|s| match (&s.version, &s.skipped) {
+                    (Some(_), _) => s.describe(),
+                    (None, Some(why)) => format!("{}: not measured ({why})", s.label()),
+                    (None, None) => format!("{}: not measured", s.label()),
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "| database servers (`feed` only) | {}; a database of its own per run, sea-orm's default pool |",
+                servers.join("; ")
+            );
+        }
         md.push_str(
             "\nThe machine is shared: other builds may run while the benchmark does, which shows up as \
              spread between runs.\n\n",
@@ -264,6 +329,9 @@ pub(crate) fn render(results: &Results) -> String {
     }
     if let Some(section) = &results.startup {
         md.push_str(&startup_markdown(section));
+    }
+    if let Some(section) = &results.feed {
+        md.push_str(&feed_markdown(section));
     }
     md
 }
@@ -358,12 +426,17 @@ pub(crate) fn precision_markdown(section: &Section<precision::Report>) -> String
             ratio(report.p99_abs_ratio(size))
         );
     }
-    md.push_str(&failures(report.rows.iter().flat_map(|row| {
+    let stalled = failures(report.rows.iter().flat_map(|row| {
         row.runs
             .iter()
             .enumerate()
             .map(move |(i, run)| (row.engine, i, &run.failed))
-    })));
+    }));
+    if !stalled.is_empty() {
+        // A blank line first, or the list would be read as one more table row.
+        md.push('\n');
+        md.push_str(&stalled);
+    }
     md.push_str("\nBoth engines measured in the same invocation.");
     let early_tcs = report
         .rows
@@ -472,6 +545,233 @@ pub(crate) fn startup_markdown(section: &Section<startup::Report>) -> String {
     md
 }
 
+/// The change-feed section.
+pub(crate) fn feed_markdown(section: &Section<feed::Report>) -> String {
+    let report = &section.report;
+    let poll = report.poll_interval_ms;
+    let label = |backend: Backend| {
+        report
+            .status(backend)
+            .map_or(backend.label(), feed::BackendStatus::label)
+    };
+    let jobs = |idle_jobs: usize| format!("{} + {}", thousands(idle_jobs), thousands(feed::MEASURED_JOBS));
+    let mut md = String::from("## Change feed latency (`feed`)\n\n");
+    md.push_str(&run_line(section));
+    let _ = write!(
+        md,
+        "How long after a plain SQL edit by another client commits the running scheduler has applied it. Each run \
+         is a fresh process on a fresh database (SQLite: a file in a temporary directory; PostgreSQL, MySQL/MariaDB: \
+         `CREATE DATABASE ruqi_b_…` on the server, dropped after) holding N idle jobs (interval `1d`, deadlines \
+         spread over the next day), {bulk} bulk jobs and two probe jobs (cron, UTC, next fire years away), all \
+         written as the scheduler leaves them; it starts the scheduler with \
+         `SeaOrmStore::change_feed(FeedConfig::default())` (poll interval {poll} ms) and then edits on a second \
+         connection of its own, in autocommit, flipping a rule between `{rule_a}` and `{rule_b}`:\n\n\
+         - **direct**: `UPDATE job_info SET rule = … WHERE job_id = …`. *Commit* = the instant the statement \
+         returned (the commit happened within its round trip, see the last column); *applied* = the first instant \
+         `scheduler.live(job).next_run_time` is the new rule's fire, checked at every `subscribe_changes()` \
+         notification by a task started before the edit. That covers noticing the change (PostgreSQL: `NOTIFY` at \
+         commit; elsewhere the next poll), reading the log, reading the row back, and writing the recomputed \
+         `next_run_time` back with a compare-and-set (a rule edit leaves the old one in the row). Before each edit \
+         a pause uniform in [0, {poll} ms), so the commits land at random phases of the poll: where the poll is \
+         what finds a change, expect p50 ≈ half the interval and a worst case of the interval plus a read.\n\
+         - **hook** (the baseline): the same edit through `job_info::ActiveModel::update` on the same connection, \
+         whose `after_save` hook tells the scheduler in-process; from `update()` returning to applied. Pause \
+         uniform in [0, 100 ms).\n\
+         - **bulk**: one `UPDATE … WHERE job_id LIKE 'feed-bulk-%'` changing {bulk} rows, after a pause of one to \
+         two poll intervals; from its return until the first and until the last of the rows is applied (each is \
+         read back and written back by the scheduler). No hook baseline: sea-orm runs no hooks for `update_many`.\n\n\
+         {direct} direct, {hook} hook and {bulks} bulk edit(s) per backend and table size, one run each, after one \
+         uncounted warm-up edit of each kind; percentiles by nearest rank over that run's edits (below 100 edits \
+         the p99 is the slowest edit).\n\n",
+        bulk = thousands(report.bulk_rows),
+        rule_a = feed::RULES[0].0,
+        rule_b = feed::RULES[1].0,
+        direct = report.direct_edits,
+        hook = report.hook_edits,
+        bulks = report.bulk_edits,
+    );
+    let measured: Vec<String> = report
+        .backends
+        .iter()
+        .filter(|s| s.version.is_some())
+        .map(feed::BackendStatus::describe)
+        .collect();
+    let skipped: Vec<String> = report
+        .backends
+        .iter()
+        .filter_map(|s| s.skipped.as_ref().map(|why| format!("{} ({why})", s.label())))
+        .collect();
+    let _ = write!(md, "Backends measured: {}.", list_or_none(&measured));
+    if !skipped.is_empty() {
+        let _ = write!(
+            md,
+            " Not measured: {}; set the variable to a server's URL (as for the tests) to include it.",
+            skipped.join(", ")
+        );
+    }
+    md.push_str("\n\n");
+
+    md.push_str(
+        "Direct SQL edit, commit → applied:\n\n\
+         | backend | jobs (idle + measured) | edits | p50 (ms) | p99 (ms) | max (ms) | p50 ÷ poll interval \
+         | slowest − poll interval (ms) | ÷ hook, p50 | ÷ hook, p99 | bar | `UPDATE` round trip p50 (ms) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n",
+    );
+    for row in &report.rows {
+        let Some(direct) = row.direct else {
+            let _ = writeln!(
+                md,
+                "| {} | {} | 0 | — | — | — | — | — | — | — | ❌ **no edit applied** | — |",
+                label(row.backend),
+                jobs(row.idle_jobs)
+            );
+            continue;
+        };
+        let bar = match report.row_passes(row) {
+            Some(true) => format!("✅ {}", feed::Report::bar_text(row.backend, poll)),
+            _ => format!("❌ **{}**", feed::Report::bar_text(row.backend, poll)),
+        };
+        let mut edits = direct.samples.to_string();
+        if row.run.unapplied > 0 {
+            let _ = write!(edits, " (**{} never applied**)", row.run.unapplied);
+        }
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {} | {} | {} | {} | {} |",
+            label(row.backend),
+            jobs(row.idle_jobs),
+            edits,
+            direct.p50_ms,
+            direct.p99_ms,
+            direct.max_ms,
+            direct.p50_ms / poll.max(1) as f64,
+            signed(direct.max_ms - poll as f64, 1),
+            ratio(row.p50_ratio()),
+            ratio(row.p99_ratio()),
+            bar,
+            row.statement_p50_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}")),
+        );
+    }
+
+    md.push_str(
+        "\nThe baseline, the same edit through the ORM's hooks (`update()` returned → applied; a figure can be a \
+         hair below zero, as the hook announces the change from inside `update()`):\n\n\
+         | backend | jobs (idle + measured) | edits | p50 (ms) | p99 (ms) | max (ms) | `update()` call p50 (ms) |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for row in &report.rows {
+        let call_p50 = percentile(&sorted(row.run.hook_call_ms.clone()), 50.0);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            label(row.backend),
+            jobs(row.idle_jobs),
+            row.hook.map_or(0, |h| h.samples),
+            latency_cell(row.hook, |h| h.p50_ms),
+            latency_cell(row.hook, |h| h.p99_ms),
+            latency_cell(row.hook, |h| h.max_ms),
+            call_p50.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}")),
+        );
+    }
+
+    let _ = write!(
+        md,
+        "\nOne `UPDATE` changing {bulk} rows (commit → applied):\n\n\
+         | backend | jobs (idle + measured) | `UPDATE`s | statement p50 (ms) | first row applied, p50 (ms) \
+         | all {bulk} applied, p50 (ms) | all applied, max (ms) | rows applied per second after the first, p50 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+        bulk = thousands(report.bulk_rows),
+    );
+    for row in &report.rows {
+        let statement_p50 = percentile(&sorted(row.run.bulk_statement_ms.clone()), 50.0);
+        let rate = row
+            .bulk_rows_per_second(report.bulk_rows)
+            .map_or_else(|| "—".to_owned(), |rate| format!("{rate:.0}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            label(row.backend),
+            jobs(row.idle_jobs),
+            row.bulk_all.map_or(0, |b| b.samples),
+            statement_p50.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.1}")),
+            latency_cell(row.bulk_first, |b| b.p50_ms),
+            latency_cell(row.bulk_all, |b| b.p50_ms),
+            latency_cell(row.bulk_all, |b| b.max_ms),
+            rate,
+        );
+    }
+
+    let sizes = report.sizes();
+    if let (Some(&smallest), Some(&largest)) = (sizes.first(), sizes.last())
+        && smallest != largest
+    {
+        let _ = write!(
+            md,
+            "\nTable size: each figure at {} idle jobs ÷ the same at {}:\n\n\
+             | backend | direct p50 | direct p99 | hook p50 | bulk, rows applied per second |\n|---|---:|---:|---:|---:|\n",
+            thousands(largest),
+            thousands(smallest)
+        );
+        for backend in Backend::ALL {
+            let row_at = |size: usize| report.rows.iter().find(|r| r.backend == backend && r.idle_jobs == size);
+            let (Some(small), Some(large)) = (row_at(smallest), row_at(largest)) else {
+                continue;
+            };
+            let grow = |figure: fn(&feed::Row) -> Option<f64>| {
+                ratio(
+                    figure(large)
+                        .zip(figure(small))
+                        .and_then(|(l, s)| (s > 0.0).then(|| l / s)),
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                label(backend),
+                grow(|r| r.direct.map(|d| d.p50_ms)),
+                grow(|r| r.direct.map(|d| d.p99_ms)),
+                grow(|r| r.hook.map(|h| h.p50_ms)),
+                grow(|r| r.bulk_rows_per_second(feed::BULK_ROWS)),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nWhere the poll finds the change (SQLite, MySQL/MariaDB), a direct edit's latency is mostly the poll's \
+             phase, uniform over the interval: the median of {n} such edits varies by about ±{noise:.0} % (one \
+             standard deviation) from run to run of one configuration, so direct ratios within that band say \
+             nothing about table size there. The bulk rate (reading back and writing back each row) is the \
+             processing alone.",
+            n = report.direct_edits,
+            noise = 100.0 / (report.direct_edits.max(1) as f64).sqrt(),
+        );
+    }
+    md.push('\n');
+    md
+}
+
+fn latency_cell(latency: Option<feed::Latency>, figure: fn(&feed::Latency) -> f64) -> String {
+    latency.map_or_else(|| "—".to_owned(), |l| format!("{:.1}", figure(&l)))
+}
+
+/// `x` with an explicit sign, and a real minus sign rather than a hyphen.
+fn signed(x: f64, decimals: usize) -> String {
+    let text = format!("{:.decimals$}", x.abs());
+    if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        format!("−{text}")
+    } else {
+        format!("+{text}")
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// The bars as a markdown table, for the end of the console output.
 pub(crate) fn bars_markdown(results: &Results) -> String {
     let mut md = String::from("| bar | measured | result |\n|---|---|---|\n");
@@ -535,6 +835,69 @@ mod tests {
     fn empty_results_render_the_bars_as_not_measured() {
         let md = render(&Results::default());
         assert!(md.starts_with("# ruqi benchmarks"));
-        assert_eq!(md.matches("not measured").count(), 2);
+        assert_eq!(md.matches("not measured").count(), 5);
+    }
+
+    #[test]
+    fn signs_are_explicit() {
+        assert_eq!(signed(-29.34, 1), "−29.3");
+        assert_eq!(signed(12.0, 1), "+12.0");
+        assert_eq!(signed(-0.01, 1), "+0.0");
+    }
+
+    #[test]
+    fn feed_section_names_what_was_skipped() {
+        let run = |direct_ms: Vec<f64>, hook_ms: Vec<f64>| feed::RunResult {
+            version: "SQLite 3.51.3".into(),
+            direct_ms,
+            hook_ms,
+            ..feed::RunResult::default()
+        };
+        let report = feed::Report {
+            poll_interval_ms: 1000,
+            bulk_rows: feed::BULK_ROWS,
+            direct_edits: 2,
+            hook_edits: 1,
+            bulk_edits: 0,
+            backends: vec![
+                feed::BackendStatus {
+                    backend: Backend::Postgres,
+                    version: None,
+                    skipped: Some("`RUQI_TEST_POSTGRES_URL` is not set".into()),
+                },
+                feed::BackendStatus {
+                    backend: Backend::Sqlite,
+                    version: Some("SQLite 3.51.3".into()),
+                    skipped: None,
+                },
+            ],
+            rows: vec![
+                feed::Row::new(Backend::Sqlite, 1_000, run(vec![400.0, 980.0], vec![0.5])),
+                feed::Row::new(Backend::Sqlite, 10_000, run(vec![500.0, 1100.0], vec![0.5])),
+            ],
+        };
+        let results = Results {
+            feed: Some(Section {
+                run: RunInfo::now(Path::new("."), &["feed".to_owned()], false),
+                load_average: ["0".into(), "0".into()],
+                report,
+            }),
+            ..Results::default()
+        };
+        let md = render(&results);
+        assert!(md.contains("Not measured: PostgreSQL (`RUQI_TEST_POSTGRES_URL` is not set)"));
+        assert!(md.contains("skipped: `RUQI_TEST_POSTGRES_URL` is not set"));
+        // One size of two missed the bar, so the backend fails it.
+        assert!(
+            md.contains(
+                "| SQLite: plain SQL edit, commit → rescheduled, every edit ≤ poll interval + 50 ms = 1,050 ms"
+            )
+        );
+        assert!(md.contains("slowest edit 1100.0 ms (of 2 edits, at 10,000 idle jobs; p50 500.0 ms) | ❌ **fail**"));
+        assert!(
+            md.contains("| SQLite | 1,000 + 1,002 | 2 | 400.0 | 980.0 | 980.0 | 0.400 | −20.0 | 800.0× | 1960.0× |")
+        );
+        // Precision, start-up, and PostgreSQL twice (bar and machine table); MySQL has no bar figure either.
+        assert_eq!(md.matches("not measured").count(), 5);
     }
 }

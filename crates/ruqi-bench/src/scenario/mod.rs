@@ -1,7 +1,9 @@
 //! The scenarios, one file each. Every scenario has a parent side (`run`:
 //! plans the configurations, starts one child per measurement, summarises)
-//! and a child side (`measure`: one scheduler, one engine, one configuration).
+//! and a child side (`measure`: one scheduler, one engine or backend, one
+//! configuration).
 
+pub(crate) mod feed;
 pub(crate) mod precision;
 pub(crate) mod startup;
 

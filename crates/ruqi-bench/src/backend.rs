@@ -1,0 +1,264 @@
+//! The database backends a scenario can run on: a SQLite file always, and
+//! the PostgreSQL and MySQL/MariaDB servers named by the test suite's
+//! environment URLs when those are set. Every run gets a database of its own
+//! (a file in a temporary directory, or `CREATE DATABASE ruqi_b_…` on the
+//! server), removed after the run.
+//!
+//! The child process is told the backend and the database's name, never a
+//! URL: it rebuilds the URL from the same environment variable, so that a
+//! password in it appears neither in a process list nor in the results.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{self, KEEP_ENV, TempDir};
+
+/// A database backend as the harness names it in JSON and in tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Backend {
+    /// A SQLite file (see [`db::SQLITE_SETUP`]).
+    Sqlite,
+    /// The server at `RUQI_TEST_POSTGRES_URL`.
+    Postgres,
+    /// The server at `RUQI_TEST_MYSQL_URL` (MySQL or MariaDB).
+    MySql,
+}
+
+impl Backend {
+    /// Every backend, in the order tables list them.
+    pub(crate) const ALL: [Backend; 3] = [Backend::Postgres, Backend::Sqlite, Backend::MySql];
+
+    /// The name used in tables (MariaDB when the server says so, see [`Backend::label_for`]).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::MySql => "MySQL/MariaDB",
+        }
+    }
+
+    /// The name used in tables, given the server's version string.
+    pub(crate) fn label_for(self, version: &str) -> &'static str {
+        match self {
+            Backend::MySql if version.contains("MariaDB") => "MariaDB",
+            Backend::MySql => "MySQL",
+            other => other.label(),
+        }
+    }
+
+    /// The environment variable holding the server's URL; `None` for SQLite.
+    pub(crate) fn env_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("RUQI_TEST_POSTGRES_URL"),
+            Backend::MySql => Some("RUQI_TEST_MYSQL_URL"),
+        }
+    }
+
+    /// Whether this run can use the backend: `Ok` for SQLite and for a server
+    /// whose URL is set, otherwise why not.
+    pub(crate) fn availability(self) -> Result<(), String> {
+        match self.env_var() {
+            None => Ok(()),
+            Some(var) => match std::env::var(var) {
+                Ok(url) if !url.trim().is_empty() => Ok(()),
+                _ => Err(format!("`{var}` is not set")),
+            },
+        }
+    }
+
+    /// The server's URL from its environment variable.
+    fn server_url(self) -> Result<String> {
+        let var = self
+            .env_var()
+            .ok_or_else(|| anyhow!("{} has no server URL", self.label()))?;
+        std::env::var(var)
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| anyhow!("{var} is not set"))
+    }
+}
+
+/// `url` with its database name replaced by `name`, keeping any query string.
+fn with_database(url: &str, name: &str) -> String {
+    let (main, query) = url.split_once('?').map_or((url, None), |(m, q)| (m, Some(q)));
+    // `scheme://host` with no path at all has only the scheme's slashes.
+    let base = match main.rsplit_once('/') {
+        Some((base, _)) if !base.ends_with('/') => base,
+        _ => main,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A database created for one run, removed by [`RunDatabase::remove`].
+#[derive(Debug)]
+pub(crate) struct RunDatabase {
+    backend: Backend,
+    /// The SQLite file's path, or the server database's name.
+    name: String,
+    place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    /// The directory holding the SQLite file.
+    File(TempDir),
+    /// A connection to the server's original database, to drop ours from.
+    Server(DatabaseConnection),
+}
+
+impl RunDatabase {
+    /// Creates an empty database on `backend` (the child migrates it).
+    pub(crate) async fn create(backend: Backend, purpose: &str) -> Result<RunDatabase> {
+        if backend == Backend::Sqlite {
+            let dir = TempDir::new(purpose)?;
+            let path: PathBuf = dir.path().join("ruqi.db");
+            return Ok(RunDatabase {
+                backend,
+                name: path.display().to_string(),
+                place: Place::File(dir),
+            });
+        }
+        let url = backend.server_url()?;
+        let admin = Database::connect(quiet(&url))
+            .await
+            .with_context(|| format!("connecting to the {} server", backend.label()))?;
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let name = format!("ruqi_b_{:x}{:08x}", std::process::id(), nanos & 0xffff_ffff);
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .with_context(|| format!("creating the database {name} on the {} server", backend.label()))?;
+        Ok(RunDatabase {
+            backend,
+            name,
+            place: Place::Server(admin),
+        })
+    }
+
+    /// What a child needs to connect: the backend and the database's name.
+    pub(crate) fn target(&self) -> Target {
+        Target {
+            backend: self.backend,
+            database: self.name.clone(),
+        }
+    }
+
+    /// Deletes the database (unless [`KEEP_ENV`] is set). Best effort: a
+    /// leftover database is reported, not a reason to fail the benchmark.
+    pub(crate) async fn remove(self) {
+        match self.place {
+            // Dropping the directory removes the file (or keeps it, and says so).
+            Place::File(dir) => drop(dir),
+            Place::Server(admin) => {
+                if std::env::var_os(KEEP_ENV).is_some() {
+                    eprintln!(
+                        "{KEEP_ENV} is set: keeping the {} database {}",
+                        self.backend.label(),
+                        self.name
+                    );
+                } else if let Err(error) = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", self.name))
+                    .await
+                {
+                    eprintln!("warning: could not drop the database {}: {error}", self.name);
+                }
+                let _ = admin.close().await;
+            }
+        }
+    }
+}
+
+/// Where a child's database is: enough to connect, with no secrets in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Target {
+    /// The backend.
+    pub(crate) backend: Backend,
+    /// The SQLite file's path, or the database's name on the server.
+    pub(crate) database: String,
+}
+
+/// How many connections a [`Target::connect`] pool may open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pool {
+    /// sea-orm's default pool, as an application would hand the scheduler.
+    Default,
+    /// Exactly one connection: a client of its own, like a psql session.
+    Single,
+}
+
+impl Target {
+    /// Opens a pool on the database (statement logging off).
+    pub(crate) async fn connect(&self, pool: Pool) -> Result<DatabaseConnection> {
+        if self.backend == Backend::Sqlite {
+            return db::connect(std::path::Path::new(&self.database)).await;
+        }
+        let url = with_database(&self.backend.server_url()?, &self.database);
+        let mut options = quiet(&url);
+        if pool == Pool::Single {
+            options.max_connections(1).min_connections(1);
+        }
+        Database::connect(options)
+            .await
+            .with_context(|| format!("connecting to {} on the {} server", self.database, self.backend.label()))
+    }
+}
+
+fn quiet(url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    options
+}
+
+/// The database's own version string, e.g. `PostgreSQL 15.20`,
+/// `10.11.19-MariaDB-0+deb12u1`, `SQLite 3.46.0`.
+pub(crate) async fn server_version(db: &DatabaseConnection) -> Result<String> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Sqlite => "SELECT 'SQLite ' || sqlite_version()",
+        sea_orm::DatabaseBackend::Postgres => "SHOW server_version",
+        _ => "SELECT VERSION()",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| anyhow!("{sql} returned no row"))?;
+    let version: String = row.try_get_by_index(0)?;
+    Ok(match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("PostgreSQL {version}"),
+        _ => version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swaps_the_database_name_in_a_url() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "ruqi_b_1"),
+            "postgres://postgres@127.0.0.1:5432/ruqi_b_1"
+        );
+        assert_eq!(
+            with_database("mysql://root:pw@db:3306/test?ssl-mode=disabled", "x"),
+            "mysql://root:pw@db:3306/x?ssl-mode=disabled"
+        );
+        assert_eq!(with_database("postgres://localhost", "x"), "postgres://localhost/x");
+    }
+
+    #[test]
+    fn mariadb_is_named_by_its_version() {
+        assert_eq!(Backend::MySql.label_for("10.11.19-MariaDB-0+deb12u1"), "MariaDB");
+        assert_eq!(Backend::MySql.label_for("8.4.0"), "MySQL");
+        assert_eq!(Backend::Postgres.label_for("PostgreSQL 15.20"), "PostgreSQL");
+    }
+}
