@@ -55,6 +55,7 @@ fn history(id: &str, job_id: &str) -> job_execution::ActiveModel {
         error: Set(None),
         node: Set(Some("test-node".into())),
         trigger_source: Set("schedule".into()),
+        cancel_requested_at: Set(None),
     }
 }
 

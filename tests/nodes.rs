@@ -58,6 +58,7 @@ async fn add_running(
         error: Set(None),
         node: Set(Some(node.into())),
         trigger_source: Set("schedule".into()),
+        cancel_requested_at: Set(None),
     }
     .insert(db)
     .await

@@ -125,6 +125,7 @@ fn history(
         error: Set(None),
         node: Set(Some("test-node".into())),
         trigger_source: Set("schedule".into()),
+        cancel_requested_at: Set(None),
     }
 }
 

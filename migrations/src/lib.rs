@@ -18,6 +18,7 @@ mod backend;
 mod m20261121_000001_create_job_tables;
 mod m20261121_000002_create_version_triggers;
 mod m20261121_000003_create_change_feed;
+mod m20261121_000004_add_execution_control;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_job_tables::Migration),
             Box::new(m20261121_000002_create_version_triggers::Migration),
             Box::new(m20261121_000003_create_change_feed::Migration),
+            Box::new(m20261121_000004_add_execution_control::Migration),
         ]
     }
 

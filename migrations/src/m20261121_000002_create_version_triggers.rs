@@ -13,11 +13,10 @@ pub(crate) struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => backend::postgres::create_version_trigger(),
-            DatabaseBackend::MySql => backend::mysql::create_version_trigger(),
-            _ => backend::sqlite::create_version_trigger(),
-        };
+        let statements = backend::create_version_trigger(
+            manager.get_database_backend(),
+            backend::FIRST_VERSIONED_COLUMNS,
+        );
         backend::run(manager, statements).await
     }
 

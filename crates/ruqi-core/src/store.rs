@@ -84,6 +84,15 @@ pub struct LostRun {
     pub node: String,
 }
 
+/// Which runs a cancellation is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelTarget {
+    /// Every run of this job in progress.
+    Job(String),
+    /// This one execution.
+    Execution(String),
+}
+
 /// What the scheduler reads and writes.
 ///
 /// Every write that decides whether a fire runs is a compare-and-set on the
@@ -153,6 +162,24 @@ pub trait JobStore: Send + Sync + 'static {
     /// them and marks their unfinished runs `lost` (finished at `now`). Of
     /// several schedulers doing this at once, each lost run is returned to exactly one.
     async fn reap_dead_nodes(&self, _dead_after: Duration, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
+        Ok(Vec::new())
+    }
+
+    /// Stores the output of a run in progress (its log so far), so readers
+    /// on other nodes can tail it. Does nothing once the run has ended.
+    async fn record_progress(&self, _execution_id: &str, _output: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Asks the nodes other than `except_node` to cancel their runs matching
+    /// `target`; each picks the request up at its next heartbeat. Returns how
+    /// many runs were asked.
+    async fn request_cancel(&self, _target: &CancelTarget, _except_node: &str) -> Result<u64> {
+        Ok(0)
+    }
+
+    /// The execution ids of `node`'s runs that somebody asked to cancel.
+    async fn cancel_requests(&self, _node: &str) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 

@@ -31,11 +31,37 @@ pub(crate) const VERSIONED_COLUMNS: &[&str] = &[
     "max_instances",
     "timeout_s",
     "max_retries",
+    "retry_backoff",
+    "retry_delay",
+    "child_jobs",
+    "alert_url",
 ];
 
-/// `<a> OR <b> OR …` over the versioned columns, each test built by `changed`.
-pub(crate) fn any_changed(changed: impl Fn(&str) -> String) -> String {
-    VERSIONED_COLUMNS
+/// The versioned columns before the execution-control columns were added
+/// (what the version triggers cover between migrations 2 and 4).
+pub(crate) const FIRST_VERSIONED_COLUMNS: &[&str] = &[
+    "job_name",
+    "func",
+    "args",
+    "trigger",
+    "rule",
+    "timezone",
+    "start_at",
+    "end_at",
+    "next_run_time",
+    "is_paused",
+    "run_right_now",
+    "misfire_grace_s",
+    "misfire_policy",
+    "overlap",
+    "max_instances",
+    "timeout_s",
+    "max_retries",
+];
+
+/// `<a> OR <b> OR …` over `columns`, each test built by `changed`.
+pub(crate) fn any_changed(columns: &[&str], changed: impl Fn(&str) -> String) -> String {
+    columns
         .iter()
         .map(|c| changed(c))
         .collect::<Vec<_>>()
@@ -67,6 +93,15 @@ pub(crate) fn now(db: DatabaseBackend) -> SimpleExpr {
         DatabaseBackend::MySql => Expr::cust(mysql::NOW),
         DatabaseBackend::Sqlite => Expr::cust(sqlite::NOW),
         _ => Expr::current_timestamp(),
+    }
+}
+
+/// The statements creating the version trigger of `db` over `columns`.
+pub(crate) fn create_version_trigger(db: DatabaseBackend, columns: &[&str]) -> Vec<String> {
+    match db {
+        DatabaseBackend::Postgres => postgres::create_version_trigger(columns),
+        DatabaseBackend::MySql => mysql::create_version_trigger(columns),
+        _ => sqlite::create_version_trigger(columns),
     }
 }
 

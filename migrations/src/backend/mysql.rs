@@ -9,8 +9,8 @@ pub(crate) const NOW: &str = "CURRENT_TIMESTAMP(6)";
 /// Up to 16 MiB of text.
 pub(crate) const LONG_TEXT_TYPE: &str = "MEDIUMTEXT";
 
-pub(crate) fn create_version_trigger() -> Vec<String> {
-    let changed = any_changed(|c| format!("NOT (NEW.`{c}` <=> OLD.`{c}`)"));
+pub(crate) fn create_version_trigger(columns: &[&str]) -> Vec<String> {
+    let changed = any_changed(columns, |c| format!("NOT (NEW.`{c}` <=> OLD.`{c}`)"));
     vec![
         "DROP TRIGGER IF EXISTS ruqi_job_info_version".to_owned(),
         format!(

@@ -2,8 +2,8 @@
 
 use super::any_changed;
 
-pub(crate) fn create_version_trigger() -> Vec<String> {
-    let changed = any_changed(|c| format!("NEW.\"{c}\" IS DISTINCT FROM OLD.\"{c}\""));
+pub(crate) fn create_version_trigger(columns: &[&str]) -> Vec<String> {
+    let changed = any_changed(columns, |c| format!("NEW.\"{c}\" IS DISTINCT FROM OLD.\"{c}\""));
     vec![
         format!(
             "CREATE OR REPLACE FUNCTION ruqi_job_info_bump_version() RETURNS trigger AS $$

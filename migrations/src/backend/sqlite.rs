@@ -8,8 +8,8 @@ use super::any_changed;
 /// must use the same form for `ORDER BY updated_at` to be right.
 pub(crate) const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))";
 
-pub(crate) fn create_version_trigger() -> Vec<String> {
-    let changed = any_changed(|c| format!("NEW.\"{c}\" IS NOT OLD.\"{c}\""));
+pub(crate) fn create_version_trigger(columns: &[&str]) -> Vec<String> {
+    let changed = any_changed(columns, |c| format!("NEW.\"{c}\" IS NOT OLD.\"{c}\""));
     vec![
         "DROP TRIGGER IF EXISTS ruqi_job_info_version".to_owned(),
         format!(

@@ -50,8 +50,16 @@ pub(crate) struct Job {
     pub(crate) max_instances: i32,
     /// Seconds a run may take before it is cancelled; `null` for no limit.
     pub(crate) timeout_s: Option<i32>,
-    /// Retries after a failed attempt.
+    /// Retries after a failed or timed-out attempt.
     pub(crate) max_retries: i32,
+    /// `fixed` or `exponential` (doubling, with jitter): how the wait between attempts grows.
+    pub(crate) retry_backoff: String,
+    /// Wait before the first retry: `500ms`, `10s`, `5m`…
+    pub(crate) retry_delay: String,
+    /// Jobs run (trigger source `child`) when a run of this one succeeds, by `job_id`, comma-separated.
+    pub(crate) child_jobs: Option<String>,
+    /// Where this job's failures, timeouts and missed fires are POSTed; `null`: the global webhook, if any.
+    pub(crate) alert_url: Option<String>,
     /// Change counter: bumped by every change of the schedule.
     pub(crate) version: i64,
     /// When the row was created.
@@ -96,6 +104,10 @@ impl From<JobView> for Job {
             max_instances: row.max_instances,
             timeout_s: row.timeout_s,
             max_retries: row.max_retries,
+            retry_backoff: row.retry_backoff,
+            retry_delay: row.retry_delay,
+            child_jobs: row.child_jobs,
+            alert_url: row.alert_url,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -172,8 +184,17 @@ pub(crate) struct JobSpec {
     pub(crate) max_instances: Option<i32>,
     /// Seconds a run may take (default: no limit).
     pub(crate) timeout_s: Option<i32>,
-    /// Retries after a failed attempt (default 0).
+    /// Retries after a failed or timed-out attempt (default 0).
     pub(crate) max_retries: Option<i32>,
+    /// `fixed` or `exponential` (default): how the wait between attempts grows.
+    pub(crate) retry_backoff: Option<String>,
+    /// Wait before the first retry (default `10s`).
+    pub(crate) retry_delay: Option<String>,
+    /// Jobs to run when a run of this one succeeds: `job_id`s, comma-separated.
+    /// Each must exist, and a cycle is refused.
+    pub(crate) child_jobs: Option<String>,
+    /// Webhook for this job's failures, timeouts and missed fires (default: the global one).
+    pub(crate) alert_url: Option<String>,
 }
 
 /// `Set` when the body gave a value, `NotSet` (left alone) when it did not.
@@ -204,6 +225,10 @@ impl JobSpec {
             max_instances: set_given(self.max_instances),
             timeout_s: set_given(self.timeout_s.map(Some)),
             max_retries: set_given(self.max_retries),
+            retry_backoff: set_given(self.retry_backoff),
+            retry_delay: set_given(self.retry_delay),
+            child_jobs: set_given(self.child_jobs.map(Some)),
+            alert_url: set_given(self.alert_url.map(Some)),
             ..job_info::ActiveModel::new_job(self.job_id.unwrap_or_default(), self.func, self.trigger, self.rule)
         }
     }
@@ -230,6 +255,10 @@ impl JobSpec {
             max_instances: Set(self.max_instances.unwrap_or(defaults.max_instances)),
             timeout_s: Set(self.timeout_s),
             max_retries: Set(self.max_retries.unwrap_or(defaults.max_retries)),
+            retry_backoff: Set(self.retry_backoff.unwrap_or(defaults.retry_backoff)),
+            retry_delay: Set(self.retry_delay.unwrap_or(defaults.retry_delay)),
+            child_jobs: Set(self.child_jobs),
+            alert_url: Set(self.alert_url),
             ..Default::default()
         }
     }
@@ -273,8 +302,16 @@ pub(crate) struct JobPatch {
     pub(crate) max_instances: Option<i32>,
     /// Seconds a run may take; `null`: no limit.
     pub(crate) timeout_s: MaybeUndefined<i32>,
-    /// Retries after a failed attempt.
+    /// Retries after a failed or timed-out attempt.
     pub(crate) max_retries: Option<i32>,
+    /// `fixed` or `exponential`.
+    pub(crate) retry_backoff: Option<String>,
+    /// Wait before the first retry.
+    pub(crate) retry_delay: Option<String>,
+    /// Jobs to run when a run of this one succeeds; `null` clears them.
+    pub(crate) child_jobs: MaybeUndefined<String>,
+    /// This job's alert webhook; `null`: the global one.
+    pub(crate) alert_url: MaybeUndefined<String>,
 }
 
 impl JobPatch {
@@ -313,6 +350,10 @@ impl JobPatch {
             max_instances: set_given(self.max_instances),
             timeout_s: set_nullable(self.timeout_s),
             max_retries: set_given(self.max_retries),
+            retry_backoff: set_given(self.retry_backoff),
+            retry_delay: set_given(self.retry_delay),
+            child_jobs: set_nullable(self.child_jobs),
+            alert_url: set_nullable(self.alert_url),
             ..Default::default()
         }
     }

@@ -9,7 +9,8 @@ mod policy;
 mod record;
 
 pub use policy::{
-    DEFAULT_MISFIRE_GRACE_S, ExecutionPolicy, MAX_INSTANCES_LIMIT, MAX_RETRIES_LIMIT, MisfirePolicy, Overlap,
+    Backoff, DEFAULT_MISFIRE_GRACE_S, DEFAULT_RETRY_DELAY, ExecutionPolicy, MAX_INSTANCES_LIMIT, MAX_RETRIES_LIMIT,
+    MisfirePolicy, Overlap, RETRY_DELAY_MAX, RetryPolicy,
 };
 pub use record::{JOB_ID_MAX_LEN, JobRecord};
 
@@ -35,6 +36,8 @@ pub struct CompiledJob {
     pub args: Arc<Value>,
     /// How it runs.
     pub policy: ExecutionPolicy,
+    /// The jobs a successful run triggers (`child_jobs`), in the order written.
+    pub children: Vec<Arc<str>>,
 }
 
 /// What validation may consult beyond the row itself.
@@ -99,19 +102,17 @@ pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<Compiled
     if let Some(registry) = ctx.registry {
         registry.validate_args(&record.func, &args)?;
     }
-    let policy = ExecutionPolicy::from_columns(
-        record.misfire_grace_s,
-        &record.misfire_policy,
-        &record.overlap,
-        record.max_instances,
-        record.timeout_s,
-        record.max_retries,
-    )?;
+    let policy = ExecutionPolicy::from_record(&record)?;
+    let children = parse_child_jobs(&record.job_id, record.child_jobs.as_deref())?;
+    if let Some(url) = &record.alert_url {
+        check_alert_url(url)?;
+    }
     Ok(CompiledJob {
         record,
         schedule,
         args: Arc::new(args),
         policy,
+        children,
     })
 }
 
@@ -128,6 +129,89 @@ fn check_job_id(job_id: &str) -> Result<(), FieldError> {
     }
     if job_id.chars().any(char::is_control) {
         return Err(FieldError::new("job_id", job_id, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Most jobs one job may name in `child_jobs`.
+pub const MAX_CHILD_JOBS: usize = 100;
+
+/// Parses `child_jobs`: `job_id`s separated by commas (spaces around them
+/// are ignored). A job may not name itself or the same child twice.
+pub fn parse_child_jobs(job_id: &str, text: Option<&str>) -> Result<Vec<Arc<str>>, FieldError> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    let fail = |reason: String| FieldError::new("child_jobs", text, reason);
+    let mut children: Vec<Arc<str>> = Vec::new();
+    for id in text.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+        check_job_id(id).map_err(|e| fail(format!("child {id:?} {}", e.reason)))?;
+        if id == job_id {
+            return Err(fail("a job cannot be its own child".to_owned()));
+        }
+        if children.iter().any(|c| c.as_ref() == id) {
+            return Err(fail(format!("child {id:?} is named twice")));
+        }
+        children.push(id.into());
+    }
+    if children.len() > MAX_CHILD_JOBS {
+        return Err(fail(format!("names more than {MAX_CHILD_JOBS} jobs")));
+    }
+    Ok(children)
+}
+
+/// Refuses `child_jobs` links that would close a cycle: `job_id` with
+/// `children` may not reach itself through the other jobs' children, which
+/// `children_of` returns. The error names the cycle.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let graph = HashMap::from([("b", vec!["c".to_owned()]), ("c", vec!["a".to_owned()])]);
+/// let err = ruqi_core::job::check_child_cycle("a", &["b".into()], |id| {
+///     graph.get(id).cloned().unwrap_or_default()
+/// })
+/// .unwrap_err();
+/// assert_eq!(err.field, "child_jobs");
+/// assert!(err.reason.contains("a → b → c → a"));
+/// ```
+pub fn check_child_cycle(
+    job_id: &str,
+    children: &[Arc<str>],
+    mut children_of: impl FnMut(&str) -> Vec<String>,
+) -> Result<(), FieldError> {
+    // Depth-first search from each child, remembering the path for the message.
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<(String, Vec<String>)> = children
+        .iter()
+        .map(|c| (c.to_string(), vec![job_id.to_owned(), c.to_string()]))
+        .collect();
+    while let Some((id, path)) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        for next in children_of(&id) {
+            let mut next_path = path.clone();
+            next_path.push(next.clone());
+            if next == job_id {
+                let written = children.iter().map(|c| c.as_ref()).collect::<Vec<_>>().join(",");
+                return Err(FieldError::new(
+                    "child_jobs",
+                    written,
+                    format!("would make a cycle: {}", next_path.join(" → ")),
+                ));
+            }
+            stack.push((next, next_path));
+        }
+    }
+    Ok(())
+}
+
+/// `alert_url` must be an `http://` or `https://` address without spaces.
+fn check_alert_url(url: &str) -> Result<(), FieldError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| FieldError::new("alert_url", url, "must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
+        return Err(FieldError::new("alert_url", url, "is not a valid web address"));
     }
     Ok(())
 }

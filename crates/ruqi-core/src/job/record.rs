@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::policy::DEFAULT_RETRY_DELAY;
+
 /// Longest `job_id` accepted (it is a primary key; 191 characters fit a MySQL utf8mb4 index).
 pub const JOB_ID_MAX_LEN: usize = 191;
 
@@ -48,8 +50,16 @@ pub struct JobRecord {
     pub max_instances: i32,
     /// Seconds a run may take; `None` for no limit.
     pub timeout_s: Option<i32>,
-    /// Retries after a failed attempt.
+    /// Retries after a failed attempt (or a timeout).
     pub max_retries: i32,
+    /// `fixed` or `exponential`: how the wait between attempts grows.
+    pub retry_backoff: String,
+    /// Wait before the first retry, as an interval (`500ms`, `10s`, `5m`).
+    pub retry_delay: String,
+    /// Jobs to run when a run of this one succeeds: `job_id`s separated by commas.
+    pub child_jobs: Option<String>,
+    /// Webhook for this job's failures, timeouts and missed fires.
+    pub alert_url: Option<String>,
     /// Bumped by every write that changes the schedule; used for compare-and-set.
     pub version: i64,
     /// When the row was created.
@@ -98,6 +108,10 @@ impl JobRecord {
             max_instances: 1,
             timeout_s: None,
             max_retries: 0,
+            retry_backoff: "exponential".to_owned(),
+            retry_delay: DEFAULT_RETRY_DELAY.to_owned(),
+            child_jobs: None,
+            alert_url: None,
             version: 0,
             created_at: now,
             updated_at: now,
@@ -130,6 +144,10 @@ impl JobRecord {
             || self.max_instances != other.max_instances
             || self.timeout_s != other.timeout_s
             || self.max_retries != other.max_retries
+            || self.retry_backoff != other.retry_backoff
+            || self.retry_delay != other.retry_delay
+            || self.child_jobs != other.child_jobs
+            || self.alert_url != other.alert_url
             || self.job_name != other.job_name
             || self.version != other.version
     }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -113,6 +114,19 @@ impl JobContext {
 ///
 /// Once the cap is reached further text is dropped and the stored output ends
 /// with a note saying it was cut, so nobody mistakes a cut log for a whole one.
+///
+/// ```
+/// use ruqi_core::LogSink;
+///
+/// let sink = LogSink::new();
+/// sink.line("connected");
+/// sink.append("copying");
+/// // The half-written second line is held back until its newline arrives.
+/// let tail = sink.tail(0);
+/// assert_eq!(tail.lines, ["connected"]);
+/// sink.append(" 3 files\n");
+/// assert_eq!(sink.tail(tail.next_line).lines, ["copying 3 files"]);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct LogSink {
     inner: Arc<Mutex<Output>>,
@@ -122,6 +136,24 @@ pub struct LogSink {
 struct Output {
     text: String,
     dropped_bytes: usize,
+    /// Newlines in `text`, counted as it grows so that polling a tail that has
+    /// nothing new does not rescan the log.
+    complete_lines: usize,
+}
+
+/// Lines read from an execution's log, numbered from 0.
+///
+/// Returned by [`LogSink::tail`] while a run is going and by [`tail_text`] for
+/// the stored output of a finished one; a reader polls with `next_line` until
+/// the run ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogTail {
+    /// The lines from the requested line on, without their line endings.
+    pub lines: Vec<String>,
+    /// The line number to ask for next time.
+    pub next_line: usize,
+    /// Whether the log hit [`OUTPUT_LIMIT_BYTES`] and later text was dropped.
+    pub truncated: bool,
 }
 
 impl LogSink {
@@ -142,32 +174,131 @@ impl LogSink {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).append(text);
     }
 
-    /// The collected output, with a closing note when some of it was dropped.
+    /// The collected output, with a closing note on a line of its own when some
+    /// of it was dropped.
     pub fn contents(&self) -> String {
         let out = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if out.dropped_bytes == 0 {
-            out.text.clone()
-        } else {
-            format!(
-                "{}\n[output cut at {} bytes; {} more bytes dropped]",
-                out.text, OUTPUT_LIMIT_BYTES, out.dropped_bytes
-            )
+            return out.text.clone();
+        }
+        let mut text = out.text.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&cut_note(out.dropped_bytes));
+        text
+    }
+
+    /// The complete lines (ended by a newline) collected so far.
+    pub fn line_count(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).complete_lines
+    }
+
+    /// The complete lines from line `from_line` on.
+    ///
+    /// A last line still waiting for its newline is left out, so a reader never
+    /// sees a line that later grows. Once the log has been cut the cut line and
+    /// the note saying so only show in the finished output ([`tail_text`] of
+    /// [`LogSink::contents`]), whose lines this numbering is a prefix of.
+    pub fn tail(&self, from_line: usize) -> LogTail {
+        let out = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let truncated = out.dropped_bytes > 0;
+        if from_line >= out.complete_lines {
+            return LogTail {
+                lines: Vec::new(),
+                next_line: from_line,
+                truncated,
+            };
+        }
+        let (lines, next_line) = read_lines(&out.text, from_line, false);
+        LogTail {
+            lines,
+            next_line,
+            truncated,
         }
     }
 }
 
+/// The lines of a finished log (such as a stored `job_execution.output`) from
+/// line `from_line` on; the last line counts even without a trailing newline.
+///
+/// `truncated` is set when the text holds the note [`LogSink::contents`] ends a
+/// cut log with.
+///
+/// ```
+/// let tail = ruqi_core::tail_text("one\ntwo\nthree", 1);
+/// assert_eq!(tail.lines, ["two", "three"]);
+/// assert_eq!(tail.next_line, 3);
+/// assert!(!tail.truncated);
+/// ```
+pub fn tail_text(text: &str, from_line: usize) -> LogTail {
+    let (lines, next_line) = read_lines(text, from_line, true);
+    LogTail {
+        lines,
+        next_line,
+        truncated: contains_cut_note(text),
+    }
+}
+
+/// Lines `from_line..` of `text` and the number of the line after the last one
+/// read. Unless the text is `finished` (will not grow), a last line without a
+/// newline is not read.
+fn read_lines(text: &str, from_line: usize, finished: bool) -> (Vec<String>, usize) {
+    let mut lines = Vec::new();
+    let mut line_no = 0;
+    for piece in text.split_inclusive('\n') {
+        let line = match piece.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None if finished => piece,
+            None => break,
+        };
+        if line_no >= from_line {
+            lines.push(line.to_owned());
+        }
+        line_no += 1;
+    }
+    (lines, line_no.max(from_line))
+}
+
+// The cut note is `[output cut at <limit> bytes; <dropped> more bytes dropped]`;
+// its pieces are shared by the writer and the reader so the two cannot drift.
+const CUT_NOTE_START: &str = "[output cut at ";
+const CUT_NOTE_MIDDLE: &str = " bytes; ";
+const CUT_NOTE_END: &str = " more bytes dropped]";
+
+fn cut_note(dropped_bytes: usize) -> String {
+    format!("{CUT_NOTE_START}{OUTPUT_LIMIT_BYTES}{CUT_NOTE_MIDDLE}{dropped_bytes}{CUT_NOTE_END}")
+}
+
+fn contains_cut_note(text: &str) -> bool {
+    fn after_number(text: &str) -> Option<&str> {
+        let rest = text.trim_start_matches(|c: char| c.is_ascii_digit());
+        (rest.len() < text.len()).then_some(rest)
+    }
+    text.match_indices(CUT_NOTE_START).any(|(at, _)| {
+        after_number(&text[at + CUT_NOTE_START.len()..])
+            .and_then(|rest| rest.strip_prefix(CUT_NOTE_MIDDLE))
+            .and_then(after_number)
+            .is_some_and(|rest| rest.starts_with(CUT_NOTE_END))
+    })
+}
+
 impl Output {
     fn append(&mut self, text: &str) {
-        let room = OUTPUT_LIMIT_BYTES.saturating_sub(self.text.len());
-        if text.len() <= room {
-            self.text.push_str(text);
+        // Nothing is added after a cut, so the stored output is a prefix of
+        // what was written and the cut line never grows.
+        if self.dropped_bytes > 0 {
+            self.dropped_bytes += text.len();
             return;
         }
-        let mut keep = room;
+        let room = OUTPUT_LIMIT_BYTES.saturating_sub(self.text.len());
+        let mut keep = text.len().min(room);
         while !text.is_char_boundary(keep) {
             keep -= 1;
         }
-        self.text.push_str(&text[..keep]);
+        let kept = &text[..keep];
+        self.text.push_str(kept);
+        self.complete_lines += kept.bytes().filter(|&b| b == b'\n').count();
         self.dropped_bytes += text.len() - keep;
     }
 }
@@ -193,5 +324,124 @@ mod tests {
         sink.line("a");
         sink.line("b");
         assert_eq!(sink.contents(), "a\nb\n");
+    }
+
+    #[test]
+    fn tail_holds_back_a_partial_last_line() {
+        let sink = LogSink::new();
+        sink.line("zero");
+        sink.append("one");
+        assert_eq!(sink.line_count(), 1);
+        let tail = sink.tail(0);
+        assert_eq!(
+            tail,
+            LogTail {
+                lines: vec!["zero".into()],
+                next_line: 1,
+                truncated: false
+            }
+        );
+
+        let nothing_new = sink.tail(tail.next_line);
+        assert_eq!(
+            nothing_new,
+            LogTail {
+                lines: vec![],
+                next_line: 1,
+                truncated: false
+            }
+        );
+
+        sink.append(" more\ntwo\nthr");
+        let tail = sink.tail(1);
+        assert_eq!(tail.lines, ["one more", "two"]);
+        assert_eq!(tail.next_line, 3);
+        assert_eq!(sink.line_count(), 3);
+        assert_eq!(sink.tail(2).lines, ["two"]);
+        assert_eq!(
+            sink.tail(7),
+            LogTail {
+                lines: vec![],
+                next_line: 7,
+                truncated: false
+            }
+        );
+    }
+
+    #[test]
+    fn tail_text_reads_every_line_of_a_finished_log() {
+        assert_eq!(
+            tail_text("", 0),
+            LogTail {
+                lines: vec![],
+                next_line: 0,
+                truncated: false
+            }
+        );
+        assert_eq!(tail_text("a\r\nb\n", 0).lines, ["a", "b"]);
+        let tail = tail_text("a\nb\nc", 1);
+        assert_eq!(
+            tail,
+            LogTail {
+                lines: vec!["b".into(), "c".into()],
+                next_line: 3,
+                truncated: false
+            }
+        );
+        assert_eq!(tail_text("a\n\nc\n", 0).lines, ["a", "", "c"]);
+        assert_eq!(
+            tail_text("a\nb", 5),
+            LogTail {
+                lines: vec![],
+                next_line: 5,
+                truncated: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_cut_log_is_flagged_live_and_ends_with_the_note_when_finished() {
+        let sink = LogSink::new();
+        sink.line("first");
+        let long_line = "x".repeat(OUTPUT_LIMIT_BYTES);
+        sink.line(&long_line);
+        sink.line("after the cut");
+
+        let live = sink.tail(0);
+        assert!(live.truncated);
+        assert_eq!(live.lines, ["first"], "the cut line has no newline yet");
+        assert_eq!(sink.line_count(), 1);
+
+        let finished = tail_text(&sink.contents(), 0);
+        assert!(finished.truncated);
+        assert_eq!(finished.lines.len(), 3);
+        assert_eq!(finished.lines[..live.lines.len()], live.lines[..]);
+        assert_eq!(finished.lines[1].len(), OUTPUT_LIMIT_BYTES - "first\n".len());
+        assert!(
+            finished.lines[2].starts_with("[output cut at 65536 bytes;"),
+            "{}",
+            finished.lines[2]
+        );
+        assert!(!sink.contents().contains("after the cut"));
+    }
+
+    #[test]
+    fn a_cut_at_a_line_end_adds_no_empty_line() {
+        let sink = LogSink::new();
+        sink.line(&"x".repeat(OUTPUT_LIMIT_BYTES - 1));
+        sink.line("dropped");
+        let finished = tail_text(&sink.contents(), 0);
+        assert_eq!(finished.lines.len(), 2);
+        assert!(finished.lines[1].starts_with("[output cut at"));
+        assert_eq!(sink.tail(0).lines.len(), 1);
+    }
+
+    #[test]
+    fn only_the_real_cut_note_marks_a_text_truncated() {
+        assert!(tail_text(&format!("a\n{}", cut_note(12)), 0).truncated);
+        assert!(tail_text(&format!("a\n{}returned value", cut_note(1)), 0).truncated);
+        assert!(!tail_text("[output cut at some point]", 0).truncated);
+        assert!(!tail_text("[output cut at 10 bytes; lots more bytes dropped]", 0).truncated);
+        assert!(!tail_text("[output cut at ", 0).truncated);
     }
 }

@@ -7,9 +7,13 @@
 
 mod context;
 pub(crate) mod function;
+mod log_layer;
 
-pub use context::{JobContext, LogSink, OUTPUT_LIMIT_BYTES, RunInfo};
+pub use context::{JobContext, LogSink, LogTail, OUTPUT_LIMIT_BYTES, RunInfo, tail_text};
 pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
+pub use log_layer::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
+#[allow(unused_imports, reason = "the engine attaches each run's log through these")]
+pub(crate) use log_layer::{RunLogGuard, attach_run_log};
 
 use std::collections::BTreeMap;
 use std::fmt::Display;

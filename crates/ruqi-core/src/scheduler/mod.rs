@@ -30,11 +30,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alert::{AlertConfig, Alerter};
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::Metrics;
+use crate::events::{EVENT_BUFFER, EventStream, SchedulerEvent};
 use crate::execution::TriggerSource;
 use crate::job::ValidationContext;
 use crate::registry::Registry;
@@ -64,6 +67,8 @@ pub struct SchedulerConfig {
     pub change_confirm_window: Duration,
     /// What waits for the deadlines (default: ruqi's own timer heap).
     pub timer: TimerEngine,
+    /// Alert webhooks (default: none but the jobs' own `alert_url`).
+    pub alerts: AlertConfig,
     /// How often this node writes its heartbeat to the node registry and
     /// looks for dead nodes (default 5 s). A node is dead once its last
     /// heartbeat is [`dead_after`](Self::dead_after) old.
@@ -104,6 +109,7 @@ impl Default for SchedulerConfig {
             change_confirm_window: Duration::from_secs(30),
             timer: TimerEngine::Heap,
             heartbeat_interval: Duration::from_secs(5),
+            alerts: AlertConfig::default(),
         }
     }
 }
@@ -149,6 +155,12 @@ impl SchedulerBuilder {
     /// How often this node heartbeats (default 5 s); see [`SchedulerConfig::heartbeat_interval`].
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.config.heartbeat_interval = interval.max(Duration::from_millis(100));
+        self
+    }
+
+    /// Sets the alert webhooks; see [`AlertConfig`].
+    pub fn alerts(mut self, alerts: AlertConfig) -> Self {
+        self.config.alerts = alerts;
         self
     }
 
@@ -199,7 +211,7 @@ impl SchedulerBuilder {
             store: self.store,
             registry: Arc::new(self.registry),
             clock: self.clock,
-            config: self.config,
+            config: self.config.clone(),
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
@@ -207,6 +219,9 @@ impl SchedulerBuilder {
             revision,
             pending_changes: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
+            events: broadcast::channel(EVENT_BUFFER).0,
+            metrics: Metrics::new(),
+            alerter: Alerter::start(&self.config.alerts, &self.config.node_name),
         });
         let (feed, lost) = inner.clone().start_following().await?;
         let scheduler = Scheduler { inner: inner.clone() };
@@ -275,6 +290,10 @@ pub(crate) struct Inner {
     pending_changes: AtomicUsize,
     /// The live nodes as the last heartbeat saw them.
     nodes: Mutex<Vec<NodeInfo>>,
+    /// Where events are published.
+    events: broadcast::Sender<SchedulerEvent>,
+    metrics: Metrics,
+    alerter: Alerter,
 }
 
 /// The live state of one job, for overlaying on its row.
@@ -481,6 +500,20 @@ impl Scheduler {
         self.inner.revision.subscribe()
     }
 
+    /// Subscribes to this scheduler's [events](crate::SchedulerEvent) from now on:
+    /// jobs added, modified and removed, runs submitted, succeeded, failed,
+    /// timed out and cancelled, fires missed or skipped by the overlap policy.
+    pub fn events(&self) -> EventStream {
+        EventStream::new(self.inner.events.subscribe())
+    }
+
+    /// The scheduler's metrics in the Prometheus text exposition format:
+    /// executions by status, run duration and fire lateness histograms, jobs
+    /// by state, runs in progress and change-feed lag.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.render(&self.status())
+    }
+
     /// Hook notifications still waiting for their write to become visible.
     pub fn pending_changes(&self) -> usize {
         self.inner.pending_changes.load(Ordering::Acquire)
@@ -526,6 +559,16 @@ impl Inner {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes an event: metrics count it, the alerter sends what alerts
+    /// (to `alert_url`, the job's own webhook, or the default), and the
+    /// subscribers receive it. Never waits.
+    fn emit(&self, event: SchedulerEvent, alert_url: Option<&str>) {
+        self.metrics.observe(&event);
+        self.alerter.offer(&event, alert_url);
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
     }
 
     fn bump_revision(&self) {

@@ -36,6 +36,9 @@ pub struct Model {
     pub node: Option<String>,
     /// `schedule`, `manual`, `retry` or `child`.
     pub trigger_source: String,
+    /// When somebody asked for this run to be cancelled; the node running it
+    /// picks the request up at its next heartbeat.
+    pub cancel_requested_at: Option<DateTimeUtc>,
 }
 
 /// `job_execution` has no relations.

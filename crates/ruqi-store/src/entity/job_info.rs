@@ -75,6 +75,16 @@ pub struct Model {
     pub timeout_s: Option<i32>,
     /// Retries after a failed attempt.
     pub max_retries: i32,
+    /// `fixed` or `exponential` (doubling, with jitter) waits between attempts.
+    pub retry_backoff: String,
+    /// Wait before the first retry, as an interval (`500ms`, `10s`, `5m`).
+    pub retry_delay: String,
+    /// Jobs to run when a run of this one succeeds: their `job_id`s, separated by commas.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub child_jobs: Option<String>,
+    /// Where a failure, timeout or missed fire of this job is POSTed (overrides the global webhook).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub alert_url: Option<String>,
     /// Change counter for compare-and-set; bumped by every schedule change.
     pub version: i64,
     /// When the row was created.

@@ -119,7 +119,11 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
         overlap,
         max_instances,
         timeout_s,
-        max_retries
+        max_retries,
+        retry_backoff,
+        retry_delay,
+        child_jobs,
+        alert_url
     );
     if insert {
         take!(created_at);

@@ -1,6 +1,6 @@
 //! `job_execution` rows, and the outcome columns of `job_info` that go with them.
 
-use ruqi_core::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
+use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -26,6 +26,7 @@ pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFir
             error: Set(Some(f.reason.clone())),
             node: Set(Some(f.node.clone())),
             trigger_source: Set("schedule".to_owned()),
+            cancel_requested_at: Set(None),
         });
         job_execution::Entity::insert_many(rows).exec(db).await?;
     }
@@ -58,6 +59,7 @@ pub(crate) async fn record_start<C: ConnectionTrait>(db: &C, start: &ExecutionSt
         error: Set(None),
         node: Set(Some(start.node.clone())),
         trigger_source: Set(start.trigger_source.as_str().to_owned()),
+        cancel_requested_at: Set(None),
     };
     job_execution::Entity::insert(row).exec_without_returning(db).await?;
     if start.trigger_source != TriggerSource::Schedule {
@@ -93,4 +95,49 @@ pub(crate) async fn record_end<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Writes the log of a run in progress, so a reader on any node can tail it.
+pub(crate) async fn record_progress<C: ConnectionTrait>(db: &C, execution_id: &str, output: &str) -> Result<(), DbErr> {
+    job_execution::Entity::update_many()
+        .col_expr(job_execution::Column::Output, Expr::value(Some(output.to_owned())))
+        .filter(job_execution::Column::Id.eq(execution_id))
+        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks the running executions of a job, or one execution, as asked to stop,
+/// leaving out those of `except_node` (which cancels its own at once).
+/// Returns how many were marked.
+pub(crate) async fn request_cancel<C: ConnectionTrait>(
+    db: &C,
+    target: &CancelTarget,
+    except_node: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
+    let mut update = job_execution::Entity::update_many()
+        .col_expr(job_execution::Column::CancelRequestedAt, Expr::value(Some(now)))
+        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .filter(job_execution::Column::Node.ne(except_node));
+    update = match target {
+        CancelTarget::Job(job_id) => update.filter(job_execution::Column::JobId.eq(job_id.as_str())),
+        CancelTarget::Execution(id) => update.filter(job_execution::Column::Id.eq(id.as_str())),
+    };
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// The running executions of `node` that somebody asked to stop.
+pub(crate) async fn cancel_requests<C: ConnectionTrait>(db: &C, node: &str) -> Result<Vec<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    job_execution::Entity::find()
+        .select_only()
+        .column(job_execution::Column::Id)
+        .filter(job_execution::Column::Node.eq(node))
+        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .filter(job_execution::Column::CancelRequestedAt.is_not_null())
+        .into_tuple::<String>()
+        .all(db)
+        .await
 }

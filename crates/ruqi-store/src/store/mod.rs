@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ruqi_core::{
+    CancelTarget,
     ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire, NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
@@ -166,6 +167,22 @@ impl JobStore for SeaOrmStore {
         history::record_end(&self.db, end, still_running)
             .await
             .map_err(store_error)
+    }
+
+    async fn record_progress(&self, execution_id: &str, output: &str) -> ruqi_core::Result<()> {
+        history::record_progress(&self.db, execution_id, output)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn request_cancel(&self, target: &CancelTarget, except_node: &str) -> ruqi_core::Result<u64> {
+        history::request_cancel(&self.db, target, except_node, Utc::now())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn cancel_requests(&self, node: &str) -> ruqi_core::Result<Vec<String>> {
+        history::cancel_requests(&self.db, node).await.map_err(store_error)
     }
 }
 
