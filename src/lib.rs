@@ -36,10 +36,14 @@
 //! layer) and `ruqi-migration` (the schema).
 
 pub use ruqi_core::{
-    ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, Error as CoreError, ExecutionPolicy,
+    AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, Error as CoreError, ExecutionPolicy,
     ExecutionStatus, FieldError, FunctionInfo, JobContext, JobRecord, JobStore, LiveJob, LogSink, LostRun, ManualClock,
     MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule, Scheduler, SchedulerBuilder,
     SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource, UNSCHEDULABLE_PREFIX, ValidationContext,
     compile, execution, job, registry, trigger,
+};
+pub use ruqi_core::{
+    CancelOutcome, CancelTarget, EventStream, FireMissed, IntoJobError, JobError, LogTail, RetryAdvice, RunEnded,
+    RunLogLayer, RunStarted, SchedulerEvent, events, run_log_layer, tail_text,
 };
 pub use ruqi_store::{Error, FeedConfig, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler};

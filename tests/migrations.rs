@@ -16,10 +16,11 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
+    "m20261121_000004_add_execution_control",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
@@ -161,6 +162,12 @@ async fn plain_sql_schedule_changes_bump_the_version_once(db: DatabaseConnection
     );
     let v = version_after(&db, &sql).await;
     assert_eq!(v, 4, "a trigger and rule change in one statement");
+
+    // The execution-control columns change how the job runs, so they count too.
+    let v = version_after(&db, "UPDATE job_info SET retry_delay = '1m' WHERE job_id = 'j'").await;
+    assert_eq!(v, 5, "a retry_delay change");
+    let v = version_after(&db, "UPDATE job_info SET child_jobs = 'k' WHERE job_id = 'j'").await;
+    assert_eq!(v, 6, "a child_jobs change");
 
     let stored = row(&db, "j").await.unwrap();
     assert_eq!((stored.trigger.as_str(), stored.rule.as_str()), ("cron", "0 0 * * * *"));

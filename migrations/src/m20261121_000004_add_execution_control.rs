@@ -86,7 +86,6 @@ impl MigrationTrait for Migration {
         manager
             .drop_index(
                 Index::drop()
-                    .if_exists()
                     .name("idx_job_execution_node_status")
                     .table(JobExecution::Table)
                     .to_owned(),

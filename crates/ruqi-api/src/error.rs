@@ -99,6 +99,11 @@ impl ApiError {
         ))
     }
 
+    /// 409 `conflict`: the request does not fit the current state.
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(body("conflict", message, None))
+    }
+
     /// 422 `invalid`, naming the field.
     pub(crate) fn invalid(error: &FieldError) -> Self {
         Self::Invalid(body("invalid", error.to_string(), Some(error.field.clone())))

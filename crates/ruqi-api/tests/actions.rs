@@ -74,7 +74,10 @@ async fn cancel_stops_the_running_instances() {
     }
     let answer = api.post_empty("/jobs/many/cancel").await;
     assert_eq!(answer.status, 200, "{answer:?}");
-    assert_eq!(answer.body, json!({"job_id": "many", "cancelled": 2}));
+    assert_eq!(
+        answer.body,
+        json!({"job_id": "many", "cancelled": 2, "requested_elsewhere": 0})
+    );
     for id in &ids {
         let ended = api.wait_for_execution(id, |e| e["status"] != "running").await;
         assert_eq!(ended["status"], "cancelled", "{ended}");

@@ -23,10 +23,10 @@ pub use error::{Error, FieldError, Result};
 pub use events::{EventStream, FireMissed, RunEnded, RunStarted, SchedulerEvent};
 pub use execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 pub use job::{CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, ValidationContext, compile};
-pub use registry::{FunctionInfo, JobContext, LogSink, LogTail, Registry, tail_text};
+pub use registry::{FunctionInfo, IntoJobError, JobContext, JobError, LogSink, RetryAdvice, LogTail, Registry, tail_text};
 pub use registry::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
 pub use scheduler::{
-    ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
+    CancelOutcome, ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
     TimerEngine, UNSCHEDULABLE_PREFIX,
 };
 pub use store::{CancelTarget, ChangeBatch, ChangeFeed, JobStateChange, JobStore, LostRun, NodeInfo, RowChange};

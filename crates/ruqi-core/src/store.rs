@@ -33,6 +33,10 @@ pub struct RowChange {
     /// Its `version` after the change; `None` when it was deleted (or the
     /// feed cannot tell), which always makes the scheduler read it again.
     pub version: Option<i64>,
+    /// When the change was committed, by the database's clock, if the feed
+    /// knows (the earliest of the changes folded into this one); the
+    /// scheduler reports the delay until it applied it as the feed's lag.
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 /// What a change feed delivers next.

@@ -87,19 +87,23 @@ impl ActionsApi {
 
     /// Cancel a job's running instances
     ///
-    /// Tells every run of the job in progress in this process to stop; each
-    /// is recorded as `cancelled` once it has.
+    /// Tells every run of the job in progress to stop: at once in this
+    /// process, and on the other nodes sharing the database at their next
+    /// heartbeat. Each is recorded as `cancelled` once it has stopped. An
+    /// async function stops at its next await; a blocking one when it checks
+    /// its cancellation token.
     #[oai(path = "/jobs/:job_id/cancel", method = "post", operation_id = "cancelJobRuns")]
     async fn cancel_runs(&self, _auth: AdminAccess, job_id: Path<String>) -> Result<Json<Cancelled>, ApiError> {
-        let cancelled = self.0.scheduler.cancel_running(&job_id);
-        if cancelled == 0 {
+        let outcome = self.0.scheduler.cancel_job(&job_id).await?;
+        if outcome.here == 0 && outcome.elsewhere == 0 {
             // Nothing running: still tell a typo from a quiet job.
             self.0.job(&job_id).await?;
         }
-        tracing::info!(job_id = %job_id.0, cancelled, "runs cancelled through the admin API");
+        tracing::info!(job_id = %job_id.0, here = outcome.here, elsewhere = outcome.elsewhere, "runs cancelled through the admin API");
         Ok(Json(Cancelled {
             job_id: job_id.0,
-            cancelled: u64::try_from(cancelled).unwrap_or(u64::MAX),
+            cancelled: u64::try_from(outcome.here).unwrap_or(u64::MAX),
+            requested_elsewhere: outcome.elsewhere,
         }))
     }
 

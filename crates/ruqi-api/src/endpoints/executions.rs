@@ -13,7 +13,7 @@ use ruqi::query::{ExecutionFilter, Page, Retention};
 use super::{ApiTags, Ctx};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
-use crate::model::{Cleanup, CleanupResult, Execution, ExecutionList};
+use crate::model::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
 
 /// The history operations.
 pub(crate) struct ExecutionsApi(pub(crate) Arc<Ctx>);
@@ -133,6 +133,83 @@ impl ExecutionsApi {
             .await?
             .map(|row| Json(Execution::full(row)))
             .ok_or_else(|| ApiError::not_found(format!("no execution with id {:?}", id.0)))
+    }
+
+    /// Tail an execution's log
+    ///
+    /// The lines of its log from `from_line` on (numbered from 0), and where
+    /// to continue: poll with `from_line = next_line` until `finished` to
+    /// follow a run as it goes. Lines come from the function's
+    /// `JobContext::log` and from `tracing` events inside the run (when the
+    /// application installs `ruqi::run_log_layer()`); a successful run's
+    /// returned output follows them.
+    #[oai(path = "/executions/:id/log", method = "get", operation_id = "tailExecutionLog")]
+    async fn tail_log(
+        &self,
+        _auth: ReadAccess,
+        id: Path<String>,
+        /// The first line wanted (0: from the start).
+        #[oai(default)]
+        from_line: Query<u64>,
+    ) -> Result<Json<ExecutionLog>, ApiError> {
+        let from = usize::try_from(from_line.0).unwrap_or(usize::MAX);
+        // Live first: a run of this process has the freshest log in memory.
+        let live = self.0.scheduler.run_log(&id).map(|log| log.tail(from));
+        let (status, tail, finished) = match live {
+            Some(tail) => (ExecutionStatus::Running.as_str().to_owned(), tail, false),
+            None => {
+                let row = ruqi::query::get_execution(&self.0.db, &id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("no execution with id {:?}", id.0)))?;
+                let running = row.status == ExecutionStatus::Running.as_str();
+                let text = row.output.unwrap_or_default();
+                let mut tail = ruqi::tail_text(&text, from);
+                if running && !text.ends_with('\n') && !tail.lines.is_empty() {
+                    // A line still being written on another node: leave it for later.
+                    tail.lines.pop();
+                    tail.next_line -= 1;
+                }
+                (row.status, tail, !running)
+            }
+        };
+        Ok(Json(ExecutionLog {
+            execution_id: id.0,
+            status,
+            from_line: from_line.0,
+            lines: tail.lines,
+            next_line: u64::try_from(tail.next_line).unwrap_or(u64::MAX),
+            finished,
+            truncated: tail.truncated,
+        }))
+    }
+
+    /// Cancel an execution
+    ///
+    /// Tells the run to stop, on whichever node runs it: at once in this
+    /// process, at the next heartbeat on another node. It is recorded as
+    /// `cancelled` once it has stopped. 409 when it is not running.
+    #[oai(path = "/executions/:id/cancel", method = "post", operation_id = "cancelExecution")]
+    async fn cancel_execution(
+        &self,
+        _auth: AdminAccess,
+        id: Path<String>,
+    ) -> Result<Json<ExecutionCancelled>, ApiError> {
+        let outcome = self.0.scheduler.cancel_execution(&id).await?;
+        if outcome.here == 0 && outcome.elsewhere == 0 {
+            let row = ruqi::query::get_execution(&self.0.db, &id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no execution with id {:?}", id.0)))?;
+            return Err(ApiError::conflict(format!(
+                "execution {:?} is not running (status {})",
+                id.0, row.status
+            )));
+        }
+        tracing::info!(execution_id = %id.0, here = outcome.here, elsewhere = outcome.elsewhere, "execution cancelled through the admin API");
+        Ok(Json(ExecutionCancelled {
+            execution_id: id.0,
+            cancelled_here: outcome.here > 0,
+            requested_elsewhere: outcome.elsewhere > 0,
+        }))
     }
 
     /// Clean up history

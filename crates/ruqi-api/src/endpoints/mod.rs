@@ -2,11 +2,13 @@
 //! over the same [`Ctx`].
 
 mod actions;
+mod events;
 mod executions;
 mod jobs;
 mod system;
 
 pub(crate) use actions::ActionsApi;
+pub(crate) use events::EventsApi;
 pub(crate) use executions::ExecutionsApi;
 pub(crate) use jobs::JobsApi;
 pub(crate) use system::SystemApi;
@@ -40,7 +42,7 @@ pub(crate) struct Ctx {
 }
 
 /// Every operation group of the admin API, as one `OpenApi`.
-pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi);
+pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi, EventsApi);
 
 /// The operation groups over `ctx`.
 pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
@@ -48,7 +50,8 @@ pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
         JobsApi(ctx.clone()),
         ActionsApi(ctx.clone()),
         ExecutionsApi(ctx.clone()),
-        SystemApi(ctx),
+        SystemApi(ctx.clone()),
+        EventsApi(ctx),
     )
 }
 

@@ -125,3 +125,35 @@ pub(crate) struct CleanupResult {
     /// Rows deleted.
     pub(crate) deleted: u64,
 }
+
+/// The lines of an execution's log from a given line on: xxl-job's rolling
+/// log. Ask again with `from_line = next_line` until `finished`.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct ExecutionLog {
+    /// The execution.
+    pub(crate) execution_id: String,
+    /// Its status now.
+    pub(crate) status: String,
+    /// The line number of the first line returned (numbered from 0).
+    pub(crate) from_line: u64,
+    /// The lines from `from_line` on. While the run goes on only complete
+    /// lines are given; a run on another node shows its log as of up to a second ago.
+    pub(crate) lines: Vec<String>,
+    /// Where to continue: `from_line` for the next request.
+    pub(crate) next_line: u64,
+    /// The run has ended, and `lines` reach the end of its log.
+    pub(crate) finished: bool,
+    /// The log hit its 64 KiB cap and the rest was dropped (its last line says so).
+    pub(crate) truncated: bool,
+}
+
+/// What `POST /executions/{id}/cancel` did.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub(crate) struct ExecutionCancelled {
+    /// The execution.
+    pub(crate) execution_id: String,
+    /// It runs in this process and was told to stop.
+    pub(crate) cancelled_here: bool,
+    /// It runs on another node, which was asked to stop it (at its next heartbeat).
+    pub(crate) requested_elsewhere: bool,
+}

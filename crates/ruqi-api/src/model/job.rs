@@ -388,4 +388,7 @@ pub(crate) struct Cancelled {
     /// Runs in progress in this process that were told to stop; each is
     /// recorded as `cancelled` once it has.
     pub(crate) cancelled: u64,
+    /// Runs on other nodes sharing the database that were asked to stop;
+    /// each node picks the request up at its next heartbeat.
+    pub(crate) requested_elsewhere: u64,
 }

@@ -5,6 +5,6 @@ mod execution;
 mod job;
 mod scheduler;
 
-pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionList};
+pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted};
 pub(crate) use scheduler::{FunctionInfo, Health, SchedulerStatus};

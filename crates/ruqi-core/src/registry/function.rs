@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::JobContext;
 use crate::FieldError;
 
-/// What a handler produces: the output text on success, the message on failure.
-pub(crate) type HandlerResult = Result<Option<String>, String>;
+/// What a handler produces: the output text on success, the failure otherwise.
+pub(crate) type HandlerResult = Result<Option<String>, super::JobError>;
 
 pub(crate) enum Handler {
     Async(Arc<dyn Fn(JobContext) -> BoxFuture<'static, HandlerResult> + Send + Sync>),

@@ -50,7 +50,6 @@ pub(crate) struct RunLogGuard {
 /// Registers `sink` as the log of execution `execution_id`, so that events
 /// inside a [`RUN_SPAN_NAME`] span opened for that execution are appended to
 /// it. Call it before opening the span and hold the guard for the whole run.
-#[allow(dead_code, reason = "called by the engine for each run it starts")]
 pub(crate) fn attach_run_log(execution_id: &str, sink: LogSink) -> RunLogGuard {
     let log = Arc::new(RunLog {
         sink,

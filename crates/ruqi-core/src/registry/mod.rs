@@ -7,16 +7,16 @@
 
 mod context;
 pub(crate) mod function;
+mod job_error;
 mod log_layer;
 
 pub use context::{JobContext, LogSink, LogTail, OUTPUT_LIMIT_BYTES, RunInfo, tail_text};
 pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
+pub use job_error::{IntoJobError, JobError, RetryAdvice};
 pub use log_layer::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
-#[allow(unused_imports, reason = "the engine attaches each run's log through these")]
-pub(crate) use log_layer::{RunLogGuard, attach_run_log};
+pub(crate) use log_layer::attach_run_log;
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -90,12 +90,12 @@ impl Registry {
         F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, E>> + Send + 'static,
         O: IntoJobOutput,
-        E: Display,
+        E: IntoJobError,
     {
         let f = Arc::new(f);
         let handler = Handler::Async(Arc::new(move |ctx| {
             let fut = f(ctx);
-            Box::pin(async move { fut.await.map(IntoJobOutput::into_job_output).map_err(|e| e.to_string()) })
+            Box::pin(async move { fut.await.map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error) })
         }));
         self.insert(name.into(), handler, None)
     }
@@ -109,7 +109,7 @@ impl Registry {
         F: Fn(JobContext, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, E>> + Send + 'static,
         O: IntoJobOutput,
-        E: Display,
+        E: IntoJobError,
     {
         let f = Arc::new(f);
         let handler = Handler::Async(Arc::new(move |ctx: JobContext| {
@@ -117,8 +117,8 @@ impl Registry {
             let fut = args.map(|args| f(ctx, args));
             Box::pin(async move {
                 match fut {
-                    Ok(fut) => fut.await.map(IntoJobOutput::into_job_output).map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("invalid args: {e}")),
+                    Ok(fut) => fut.await.map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error),
+                    Err(e) => Err(JobError::abort(format!("invalid args: {e}"))),
                 }
             })
         }));
@@ -131,10 +131,10 @@ impl Registry {
     where
         F: Fn(JobContext) -> Result<O, E> + Send + Sync + 'static,
         O: IntoJobOutput,
-        E: Display,
+        E: IntoJobError,
     {
         let handler = Handler::Blocking(Arc::new(move |ctx| {
-            f(ctx).map(IntoJobOutput::into_job_output).map_err(|e| e.to_string())
+            f(ctx).map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error)
         }));
         self.insert(name.into(), handler, None)
     }
@@ -145,13 +145,13 @@ impl Registry {
         A: DeserializeOwned + JsonSchema + Send + 'static,
         F: Fn(JobContext, A) -> Result<O, E> + Send + Sync + 'static,
         O: IntoJobOutput,
-        E: Display,
+        E: IntoJobError,
     {
         let handler = Handler::Blocking(Arc::new(move |ctx: JobContext| {
-            let args = serde_json::from_value::<A>(ctx.args().clone()).map_err(|e| format!("invalid args: {e}"))?;
+            let args = serde_json::from_value::<A>(ctx.args().clone()).map_err(|e| JobError::abort(format!("invalid args: {e}")))?;
             f(ctx, args)
                 .map(IntoJobOutput::into_job_output)
-                .map_err(|e| e.to_string())
+                .map_err(IntoJobError::into_job_error)
         }));
         self.insert(name.into(), handler, Some(ArgsCheck::of::<A>()))
     }

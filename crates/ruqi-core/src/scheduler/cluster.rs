@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
+use super::state::RunRequest;
 use super::{Inner, duration_to_chrono};
+use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
 use crate::job::MisfirePolicy;
 use crate::store::{LostRun, NodeInfo};
@@ -43,6 +45,17 @@ impl Inner {
                 Ok(nodes) => *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes,
                 Err(error) => tracing::warn!(node = %me.node, %error, "heartbeat failed"),
             }
+            match self.store.cancel_requests(&me.node).await {
+                Ok(ids) => {
+                    let state = self.lock();
+                    for id in ids {
+                        if let Some(run) = state.run(&id) {
+                            run.cancel("cancelled by request (through another node)");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "reading cancellation requests failed"),
+            }
             match self
                 .store
                 .reap_dead_nodes(self.config.dead_after(), self.clock.now())
@@ -59,6 +72,16 @@ impl Inner {
     /// `skip` a late lost run stays lost.
     pub(super) async fn rerun_lost(self: Arc<Self>, lost: Vec<LostRun>) {
         for run in lost {
+            let alert_url = self.compiled(&run.job_id).ok().and_then(|j| j.record.alert_url.clone());
+            self.emit(
+                SchedulerEvent::Lost {
+                    job_id: run.job_id.clone(),
+                    execution_id: run.execution_id.clone(),
+                    scheduled_for: run.scheduled_for,
+                    node: run.node.clone(),
+                },
+                alert_url.as_deref(),
+            );
             let Ok(job) = self.compiled(&run.job_id) else {
                 tracing::info!(job_id = %run.job_id, execution_id = %run.execution_id, "lost run of a job that no longer exists");
                 continue;
@@ -79,14 +102,12 @@ impl Inner {
                 node = %run.node,
                 "run lost with its node; running it again"
             );
-            self.clone()
-                .start_run(
-                    job,
-                    run.scheduled_for,
-                    TriggerSource::Retry,
-                    run.attempt.saturating_add(1),
-                )
-                .await;
+            let req = RunRequest {
+                source: TriggerSource::Retry,
+                attempt: run.attempt.saturating_add(1),
+                ..RunRequest::new(run.scheduled_for, TriggerSource::Retry)
+            };
+            self.clone().start_run(job, req).await;
         }
     }
 }

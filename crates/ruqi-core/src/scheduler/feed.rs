@@ -48,6 +48,7 @@ impl Inner {
     /// version and applies them; rows that are gone are dropped. Retries a
     /// failed read until it succeeds, so no reported change is lost.
     async fn apply_changes(self: &Arc<Self>, changes: Vec<RowChange>) -> crate::Result<()> {
+        let oldest = changes.iter().filter_map(|c| c.changed_at).min();
         let unseen: Vec<String> = {
             let state = self.lock();
             changes
@@ -60,6 +61,7 @@ impl Inner {
                 .collect()
         };
         if unseen.is_empty() {
+            self.observe_feed_lag(oldest);
             return Ok(());
         }
         tracing::debug!(rows = unseen.len(), "applying changed rows");
@@ -88,6 +90,16 @@ impl Inner {
             }
         }
         self.bump_revision();
+        self.observe_feed_lag(oldest);
         Ok(())
+    }
+
+    /// Reports how long the oldest change of a batch took from its commit
+    /// to being applied here (0 when the clocks disagree the other way).
+    fn observe_feed_lag(&self, oldest: Option<chrono::DateTime<chrono::Utc>>) {
+        if let Some(at) = oldest {
+            let lag = (self.clock.now() - at).to_std().unwrap_or_default();
+            self.metrics.observe_feed_lag(lag);
+        }
     }
 }

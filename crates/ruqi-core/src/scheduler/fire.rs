@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::state::Due;
+use super::state::{Due, RunRequest};
+use crate::events::SchedulerEvent;
 use super::{Inner, duration_to_chrono};
 use crate::execution::{MissedFire, TriggerSource, new_execution_id};
 use crate::job::{CompiledJob, MisfirePolicy};
@@ -173,9 +174,12 @@ impl Inner {
             if let Err(error) = self.store.record_missed(&rows).await {
                 tracing::warn!(job_id = %job.record.job_id, %error, "recording missed fires failed");
             }
+            for row in &rows {
+                self.emit(SchedulerEvent::Missed(row.into()), job.record.alert_url.as_deref());
+            }
         }
         if let Some(at) = plan.run {
-            self.start_run(job, at, TriggerSource::Schedule, 1).await;
+            self.start_run(job, RunRequest::new(at, TriggerSource::Schedule)).await;
         }
     }
 

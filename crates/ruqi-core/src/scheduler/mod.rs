@@ -41,7 +41,9 @@ use crate::events::{EVENT_BUFFER, EventStream, SchedulerEvent};
 use crate::execution::TriggerSource;
 use crate::job::ValidationContext;
 use crate::registry::Registry;
-use crate::store::{ChangeFeed, JobStore, LostRun, NodeInfo};
+use crate::registry::LogSink;
+use crate::store::{CancelTarget, ChangeFeed, JobStore, LostRun, NodeInfo};
+use state::RunRequest;
 use crate::{Error, Result};
 use state::State;
 
@@ -309,6 +311,15 @@ pub struct LiveJob {
     pub error: Option<String>,
 }
 
+/// What a cancellation reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CancelOutcome {
+    /// Runs in this process told to stop.
+    pub here: usize,
+    /// Runs on other nodes asked to stop (at their next heartbeat).
+    pub elsewhere: u64,
+}
+
 /// What the scheduler is doing (RuQi's `scheduler_status`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchedulerStatus {
@@ -402,7 +413,11 @@ impl Scheduler {
     pub async fn run_now(&self, job_id: &str) -> Result<Option<String>> {
         let job = self.inner.compiled(job_id)?;
         let at = self.inner.clock.now();
-        Ok(self.inner.clone().start_run(job, at, TriggerSource::Manual, 1).await)
+        Ok(self
+            .inner
+            .clone()
+            .start_run(job, RunRequest::new(at, TriggerSource::Manual))
+            .await)
     }
 
     /// The job's next `n` fire instants: its pending `next_run_time` first,
@@ -437,6 +452,45 @@ impl Scheduler {
             run.cancel("cancelled by request");
         }
         entry.running.len()
+    }
+
+    /// Cancels every run of the job in progress, here and on the other nodes
+    /// sharing the database. Runs here stop at once; the other nodes pick the
+    /// request up at their next heartbeat (within half a heartbeat interval).
+    /// Each run is recorded as `cancelled` once it has stopped.
+    pub async fn cancel_job(&self, job_id: &str) -> Result<CancelOutcome> {
+        let here = self.cancel_running(job_id);
+        let elsewhere = self
+            .inner
+            .store
+            .request_cancel(&CancelTarget::Job(job_id.to_owned()), &self.inner.config.node_name)
+            .await?;
+        Ok(CancelOutcome { here, elsewhere })
+    }
+
+    /// Cancels one execution, on whichever node runs it (see [`cancel_job`](Self::cancel_job)).
+    /// Both counts are 0 when it is not running.
+    pub async fn cancel_execution(&self, execution_id: &str) -> Result<CancelOutcome> {
+        if let Some(run) = self.inner.lock().run(execution_id) {
+            run.cancel("cancelled by request");
+            return Ok(CancelOutcome { here: 1, elsewhere: 0 });
+        }
+        let elsewhere = self
+            .inner
+            .store
+            .request_cancel(
+                &CancelTarget::Execution(execution_id.to_owned()),
+                &self.inner.config.node_name,
+            )
+            .await?;
+        Ok(CancelOutcome { here: 0, elsewhere })
+    }
+
+    /// The log of a run in progress in this process, for tailing it; `None`
+    /// once it has ended (its `job_execution.output` holds it then) or when
+    /// another node runs it (its row holds the log up to a second ago).
+    pub fn run_log(&self, execution_id: &str) -> Option<LogSink> {
+        self.inner.lock().run(execution_id).map(|run| run.log.clone())
     }
 
     /// The live state of a job, or `None` if this scheduler does not know it.

@@ -1,24 +1,45 @@
-//! Running a fire: the overlap policy, the concurrency limit, the
-//! function itself (with timeout and cancellation), and the history row.
+//! Running a fire: the overlap policy, the concurrency limit, the function
+//! itself (with its timeout and cancellation), its log, the history row, and
+//! what follows a run: a retry after a failure, the child jobs after a
+//! success, the next queued run.
+//!
+//! A run that passes its `timeout_s` is recorded as `timeout` at the
+//! deadline. An async function is aborted there. A blocking function cannot
+//! be stopped from outside: its cancellation token is set, and it keeps its
+//! place for the overlap policy until its thread returns, or until as long
+//! again as its timeout (at most five minutes) has passed, when it is
+//! abandoned; whatever it returns late is dropped. The same holds for a
+//! cancelled blocking run. Queued runs and retries start once the run has
+//! stopped or been abandoned.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use tokio_util::sync::CancellationToken;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::Instrument;
 
-use super::Inner;
-use super::state::{QUEUE_LIMIT, QueuedRun, RunHandle};
+use super::state::{QUEUE_LIMIT, RunHandle, RunRequest};
+use super::{Inner, duration_to_chrono};
+use crate::events::{FireMissed, RunEnded, RunStarted, SchedulerEvent};
 use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
-use crate::job::{CompiledJob, Overlap};
-use crate::registry::function::Handler;
-use crate::registry::{JobContext, LogSink, RunInfo};
+use crate::job::{CompiledJob, Overlap, RETRY_DELAY_MAX};
+use crate::registry::function::{Handler, HandlerResult};
+use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, attach_run_log};
+
+/// How often the log of a run in progress is written to its row, for
+/// readers on other nodes.
+const LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a stopped run that has no timeout may take to really stop.
+const STOP_GRACE_DEFAULT: Duration = Duration::from_secs(30);
+/// The longest a run that ignores its timeout or cancellation keeps its overlap slot.
+const STOP_GRACE_MAX: Duration = Duration::from_secs(300);
 
 enum Admission {
     Start(RunHandle),
     Queued,
-    Skipped(String),
+    Skipped { reason: String, overlap: bool },
 }
 
 /// How a run ended, before it is written down.
@@ -26,86 +47,100 @@ struct Outcome {
     status: ExecutionStatus,
     output: Option<String>,
     error: Option<String>,
+    retry: RetryAdvice,
+    /// The function's task when the run was recorded as ended before the
+    /// function stopped (timeout or cancellation).
+    still_going: Option<JoinHandle<HandlerResult>>,
+}
+
+impl Outcome {
+    fn failed(error: String) -> Self {
+        Self {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some(error),
+            retry: RetryAdvice::Policy,
+            still_going: None,
+        }
+    }
 }
 
 impl Inner {
-    /// Starts a run of `job` for `scheduled_for`, or queues or skips it as the
-    /// overlap policy says. Returns the execution id of a started run.
-    /// (Boxed because runs start runs: a finished run starts the next queued one.)
-    pub(super) fn start_run(
-        self: Arc<Self>,
-        job: Arc<CompiledJob>,
-        scheduled_for: DateTime<Utc>,
-        source: TriggerSource,
-        attempt: u32,
-    ) -> BoxFuture<'static, Option<String>> {
-        Box::pin(self.start_run_inner(job, scheduled_for, source, attempt))
+    /// Starts a run of `job`, or queues or skips it as the overlap policy
+    /// says. Returns the execution id of a started run.
+    /// (Boxed because runs start runs: queued runs, retries and child jobs.)
+    pub(super) fn start_run(self: Arc<Self>, job: Arc<CompiledJob>, req: RunRequest) -> BoxFuture<'static, Option<String>> {
+        Box::pin(self.start_run_inner(job, req))
     }
 
-    async fn start_run_inner(
-        self: Arc<Self>,
-        job: Arc<CompiledJob>,
-        scheduled_for: DateTime<Utc>,
-        source: TriggerSource,
-        attempt: u32,
-    ) -> Option<String> {
-        let admission = self.admit(&job, scheduled_for, source, attempt);
-        match admission {
+    async fn start_run_inner(self: Arc<Self>, job: Arc<CompiledJob>, req: RunRequest) -> Option<String> {
+        match self.admit(&job, &req) {
             Admission::Start(handle) => {
                 let id = handle.execution_id.to_string();
                 let inner = self.clone();
                 self.tasks.spawn(async move {
-                    inner.execute(job, handle, scheduled_for, source, attempt).await;
+                    inner.execute(job, handle, req).await;
                 });
                 Some(id)
             }
             Admission::Queued => None,
-            Admission::Skipped(reason) => {
-                let now = self.clock.now();
+            Admission::Skipped { reason, overlap } => {
                 let row = MissedFire {
                     id: new_execution_id(),
                     job_id: job.record.job_id.clone(),
                     job_name: job.record.job_name.clone(),
-                    scheduled_for,
-                    noticed_at: now,
+                    scheduled_for: req.scheduled_for,
+                    noticed_at: self.clock.now(),
                     reason,
                     node: self.config.node_name.clone(),
                 };
-                tracing::info!(job_id = %row.job_id, execution_id = %row.id, "fire skipped by the overlap policy");
+                tracing::info!(job_id = %row.job_id, execution_id = %row.id, "fire skipped: {}", row.reason);
                 if let Err(error) = self.store.record_missed(std::slice::from_ref(&row)).await {
                     tracing::warn!(job_id = %row.job_id, %error, "recording a skipped fire failed");
                 }
+                let fire = FireMissed::from(&row);
+                let event = if overlap {
+                    SchedulerEvent::SkippedOverlap(fire)
+                } else {
+                    SchedulerEvent::Missed(fire)
+                };
+                self.emit(event, job.record.alert_url.as_deref());
                 self.bump_revision();
                 None
             }
         }
     }
 
-    fn admit(&self, job: &CompiledJob, scheduled_for: DateTime<Utc>, source: TriggerSource, attempt: u32) -> Admission {
+    fn admit(&self, job: &CompiledJob, req: &RunRequest) -> Admission {
         let mut state = self.lock();
         let Some(entry) = state.jobs.get_mut(job.record.job_id.as_str()) else {
-            return Admission::Skipped("the job was removed before it could run".to_owned());
+            return Admission::Skipped {
+                reason: "the job was removed before it could run".to_owned(),
+                overlap: false,
+            };
         };
         let limit = usize::try_from(job.policy.concurrent_limit()).unwrap_or(usize::MAX);
         if entry.running.len() >= limit {
             match job.policy.overlap {
                 Overlap::Skip | Overlap::Allow => {
-                    return Admission::Skipped(format!(
-                        "skipped: {} run(s) still in progress (overlap = {}, max_instances = {})",
-                        entry.running.len(),
-                        job.policy.overlap,
-                        job.policy.max_instances
-                    ));
+                    return Admission::Skipped {
+                        reason: format!(
+                            "skipped: {} run(s) still in progress (overlap = {}, max_instances = {})",
+                            entry.running.len(),
+                            job.policy.overlap,
+                            job.policy.max_instances
+                        ),
+                        overlap: true,
+                    };
                 }
                 Overlap::Queue if entry.queued.len() >= QUEUE_LIMIT => {
-                    return Admission::Skipped(format!("skipped: {QUEUE_LIMIT} runs already queued (overlap = queue)"));
+                    return Admission::Skipped {
+                        reason: format!("skipped: {QUEUE_LIMIT} runs already queued (overlap = queue)"),
+                        overlap: true,
+                    };
                 }
                 Overlap::Queue => {
-                    entry.queued.push_back(QueuedRun {
-                        scheduled_for,
-                        source,
-                        attempt,
-                    });
+                    entry.queued.push_back(req.clone());
                     return Admission::Queued;
                 }
                 Overlap::Replace => {
@@ -120,66 +155,65 @@ impl Inner {
             // Not a child of the shutdown token: shutdown first waits for runs to end.
             cancel: CancellationToken::new(),
             cancel_reason: Arc::new(OnceLock::new()),
+            log: LogSink::new(),
         };
         entry.running.push(handle.clone());
+        let job_id = entry.job.record.job_id.as_str().into();
+        state.runs.insert(handle.execution_id.clone(), job_id);
         Admission::Start(handle)
     }
 
-    async fn execute(
-        self: Arc<Self>,
-        job: Arc<CompiledJob>,
-        handle: RunHandle,
-        scheduled_for: DateTime<Utc>,
-        source: TriggerSource,
-        attempt: u32,
-    ) {
+    async fn execute(self: Arc<Self>, job: Arc<CompiledJob>, handle: RunHandle, req: RunRequest) {
         let job_id = job.record.job_id.as_str();
         let execution_id = handle.execution_id.clone();
+        // Attached before the span opens, so the run-log layer finds it.
+        let _log_attached = attach_run_log(&execution_id, handle.log.clone());
         let span = tracing::info_span!("ruqi_run", job_id, execution_id = %execution_id);
-        let _permit = self.permits.clone().acquire_owned().await.ok();
+        let permit = self.permits.clone().acquire_owned().await.ok();
         let started_at = self.clock.now();
         let start = ExecutionStart {
             id: execution_id.to_string(),
             job_id: job_id.to_owned(),
             job_name: job.record.job_name.clone(),
-            scheduled_for,
+            scheduled_for: req.scheduled_for,
             started_at,
-            attempt,
-            trigger_source: source,
+            attempt: req.attempt,
+            trigger_source: req.source,
             node: self.config.node_name.clone(),
         };
+        self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
         // The fire is already claimed, so the `running` row need not be written
         // before the function starts: writing it alongside keeps a database
         // round trip out of every run's start. The end is written after it.
         let store = self.store.clone();
         let start_written = tokio::spawn(async move { store.record_start(&start).await });
-        let log = LogSink::new();
+        let flushing = self.flush_log_while_running(execution_id.clone(), handle.log.clone());
         let ctx = JobContext::new(
             RunInfo {
                 job_id: job_id.into(),
                 execution_id: execution_id.clone(),
-                scheduled_for,
-                attempt,
-                trigger_source: source,
+                scheduled_for: req.scheduled_for,
+                attempt: req.attempt,
+                trigger_source: req.source,
                 args: job.args.clone(),
             },
             handle.cancel.clone(),
-            log.clone(),
+            handle.log.clone(),
         );
-        let outcome = match self.registry.get(&job.record.func) {
+        let mut outcome = match self.registry.get(&job.record.func) {
             Some(function) => {
                 let function = function.clone();
-                run_handler(&function.handler, ctx, job.policy.timeout, &handle).await
+                run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone()).await
             }
-            None => Outcome {
-                status: ExecutionStatus::Failed,
-                output: None,
-                error: Some(self.registry.unknown(&job.record.func).to_string()),
-            },
+            None => Outcome::failed(self.registry.unknown(&job.record.func).to_string()),
         };
+        drop(flushing);
         let finished_at = self.clock.now();
-        let mut output = log.contents();
-        if let Some(returned) = outcome.output {
+        let mut output = handle.log.contents();
+        if let Some(returned) = outcome.output.take() {
+            if !output.is_empty() && !output.ends_with('\n') {
+                output.push('\n');
+            }
             output.push_str(&returned);
         }
         let end = ExecutionEnd {
@@ -189,22 +223,15 @@ impl Inner {
             finished_at,
             duration_ms: (finished_at - started_at).num_milliseconds(),
             output: (!output.is_empty()).then(|| cap_output(output)),
-            error: outcome.error,
+            error: outcome.error.take(),
         };
-        let (still_running, queued) = {
-            let mut state = self.lock();
-            match state.jobs.get_mut(job_id) {
-                Some(entry) => {
-                    entry.running.retain(|r| r.execution_id != execution_id);
-                    let queued = if entry.retired { None } else { entry.queued.pop_front() };
-                    let still = !entry.running.is_empty();
-                    if entry.retired && !still {
-                        state.jobs.remove(job_id);
-                    }
-                    (still, queued)
-                }
-                None => (false, None),
-            }
+        let retry_delay = self.retry_delay(&job, &req, &outcome);
+        let others_go_on = {
+            let state = self.lock();
+            state
+                .jobs
+                .get(job_id)
+                .is_some_and(|e| e.running.len() > 1 || (!e.retired && !e.queued.is_empty()))
         };
         tracing::info!(parent: &span, status = %end.status, duration_ms = end.duration_ms, "run finished");
         match start_written.await {
@@ -212,15 +239,198 @@ impl Inner {
             Ok(Err(error)) => tracing::warn!(parent: &span, %error, "recording the start of a run failed"),
             Err(error) => tracing::warn!(parent: &span, %error, "recording the start of a run panicked"),
         }
-        if let Err(error) = self.store.record_end(&end, still_running || queued.is_some()).await {
+        if let Err(error) = self.store.record_end(&end, others_go_on).await {
             tracing::warn!(parent: &span, %error, "recording the end of a run failed");
         }
+        let ended = RunEnded {
+            job_id: job_id.to_owned(),
+            job_name: job.record.job_name.clone(),
+            execution_id: execution_id.to_string(),
+            scheduled_for: req.scheduled_for,
+            started_at,
+            finished_at,
+            duration_ms: end.duration_ms,
+            attempt: req.attempt,
+            trigger_source: req.source,
+            node: self.config.node_name.clone(),
+            error: end.error.clone(),
+            retry_at: retry_delay.map(|d| finished_at + duration_to_chrono(d)),
+        };
+        let event = match end.status {
+            ExecutionStatus::Success => SchedulerEvent::Succeeded(ended),
+            ExecutionStatus::Timeout => SchedulerEvent::TimedOut(ended),
+            ExecutionStatus::Cancelled => SchedulerEvent::Cancelled(ended),
+            _ => SchedulerEvent::Failed(ended),
+        };
+        self.emit(event, job.record.alert_url.as_deref());
+        if let Some(task) = outcome.still_going.take() {
+            wait_until_stopped(task, job.policy.timeout, &span).await;
+        }
+        let queued = {
+            let mut state = self.lock();
+            state.runs.remove(&execution_id);
+            match state.jobs.get_mut(job_id) {
+                Some(entry) => {
+                    entry.running.retain(|r| r.execution_id != execution_id);
+                    let queued = if entry.retired { None } else { entry.queued.pop_front() };
+                    if entry.retired && entry.running.is_empty() {
+                        state.jobs.remove(job_id);
+                    }
+                    queued
+                }
+                None => None,
+            }
+        };
         self.bump_revision();
-        drop(_permit);
+        drop(permit);
+        if let Some(delay) = retry_delay {
+            self.clone().schedule_retry(job.clone(), req.clone(), delay);
+        }
+        if end.status == ExecutionStatus::Success {
+            self.clone().start_children(&job, &req).await;
+        }
         if let Some(next) = queued {
-            self.clone()
-                .start_run(job, next.scheduled_for, next.source, next.attempt)
-                .await;
+            self.clone().start_run(job, next).await;
+        }
+    }
+
+    /// How long to wait before the next attempt, when there is to be one:
+    /// failures and timeouts are retried while `max_retries` allows, unless
+    /// the function said not to; cancelled runs are not.
+    fn retry_delay(&self, job: &CompiledJob, req: &RunRequest, outcome: &Outcome) -> Option<Duration> {
+        let retried = matches!(outcome.status, ExecutionStatus::Failed | ExecutionStatus::Timeout);
+        if !retried || !job.policy.retry.allows_another(req.attempt) || self.shutdown.is_cancelled() {
+            return None;
+        }
+        match outcome.retry {
+            RetryAdvice::Never => None,
+            RetryAdvice::After(delay) => Some(delay.min(RETRY_DELAY_MAX)),
+            RetryAdvice::Policy => Some(job.policy.retry.delay_after(req.attempt, fastrand::f64())),
+        }
+    }
+
+    /// Starts the next attempt of a failed run after `delay`, with the job as
+    /// it is then (not run if it was deleted or paused meanwhile).
+    fn schedule_retry(self: Arc<Self>, job: Arc<CompiledJob>, failed: RunRequest, delay: Duration) {
+        let inner = self.clone();
+        self.tasks.spawn(async move {
+            let at = inner.clock.now() + duration_to_chrono(delay);
+            tokio::select! {
+                () = inner.clock.sleep_until(at) => {}
+                () = inner.shutdown.cancelled() => return,
+            }
+            let job_id = job.record.job_id.as_str();
+            let job = match inner.compiled(job_id) {
+                Ok(job) if !job.record.is_paused => job,
+                Ok(_) => {
+                    tracing::info!(job_id, "retry not run: the job is paused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(job_id, "retry not run: the job no longer exists or cannot be scheduled");
+                    return;
+                }
+            };
+            let next = RunRequest {
+                source: TriggerSource::Retry,
+                attempt: failed.attempt.saturating_add(1),
+                ..failed
+            };
+            inner.start_run(job, next).await;
+        });
+    }
+
+    /// A run succeeded: runs each of the job's `child_jobs` now (trigger
+    /// source `child`), each under its own overlap policy. A child already
+    /// in the chain of parents that led here is not run again.
+    async fn start_children(self: Arc<Self>, job: &CompiledJob, parent: &RunRequest) {
+        if job.children.is_empty() {
+            return;
+        }
+        let mut lineage = parent.lineage.to_vec();
+        lineage.push(job.record.job_id.as_str().into());
+        let lineage: Arc<[Arc<str>]> = lineage.into();
+        let job_id = job.record.job_id.as_str();
+        for child in &job.children {
+            if lineage.contains(child) {
+                tracing::warn!(job_id, child = %child, "child job not run: it is already a parent in this chain (a cycle)");
+                continue;
+            }
+            let child_job = match self.compiled(child) {
+                Ok(child_job) if !child_job.record.is_paused => child_job,
+                Ok(_) => {
+                    tracing::info!(job_id, child = %child, "child job not run: it is paused");
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!(job_id, child = %child, "child job not run: no such job, or it cannot be scheduled");
+                    continue;
+                }
+            };
+            let req = RunRequest {
+                scheduled_for: self.clock.now(),
+                source: TriggerSource::Child,
+                attempt: 1,
+                lineage: lineage.clone(),
+            };
+            self.clone().start_run(child_job, req).await;
+        }
+    }
+
+    /// Writes the log of a run to its row once a second while it grows, so
+    /// that it can be tailed from any node. Stops when the guard is dropped.
+    fn flush_log_while_running(&self, execution_id: Arc<str>, log: LogSink) -> DropGuard {
+        let done = CancellationToken::new();
+        let stop = done.clone();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut written = 0;
+            let mut tick = tokio::time::interval(LOG_FLUSH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let lines = log.line_count();
+                if lines == written {
+                    continue;
+                }
+                written = lines;
+                if let Err(error) = store.record_progress(&execution_id, &log.contents()).await {
+                    tracing::debug!(%execution_id, %error, "writing the log of a running job failed");
+                }
+            }
+        });
+        done.drop_guard()
+    }
+}
+
+impl From<&MissedFire> for FireMissed {
+    fn from(row: &MissedFire) -> Self {
+        Self {
+            job_id: row.job_id.clone(),
+            job_name: row.job_name.clone(),
+            execution_id: row.id.clone(),
+            scheduled_for: row.scheduled_for,
+            reason: row.reason.clone(),
+            node: row.node.clone(),
+        }
+    }
+}
+
+impl From<&ExecutionStart> for RunStarted {
+    fn from(start: &ExecutionStart) -> Self {
+        Self {
+            job_id: start.job_id.clone(),
+            job_name: start.job_name.clone(),
+            execution_id: start.id.clone(),
+            scheduled_for: start.scheduled_for,
+            started_at: start.started_at,
+            attempt: start.attempt,
+            trigger_source: start.trigger_source,
+            node: start.node.clone(),
         }
     }
 }
@@ -238,75 +448,101 @@ fn cap_output(mut output: String) -> String {
     output
 }
 
+/// Waits for a function whose run was already recorded as ended (timed out
+/// or cancelled) to really stop, for as long as its timeout again (30 s
+/// without one), at most five minutes; then abandons it.
+async fn wait_until_stopped(task: JoinHandle<HandlerResult>, timeout: Option<Duration>, span: &tracing::Span) {
+    let grace = timeout.unwrap_or(STOP_GRACE_DEFAULT).min(STOP_GRACE_MAX);
+    match tokio::time::timeout(grace, task).await {
+        Ok(Err(join)) if join.is_cancelled() => {}
+        Ok(_) => tracing::info!(parent: span, "the function returned after its run was recorded as ended; its result was dropped"),
+        Err(_) => tracing::warn!(
+            parent: span,
+            grace_s = grace.as_secs(),
+            "the function still runs after its timeout or cancellation; abandoned (no longer counted by the overlap policy)"
+        ),
+    }
+}
+
+/// How the wait for a function ended.
+enum Waited {
+    Returned(Result<HandlerResult, tokio::task::JoinError>),
+    Deadline,
+    Cancelled,
+}
+
 /// Runs the handler; a panic is a failure, the deadline a timeout, the token a cancellation.
-async fn run_handler(handler: &Handler, ctx: JobContext, timeout: Option<Duration>, handle: &RunHandle) -> Outcome {
-    let token: CancellationToken = handle.cancel.clone();
+async fn run_handler(
+    handler: &Handler,
+    ctx: JobContext,
+    timeout: Option<Duration>,
+    handle: &RunHandle,
+    span: tracing::Span,
+) -> Outcome {
+    let token = handle.cancel.clone();
     let deadline = async {
         match timeout {
             Some(t) => tokio::time::sleep(t).await,
             None => std::future::pending().await,
         }
     };
-    let finished = match handler {
-        Handler::Async(f) => {
-            let mut task = tokio::spawn(f(ctx));
-            tokio::select! {
-                joined = &mut task => Some(joined),
-                () = deadline => { task.abort(); None }
-                () = token.cancelled() => { task.abort(); None }
-            }
-        }
+    let mut task = match handler {
+        Handler::Async(f) => tokio::spawn(f(ctx).instrument(span)),
         Handler::Blocking(f) => {
             let f = f.clone();
-            let mut task = tokio::task::spawn_blocking(move || f(ctx));
-            // A blocking function cannot be stopped from outside: the run is
-            // recorded as ended at the deadline and its late result is dropped.
-            tokio::select! {
-                joined = &mut task => Some(joined),
-                () = deadline => None,
-                () = token.cancelled() => None,
-            }
+            tokio::task::spawn_blocking(move || span.in_scope(|| f(ctx)))
         }
     };
-    match finished {
-        Some(Ok(Ok(output))) => Outcome {
-            status: ExecutionStatus::Success,
-            output,
-            error: None,
-        },
-        Some(Ok(Err(message))) => Outcome {
-            status: ExecutionStatus::Failed,
+    let waited = tokio::select! {
+        joined = &mut task => Waited::Returned(joined),
+        () = deadline => Waited::Deadline,
+        () = token.cancelled() => Waited::Cancelled,
+    };
+    let stopped = |status, error| {
+        // An async function stops at its next await; a blocking one only
+        // when it checks its token.
+        token.cancel();
+        task.abort();
+        Outcome {
+            status,
             output: None,
-            error: Some(message),
-        },
-        Some(Err(join)) => Outcome {
-            status: ExecutionStatus::Failed,
-            output: None,
-            error: Some(panic_message(join)),
-        },
-        None if token.is_cancelled() => Outcome {
-            status: ExecutionStatus::Cancelled,
-            output: None,
-            error: Some(
-                handle
-                    .cancel_reason
-                    .get()
-                    .cloned()
-                    .unwrap_or_else(|| "cancelled".to_owned()),
-            ),
-        },
-        None => {
-            token.cancel();
-            Outcome {
-                status: ExecutionStatus::Timeout,
-                output: None,
-                error: Some(format!(
-                    "timed out after {}s (timeout_s)",
-                    timeout.map_or(0, |t| t.as_secs())
-                )),
-            }
+            error: Some(error),
+            retry: RetryAdvice::Policy,
+            still_going: None,
         }
-    }
+    };
+    let mut outcome = match waited {
+        Waited::Returned(Ok(Ok(output))) => {
+            return Outcome {
+                status: ExecutionStatus::Success,
+                output,
+                error: None,
+                retry: RetryAdvice::Policy,
+                still_going: None,
+            };
+        }
+        Waited::Returned(Ok(Err(failure))) => {
+            return Outcome {
+                retry: failure.retry(),
+                ..Outcome::failed(failure.message().to_owned())
+            };
+        }
+        Waited::Returned(Err(join)) => return Outcome::failed(panic_message(join)),
+        Waited::Deadline => stopped(
+            ExecutionStatus::Timeout,
+            format!("timed out after {}s (timeout_s)", timeout.map_or(0, |t| t.as_secs())),
+        ),
+        Waited::Cancelled => stopped(
+            ExecutionStatus::Cancelled,
+            handle
+                .cancel_reason
+                .get()
+                .cloned()
+                .unwrap_or_else(|| "cancelled".to_owned()),
+        ),
+    };
+    outcome.still_going = Some(task);
+    outcome
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::execution::TriggerSource;
 use crate::job::{CompiledJob, JobRecord};
+use crate::registry::LogSink;
 
 /// A deadline in the heap.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,6 +28,8 @@ pub(super) struct RunHandle {
     pub(super) cancel: CancellationToken,
     /// Why it was cancelled; set before `cancel` fires.
     pub(super) cancel_reason: Arc<OnceLock<String>>,
+    /// Its log, for tailing while it runs.
+    pub(super) log: LogSink,
 }
 
 impl RunHandle {
@@ -36,12 +39,29 @@ impl RunHandle {
     }
 }
 
-/// A run waiting for the running one to end (overlap = queue).
+/// A run to start: which instant, why, which attempt, and through which
+/// parent jobs it was triggered (so a `child_jobs` cycle written behind the
+/// validation's back cannot loop forever). Also what waits in a queue
+/// behind a running one (overlap = queue).
 #[derive(Debug, Clone)]
-pub(super) struct QueuedRun {
+pub(super) struct RunRequest {
     pub(super) scheduled_for: DateTime<Utc>,
     pub(super) source: TriggerSource,
     pub(super) attempt: u32,
+    /// The jobs whose success led to this run, oldest first.
+    pub(super) lineage: Arc<[Arc<str>]>,
+}
+
+impl RunRequest {
+    /// The first attempt of a run for `scheduled_for`.
+    pub(super) fn new(scheduled_for: DateTime<Utc>, source: TriggerSource) -> Self {
+        Self {
+            scheduled_for,
+            source,
+            attempt: 1,
+            lineage: Arc::from(Vec::new()),
+        }
+    }
 }
 
 /// Most runs a job may have waiting behind a running one; past it, fires are recorded as missed.
@@ -56,7 +76,7 @@ pub(super) struct JobEntry {
     pub(super) run_right_now: bool,
     pub(super) generation: u64,
     pub(super) running: Vec<RunHandle>,
-    pub(super) queued: VecDeque<QueuedRun>,
+    pub(super) queued: VecDeque<RunRequest>,
     /// The row is gone (or became invalid) but runs are still in progress.
     pub(super) retired: bool,
 }
@@ -82,6 +102,8 @@ pub(super) struct InvalidJob {
 #[derive(Default)]
 pub(super) struct State {
     pub(super) jobs: HashMap<Arc<str>, JobEntry>,
+    /// The job of every run in progress, by execution id.
+    pub(super) runs: HashMap<Arc<str>, Arc<str>>,
     pub(super) invalid: HashMap<Arc<str>, InvalidJob>,
     heap: BinaryHeap<Reverse<Due>>,
     next_generation: u64,
@@ -99,6 +121,16 @@ impl State {
             .ok_or_else(|| crate::Error::JobNotFound {
                 job_id: job_id.to_owned(),
             })
+    }
+
+    /// The run in progress with this execution id.
+    pub(super) fn run(&self, execution_id: &str) -> Option<&RunHandle> {
+        let job_id = self.runs.get(execution_id)?;
+        self.jobs
+            .get(job_id)?
+            .running
+            .iter()
+            .find(|r| r.execution_id.as_ref() == execution_id)
     }
 
     /// The version of the row as this scheduler last saw it, valid or not.

@@ -10,7 +10,8 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::Inner;
-use super::state::{InvalidJob, JobEntry};
+use super::state::{InvalidJob, JobEntry, RunRequest};
+use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
 use crate::job::{CompiledJob, JobRecord, compile, first_fire, no_fire_left, planned_next_run_time};
 use crate::store::JobStateChange;
@@ -259,12 +260,12 @@ impl Inner {
         let run_right_now = row.run_right_now && !row.is_paused;
         let version = row.version;
         let job = Arc::new(CompiledJob { record: row, ..job });
-        let earlier = {
+        let (earlier, added) = {
             let mut state = self.lock();
-            state.invalid.remove(&job_id);
-            let (running, queued) = match state.jobs.remove(&job_id) {
-                Some(old) => (old.running, old.queued),
-                None => (Vec::new(), VecDeque::new()),
+            let was_invalid = state.invalid.remove(&job_id).is_some();
+            let (running, queued, added) = match state.jobs.remove(&job_id) {
+                Some(old) => (old.running, old.queued, old.retired && !was_invalid),
+                None => (Vec::new(), VecDeque::new(), !was_invalid),
             };
             state.jobs.insert(
                 job_id.clone(),
@@ -279,9 +280,18 @@ impl Inner {
                     retired: false,
                 },
             );
-            state.reschedule(&job_id, planned)
+            (state.reschedule(&job_id, planned), added)
         };
         self.wake_if_earlier(earlier);
+        let job_id_text = job_id.to_string();
+        self.emit(
+            if added {
+                SchedulerEvent::JobAdded { job_id: job_id_text }
+            } else {
+                SchedulerEvent::JobModified { job_id: job_id_text }
+            },
+            None,
+        );
         tracing::debug!(job_id = %job_id, next_run_time = ?planned, "job scheduled");
         if run_right_now {
             let inner = self.clone();
@@ -302,11 +312,18 @@ impl Inner {
         let mut record = row;
         record.last_error = Some(message.to_owned());
         self.lock().invalid.insert(
-            job_id,
+            job_id.clone(),
             InvalidJob {
                 record,
                 error: message.to_owned(),
             },
+        );
+        self.emit(
+            SchedulerEvent::JobInvalid {
+                job_id: job_id.to_string(),
+                error: message.to_owned(),
+            },
+            None,
         );
         self.bump_revision();
         Ok(())
@@ -314,8 +331,19 @@ impl Inner {
 
     /// Drops a job whose row is gone. Runs in progress finish and are recorded.
     pub(super) fn remove_job(&self, job_id: &str) {
-        self.lock().invalid.remove(job_id);
+        let known = {
+            let mut state = self.lock();
+            state.invalid.remove(job_id).is_some() || state.jobs.get(job_id).is_some_and(|e| !e.retired)
+        };
         self.retire(job_id);
+        if known {
+            self.emit(
+                SchedulerEvent::JobRemoved {
+                    job_id: job_id.to_owned(),
+                },
+                None,
+            );
+        }
         self.bump_revision();
     }
 
@@ -353,7 +381,7 @@ impl Inner {
                     }
                 }
                 let now = self.clock.now();
-                self.start_run(job, now, TriggerSource::Manual, 1).await;
+                self.start_run(job, RunRequest::new(now, TriggerSource::Manual)).await;
             }
             Ok(false) => {
                 if let Err(error) = self.sync_job(&job_id).await {

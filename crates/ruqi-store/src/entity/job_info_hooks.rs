@@ -2,12 +2,17 @@
 //! before it reaches the database and announced to the scheduler after.
 
 use chrono::{DateTime, Utc};
-use ruqi_core::job::{compile, no_fire_left, planned_next_run_time};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ruqi_core::job::{check_child_cycle, compile, no_fire_left, parse_child_jobs, planned_next_run_time};
 use ruqi_core::{ChangeExpectation, FieldError, JobRecord, Scheduler, ValidationContext};
 use sea_orm::ActiveValue::{self, NotSet, Set, Unchanged};
 use sea_orm::entity::prelude::*;
 
-use super::job_info::{ActiveModel, Entity, Model};
+use sea_orm::QuerySelect;
+
+use super::job_info::{ActiveModel, Column, Entity, Model};
 use crate::error::refused_write;
 
 #[async_trait::async_trait]
@@ -78,6 +83,45 @@ fn now() -> DateTime<Utc> {
     Scheduler::global().map_or_else(Utc::now, |s| s.clock().now())
 }
 
+/// Every child named must exist, and the links may not close a cycle.
+async fn check_children<C: ConnectionTrait>(db: &C, job_id: &str, children: &[Arc<str>]) -> Result<(), DbErr> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<&str> = children.iter().map(|c| c.as_ref()).collect();
+    let found: HashSet<String> = Entity::find()
+        .select_only()
+        .column(Column::JobId)
+        .filter(Column::JobId.is_in(wanted.iter().copied()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    if let Some(missing) = wanted.iter().find(|c| !found.contains(**c)) {
+        return Err(refused_write(FieldError::new(
+            "child_jobs",
+            wanted.join(","),
+            format!("no job with job_id {missing:?}"),
+        )));
+    }
+    let links: HashMap<String, Vec<String>> = Entity::find()
+        .select_only()
+        .column(Column::JobId)
+        .column(Column::ChildJobs)
+        .filter(Column::ChildJobs.is_not_null())
+        .into_tuple::<(String, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, text)| {
+            let children = parse_child_jobs(&id, text.as_deref()).unwrap_or_default();
+            (id, children.iter().map(|c| c.to_string()).collect())
+        })
+        .collect();
+    check_child_cycle(job_id, children, |id| links.get(id).cloned().unwrap_or_default()).map_err(refused_write)
+}
+
 async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: bool) -> Result<ActiveModel, DbErr> {
     let now = now();
     let before: Option<JobRecord> = if insert {
@@ -134,6 +178,7 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
     let scheduler = Scheduler::global();
     let ctx = scheduler.map_or_else(ValidationContext::default, Scheduler::validation_context);
     let job = compile(row, ctx).map_err(refused_write)?;
+    check_children(db, &job.record.job_id, &job.children).await?;
     let planned = planned_next_run_time(before.as_ref(), &job, now);
     if insert && planned.is_none() && !job.record.is_paused {
         return Err(refused_write(no_fire_left(&job)));

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ruqi_core::{ChangeBatch, ChangeFeed, RowChange};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -155,16 +156,23 @@ impl LogFeed {
         self.gaps
             .retain(|_, first_missed| now.duration_since(*first_missed) < retention);
         // One entry per job: the newest version wins; a deletion (None) means "read it".
-        let mut latest: HashMap<String, Option<i64>> = HashMap::with_capacity(rows.len());
+        let mut latest: HashMap<String, (Option<i64>, DateTime<Utc>)> = HashMap::with_capacity(rows.len());
         for row in rows {
             latest
                 .entry(row.job_id)
-                .and_modify(|v| *v = v.zip(row.version).map(|(a, b)| a.max(b)))
-                .or_insert(row.version);
+                .and_modify(|(v, at)| {
+                    *v = v.zip(row.version).map(|(a, b)| a.max(b));
+                    *at = (*at).min(row.changed_at);
+                })
+                .or_insert((row.version, row.changed_at));
         }
         Ok(latest
             .into_iter()
-            .map(|(job_id, version)| RowChange { job_id, version })
+            .map(|(job_id, (version, changed_at))| RowChange {
+                job_id,
+                version,
+                changed_at: Some(changed_at),
+            })
             .collect())
     }
 

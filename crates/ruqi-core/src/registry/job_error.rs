@@ -1,0 +1,115 @@
+//! How a function says it failed, and whether the failure should be retried.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+/// What a failed run asks of the retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAdvice {
+    /// Retry as the job's `max_retries`, `retry_backoff` and `retry_delay` say.
+    Policy,
+    /// Do not retry this failure, whatever `max_retries` allows.
+    Never,
+    /// Retry after this long instead of the backoff's wait (still within `max_retries`).
+    After(Duration),
+}
+
+/// A failure returned by a job function.
+///
+/// Any error that implements [`Display`] (`String`, `anyhow::Error`, an I/O
+/// error…) is a failure retried by the job's policy. Return a `JobError` to
+/// say more:
+///
+/// ```
+/// use std::time::Duration;
+/// use ruqi_core::{JobContext, JobError, Registry};
+///
+/// let mut registry = Registry::new();
+/// registry.register("charge", |ctx: JobContext| async move {
+///     match ctx.args()["card"].as_str() {
+///         None => Err(JobError::abort("no card on file")),
+///         Some("busy") => Err(JobError::retry_after("gateway busy", Duration::from_secs(30))),
+///         Some(_) => Ok(()),
+///     }
+/// });
+/// ```
+///
+/// `JobError` deliberately does not implement `Display`, so that every
+/// `Display` error converts into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    message: String,
+    retry: RetryAdvice,
+}
+
+impl JobError {
+    /// A failure the job's retry policy decides about.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: RetryAdvice::Policy,
+        }
+    }
+
+    /// A failure that must not be retried (bad input, a permanent refusal).
+    pub fn abort(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: RetryAdvice::Never,
+        }
+    }
+
+    /// A failure to retry after `delay` (a rate limit's `Retry-After`), if
+    /// the job's `max_retries` leaves an attempt.
+    pub fn retry_after(message: impl Into<String>, delay: Duration) -> Self {
+        Self {
+            message: message.into(),
+            retry: RetryAdvice::After(delay),
+        }
+    }
+
+    /// The message recorded in `job_execution.error`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What it asks of the retry policy.
+    pub fn retry(&self) -> RetryAdvice {
+        self.retry
+    }
+}
+
+/// Converts a function's error into a [`JobError`]: implemented for
+/// `JobError` itself and for every error that implements [`Display`].
+pub trait IntoJobError {
+    /// The conversion.
+    fn into_job_error(self) -> JobError;
+}
+
+impl IntoJobError for JobError {
+    fn into_job_error(self) -> JobError {
+        self
+    }
+}
+
+impl<E: Display> IntoJobError for E {
+    fn into_job_error(self) -> JobError {
+        JobError::new(self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_errors_are_retried_by_policy_and_job_errors_keep_their_advice() {
+        let e = "boom".into_job_error();
+        assert_eq!((e.message(), e.retry()), ("boom", RetryAdvice::Policy));
+        let e = std::io::Error::other("disk").into_job_error();
+        assert_eq!(e.message(), "disk");
+        assert_eq!(JobError::abort("no").into_job_error().retry(), RetryAdvice::Never);
+        let after = JobError::retry_after("busy", Duration::from_secs(3)).into_job_error();
+        assert_eq!(after.retry(), RetryAdvice::After(Duration::from_secs(3)));
+    }
+}
