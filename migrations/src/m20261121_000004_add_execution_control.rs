@@ -61,7 +61,7 @@ impl MigrationTrait for Migration {
                 .alter_table(
                     Table::alter()
                         .table(JobExecution::Table)
-                        .add_column(&mut backend::timestamp(db, JobExecution::CancelRequestedAt).null().to_owned())
+                        .add_column(backend::timestamp(db, JobExecution::CancelRequestedAt).null().to_owned())
                         .to_owned(),
                 )
                 .await?;

@@ -138,10 +138,7 @@ where
     F: FnOnce(DatabaseConnection) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    init_tracing();
     let Some(test_db) = TestDb::new(backend).await else {
         return;
     };
@@ -150,6 +147,22 @@ where
         s.shutdown().await;
     }
     test_db.drop_database().await;
+}
+
+/// Logs to the test output (filtered by `RUST_LOG`) and captures every
+/// event inside a run into that run's log, as an application would set it up.
+pub fn init_tracing() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(tracing_subscriber::EnvFilter::from_default_env()),
+        )
+        .with(ruqi::run_log_layer())
+        .try_init();
 }
 
 /// 2026-05-01 00:00:00 UTC plus `secs`: the tests' epoch.

@@ -10,7 +10,7 @@ use reqwest::Method;
 use ruqi_api::Auth;
 
 /// Every operation the API serves: (method, path under the prefix).
-const ROUTES: [(&str, &str); 20] = [
+const ROUTES: [(&str, &str); 24] = [
     ("get", "/jobs"),
     ("post", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -26,10 +26,14 @@ const ROUTES: [(&str, &str); 20] = [
     ("get", "/jobs/{job_id}/executions"),
     ("get", "/executions"),
     ("get", "/executions/{id}"),
+    ("get", "/executions/{id}/log"),
+    ("post", "/executions/{id}/cancel"),
     ("post", "/executions/cleanup"),
     ("get", "/functions"),
     ("get", "/scheduler/status"),
     ("post", "/scheduler/wake-up"),
+    ("get", "/events"),
+    ("get", "/metrics"),
     ("get", "/health"),
 ];
 

@@ -1,10 +1,10 @@
-//! Registered functions, the scheduler's status, and health.
+//! Registered functions, the scheduler's status and metrics, and health.
 
 use std::sync::Arc;
 
 use poem::Request;
 
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{ApiTags, Ctx};
@@ -24,6 +24,15 @@ pub(crate) enum HealthResponse {
     /// The database does not answer, or the scheduler is shutting down.
     #[oai(status = 503)]
     Unavailable(Json<Health>),
+}
+
+/// The answer to `GET /metrics`.
+#[derive(ApiResponse)]
+pub(crate) enum MetricsResponse {
+    /// The metrics in the Prometheus text exposition format 0.0.4, under the
+    /// content type Prometheus parses as that format.
+    #[oai(status = 200, content_type = "text/plain; version=0.0.4; charset=utf-8")]
+    Ok(PlainText<String>),
 }
 
 /// The answer to `GET <prefix>`.
@@ -61,6 +70,36 @@ impl SystemApi {
         SchedulerStatus::of(&self.0.scheduler)
             .map(Json)
             .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// Prometheus metrics
+    ///
+    /// The scheduler's metrics in the Prometheus text exposition format 0.0.4
+    /// (`text/plain; version=0.0.4; charset=utf-8`), for a scrape config with
+    /// `metrics_path: <prefix>/metrics` and the read token as its
+    /// `authorization.credentials`:
+    ///
+    /// - `ruqi_executions_total{status}`: executions by the status of their
+    ///   row (`success` `failed` `timeout` `cancelled` `missed` `lost`);
+    /// - `ruqi_runs_started_total{trigger_source}`: runs started, by
+    ///   `schedule` `manual` `retry` `child`;
+    /// - `ruqi_run_duration_seconds{status}`: histogram of run durations;
+    /// - `ruqi_fire_lateness_seconds`: histogram of how late scheduled runs
+    ///   started after their fire instant;
+    /// - `ruqi_job_events_total{event}`: jobs added, modified, removed, found invalid;
+    /// - `ruqi_jobs{state}` (`scheduled` `paused` `invalid`), `ruqi_jobs_held`,
+    ///   `ruqi_runs_in_progress`, `ruqi_nodes`: gauges of the current status;
+    /// - `ruqi_next_wakeup_seconds`: seconds until the earliest deadline, no
+    ///   sample while nothing is scheduled;
+    /// - `ruqi_change_feed_lag_seconds` and `ruqi_change_feed_lag_max_seconds`:
+    ///   commit-to-applied delay of the last change read from the change feed,
+    ///   and the longest since start.
+    ///
+    /// Counters and histograms count what this process's scheduler saw since
+    /// it started; no series carries a job id.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, _auth: ReadAccess) -> Result<MetricsResponse, ApiError> {
+        Ok(MetricsResponse::Ok(PlainText(self.0.scheduler.metrics_text())))
     }
 
     /// Health

@@ -565,7 +565,7 @@ impl Scheduler {
     /// executions by status, run duration and fire lateness histograms, jobs
     /// by state, runs in progress and change-feed lag.
     pub fn metrics_text(&self) -> String {
-        self.inner.metrics.render(&self.status())
+        self.inner.metrics.render_at(&self.status(), self.inner.clock.now())
     }
 
     /// Hook notifications still waiting for their write to become visible.
