@@ -94,7 +94,12 @@ async fn scheduled(scheduler: &Scheduler, job_ids: &[&str]) {
 }
 
 /// Waits until `job_id` has `count` executions, none of them running.
-async fn ended(db: &DatabaseConnection, scheduler: &Scheduler, job_id: &str, count: usize) -> Vec<job_execution::Model> {
+async fn ended(
+    db: &DatabaseConnection,
+    scheduler: &Scheduler,
+    job_id: &str,
+    count: usize,
+) -> Vec<job_execution::Model> {
     wait_until(scheduler, &format!("{count} finished run(s) of {job_id}"), || async {
         let rows = executions(db, job_id).await;
         rows.len() == count && rows.iter().all(|e| e.status != "running")
@@ -117,10 +122,23 @@ async fn an_async_run_past_its_timeout_is_stopped_and_recorded(db: DatabaseConne
     scheduler.run_now("slow").await.unwrap();
     let runs = ended(&db, &scheduler, "slow", 1).await;
     assert_eq!(runs[0].status, "timeout");
-    assert!(runs[0].error.as_deref().unwrap().contains("timed out after 1s (timeout_s)"));
-    assert_eq!(runs[0].output.as_deref(), Some("waiting forever\n"), "the log up to the deadline is kept");
+    assert!(
+        runs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 1s (timeout_s)")
+    );
+    assert_eq!(
+        runs[0].output.as_deref(),
+        Some("waiting forever\n"),
+        "the log up to the deadline is kept"
+    );
     // Aborted at the deadline: the job is free at once.
-    wait_until(&scheduler, "the job is idle", || async { scheduler.live("slow").unwrap().running == 0 }).await;
+    wait_until(&scheduler, "the job is idle", || async {
+        scheduler.live("slow").unwrap().running == 0
+    })
+    .await;
     assert_eq!(row(&db, "slow").await.unwrap().last_status.as_deref(), Some("timeout"));
 }
 
@@ -138,14 +156,21 @@ async fn a_blocking_run_that_ignores_its_timeout_keeps_its_slot_until_abandoned(
     scheduled(&scheduler, &["deaf"]).await;
     let first = scheduler.run_now("deaf").await.unwrap().unwrap();
     let runs = ended(&db, &scheduler, "deaf", 1).await;
-    assert_eq!(runs[0].status, "timeout", "recorded at the deadline, not when the thread returns");
+    assert_eq!(
+        runs[0].status, "timeout",
+        "recorded at the deadline, not when the thread returns"
+    );
     assert!(runs[0].duration_ms.unwrap() < 2_500, "{:?}", runs[0].duration_ms);
 
     // The thread still runs: for the overlap policy the job is still running.
     assert_eq!(scheduler.live("deaf").unwrap().running, 1);
     assert_eq!(scheduler.run_now("deaf").await.unwrap(), None, "overlap = skip");
     let skipped = ended(&db, &scheduler, "deaf", 2).await;
-    assert!(skipped.iter().any(|e| e.status == "missed" && e.error.as_deref().unwrap().contains("still in progress")));
+    assert!(
+        skipped
+            .iter()
+            .any(|e| e.status == "missed" && e.error.as_deref().unwrap().contains("still in progress"))
+    );
 
     // A further timeout_s on, it is abandoned and the job can run again.
     wait_until(&scheduler, "the stuck run is abandoned", || async {
@@ -188,7 +213,10 @@ async fn cancelling_one_execution_or_a_jobs_runs(db: DatabaseConnection) {
     let outcome = scheduler.cancel_execution(&a).await.unwrap();
     assert_eq!((outcome.here, outcome.elsewhere), (1, 0));
     wait_until(&scheduler, "one run is cancelled", || async {
-        executions(&db, "long").await.iter().any(|e| e.id == a && e.status == "cancelled")
+        executions(&db, "long")
+            .await
+            .iter()
+            .any(|e| e.id == a && e.status == "cancelled")
     })
     .await;
     assert_eq!(scheduler.live("long").unwrap().running, 2, "{b} and {c} go on");
@@ -245,7 +273,10 @@ async fn cancellation_reaches_runs_on_other_nodes(db: DatabaseConnection) {
         .replace("updated_at_placeholder", "started_at");
     db.execute_unprepared(&sql).await.unwrap();
     wait_until(&scheduler, "the run is cancelled through the request", || async {
-        executions(&db, "long").await.iter().any(|e| e.id == id && e.status == "cancelled")
+        executions(&db, "long")
+            .await
+            .iter()
+            .any(|e| e.id == id && e.status == "cancelled")
     })
     .await;
     let run = executions(&db, "long").await.into_iter().find(|e| e.id == id).unwrap();
@@ -312,7 +343,10 @@ async fn failures_are_retried_with_backoff_each_attempt_its_own_row(db: Database
         attempts,
         [(1, "manual", "failed"), (2, "retry", "failed"), (3, "retry", "failed")]
     );
-    assert!(runs.iter().all(|e| e.scheduled_for == runs[0].scheduled_for), "one fire, three attempts");
+    assert!(
+        runs.iter().all(|e| e.scheduled_for == runs[0].scheduled_for),
+        "one fire, three attempts"
+    );
     // Each retry waited its fixed delay on the scheduler's clock.
     for pair in runs.windows(2) {
         let gap = pair[1].started_at.unwrap() - pair[0].finished_at.unwrap();
@@ -327,7 +361,11 @@ async fn failures_are_retried_with_backoff_each_attempt_its_own_row(db: Database
     }
     assert_eq!(
         retry_at,
-        [Some(chrono::Duration::seconds(1)), Some(chrono::Duration::seconds(1)), None]
+        [
+            Some(chrono::Duration::seconds(1)),
+            Some(chrono::Duration::seconds(1)),
+            None
+        ]
     );
 }
 
@@ -386,9 +424,15 @@ async fn a_success_runs_the_child_jobs_and_a_failure_does_not(db: DatabaseConnec
     scheduler.run_now("extract").await.unwrap();
     for child in ["report", "archive"] {
         let runs = ended(&db, &scheduler, child, 1).await;
-        assert_eq!((runs[0].trigger_source.as_str(), runs[0].status.as_str()), ("child", "success"));
+        assert_eq!(
+            (runs[0].trigger_source.as_str(), runs[0].status.as_str()),
+            ("child", "success")
+        );
     }
-    assert!(executions(&db, "notify").await.is_empty(), "a failed parent triggers nothing");
+    assert!(
+        executions(&db, "notify").await.is_empty(),
+        "a failed parent triggers nothing"
+    );
 }
 
 async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
@@ -414,7 +458,9 @@ async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
     let mut c = row(&db, "c").await.unwrap().into_active_model();
     c.child_jobs = Set(Some("a".into()));
     let error = ruqi::Error::from(c.update(&db).await.unwrap_err());
-    let ruqi::Error::Invalid(field) = error else { panic!("{error}") };
+    let ruqi::Error::Invalid(field) = error else {
+        panic!("{error}")
+    };
     assert_eq!(field.field, "child_jobs");
     assert!(field.reason.contains("c → a → b → c"), "{}", field.reason);
     assert_eq!(row(&db, "c").await.unwrap().child_jobs, None, "nothing was written");
@@ -426,7 +472,10 @@ async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
     .insert(&db)
     .await
     .unwrap_err();
-    assert!(unknown.to_string().contains("no job with job_id \"ghost\""), "{unknown}");
+    assert!(
+        unknown.to_string().contains("no job with job_id \"ghost\""),
+        "{unknown}"
+    );
     let itself = job_info::ActiveModel {
         child_jobs: Set(Some("e".into())),
         ..job("e", "ok", "interval", "1h")
@@ -449,7 +498,11 @@ async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
     for id in ["b", "c"] {
         ended(&db, &scheduler, id, 1).await;
     }
-    assert_eq!(executions(&db, "a").await.len(), 1, "a is not run again by its grandchild");
+    assert_eq!(
+        executions(&db, "a").await.len(),
+        1,
+        "a is not run again by its grandchild"
+    );
 }
 
 async fn the_run_log_holds_context_lines_and_tracing_events(db: DatabaseConnection) {
@@ -463,8 +516,14 @@ async fn the_run_log_holds_context_lines_and_tracing_events(db: DatabaseConnecti
     let output = run.output.unwrap();
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(lines[0], "from the context");
-    assert!(lines[1].starts_with("INFO ") && lines[1].contains("warming up") && lines[1].contains("step=1"), "{output}");
-    assert!(lines[2].starts_with("WARN ") && lines[2].contains("disk almost full free_mb=12"), "{output}");
+    assert!(
+        lines[1].starts_with("INFO ") && lines[1].contains("warming up") && lines[1].contains("step=1"),
+        "{output}"
+    );
+    assert!(
+        lines[2].starts_with("WARN ") && lines[2].contains("disk almost full free_mb=12"),
+        "{output}"
+    );
     assert_eq!(lines[3], "returned value");
     let blocking = ended(&db, &scheduler, "blocking", 1).await.remove(0);
     assert!(blocking.output.unwrap().contains("on a blocking thread"));
@@ -491,7 +550,10 @@ async fn events_report_what_happens(db: DatabaseConnection) {
     let mut fine = row(&db, "fine").await.unwrap().into_active_model();
     fine.rule = Set("2h".into());
     fine.update(&db).await.unwrap();
-    job_info::Entity::delete_by_id("bad".to_owned()).exec(&db).await.unwrap();
+    job_info::Entity::delete_by_id("bad".to_owned())
+        .exec(&db)
+        .await
+        .unwrap();
 
     let wanted = [
         ("job_added", "fine"),

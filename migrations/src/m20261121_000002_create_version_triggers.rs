@@ -13,10 +13,8 @@ pub(crate) struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = backend::create_version_trigger(
-            manager.get_database_backend(),
-            backend::FIRST_VERSIONED_COLUMNS,
-        );
+        let statements =
+            backend::create_version_trigger(manager.get_database_backend(), backend::FIRST_VERSIONED_COLUMNS);
         backend::run(manager, statements).await
     }
 

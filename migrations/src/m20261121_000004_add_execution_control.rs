@@ -61,7 +61,11 @@ impl MigrationTrait for Migration {
                 .alter_table(
                     Table::alter()
                         .table(JobExecution::Table)
-                        .add_column(backend::timestamp(db, JobExecution::CancelRequestedAt).null().to_owned())
+                        .add_column(
+                            backend::timestamp(db, JobExecution::CancelRequestedAt)
+                                .null()
+                                .to_owned(),
+                        )
                         .to_owned(),
                 )
                 .await?;
@@ -82,7 +86,11 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_database_backend();
-        backend::run(manager, backend::create_version_trigger(db, backend::FIRST_VERSIONED_COLUMNS)).await?;
+        backend::run(
+            manager,
+            backend::create_version_trigger(db, backend::FIRST_VERSIONED_COLUMNS),
+        )
+        .await?;
         manager
             .drop_index(
                 Index::drop()
@@ -99,7 +107,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [JobInfo::RetryBackoff, JobInfo::RetryDelay, JobInfo::ChildJobs, JobInfo::AlertUrl] {
+        for column in [
+            JobInfo::RetryBackoff,
+            JobInfo::RetryDelay,
+            JobInfo::ChildJobs,
+            JobInfo::AlertUrl,
+        ] {
             manager
                 .alter_table(Table::alter().table(JobInfo::Table).drop_column(column).to_owned())
                 .await?;

@@ -23,11 +23,13 @@ pub use error::{Error, FieldError, Result};
 pub use events::{EventStream, FireMissed, RunEnded, RunStarted, SchedulerEvent};
 pub use execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 pub use job::{CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, ValidationContext, compile};
-pub use registry::{FunctionInfo, IntoJobError, JobContext, JobError, LogSink, RetryAdvice, LogTail, Registry, tail_text};
+pub use registry::{
+    FunctionInfo, IntoJobError, JobContext, JobError, LogSink, LogTail, Registry, RetryAdvice, tail_text,
+};
 pub use registry::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
 pub use scheduler::{
-    CancelOutcome, ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus,
-    TimerEngine, UNSCHEDULABLE_PREFIX,
+    CancelOutcome, ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig,
+    SchedulerStatus, TimerEngine, UNSCHEDULABLE_PREFIX,
 };
 pub use store::{CancelTarget, ChangeBatch, ChangeFeed, JobStateChange, JobStore, LostRun, NodeInfo, RowChange};
 pub use trigger::{Schedule, TriggerKind};

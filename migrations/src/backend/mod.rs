@@ -61,11 +61,7 @@ pub(crate) const FIRST_VERSIONED_COLUMNS: &[&str] = &[
 
 /// `<a> OR <b> OR …` over `columns`, each test built by `changed`.
 pub(crate) fn any_changed(columns: &[&str], changed: impl Fn(&str) -> String) -> String {
-    columns
-        .iter()
-        .map(|c| changed(c))
-        .collect::<Vec<_>>()
-        .join(" OR ")
+    columns.iter().map(|c| changed(c)).collect::<Vec<_>>().join(" OR ")
 }
 
 /// Drops the change-log triggers of backends with one trigger per operation

@@ -214,7 +214,12 @@ mod tests {
         for (result, field) in cases {
             assert_eq!(result.unwrap_err().field, field);
         }
-        assert!(policy(|r| r.retry_delay = "2h".into()).unwrap_err().reason.contains("at most 1h"));
+        assert!(
+            policy(|r| r.retry_delay = "2h".into())
+                .unwrap_err()
+                .reason
+                .contains("at most 1h")
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ mod log_layer;
 pub use context::{JobContext, LogSink, LogTail, OUTPUT_LIMIT_BYTES, RunInfo, tail_text};
 pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
 pub use job_error::{IntoJobError, JobError, RetryAdvice};
-pub use log_layer::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
 pub(crate) use log_layer::attach_run_log;
+pub use log_layer::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -95,7 +95,11 @@ impl Registry {
         let f = Arc::new(f);
         let handler = Handler::Async(Arc::new(move |ctx| {
             let fut = f(ctx);
-            Box::pin(async move { fut.await.map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error) })
+            Box::pin(async move {
+                fut.await
+                    .map(IntoJobOutput::into_job_output)
+                    .map_err(IntoJobError::into_job_error)
+            })
         }));
         self.insert(name.into(), handler, None)
     }
@@ -117,7 +121,10 @@ impl Registry {
             let fut = args.map(|args| f(ctx, args));
             Box::pin(async move {
                 match fut {
-                    Ok(fut) => fut.await.map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error),
+                    Ok(fut) => fut
+                        .await
+                        .map(IntoJobOutput::into_job_output)
+                        .map_err(IntoJobError::into_job_error),
                     Err(e) => Err(JobError::abort(format!("invalid args: {e}"))),
                 }
             })
@@ -134,7 +141,9 @@ impl Registry {
         E: IntoJobError,
     {
         let handler = Handler::Blocking(Arc::new(move |ctx| {
-            f(ctx).map(IntoJobOutput::into_job_output).map_err(IntoJobError::into_job_error)
+            f(ctx)
+                .map(IntoJobOutput::into_job_output)
+                .map_err(IntoJobError::into_job_error)
         }));
         self.insert(name.into(), handler, None)
     }
@@ -148,7 +157,8 @@ impl Registry {
         E: IntoJobError,
     {
         let handler = Handler::Blocking(Arc::new(move |ctx: JobContext| {
-            let args = serde_json::from_value::<A>(ctx.args().clone()).map_err(|e| JobError::abort(format!("invalid args: {e}")))?;
+            let args = serde_json::from_value::<A>(ctx.args().clone())
+                .map_err(|e| JobError::abort(format!("invalid args: {e}")))?;
             f(ctx, args)
                 .map(IntoJobOutput::into_job_output)
                 .map_err(IntoJobError::into_job_error)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::state::{Due, RunRequest};
-use crate::events::SchedulerEvent;
 use super::{Inner, duration_to_chrono};
+use crate::events::SchedulerEvent;
 use crate::execution::{MissedFire, TriggerSource, new_execution_id};
 use crate::job::{CompiledJob, MisfirePolicy};
 use crate::store::JobStateChange;

@@ -36,15 +36,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::alert::{AlertConfig, Alerter};
 use crate::clock::{Clock, SystemClock};
-use crate::metrics::Metrics;
 use crate::events::{EVENT_BUFFER, EventStream, SchedulerEvent};
 use crate::execution::TriggerSource;
 use crate::job::ValidationContext;
-use crate::registry::Registry;
+use crate::metrics::Metrics;
 use crate::registry::LogSink;
+use crate::registry::Registry;
 use crate::store::{CancelTarget, ChangeFeed, JobStore, LostRun, NodeInfo};
-use state::RunRequest;
 use crate::{Error, Result};
+use state::RunRequest;
 use state::State;
 
 static GLOBAL: OnceLock<Scheduler> = OnceLock::new();

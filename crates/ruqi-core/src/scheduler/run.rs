@@ -69,7 +69,11 @@ impl Inner {
     /// Starts a run of `job`, or queues or skips it as the overlap policy
     /// says. Returns the execution id of a started run.
     /// (Boxed because runs start runs: queued runs, retries and child jobs.)
-    pub(super) fn start_run(self: Arc<Self>, job: Arc<CompiledJob>, req: RunRequest) -> BoxFuture<'static, Option<String>> {
+    pub(super) fn start_run(
+        self: Arc<Self>,
+        job: Arc<CompiledJob>,
+        req: RunRequest,
+    ) -> BoxFuture<'static, Option<String>> {
         Box::pin(self.start_run_inner(job, req))
     }
 
@@ -455,7 +459,9 @@ async fn wait_until_stopped(task: JoinHandle<HandlerResult>, timeout: Option<Dur
     let grace = timeout.unwrap_or(STOP_GRACE_DEFAULT).min(STOP_GRACE_MAX);
     match tokio::time::timeout(grace, task).await {
         Ok(Err(join)) if join.is_cancelled() => {}
-        Ok(_) => tracing::info!(parent: span, "the function returned after its run was recorded as ended; its result was dropped"),
+        Ok(_) => {
+            tracing::info!(parent: span, "the function returned after its run was recorded as ended; its result was dropped")
+        }
         Err(_) => tracing::warn!(
             parent: span,
             grace_s = grace.as_secs(),

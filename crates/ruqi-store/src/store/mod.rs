@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ruqi_core::{
-    CancelTarget,
-    ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire, NodeInfo,
+    CancelTarget, ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire,
+    NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
