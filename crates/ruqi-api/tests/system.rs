@@ -13,12 +13,12 @@ async fn functions_are_listed_with_description_and_schema() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let functions = answer.body.as_array().unwrap();
     let names: Vec<&str> = functions.iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["echo", "fail", "gated", "noop"]);
-    let echo = &functions[0];
+    assert_eq!(names, ["chatty", "echo", "fail", "gated", "noop"]);
+    let echo = &functions[1];
     assert_eq!(echo["description"], "Writes its text to the output");
     assert_eq!(echo["args_schema"]["properties"]["text"]["type"], "string");
     assert_eq!(echo["blocking"], false);
-    let fail = &functions[1];
+    let fail = &functions[2];
     assert_eq!(fail["description"], Value::Null);
     assert_eq!(fail["args_schema"], Value::Null, "an untyped function takes any JSON");
 }

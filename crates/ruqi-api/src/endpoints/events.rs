@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{ApiTags, Ctx};
 use crate::auth::ReadAccess;
+use crate::error::ApiError;
 
 /// The event stream operation.
 pub(crate) struct EventsApi(pub(crate) Arc<Ctx>);
@@ -24,7 +25,7 @@ impl EventsApi {
     /// `failed`, `timed_out`, `cancelled`, `missed`, `skipped_overlap`, `lost`.
     /// Each node reports the runs it starts; follow every node for all of them.
     #[oai(path = "/events", method = "get", operation_id = "followEvents")]
-    async fn follow(&self, _auth: ReadAccess) -> EventStream<BoxStream<'static, Value>> {
+    async fn follow(&self, _auth: ReadAccess) -> Result<EventStream<BoxStream<'static, Value>>, ApiError> {
         let events = self
             .0
             .scheduler
@@ -32,6 +33,6 @@ impl EventsApi {
             .into_stream()
             .map(|event| serde_json::to_value(&event).unwrap_or(Value::Null))
             .boxed();
-        EventStream::new(events).keep_alive(std::time::Duration::from_secs(15))
+        Ok(EventStream::new(events).keep_alive(std::time::Duration::from_secs(15)))
     }
 }

@@ -238,6 +238,17 @@ fn registry(gate: Arc<Semaphore>) -> Registry {
         })
         .description("Writes its text to the output");
     registry.register("fail", |_ctx: JobContext| async { Err::<(), _>("boom") });
+    let chatty_gate = gate.clone();
+    registry.register("chatty", move |ctx: JobContext| {
+        let gate = chatty_gate.clone();
+        async move {
+            ctx.log("line 1");
+            ctx.log("line 2");
+            gate.acquire().await.map_err(|e| e.to_string())?.forget();
+            ctx.log("line 3");
+            Ok::<_, String>("returned")
+        }
+    });
     registry.register("gated", move |ctx: JobContext| {
         let gate = gate.clone();
         async move {
