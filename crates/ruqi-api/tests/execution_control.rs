@@ -1,6 +1,8 @@
 //! Execution control over real HTTP: tailing a run's log, cancelling one
 //! execution, the event stream, and the retry and child-job fields.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{ADMIN, READ, TestApi, wait_until};

@@ -459,9 +459,10 @@ async fn wait_until_stopped(task: JoinHandle<HandlerResult>, timeout: Option<Dur
     let grace = timeout.unwrap_or(STOP_GRACE_DEFAULT).min(STOP_GRACE_MAX);
     match tokio::time::timeout(grace, task).await {
         Ok(Err(join)) if join.is_cancelled() => {}
-        Ok(_) => {
-            tracing::info!(parent: span, "the function returned after its run was recorded as ended; its result was dropped")
-        }
+        Ok(_) => tracing::info!(
+            parent: span,
+            "the function returned after its run was recorded as ended; its result was dropped"
+        ),
         Err(_) => tracing::warn!(
             parent: span,
             grace_s = grace.as_secs(),
