@@ -33,13 +33,17 @@ use poem::{EndpointExt, Route, Server, get, handler};
 use ruqi::entity::{job_execution, job_info};
 use ruqi::query::{ExecutionFilter, JobFilter, JobOrder, JobView, Page, Paged, list_executions, list_jobs};
 use ruqi::{JobContext, Registry};
+use ruqi_api::{AdminApi, Auth};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend,
     DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
 };
 use serde::Deserialize;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// The app's own data: one row per order.
 mod order {
@@ -77,9 +81,14 @@ struct NewOrder {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        // sqlx logs every statement at info: too much for watching the jobs run.
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                // sqlx logs every statement at info: too much for watching the jobs run.
+                .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))),
+        )
+        // `tracing` events inside a job's run also go to that run's log.
+        .with(ruqi::run_log_layer().with_filter(LevelFilter::INFO))
         .init();
 
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://webapp.db?mode=rwc".to_owned());
@@ -121,10 +130,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
 
+    // The admin API (Swagger UI at /admin/jobs/docs). Set ADMIN_TOKEN to
+    // require it; without one the example serves it unauthenticated, on
+    // the loopback address only.
+    let auth = match std::env::var("ADMIN_TOKEN") {
+        Ok(token) => Auth::bearer().admin_token(token),
+        Err(_) => Auth::disabled(),
+    };
+    let admin = AdminApi::new(db.clone(), scheduler.clone()).auth(auth);
     let app = Route::new()
         .at("/orders", get(list_orders).post(add_order))
         .at("/jobs", get(jobs))
         .at("/jobs/:id/executions", get(job_executions))
+        .nest("/admin/jobs", admin.endpoint("/admin/jobs"))
         .data(db)
         .with(Tracing);
     let listen = std::env::var("WEBAPP_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());

@@ -13,14 +13,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ruqi_server::{Options, serve};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .with_writer(std::io::stderr)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))),
+        )
+        // `tracing` events inside a run (the built-in functions' own) go to its log.
+        .with(ruqi::run_log_layer().with_filter(LevelFilter::INFO))
         .init();
     match serve(options).await {
         Ok(()) => ExitCode::SUCCESS,
