@@ -46,4 +46,6 @@ pub use ruqi_core::{
     CancelOutcome, CancelTarget, EventStream, FireMissed, IntoJobError, JobError, LogTail, RetryAdvice, RunEnded,
     RunLogLayer, RunStarted, SchedulerEvent, events, run_log_layer, tail_text,
 };
-pub use ruqi_store::{Error, FeedConfig, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler};
+pub use ruqi_store::{
+    Error, FeedConfig, HttpTransport, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler,
+};

@@ -69,6 +69,11 @@ pub struct Options {
     /// reach the server can then change its jobs.
     #[arg(long, env = "RUQI_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
+
+    /// Webhook (http:// or https://) that receives a JSON POST for each failed,
+    /// timed-out, missed or lost run of a job without an alert_url of its own
+    #[arg(long, env = "RUQI_ALERT_WEBHOOK", value_parser = parse_webhook, hide_env_values = true)]
+    pub alert_webhook: Option<String>,
 }
 
 impl Options {
@@ -105,6 +110,18 @@ impl Options {
     }
 }
 
+/// A webhook address: `http://` or `https://`, a host, no spaces.
+fn parse_webhook(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.starts_with('/') || text.chars().any(char::is_whitespace) {
+        return Err("is not a valid web address".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
 /// A period written as a job's interval rule is: `500ms`, `10s`, `1m30s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let period = ruqi::trigger::parse_interval(text).map_err(|e| e.reason)?;
@@ -128,6 +145,19 @@ mod tests {
         assert!(!options.allow_shell);
         assert_eq!(options.heartbeat_interval, None);
         assert_eq!(options.poll_interval, None);
+        assert_eq!(options.alert_webhook, None);
+    }
+
+    #[test]
+    fn the_alert_webhook_is_a_web_address() {
+        let options = parse(&["--alert-webhook", "https://hooks.example.com/ruqi"]);
+        assert_eq!(options.alert_webhook.as_deref(), Some("https://hooks.example.com/ruqi"));
+        for bad in ["hooks.example.com", "ftp://x", "https://", "http://a b"] {
+            assert!(
+                Options::try_parse_from(["ruqi-server", "--alert-webhook", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

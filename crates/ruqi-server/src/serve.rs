@@ -52,6 +52,11 @@ pub async fn serve(options: Options) -> Result<(), Error> {
     if let Some(interval) = options.heartbeat_interval {
         builder = builder.heartbeat_interval(interval);
     }
+    builder = builder.alerts(ruqi::AlertConfig {
+        default_url: options.alert_webhook.clone(),
+        transport: Some(std::sync::Arc::new(ruqi::HttpTransport::new())),
+        ..Default::default()
+    });
     let scheduler = builder.start().await?;
 
     let auth = options.auth();

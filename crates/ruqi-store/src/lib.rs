@@ -10,11 +10,13 @@ mod error;
 mod feed;
 pub mod query;
 mod store;
+mod webhook;
 
 pub use error::{Error, Result};
 pub use feed::FeedConfig;
 pub use ruqi_migration::{Migrator, migrate};
 pub use store::SeaOrmStore;
+pub use webhook::HttpTransport;
 
 use std::sync::Arc;
 
@@ -22,6 +24,12 @@ use ruqi_core::{Registry, Scheduler, SchedulerBuilder};
 use sea_orm::DatabaseConnection;
 
 /// A [`SchedulerBuilder`] over `db` with the functions in `registry`.
+///
+/// Also makes [`HttpTransport`] the process's default alert transport
+/// ([`ruqi_core::alert::set_default_transport`]) unless one was installed
+/// before, so that alerts need no more than a URL in
+/// [`AlertConfig`](ruqi_core::AlertConfig); a transport set in
+/// [`AlertConfig::transport`](ruqi_core::AlertConfig::transport) still wins.
 ///
 /// ```
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,5 +43,8 @@ use sea_orm::DatabaseConnection;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
 /// ```
 pub fn scheduler(db: DatabaseConnection, registry: Registry) -> SchedulerBuilder {
+    if ruqi_core::alert::default_transport().is_none() {
+        ruqi_core::alert::set_default_transport(Arc::new(HttpTransport::new()));
+    }
     Scheduler::builder(Arc::new(SeaOrmStore::new(db)), registry)
 }
