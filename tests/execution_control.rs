@@ -86,6 +86,14 @@ async fn insert(db: &DatabaseConnection, model: job_info::ActiveModel) {
     model.insert(db).await.unwrap();
 }
 
+/// A job running `func` hourly whose successes run `children`.
+fn parent(job_id: &str, func: &str, children: &str) -> job_info::ActiveModel {
+    job_info::ActiveModel {
+        child_jobs: Set(Some(children.into())),
+        ..job(job_id, func, "interval", "1h")
+    }
+}
+
 async fn scheduled(scheduler: &Scheduler, job_ids: &[&str]) {
     wait_until(scheduler, "the jobs are scheduled", || async {
         job_ids.iter().all(|id| scheduler.live(id).is_some_and(|l| l.scheduled))
@@ -263,9 +271,7 @@ async fn cancellation_reaches_runs_on_other_nodes(db: DatabaseConnection) {
     .insert(&db)
     .await
     .unwrap();
-    let mut foreign = common_running_row("on-other-node", "long", "other-node");
-    foreign.started_at = Set(Some(chrono::Utc::now()));
-    foreign.insert(&db).await.unwrap();
+    common::add_running(&db, "on-other-node", "long", "other-node", chrono::Utc::now()).await;
     let outcome = scheduler.cancel_execution("on-other-node").await.unwrap();
     assert_eq!((outcome.here, outcome.elsewhere), (0, 1));
     let marked = job_execution::Entity::find_by_id("on-other-node".to_owned())
@@ -293,25 +299,6 @@ async fn cancellation_reaches_runs_on_other_nodes(db: DatabaseConnection) {
     .await;
     let run = executions(&db, "long").await.into_iter().find(|e| e.id == id).unwrap();
     assert!(run.error.unwrap().contains("through another node"));
-}
-
-fn common_running_row(id: &str, job_id: &str, node: &str) -> job_execution::ActiveModel {
-    job_execution::ActiveModel {
-        id: Set(id.into()),
-        job_id: Set(job_id.into()),
-        job_name: Set(None),
-        scheduled_for: Set(chrono::Utc::now()),
-        started_at: Set(None),
-        finished_at: Set(None),
-        duration_ms: Set(None),
-        status: Set("running".into()),
-        attempt: Set(1),
-        output: Set(None),
-        error: Set(None),
-        node: Set(Some(node.into())),
-        trigger_source: Set("schedule".into()),
-        cancel_requested_at: Set(None),
-    }
 }
 
 /// Advances the manual clock a little on every check, so retry waits pass.
@@ -414,22 +401,8 @@ async fn a_success_runs_the_child_jobs_and_a_failure_does_not(db: DatabaseConnec
     for id in ["report", "archive", "notify"] {
         insert(&db, job(id, "ok", "interval", "1h")).await;
     }
-    insert(
-        &db,
-        job_info::ActiveModel {
-            child_jobs: Set(Some("report, archive".into())),
-            ..job("extract", "ok", "interval", "1h")
-        },
-    )
-    .await;
-    insert(
-        &db,
-        job_info::ActiveModel {
-            child_jobs: Set(Some("notify".into())),
-            ..job("broken", "fails", "interval", "1h")
-        },
-    )
-    .await;
+    insert(&db, parent("extract", "ok", "report, archive")).await;
+    insert(&db, parent("broken", "fails", "notify")).await;
     scheduled(&scheduler, &["report", "archive", "notify", "extract", "broken"]).await;
     scheduler.run_now("broken").await.unwrap();
     ended(&db, &scheduler, "broken", 1).await;
@@ -450,22 +423,8 @@ async fn a_success_runs_the_child_jobs_and_a_failure_does_not(db: DatabaseConnec
 async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
     let (scheduler, _clock) = start(&db, registry(Arc::default())).await;
     insert(&db, job("c", "ok", "interval", "1h")).await;
-    insert(
-        &db,
-        job_info::ActiveModel {
-            child_jobs: Set(Some("c".into())),
-            ..job("b", "ok", "interval", "1h")
-        },
-    )
-    .await;
-    insert(
-        &db,
-        job_info::ActiveModel {
-            child_jobs: Set(Some("b".into())),
-            ..job("a", "ok", "interval", "1h")
-        },
-    )
-    .await;
+    insert(&db, parent("b", "ok", "c")).await;
+    insert(&db, parent("a", "ok", "b")).await;
     // c → a would close a → b → c → a.
     let mut c = row(&db, "c").await.unwrap().into_active_model();
     c.child_jobs = Set(Some("a".into()));

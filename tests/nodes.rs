@@ -36,35 +36,6 @@ async fn add_node(db: &DatabaseConnection, node: &str, heartbeat_age: chrono::Du
     .unwrap();
 }
 
-/// A `running` execution row left by `node`.
-async fn add_running(
-    db: &DatabaseConnection,
-    id: &str,
-    job_id: &str,
-    node: &str,
-    scheduled_for: chrono::DateTime<Utc>,
-) {
-    job_execution::ActiveModel {
-        id: Set(id.into()),
-        job_id: Set(job_id.into()),
-        job_name: Set(None),
-        scheduled_for: Set(scheduled_for),
-        started_at: Set(Some(scheduled_for)),
-        finished_at: Set(None),
-        duration_ms: Set(None),
-        status: Set("running".into()),
-        attempt: Set(1),
-        output: Set(None),
-        error: Set(None),
-        node: Set(Some(node.into())),
-        trigger_source: Set("schedule".into()),
-        cancel_requested_at: Set(None),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-}
-
 async fn status(db: &DatabaseConnection, id: &str) -> String {
     job_execution::Entity::find_by_id(id.to_owned())
         .one(db)
@@ -104,7 +75,7 @@ async fn runs_of_a_dead_node_are_lost_and_run_again_within_grace(db: DatabaseCon
     job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
     add_node(&db, "crashed", chrono::Duration::hours(1)).await;
     // Scheduled at the manual clock's now: within misfire_grace_s, so it runs again.
-    add_running(&db, "run-1", "j", "crashed", t(0)).await;
+    common::add_running(&db, "run-1", "j", "crashed", t(0)).await;
     let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
         .await
         .unwrap();
@@ -136,7 +107,7 @@ async fn late_lost_run_is_not_repeated_under_skip(db: DatabaseConnection) {
     job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
     add_node(&db, "crashed", chrono::Duration::hours(1)).await;
     // An hour before the manual clock's now: far past misfire_grace_s.
-    add_running(&db, "run-1", "j", "crashed", t(-3600)).await;
+    common::add_running(&db, "run-1", "j", "crashed", t(-3600)).await;
     let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
         .await
         .unwrap();
@@ -156,7 +127,7 @@ async fn a_node_that_stops_heartbeating_is_taken_for_dead(db: DatabaseConnection
     job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
     // Alive now (a fresh heartbeat) but it never beats again.
     add_node(&db, "stalled", chrono::Duration::zero()).await;
-    add_running(&db, "run-1", "j", "stalled", t(-3600)).await;
+    common::add_running(&db, "run-1", "j", "stalled", t(-3600)).await;
     let started = std::time::Instant::now();
     let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
         .await
@@ -176,7 +147,7 @@ async fn a_node_that_stops_heartbeating_is_taken_for_dead(db: DatabaseConnection
 
 async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
     job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
-    add_running(&db, "run-1", "j", "gone-without-a-trace", t(-3600)).await;
+    common::add_running(&db, "run-1", "j", "gone-without-a-trace", t(-3600)).await;
     let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
         .await
         .unwrap();

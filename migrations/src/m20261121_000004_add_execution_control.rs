@@ -81,7 +81,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        backend::run(manager, backend::create_version_trigger(db, backend::VERSIONED_COLUMNS)).await
+        backend::run(manager, backend::create_version_trigger(db, &backend::versioned_columns())).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -260,3 +260,28 @@ pub fn job(job_id: &str, func: &str, trigger: &str, rule: &str) -> job_info::Act
         ..<job_info::ActiveModel as sea_orm::ActiveModelBehavior>::new()
     }
 }
+
+/// Inserts a `running` execution of `job_id` left by `node`.
+pub async fn add_running(db: &DatabaseConnection, id: &str, job_id: &str, node: &str, scheduled_for: DateTime<Utc>) {
+    use sea_orm::ActiveModelTrait;
+    use sea_orm::ActiveValue::Set;
+    job_execution::ActiveModel {
+        id: Set(id.into()),
+        job_id: Set(job_id.into()),
+        job_name: Set(None),
+        scheduled_for: Set(scheduled_for),
+        started_at: Set(Some(scheduled_for)),
+        finished_at: Set(None),
+        duration_ms: Set(None),
+        status: Set("running".into()),
+        attempt: Set(1),
+        output: Set(None),
+        error: Set(None),
+        node: Set(Some(node.into())),
+        trigger_source: Set("schedule".into()),
+        cancel_requested_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}

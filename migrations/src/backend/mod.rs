@@ -13,29 +13,12 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 /// itself gets `version + 1` from the trigger, so every writer — ORM, admin
 /// API, plain SQL — moves the version, and the schedulers' compare-and-set
 /// claims can never overwrite an edit they have not seen.
-pub(crate) const VERSIONED_COLUMNS: &[&str] = &[
-    "job_name",
-    "func",
-    "args",
-    "trigger",
-    "rule",
-    "timezone",
-    "start_at",
-    "end_at",
-    "next_run_time",
-    "is_paused",
-    "run_right_now",
-    "misfire_grace_s",
-    "misfire_policy",
-    "overlap",
-    "max_instances",
-    "timeout_s",
-    "max_retries",
-    "retry_backoff",
-    "retry_delay",
-    "child_jobs",
-    "alert_url",
-];
+pub(crate) fn versioned_columns() -> Vec<&'static str> {
+    [FIRST_VERSIONED_COLUMNS, EXECUTION_CONTROL_COLUMNS].concat()
+}
+
+/// The execution-control columns migration 4 added to the versioned ones.
+pub(crate) const EXECUTION_CONTROL_COLUMNS: &[&str] = &["retry_backoff", "retry_delay", "child_jobs", "alert_url"];
 
 /// The versioned columns before the execution-control columns were added
 /// (what the version triggers cover between migrations 2 and 4).
