@@ -81,7 +81,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        backend::run(manager, backend::create_version_trigger(db, &backend::versioned_columns())).await
+        backend::run(
+            manager,
+            backend::create_version_trigger(db, &backend::versioned_columns()),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -471,7 +471,12 @@ impl Scheduler {
     /// Cancels one execution, on whichever node runs it (see [`cancel_job`](Self::cancel_job)).
     /// Both counts are 0 when it is not running.
     pub async fn cancel_execution(&self, execution_id: &str) -> Result<CancelOutcome> {
-        if let Some(run) = self.inner.lock().run(execution_id) {
+        if let Some(run) = self
+            .inner
+            .lock()
+            .run(execution_id)
+            .filter(|run| !run.recorded.load(std::sync::atomic::Ordering::Acquire))
+        {
             run.cancel("cancelled by request");
             return Ok(CancelOutcome { here: 1, elsewhere: 0 });
         }
@@ -490,7 +495,11 @@ impl Scheduler {
     /// once it has ended (its `job_execution.output` holds it then) or when
     /// another node runs it (its row holds the log up to a second ago).
     pub fn run_log(&self, execution_id: &str) -> Option<LogSink> {
-        self.inner.lock().run(execution_id).map(|run| run.log.clone())
+        self.inner
+            .lock()
+            .run(execution_id)
+            .filter(|run| !run.recorded.load(std::sync::atomic::Ordering::Acquire))
+            .map(|run| run.log.clone())
     }
 
     /// The live state of a job, or `None` if this scheduler does not know it.

@@ -160,6 +160,7 @@ impl Inner {
             cancel: CancellationToken::new(),
             cancel_reason: Arc::new(OnceLock::new()),
             log: LogSink::new(),
+            recorded: Arc::default(),
         };
         entry.running.push(handle.clone());
         let job_id = entry.job.record.job_id.as_str().into();
@@ -246,6 +247,7 @@ impl Inner {
         if let Err(error) = self.store.record_end(&end, others_go_on).await {
             tracing::warn!(parent: &span, %error, "recording the end of a run failed");
         }
+        handle.recorded.store(true, std::sync::atomic::Ordering::Release);
         let ended = RunEnded {
             job_id: job_id.to_owned(),
             job_name: job.record.job_name.clone(),

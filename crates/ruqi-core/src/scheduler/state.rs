@@ -30,6 +30,9 @@ pub(super) struct RunHandle {
     pub(super) cancel_reason: Arc<OnceLock<String>>,
     /// Its log, for tailing while it runs.
     pub(super) log: LogSink,
+    /// Its end is recorded (a timed-out or cancelled function may still be
+    /// stopping, holding its place for the overlap policy).
+    pub(super) recorded: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RunHandle {
