@@ -465,6 +465,7 @@ async fn child_links_that_close_a_cycle_are_refused(db: DatabaseConnection) {
     })
     .await;
     scheduler.sync_job("c").await.unwrap();
+    scheduled(&scheduler, &["a", "b", "c"]).await;
     scheduler.run_now("a").await.unwrap();
     for id in ["b", "c"] {
         ended(&db, &scheduler, id, 1).await;

@@ -362,7 +362,15 @@ impl Inner {
                 tracing::warn!(job_id, child = %child, "child job not run: it is already a parent in this chain (a cycle)");
                 continue;
             }
-            let child_job = match self.compiled(child) {
+            // A child written moments ago may not have reached this node yet: read it.
+            let known = match self.compiled(child) {
+                Ok(job) => Ok(job),
+                Err(_) => match self.sync_job(child).await {
+                    Ok(()) => self.compiled(child),
+                    Err(error) => Err(error),
+                },
+            };
+            let child_job = match known {
                 Ok(child_job) if !child_job.record.is_paused => child_job,
                 Ok(_) => {
                     tracing::info!(job_id, child = %child, "child job not run: it is paused");
