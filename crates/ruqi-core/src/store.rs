@@ -108,6 +108,20 @@ pub trait JobStore: Send + Sync + 'static {
     /// Every row of `job_info`.
     async fn load_jobs(&self) -> Result<Vec<JobRecord>>;
 
+    /// At most `limit` rows in `job_id` order, starting after `after` (from
+    /// the first row when `None`): the whole table read a page at a time, so
+    /// start-up over a million rows never holds them all at once. An empty
+    /// page means the end. The default pages through [`JobStore::load_jobs`].
+    async fn load_jobs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<JobRecord>> {
+        let mut rows = self.load_jobs().await?;
+        rows.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        Ok(rows
+            .into_iter()
+            .filter(|row| after.is_none_or(|after| row.job_id.as_str() > after))
+            .take(limit)
+            .collect())
+    }
+
     /// One row, or `None` when it does not exist (or is not committed yet).
     async fn load_job(&self, job_id: &str) -> Result<Option<JobRecord>>;
 

@@ -72,6 +72,31 @@ impl Default for ValidationContext<'_> {
 /// assert!(compile(job, ValidationContext::default()).is_ok());
 /// ```
 pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<CompiledJob, FieldError> {
+    compile_or_return(record, ctx).map_err(|(error, _)| error)
+}
+
+/// As [`compile`], but a refused row is handed back with the error, so a
+/// caller that keeps refused rows (to say why they cannot run) needs no copy.
+pub fn compile_or_return(
+    record: JobRecord,
+    ctx: ValidationContext<'_>,
+) -> Result<CompiledJob, (FieldError, JobRecord)> {
+    match compile_parts(&record, ctx) {
+        Ok((schedule, args, policy, children)) => Ok(CompiledJob {
+            record,
+            schedule,
+            args,
+            policy,
+            children,
+        }),
+        Err(error) => Err((error, record)),
+    }
+}
+
+/// What a row compiles to besides itself.
+type Parts = (Schedule, Arc<Value>, ExecutionPolicy, Vec<Arc<str>>);
+
+fn compile_parts(record: &JobRecord, ctx: ValidationContext<'_>) -> Result<Parts, FieldError> {
     check_job_id(&record.job_id)?;
     if let Some(name) = &record.job_name
         && name.chars().count() > JOB_ID_MAX_LEN
@@ -102,18 +127,19 @@ pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<Compiled
     if let Some(registry) = ctx.registry {
         registry.validate_args(&record.func, &args)?;
     }
-    let policy = ExecutionPolicy::from_record(&record)?;
+    let policy = ExecutionPolicy::from_record(record)?;
     let children = parse_child_jobs(&record.job_id, record.child_jobs.as_deref())?;
     if let Some(url) = &record.alert_url {
         check_alert_url(url)?;
     }
-    Ok(CompiledJob {
-        record,
-        schedule,
-        args: Arc::new(args),
-        policy,
-        children,
-    })
+    // Most jobs take no arguments: they share one `null` instead of holding one each.
+    let args = if args.is_null() {
+        static NULL: std::sync::OnceLock<Arc<Value>> = std::sync::OnceLock::new();
+        NULL.get_or_init(|| Arc::new(Value::Null)).clone()
+    } else {
+        Arc::new(args)
+    };
+    Ok((schedule, args, policy, children))
 }
 
 fn check_job_id(job_id: &str) -> Result<(), FieldError> {

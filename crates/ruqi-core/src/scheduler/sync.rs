@@ -13,7 +13,7 @@ use super::Inner;
 use super::state::{InvalidJob, JobEntry, RunRequest};
 use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
-use crate::job::{CompiledJob, JobRecord, compile, first_fire, no_fire_left, planned_next_run_time};
+use crate::job::{CompiledJob, JobRecord, compile_or_return, first_fire, no_fire_left, planned_next_run_time};
 use crate::store::JobStateChange;
 use crate::{Error, Result};
 
@@ -57,23 +57,41 @@ enum Applied {
     Raced,
 }
 
+/// Rows read per query when the whole table is read.
+const LOAD_PAGE: usize = 2_000;
+
 /// Attempts at applying a row that keeps changing under us before giving up until the next change.
 const APPLY_ATTEMPTS: usize = 5;
 
 impl Inner {
-    /// Reads the whole table and brings memory in line with it.
+    /// Reads the whole table, a page of [`LOAD_PAGE`] rows at a time, and
+    /// brings memory in line with it.
     pub(super) async fn reconcile_all(self: &Arc<Self>) -> Result<ReconcileReport> {
-        let rows = self.store.load_jobs().await?;
-        let mut report = ReconcileReport {
-            rows: rows.len(),
-            ..ReconcileReport::default()
-        };
-        let mut seen = HashSet::with_capacity(rows.len());
-        for row in rows {
-            seen.insert(row.job_id.clone());
-            if self.apply_or_sync(row).await {
-                report.applied += 1;
+        let mut report = ReconcileReport::default();
+        // The ids of the rows read, as the keys memory already holds (no copy
+        // of the text): whatever memory holds beyond them has lost its row.
+        let mut seen: HashSet<Arc<str>> = HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.store.load_jobs_after(after.as_deref(), LOAD_PAGE).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.job_id.clone());
+            report.rows += rows.len();
+            let ids: Vec<String> = rows.iter().map(|row| row.job_id.clone()).collect();
+            for row in rows {
+                if self.apply_or_sync(row).await {
+                    report.applied += 1;
+                }
             }
+            let state = self.lock();
+            seen.extend(ids.iter().map(|id| {
+                state
+                    .jobs
+                    .get_key_value(id.as_str())
+                    .map(|(key, _)| key.clone())
+                    .or_else(|| state.invalid.get_key_value(id.as_str()).map(|(key, _)| key.clone()))
+                    .unwrap_or_else(|| Arc::from(id.as_str()))
+            }));
         }
         let gone: Vec<String> = {
             let state = self.lock();
@@ -87,6 +105,7 @@ impl Inner {
                 .map(|id| id.to_string())
                 .collect()
         };
+        drop(seen);
         report.removed = gone.len();
         for job_id in gone {
             self.remove_job(&job_id);
@@ -196,7 +215,7 @@ impl Inner {
         });
     }
 
-    async fn apply_row(self: &Arc<Self>, mut row: JobRecord) -> Result<Applied> {
+    async fn apply_row(self: &Arc<Self>, row: JobRecord) -> Result<Applied> {
         let now = self.clock.now();
         let (existing, was_invalid) = {
             let state = self.lock();
@@ -218,48 +237,49 @@ impl Inner {
                 return Ok(Applied::Unchanged);
             }
         }
-        let job = match compile(row.clone(), self.validation_context()) {
+        let mut job = match compile_or_return(row, self.validation_context()) {
             Ok(job) => job,
-            Err(error) => {
+            Err((error, row)) => {
                 let message = format!("{UNSCHEDULABLE_PREFIX}{error}");
                 self.mark_invalid(row, &message).await?;
                 return Ok(Applied::Invalid);
             }
         };
-        let unseen_raw_insert = row.version == 0 && row.next_run_time.is_none();
+        let unseen_raw_insert = job.record.version == 0 && job.record.next_run_time.is_none();
         let planned = match &existing {
             _ if unseen_raw_insert => planned_next_run_time(None, &job, now),
             Some(existing) => planned_next_run_time(Some(existing), &job, now),
-            None if row.is_paused => None,
-            None => row.next_run_time,
+            None if job.record.is_paused => None,
+            None => job.record.next_run_time,
         };
-        if planned != row.next_run_time || row.version == 0 {
+        if planned != job.record.next_run_time || job.record.version == 0 {
             let change = JobStateChange {
                 next_run_time: Some(planned),
                 ..JobStateChange::default()
             };
-            if !self.store.update_job_state(&row.job_id, row.version, &change).await? {
+            if !self.store.update_job_state(&job.record.job_id, job.record.version, &change).await? {
                 return Ok(Applied::Raced);
             }
-            row.version += 1;
-            row.next_run_time = planned;
+            job.record.version += 1;
+            job.record.next_run_time = planned;
         }
-        if unseen_raw_insert && planned.is_none() && !row.is_paused {
+        if unseen_raw_insert && planned.is_none() && !job.record.is_paused {
             let message = format!("{UNSCHEDULABLE_PREFIX}{}", no_fire_left(&job));
-            self.store.set_last_error(&row.job_id, Some(&message)).await?;
-            row.last_error = Some(message);
-        } else if row
+            self.store.set_last_error(&job.record.job_id, Some(&message)).await?;
+            job.record.last_error = Some(message);
+        } else if job
+            .record
             .last_error
             .as_deref()
             .is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX))
         {
-            self.store.set_last_error(&row.job_id, None).await?;
-            row.last_error = None;
+            self.store.set_last_error(&job.record.job_id, None).await?;
+            job.record.last_error = None;
         }
-        let job_id: Arc<str> = row.job_id.as_str().into();
-        let run_right_now = row.run_right_now && !row.is_paused;
-        let version = row.version;
-        let job = Arc::new(CompiledJob { record: row, ..job });
+        let job_id: Arc<str> = job.record.job_id.as_str().into();
+        let run_right_now = job.record.run_right_now && !job.record.is_paused;
+        let version = job.record.version;
+        let job = Arc::new(job);
         let (earlier, added) = {
             let mut state = self.lock();
             let was_invalid = state.invalid.remove(&job_id).is_some();

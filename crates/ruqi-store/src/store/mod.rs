@@ -14,7 +14,7 @@ use ruqi_core::{
     CancelTarget, ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire,
     NodeInfo,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::job_info;
 use crate::feed::{FeedConfig, LogFeed};
@@ -73,6 +73,33 @@ impl JobStore for SeaOrmStore {
         match job_info::Entity::find().all(&self.db).await {
             Ok(rows) => Ok(rows.into_iter().map(JobRecord::from).collect()),
             Err(error) => load_row_by_row(&self.db, error).await,
+        }
+    }
+
+    async fn load_jobs_after(&self, after: Option<&str>, limit: usize) -> ruqi_core::Result<Vec<JobRecord>> {
+        let page = || {
+            let mut query = job_info::Entity::find().order_by_asc(job_info::Column::JobId);
+            if let Some(after) = after {
+                query = query.filter(job_info::Column::JobId.gt(after));
+            }
+            query.limit(u64::try_from(limit).unwrap_or(u64::MAX))
+        };
+        match page().all(&self.db).await {
+            Ok(rows) => Ok(rows.into_iter().map(JobRecord::from).collect()),
+            Err(error) => {
+                // One unreadable row must not hide the rest of its page.
+                let ids: Vec<String> = match page()
+                    .select_only()
+                    .column(job_info::Column::JobId)
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+                {
+                    Ok(ids) => ids,
+                    Err(_) => return Err(store_error(error)),
+                };
+                read_each(&self.db, ids).await
+            }
         }
     }
 
@@ -202,6 +229,11 @@ async fn load_row_by_row(db: &DatabaseConnection, first_error: sea_orm::DbErr) -
         // Not a bad row: the database itself failed.
         Err(_) => return Err(store_error(first_error)),
     };
+    read_each(db, ids).await
+}
+
+/// Reads the rows of `ids` one at a time, marking each one that cannot be read.
+async fn read_each(db: &DatabaseConnection, ids: Vec<String>) -> ruqi_core::Result<Vec<JobRecord>> {
     let mut rows = Vec::with_capacity(ids.len());
     for job_id in ids {
         match job_info::Entity::find_by_id(job_id.clone()).one(db).await {
