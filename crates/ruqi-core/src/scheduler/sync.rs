@@ -72,8 +72,12 @@ impl Inner {
         // of the text): whatever memory holds beyond them has lost its row.
         let mut seen: HashSet<Arc<str>> = HashSet::new();
         let mut after: Option<String> = None;
+        let (mut reading, mut applying) = (Duration::ZERO, Duration::ZERO);
         loop {
+            let read_at = std::time::Instant::now();
             let rows = self.store.load_jobs_after(after.as_deref(), LOAD_PAGE).await?;
+            reading += read_at.elapsed();
+            let apply_at = std::time::Instant::now();
             let Some(last) = rows.last() else { break };
             after = Some(last.job_id.clone());
             report.rows += rows.len();
@@ -92,7 +96,15 @@ impl Inner {
                     .or_else(|| state.invalid.get_key_value(id.as_str()).map(|(key, _)| key.clone()))
                     .unwrap_or_else(|| Arc::from(id.as_str()))
             }));
+            drop(state);
+            applying += apply_at.elapsed();
         }
+        tracing::debug!(
+            rows = report.rows,
+            read_s = reading.as_secs_f64(),
+            apply_s = applying.as_secs_f64(),
+            "read the whole table"
+        );
         let gone: Vec<String> = {
             let state = self.lock();
             state

@@ -5,6 +5,7 @@
 mod claim;
 mod history;
 mod nodes;
+mod sqlite_page;
 
 use std::time::Duration;
 
@@ -77,6 +78,9 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn load_jobs_after(&self, after: Option<&str>, limit: usize) -> ruqi_core::Result<Vec<JobRecord>> {
+        if let Some(rows) = sqlite_page::load_page(&self.db, after, limit).await {
+            return Ok(rows);
+        }
         let page = || {
             let mut query = job_info::Entity::find().order_by_asc(job_info::Column::JobId);
             if let Some(after) = after {
