@@ -227,6 +227,51 @@ async fn log_records_each_change_with_its_version(db: DatabaseConnection) {
     assert!(job_info::Entity::find().all(&db).await.unwrap().is_empty());
 }
 
+/// Start-up reads the table a page at a time (on SQLite, each page as one
+/// JSON array): every field must come back as the entity reads it,
+/// including a date typed in by hand in another format (on SQLite that
+/// page is read the ordinary way).
+async fn paged_read_matches_the_entity_read(db: DatabaseConnection) {
+    use ruqi::{JobStore, SeaOrmStore};
+    use sea_orm::ActiveValue::Set;
+    let mut full = job("full", "hello", "interval", "90s");
+    full.job_name = Set(Some("group".to_owned()));
+    full.description = Set(Some("every \"field\" set, with 'quotes' and ünïcode".to_owned()));
+    full.args = Set(Some(r#"{"a": [1, 2.5, null]}"#.to_owned()));
+    full.timezone = Set(Some("Europe/Paris".to_owned()));
+    full.start_at = Set(Some(t(30)));
+    full.end_at = Set(Some(t(86_400)));
+    full.is_paused = Set(true);
+    full.run_right_now = Set(true);
+    full.timeout_s = Set(Some(12));
+    full.max_retries = Set(3);
+    full.child_jobs = Set(Some("plain".to_owned()));
+    full.alert_url = Set(Some("http://127.0.0.1:9/alert".to_owned()));
+    job("plain", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    full.insert(&db).await.unwrap();
+    for i in 0..5 {
+        job(&format!("p{i}"), "hello", "date", "2030-01-01 00:00:00").insert(&db).await.unwrap();
+    }
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // Typed in by hand: no offset, a space instead of the `T`.
+        sql(&db, "UPDATE job_info SET start_at = '2026-01-01 00:00:30' WHERE job_id = 'p4'").await;
+    }
+    let store = SeaOrmStore::new(db.clone());
+    let mut entity_read: Vec<ruqi::JobRecord> = store.load_jobs().await.unwrap();
+    entity_read.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.load_jobs_after(after.as_deref(), 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 3);
+        after = Some(last.job_id.clone());
+        paged.extend(page);
+    }
+    assert_eq!(paged, entity_read);
+    assert_eq!(paged.len(), 7);
+}
+
 backend_tests!(
     inserted_row_is_validated_scheduled_and_written_back,
     changed_rule_reschedules,
@@ -238,4 +283,5 @@ backend_tests!(
     rolled_back_edit_changes_nothing,
     change_committed_out_of_order_still_arrives,
     log_records_each_change_with_its_version,
+    paged_read_matches_the_entity_read,
 );
