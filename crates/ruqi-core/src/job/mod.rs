@@ -80,7 +80,7 @@ pub fn compile(record: JobRecord, ctx: ValidationContext<'_>) -> Result<Compiled
 pub fn compile_or_return(
     record: JobRecord,
     ctx: ValidationContext<'_>,
-) -> Result<CompiledJob, (FieldError, JobRecord)> {
+) -> Result<CompiledJob, (FieldError, Box<JobRecord>)> {
     match compile_parts(&record, ctx) {
         Ok((schedule, args, policy, children)) => Ok(CompiledJob {
             record,
@@ -89,7 +89,7 @@ pub fn compile_or_return(
             policy,
             children,
         }),
-        Err(error) => Err((error, record)),
+        Err(error) => Err((error, Box::new(record))),
     }
 }
 

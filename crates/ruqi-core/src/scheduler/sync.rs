@@ -253,7 +253,7 @@ impl Inner {
             Ok(job) => job,
             Err((error, row)) => {
                 let message = format!("{UNSCHEDULABLE_PREFIX}{error}");
-                self.mark_invalid(row, &message).await?;
+                self.mark_invalid(*row, &message).await?;
                 return Ok(Applied::Invalid);
             }
         };
