@@ -1,5 +1,6 @@
-//! [`AdminApi`]: the admin endpoints, their OpenAPI document and Swagger UI
-//! as one poem endpoint to nest under a path of the application's choice.
+//! [`AdminApi`]: the admin endpoints, their OpenAPI document, Swagger UI and
+//! the admin page as one poem endpoint to nest under a path of the
+//! application's choice.
 
 use std::sync::Arc;
 
@@ -12,10 +13,11 @@ use sea_orm::DatabaseConnection;
 use crate::auth::Auth;
 use crate::endpoints::{Apis, Ctx, apis};
 use crate::error::error_to_json;
+use crate::ui;
 
 /// The admin API of one scheduler: every job, history, function and
-/// scheduler operation, with its OpenAPI document at `<prefix>/openapi.json`
-/// and Swagger UI at `<prefix>/docs`.
+/// scheduler operation, with its OpenAPI document at `<prefix>/openapi.json`,
+/// Swagger UI at `<prefix>/docs` and the admin page at `<prefix>/ui/`.
 ///
 /// ```
 /// use poem::Route;
@@ -64,10 +66,15 @@ impl AdminApi {
     }
 
     /// The endpoint to nest at `prefix` (such as `/admin/jobs`): the
-    /// operations, `openapi.json`, and Swagger UI at `docs` (`<prefix>` itself
-    /// leads there). `prefix` must be the path it is nested at: the OpenAPI
-    /// document names it as the server, so that Swagger UI's "try it out"
-    /// sends its requests there.
+    /// operations, `openapi.json`, Swagger UI at `docs` (`<prefix>` itself
+    /// leads there), and the admin page at `ui/` for operators in a browser.
+    /// `prefix` must be the path it is nested at: the OpenAPI document names
+    /// it as the server, so that Swagger UI's "try it out" sends its requests
+    /// there.
+    ///
+    /// The page's files are served without a token (they hold no data); the
+    /// page asks for a token and sends it with each call, and shows write
+    /// actions only to a token with the admin scope.
     ///
     /// Every error comes back as JSON `{code, message, field?}`: the API's
     /// own, and those of the request parser and router (a body that does not
@@ -81,6 +88,7 @@ impl AdminApi {
             .nest("/", service)
             .at("/openapi.json", spec)
             .nest("/docs", docs)
+            .nest("/ui", ui::endpoint())
             .data(Arc::new(self.auth))
             .catch_all_error(error_to_json)
             .boxed()

@@ -8,7 +8,10 @@
 //! - **executions**: of a job, of all jobs (filters, paging), one with its
 //!   output, and history cleanup;
 //! - **functions** with their argument JSON Schema; **scheduler** status and
-//!   wake-up; **health**.
+//!   wake-up; **health**; the caller's token **scope**;
+//! - **the admin page** at `<prefix>/ui/`: jobs, their runs and logs, a job
+//!   form, history charts and the scheduler's nodes in a browser, shipped
+//!   inside the binary (plain HTML, CSS and JavaScript; no build step).
 //!
 //! Writes go through the `job_info` sea-orm ActiveModel, so the API validates
 //! exactly as the ORM hooks do (a refused value answers 422 naming its field,
@@ -22,6 +25,7 @@ mod auth;
 mod endpoints;
 mod error;
 mod model;
+mod ui;
 
 pub use admin::AdminApi;
 pub use auth::{Auth, Scope};

@@ -170,6 +170,7 @@ async fn preview_of_a_saved_job() {
             "2026-05-01T08:30:00+00:00"
         ])
     );
+    assert_eq!(answer.body["description"], "every 10m");
     let default = api.get("/jobs/every-10m/next-run-times").await;
     assert_eq!(default.body["next_run_times"].as_array().unwrap().len(), 5);
     api.get("/jobs/every-10m/next-run-times?n=101")
@@ -191,8 +192,14 @@ async fn preview_of_an_unsaved_rule() {
         answer.body["next_run_times"],
         json!(["2026-05-01T18:20:00+00:00", "2026-05-02T18:20:00+00:00"])
     );
+    assert_eq!(answer.body["description"], "at 02:20 every day (Asia/Shanghai)");
     let utc = api.get("/preview?trigger=interval&rule=90s&n=1").await;
     assert_eq!(utc.body["next_run_times"], json!(["2026-05-01T08:01:30+00:00"]));
+    let default_zone = api.get("/preview?trigger=cron&rule=*/15%20*%20*%20*%20*&n=1").await;
+    assert_eq!(
+        default_zone.body["description"], "every 15 minutes (UTC)",
+        "read in the scheduler's zone"
+    );
     api.get("/preview?trigger=cron&rule=0%2025%20*%20*%20*")
         .await
         .assert_error(422, "invalid", Some("rule"));

@@ -30,6 +30,7 @@ fn operations() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/functions", None),
         (Method::GET, "/scheduler/status", None),
         (Method::POST, "/scheduler/wake-up", None),
+        (Method::GET, "/auth/scope", None),
     ]
 }
 
@@ -110,4 +111,28 @@ async fn an_api_without_configured_tokens_refuses_all_but_health() {
         .await
         .assert_error(401, "unauthorized", None);
     assert_eq!(api.call(Method::GET, "/health", None, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_scope_operation_tells_a_client_what_its_token_may_do() {
+    let api = TestApi::start().await;
+    let admin = api.call(Method::GET, "/auth/scope", Some(ADMIN), None).await;
+    assert_eq!(admin.status, 200, "{admin:?}");
+    assert_eq!(admin.body, json!({"scope": "admin", "auth_enabled": true}));
+    let read = api.call(Method::GET, "/auth/scope", Some(READ), None).await;
+    assert_eq!(read.body, json!({"scope": "read", "auth_enabled": true}));
+    api.call(Method::GET, "/auth/scope", Some("guessed"), None)
+        .await
+        .assert_error(401, "unauthorized", None);
+    api.call(Method::GET, "/auth/scope", None, None)
+        .await
+        .assert_error(401, "unauthorized", None);
+}
+
+#[tokio::test]
+async fn without_auth_the_scope_is_admin_for_anyone() {
+    let api = TestApi::start_with(Auth::disabled(), "/api").await;
+    let anyone = api.call(Method::GET, "/auth/scope", None, None).await;
+    assert_eq!(anyone.status, 200, "{anyone:?}");
+    assert_eq!(anyone.body, json!({"scope": "admin", "auth_enabled": false}));
 }

@@ -37,6 +37,7 @@ async fn create_answers_201_with_the_scheduled_job_and_its_location() {
     // 02:20 in Shanghai is 18:20 UTC; the clock stands at 08:00 UTC on May 1st.
     assert_eq!(job["next_run_time"], "2026-05-01T18:20:00+00:00");
     assert_eq!(job["scheduled"], true, "the scheduler holds it when the answer comes");
+    assert_eq!(job["rule_description"], "at 02:20 every day (Asia/Shanghai)");
 
     let rows = api.rows().await;
     assert_eq!(rows.len(), 1);
@@ -55,6 +56,7 @@ async fn create_without_a_job_id_generates_one() {
     let id = job["job_id"].as_str().unwrap();
     assert_eq!(id.len(), 36, "a UUID: {id}");
     assert_eq!(job["args"], Value::Null);
+    assert_eq!(job["rule_description"], "every 5m");
     assert_eq!(api.get(&format!("/jobs/{id}")).await.status, 200);
 }
 

@@ -10,7 +10,7 @@ use reqwest::Method;
 use ruqi_api::Auth;
 
 /// Every operation the API serves: (method, path under the prefix).
-const ROUTES: [(&str, &str); 24] = [
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/jobs"),
     ("post", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -35,6 +35,7 @@ const ROUTES: [(&str, &str); 24] = [
     ("get", "/events"),
     ("get", "/metrics"),
     ("get", "/health"),
+    ("get", "/auth/scope"),
 ];
 
 async fn document(api: &TestApi) -> OpenAPI {

@@ -33,6 +33,7 @@ async fn status_counts_jobs_and_says_when_it_wakes_up() {
     assert_eq!(empty.body["next_wakeup"], Value::Null);
     assert_eq!(empty.body["seconds_until_next_wakeup"], Value::Null);
     assert_eq!(empty.body["started_at"], "2026-05-01T08:00:00+00:00");
+    assert_eq!(empty.body["default_timezone"], "UTC");
     let nodes = empty.body["nodes"].as_array().expect("nodes is a list");
     assert_eq!(nodes.len(), 1, "{nodes:?}");
     assert_eq!(nodes[0]["node"], "api-test");

@@ -2,8 +2,9 @@
 //! fire HTTP requests or run commands on a schedule (the RuQi / Cronicle use).
 //!
 //! The binary serves ruqi's admin API ([`ruqi_api::AdminApi`]) under `/api`,
-//! with its OpenAPI document at `/api/openapi.json` and Swagger UI at
-//! `/api/docs`, over an embedded SQLite file by default (PostgreSQL or
+//! with the admin page at `/api/ui/` (where `/` leads a browser), its OpenAPI
+//! document at `/api/openapi.json` and Swagger UI at `/api/docs`, over an
+//! embedded SQLite file by default (PostgreSQL or
 //! MySQL/MariaDB by URL). Its jobs run the built-in functions of
 //! [`builtin`]: `http` (send a request), `log` (write the job's args to its
 //! output) and, only when the operator allows it, `shell` (run a command).

@@ -4,9 +4,11 @@
 //! each has an environment variable). It keeps its jobs in `ruqi.db` in the
 //! working directory unless `--database-url` says otherwise, listens on
 //! `127.0.0.1:8200`, and logs at `RUST_LOG` (default `info,sqlx=warn`). Open
-//! <http://127.0.0.1:8200/> for Swagger UI, or use curl against `/api`: create
-//! a job with `func` `http` and it fires its request on schedule; every run
-//! shows up under `/api/executions` with the response status and body.
+//! <http://127.0.0.1:8200/> for the admin page (jobs, runs and their logs, a
+//! job form, history charts), <http://127.0.0.1:8200/api/docs> for Swagger UI,
+//! or use curl against `/api`: create a job with `func` `http` and it fires
+//! its request on schedule; every run shows up under `/api/executions` with
+//! the response status and body.
 //! Ctrl-C or SIGTERM stops taking requests, lets running jobs finish, and exits.
 
 use std::process::ExitCode;

@@ -16,7 +16,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://ruqi.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 
 /// ruqi as a standalone service: the rows of `job_info` are the schedule,
-/// managed over HTTP at /api (Swagger UI at /api/docs).
+/// managed in a browser at / and over HTTP at /api (Swagger UI at /api/docs).
 ///
 /// ```
 /// use clap::Parser;

@@ -18,13 +18,17 @@ use crate::{Error, Options};
 /// Where the admin API is mounted.
 const API_PREFIX: &str = "/api";
 
+/// Where the admin page is, under the API: `/` leads a browser there.
+const PAGE_PATH: &str = "/api/ui/";
+
 /// How long requests in flight may take to finish once a stop was asked for.
 const REQUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the server until Ctrl-C or SIGTERM: opens (and migrates) the
 /// database, starts the scheduler with the built-in functions, serves the
-/// admin API under `/api`, and on the signal stops taking requests, then
-/// lets running jobs finish (or records them as cancelled).
+/// admin API under `/api` (with the admin page at `/api/ui/`, where `/`
+/// leads), and on the signal stops taking requests, then lets running jobs
+/// finish (or records them as cancelled).
 pub async fn serve(options: Options) -> Result<(), Error> {
     let stop = StopSignals::install()?;
     let addrs = resolve(&options.listen).await?;
@@ -71,7 +75,7 @@ pub async fn serve(options: Options) -> Result<(), Error> {
             API_PREFIX,
             AdminApi::new(db, scheduler.clone()).auth(auth).endpoint(API_PREFIX),
         )
-        .at("/", make_sync(|_| Redirect::see_other(format!("{API_PREFIX}/docs"))))
+        .at("/", make_sync(|_| Redirect::see_other(PAGE_PATH)))
         .with(Tracing);
 
     let listener = addrs
@@ -94,7 +98,7 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         tracing::info!(
             node = %scheduler.status().node,
             shell = options.allow_shell,
-            "ruqi-server listening on http://{addr} (Swagger UI at http://{addr}{API_PREFIX}/docs)"
+            "ruqi-server listening on http://{addr} (admin page at http://{addr}{PAGE_PATH}, Swagger UI at http://{addr}{API_PREFIX}/docs)"
         );
     }
     let served = Server::new_with_acceptor(acceptor)

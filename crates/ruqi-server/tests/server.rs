@@ -4,199 +4,8 @@
 
 mod common;
 
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
-
-use serde_json::{Value, json};
-
-/// Longest the tests wait for the server to come up, a run to end, or the process to exit.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 8] = [
-    "RUQI_DATABASE_URL",
-    "RUQI_LISTEN",
-    "RUQI_TOKEN",
-    "RUQI_READ_TOKEN",
-    "RUQI_NODE_NAME",
-    "RUQI_HEARTBEAT_INTERVAL",
-    "RUQI_ALLOW_SHELL",
-    "RUQI_ALLOW_UNAUTHENTICATED",
-];
-
-/// A free port on 127.0.0.1.
-fn free_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
-}
-
-struct ServerProcess {
-    child: Child,
-    /// `http://127.0.0.1:<port>`
-    base: String,
-    log: PathBuf,
-    http: reqwest::Client,
-}
-
-impl ServerProcess {
-    /// Starts `ruqi-server` in `dir` with `args` and `env`; `--listen` is added
-    /// unless the arguments or the environment name it. Does not wait for it.
-    fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let log = dir.join(format!("server-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("create the log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ruqi-server"));
-        command.current_dir(dir).args(args);
-        for var in SERVER_VARS {
-            command.env_remove(var);
-        }
-        let names_listen = args.contains(&"--listen") || env.iter().any(|(k, _)| *k == "RUQI_LISTEN");
-        if !names_listen {
-            command.args(["--listen", &listen]);
-        }
-        command
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info,sqlx=warn")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("clone the log file"))
-            .stderr(log_file);
-        let child = command.spawn().expect("start ruqi-server");
-        Self {
-            child,
-            base: format!("http://{listen}"),
-            log,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client"),
-        }
-    }
-
-    /// Starts the server and waits until `/api/health` answers 200.
-    async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut server = Self::spawn(dir, args, env);
-        server.wait_healthy().await;
-        server
-    }
-
-    async fn wait_healthy(&mut self) {
-        let give_up = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Ok(response) = self.http.get(format!("{}/api/health", self.base)).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("poll the process") {
-                panic!(
-                    "ruqi-server exited with {status} before it was healthy:\n{}",
-                    self.output()
-                );
-            }
-            assert!(
-                tokio::time::Instant::now() < give_up,
-                "not healthy in time:\n{}",
-                self.output()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// What the server logged.
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to exit on its own.
-    async fn exit_status(&mut self) -> ExitStatus {
-        let give_up = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the process") {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < give_up,
-                "still running:\n{}",
-                self.output()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// Sends SIGTERM and waits for the process to exit.
-    async fn terminate(&mut self) -> ExitStatus {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
-        self.exit_status().await
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("a body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, body)
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, None, Some(body)).await
-    }
-
-    /// Runs `job_id` now and polls its execution until it has ended.
-    async fn run_to_end(&self, job_id: &str) -> Value {
-        let (status, run) = self
-            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), None, None)
-            .await;
-        assert_eq!(status, 202, "{run}");
-        let id = run["execution_id"].as_str().expect("an execution id").to_owned();
-        let give_up = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let (status, execution) = self.get(&format!("/api/executions/{id}")).await;
-            if status == 200 && execution["status"] != "running" {
-                return execution;
-            }
-            assert!(
-                tokio::time::Instant::now() < give_up,
-                "run {id} did not end: {execution}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        // A failed test must not leave the server behind.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use common::server::{ServerProcess, free_port};
+use serde_json::json;
 
 #[tokio::test]
 async fn starts_with_its_defaults_and_stops_cleanly_on_sigterm() {
@@ -211,8 +20,17 @@ async fn starts_with_its_defaults_and_stops_cleanly_on_sigterm() {
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
     let root = server.http.get(&server.base).send().await.expect("an answer");
-    assert_eq!(root.status(), 303);
-    assert_eq!(root.headers()["location"], "/api/docs");
+    assert_eq!(root.status(), 303, "/ leads a browser to the admin page");
+    assert_eq!(root.headers()["location"], "/api/ui/");
+    let page = server
+        .http
+        .get(format!("{}/api/ui/", server.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(page.status(), 200, "the page needs no token");
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(page.text().await.expect("html").contains(r#"src="app.js""#));
     let docs = server
         .http
         .get(format!("{}/api/docs", server.base))

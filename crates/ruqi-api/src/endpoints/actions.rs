@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::{ApiTags, Ctx};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
-use crate::model::{Cancelled, Job, NextRunTimes, RunStarted};
+use crate::model::{Cancelled, Job, NextRunTimes, RunStarted, describe_rule};
 
 /// The action operations.
 pub(crate) struct ActionsApi(pub(crate) Arc<Ctx>);
@@ -122,14 +122,19 @@ impl ActionsApi {
     ) -> Result<Json<NextRunTimes>, ApiError> {
         self.0.ensure_scheduled(&job_id).await?;
         let next_run_times = self.0.scheduler.preview(&job_id, n.0)?;
-        Ok(Json(NextRunTimes { next_run_times }))
+        let description = self.0.job(&job_id).await?.rule_description;
+        Ok(Json(NextRunTimes {
+            next_run_times,
+            description,
+        }))
     }
 
     /// Preview a rule
     ///
     /// The next fire times of a rule that is not saved anywhere, counted from
-    /// now: what a form shows while somebody types. A rule, trigger or time
-    /// zone that a job would be refused for is refused here the same way (422).
+    /// now, and the rule in words: what a form shows while somebody types. A
+    /// rule, trigger or time zone that a job would be refused for is refused
+    /// here the same way (422).
     #[oai(path = "/preview", method = "get", operation_id = "previewRule")]
     async fn preview_rule(
         &self,
@@ -148,7 +153,10 @@ impl ActionsApi {
         let timezone = timezone.0.unwrap_or_else(|| default_zone.name().to_owned());
         let now = self.0.scheduler.clock().now();
         let next_run_times = ruqi::job::preview_rule(&trigger, &rule, Some(&timezone), n.0, now)?;
-        Ok(Json(NextRunTimes { next_run_times }))
+        Ok(Json(NextRunTimes {
+            next_run_times,
+            description: describe_rule(&trigger, &rule, &timezone, now),
+        }))
     }
 
     /// Wake the scheduler up

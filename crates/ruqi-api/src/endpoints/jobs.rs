@@ -103,7 +103,7 @@ impl JobsApi {
             limit: limit.0,
         };
         let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
-        Ok(Json(jobs.into()))
+        Ok(Json(JobList::new(jobs, self.0.default_timezone())))
     }
 
     /// Create a job

@@ -1,12 +1,14 @@
 //! The operations, one file per group; each group is a poem-openapi `OpenApi`
 //! over the same [`Ctx`].
 
+mod access;
 mod actions;
 mod events;
 mod executions;
 mod jobs;
 mod system;
 
+pub(crate) use access::AccessApi;
 pub(crate) use actions::ActionsApi;
 pub(crate) use events::EventsApi;
 pub(crate) use executions::ExecutionsApi;
@@ -33,6 +35,8 @@ pub(crate) enum ApiTags {
     Executions,
     /// Registered functions, the scheduler's status and health.
     Scheduler,
+    /// What the caller's token may do.
+    Access,
 }
 
 /// What every operation works on.
@@ -42,7 +46,7 @@ pub(crate) struct Ctx {
 }
 
 /// Every operation group of the admin API, as one `OpenApi`.
-pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi, EventsApi);
+pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi, EventsApi, AccessApi);
 
 /// The operation groups over `ctx`.
 pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
@@ -52,6 +56,7 @@ pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
         ExecutionsApi(ctx.clone()),
         SystemApi(ctx.clone()),
         EventsApi(ctx),
+        AccessApi,
     )
 }
 
@@ -60,8 +65,13 @@ impl Ctx {
     pub(crate) async fn job(&self, job_id: &str) -> Result<Job, ApiError> {
         ruqi::query::get_job(&self.db, job_id)
             .await?
-            .map(Job::from)
+            .map(|view| Job::new(view, self.default_timezone()))
             .ok_or_else(|| ApiError::job_not_found(job_id))
+    }
+
+    /// The zone of jobs whose `timezone` is `null`.
+    pub(crate) fn default_timezone(&self) -> &'static str {
+        self.scheduler.config().default_timezone.name()
     }
 
     /// Applies the row `job_id` to the scheduler now, so the answer to a

@@ -1,10 +1,13 @@
 //! Jobs as the API shows and takes them.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use poem_openapi::types::MaybeUndefined;
 use ruqi::entity::job_info;
 use ruqi::query::{JobView, Paged};
+use ruqi::{Schedule, TriggerKind};
 use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
 use serde_json::Value;
 
@@ -26,6 +29,9 @@ pub(crate) struct Job {
     pub(crate) trigger: String,
     /// The trigger's rule: `*/5 * * * *`, `0 20 2 * * *`, `10m`, `2026-12-16 18:03:17`…
     pub(crate) rule: String,
+    /// The rule in English with the zone it is read in: "at 02:20 every day
+    /// (Europe/Berlin)", "every 10m"; `null` when the rule does not parse.
+    pub(crate) rule_description: Option<String>,
     /// IANA time zone; `null` is the scheduler's default.
     pub(crate) timezone: Option<String>,
     /// No fire before this.
@@ -76,13 +82,31 @@ pub(crate) struct Job {
     pub(crate) scheduled: bool,
 }
 
-impl From<JobView> for Job {
-    fn from(view: JobView) -> Self {
+/// `rule` of `trigger` in English, read in `timezone`: what the page and a
+/// person reading the JSON see next to the rule. `None` when the rule, the
+/// trigger or the zone does not parse (the row's `last_error` says why).
+pub(crate) fn describe_rule(trigger: &str, rule: &str, timezone: &str, anchor: DateTime<Utc>) -> Option<String> {
+    let kind = TriggerKind::from_str(trigger).ok()?;
+    let zone = ruqi::trigger::parse_timezone(timezone).ok()?;
+    let schedule = Schedule::parse(kind, rule, zone, None, None, anchor).ok()?;
+    Some(schedule.describe())
+}
+
+impl Job {
+    /// The job as the API shows it; a row without a `timezone` is read in
+    /// `default_timezone` (the scheduler's).
+    pub(crate) fn new(view: JobView, default_timezone: &str) -> Self {
         let row = view.job;
         let args = match ruqi::job::parse_args(row.args.as_deref()) {
             Ok(value) => value,
             Err(_) => Value::String(row.args.unwrap_or_default()),
         };
+        let rule_description = describe_rule(
+            &row.trigger,
+            &row.rule,
+            row.timezone.as_deref().unwrap_or(default_timezone),
+            row.created_at,
+        );
         Self {
             job_id: row.job_id,
             job_name: row.job_name,
@@ -91,6 +115,7 @@ impl From<JobView> for Job {
             args,
             trigger: row.trigger,
             rule: row.rule,
+            rule_description,
             timezone: row.timezone,
             start_at: row.start_at,
             end_at: row.end_at,
@@ -132,10 +157,15 @@ pub(crate) struct JobList {
     pub(crate) limit: u64,
 }
 
-impl From<Paged<JobView>> for JobList {
-    fn from(page: Paged<JobView>) -> Self {
+impl JobList {
+    /// The page as the API shows it (see [`Job::new`]).
+    pub(crate) fn new(page: Paged<JobView>, default_timezone: &str) -> Self {
         Self {
-            items: page.items.into_iter().map(Job::from).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|view| Job::new(view, default_timezone))
+                .collect(),
             total: page.total,
             offset: page.offset,
             limit: page.limit,
@@ -378,6 +408,8 @@ pub(crate) struct RunStarted {
 pub(crate) struct NextRunTimes {
     /// The next fires, soonest first (UTC). Empty for a paused or finished job.
     pub(crate) next_run_times: Vec<DateTime<Utc>>,
+    /// The rule in English with its zone: "at 02:20 every day (Europe/Berlin)".
+    pub(crate) description: Option<String>,
 }
 
 /// What `POST /jobs/{job_id}/cancel` cancelled.
@@ -391,4 +423,27 @@ pub(crate) struct Cancelled {
     /// Runs on other nodes sharing the database that were asked to stop;
     /// each node picks the request up at its next heartbeat.
     pub(crate) requested_elsewhere: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn rules_are_described_in_their_zone_or_not_at_all() {
+        let anchor = Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap();
+        assert_eq!(
+            describe_rule("cron", "20 2 * * *", "Europe/Berlin", anchor).as_deref(),
+            Some("at 02:20 every day (Europe/Berlin)")
+        );
+        assert_eq!(
+            describe_rule("interval", "10m", "UTC", anchor).as_deref(),
+            Some("every 10m")
+        );
+        assert_eq!(describe_rule("cron", "0 25 * * *", "UTC", anchor), None);
+        assert_eq!(describe_rule("cron", "* * * * *", "Mars/Base", anchor), None);
+        assert_eq!(describe_rule("hourly", "1h", "UTC", anchor), None);
+    }
 }

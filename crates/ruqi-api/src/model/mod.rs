@@ -1,10 +1,12 @@
 //! The request and response bodies of the admin API. Their doc comments are
 //! the descriptions in the OpenAPI document.
 
+mod access;
 mod execution;
 mod job;
 mod scheduler;
 
+pub(crate) use access::TokenScope;
 pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
-pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted};
+pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted, describe_rule};
 pub(crate) use scheduler::{FunctionInfo, Health, SchedulerStatus};

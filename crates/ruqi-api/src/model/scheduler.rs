@@ -54,6 +54,9 @@ pub(crate) struct SchedulerStatus {
     /// Seconds from now (the scheduler's clock) until `next_wakeup`; 0 when it is due.
     #[serde(default)]
     pub(crate) seconds_until_next_wakeup: Option<f64>,
+    /// The IANA zone of jobs whose `timezone` is `null`.
+    #[serde(default)]
+    pub(crate) default_timezone: String,
     /// Whether shutdown has begun.
     pub(crate) shutting_down: bool,
     /// The live scheduler nodes on this database, this one included (as of its last heartbeat).
@@ -79,6 +82,7 @@ impl SchedulerStatus {
     /// The status of `scheduler`, with the time until its next wake-up by its own clock.
     pub(crate) fn of(scheduler: &ruqi::Scheduler) -> Result<Self, serde_json::Error> {
         let mut status: Self = serde_json::from_value(serde_json::to_value(scheduler.status())?)?;
+        status.default_timezone = scheduler.config().default_timezone.name().to_owned();
         let now = scheduler.clock().now();
         status.seconds_until_next_wakeup = status
             .next_wakeup

@@ -1,7 +1,10 @@
-//! Shared harness for the integration tests: job contexts without a scheduler, and a
-//! loopback HTTP server to send requests to.
+//! Shared harness for the integration tests: job contexts without a scheduler, a
+//! loopback HTTP server to send requests to, and the `ruqi-server` binary as a
+//! process ([`server`]).
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;

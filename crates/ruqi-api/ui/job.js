@@ -1,0 +1,585 @@
+// One job: every field, its next ten fire times, its runs, and the log of
+// the selected run, followed live while it runs. Also the actions on a job,
+// which the list offers too.
+
+import { ApiError, canWrite, get, post, request, seg } from './api.js';
+import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
+import { browserZone, dateTime, duration, plural, sameWallClock, shortId } from './format.js';
+import { jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
+
+const RUNS_PER_PAGE = 15;
+/** The events that end a run. */
+const RUN_ENDED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
+/** How often a running log is read while no event says it changed. */
+const TAIL_INTERVAL_MS = 1000;
+
+const jobPath = (jobId) => `jobs/${seg(jobId)}`;
+const jobHref = (jobId) => `#/jobs/${encodeURIComponent(jobId)}`;
+
+function failed(what, error) {
+  toast(`${what}: ${error.message}`, { kind: 'error' });
+}
+
+/** Starts a run now; `then` runs afterwards with the new execution id (or null). */
+export async function runNow(jobId, { then = () => {} } = {}) {
+  try {
+    const started = await post(`${jobPath(jobId)}/run`);
+    if (started.execution_id) {
+      toast(`Run of ${jobId} started.`, {
+        kind: 'success',
+        action: h('a', { href: `${jobHref(jobId)}?run=${encodeURIComponent(started.execution_id)}` }, 'View run'),
+      });
+    } else {
+      toast(started.message);
+    }
+    then(started.execution_id);
+  } catch (error) {
+    failed(`Could not run ${jobId}`, error);
+  }
+}
+
+export async function pauseOrResume(job, { then = () => {} } = {}) {
+  const action = job.is_paused ? 'resume' : 'pause';
+  try {
+    await post(`${jobPath(job.job_id)}/${action}`);
+    toast(`${job.job_id} ${job.is_paused ? 'resumed' : 'paused'}.`, { kind: 'success' });
+    then();
+  } catch (error) {
+    failed(`Could not ${action} ${job.job_id}`, error);
+  }
+}
+
+async function cancelRuns(job, then) {
+  try {
+    const outcome = await post(`${jobPath(job.job_id)}/cancel`);
+    const total = outcome.cancelled + outcome.requested_elsewhere;
+    toast(total ? `Asked ${plural(total, 'run')} to stop.` : 'Nothing was running.', { kind: 'success' });
+    then();
+  } catch (error) {
+    failed('Could not cancel', error);
+  }
+}
+
+async function deleteJob(job) {
+  const sure = await confirmAction({
+    title: `Delete ${job.job_id}?`,
+    text: 'It stops firing at once. A run in progress finishes and is recorded; its history is kept.',
+    confirm: 'Delete job',
+  });
+  if (!sure) return;
+  try {
+    await request('DELETE', jobPath(job.job_id));
+    toast(`${job.job_id} deleted.`, { kind: 'success' });
+    location.hash = '#/jobs';
+  } catch (error) {
+    failed('Could not delete', error);
+  }
+}
+
+function field(label, value, { wide = false } = {}) {
+  const shown = value === null || value === undefined || value === '' ? h('span', { class: 'muted' }, '—') : value;
+  return h('div', { class: wide ? 'wide' : '' }, h('dt', {}, label), h('dd', {}, shown));
+}
+
+function plainInstant(iso, zone) {
+  if (!iso) return null;
+  return instant(iso, zone);
+}
+
+function headChips(job) {
+  const chips = [];
+  if (job.last_error?.startsWith('cannot be scheduled')) chips.push(h('span', { class: 'badge invalid' }, 'cannot be scheduled'));
+  else if (job.is_paused) chips.push(h('span', { class: 'badge paused' }, 'paused'));
+  else if (job.next_run_time) chips.push(h('span', { class: 'badge active' }, 'active'));
+  else chips.push(h('span', { class: 'badge' }, 'no more fires'));
+  if (job.running || job.is_running) chips.push(runningIndicator(job.running || 1));
+  if (job.job_name) chips.push(h('span', { class: 'badge' }, job.job_name));
+  return chips;
+}
+
+export async function render(main, view, jobId) {
+  document.title = `${jobId} · ruqi`;
+  let job = null;
+  try {
+    job = await get(jobPath(jobId), {}, view.signal);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+  }
+  const write = canWrite();
+  let runsOffset = 0;
+  let selected = view.params.get('run');
+
+  const title = h('h1', {}, jobId);
+  const chips = h('div', { class: 'chips' });
+  const actions = h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Job actions' });
+  const scheduleCard = h('section', { class: 'card', 'aria-labelledby': 'schedule-title' });
+  const firesCard = h('section', { class: 'card', 'aria-labelledby': 'fires-title' });
+  const fieldsCard = h('section', { class: 'card', 'aria-labelledby': 'fields-title' });
+  const runsCard = h('section', { class: 'card', 'aria-labelledby': 'runs-title' });
+  const logCard = h('section', { class: 'card', id: 'run-log', 'aria-labelledby': 'log-title' });
+
+  replace(
+    main,
+    h('div', { class: 'breadcrumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / ', jobId),
+    h('div', { class: 'detail-head' }, h('div', {}, title, chips), actions),
+    job
+      ? [h('div', { class: 'grid two' }, scheduleCard, firesCard), fieldsCard]
+      : h(
+          'div',
+          { class: 'notice warn', role: 'status' },
+          h('h2', {}, 'This job does not exist (any more)'),
+          h('p', {}, 'Runs recorded before it was deleted are kept and listed below.'),
+        ),
+    runsCard,
+    logCard,
+  );
+
+  function showJob() {
+    replace(chips, headChips(job));
+    replace(
+      actions,
+      write && [
+        h('button', { type: 'button', class: 'button primary', onclick: () => runNow(job.job_id, { then: ranNow }) }, 'Run now'),
+        h(
+          'button',
+          { type: 'button', class: 'button', onclick: () => pauseOrResume(job, { then: refreshAll }) },
+          job.is_paused ? 'Resume' : 'Pause',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button',
+            disabled: !(job.running || job.is_running),
+            title: 'Stop every run of this job in progress',
+            onclick: () => cancelRuns(job, refreshAll),
+          },
+          'Cancel runs',
+        ),
+        h('a', { class: 'button', href: `${jobHref(job.job_id)}/edit` }, 'Edit'),
+        h('button', { type: 'button', class: 'button danger', onclick: () => deleteJob(job) }, 'Delete'),
+      ],
+    );
+    const zone = jobZone(job);
+    replace(
+      scheduleCard,
+      h('h2', { id: 'schedule-title' }, 'Schedule'),
+      h(
+        'dl',
+        { class: 'fields two' },
+        field('Rule', ruleCell(job), { wide: true }),
+        field('Next run', nextRunCell(job)),
+        field('Time zone', job.timezone ? job.timezone : `${zone} (scheduler default)`),
+        field('Not before (start_at)', plainInstant(job.start_at, zone)),
+        field('Not after (end_at)', plainInstant(job.end_at, zone)),
+        field('Last status', statusBadge(job.last_status)),
+        field('Held by this node', job.scheduled ? 'yes, on its timer' : 'no'),
+        job.last_error && field('Last error', h('span', { class: 'last-error' }, job.last_error), { wide: true }),
+      ),
+    );
+    replace(
+      fieldsCard,
+      h('h2', { id: 'fields-title' }, 'Details'),
+      h(
+        'dl',
+        { class: 'fields' },
+        field('Description', job.description, { wide: true }),
+        field('Function', h('code', {}, job.func)),
+        field('Group (job_name)', job.job_name),
+        field('Child jobs', job.child_jobs && job.child_jobs.split(',').map((child, i) => [
+          i ? ', ' : '',
+          h('a', { href: jobHref(child.trim()) }, child.trim()),
+        ])),
+        field('Arguments', h('pre', { class: 'json' }, JSON.stringify(job.args, null, 2)), { wide: true }),
+        field('Misfire grace', `${job.misfire_grace_s} s`),
+        field('Misfire policy', job.misfire_policy),
+        field('Overlap', job.overlap === 'allow' ? `allow (up to ${job.max_instances})` : job.overlap),
+        field('Timeout', job.timeout_s ? `${job.timeout_s} s` : 'none'),
+        field('Retries', job.max_retries ? `${job.max_retries}, ${job.retry_backoff} from ${job.retry_delay}` : 'none'),
+        field('Max instances', String(job.max_instances)),
+        field('Alert webhook', job.alert_url || 'the scheduler default'),
+        field('Run requested (run_right_now)', job.run_right_now ? 'yes, waiting' : 'no'),
+        field('Runs here now', String(job.running)),
+        field('Version', String(job.version)),
+        field('Created', plainInstant(job.created_at, zone)),
+        field('Updated', plainInstant(job.updated_at, zone)),
+      ),
+    );
+  }
+
+  async function refreshJob() {
+    if (!job) return;
+    try {
+      job = await get(jobPath(jobId), {}, view.signal);
+      showJob();
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      if (error.status === 404) {
+        toast(`${jobId} was deleted.`);
+        location.hash = '#/jobs';
+      }
+    }
+  }
+
+  async function refreshFires() {
+    if (!job) return;
+    const zone = jobZone(job);
+    const heading = h('h2', { id: 'fires-title' }, 'Next 10 fire times');
+    let fires;
+    try {
+      fires = await get(`${jobPath(jobId)}/next-run-times`, { n: 10 }, view.signal);
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      replace(firesCard, heading, h('p', { class: 'muted' }, error.message));
+      return;
+    }
+    if (fires.next_run_times.length === 0) {
+      replace(
+        firesCard,
+        heading,
+        emptyState(job.is_paused ? 'Paused' : 'No more fires', job.is_paused ? 'Nothing fires until the job is resumed.' : 'Its schedule has ended.'),
+      );
+      return;
+    }
+    const differs = fires.next_run_times.some((at) => !sameWallClock(at, browserZone, zone));
+    replace(
+      firesCard,
+      heading,
+      differs && h('p', { class: 'muted small' }, `Your time (${browserZone}), then the job's (${zone}).`),
+      h(
+        'ol',
+        { class: differs ? 'fires two-zones' : 'fires' },
+        fires.next_run_times.map((at) =>
+          h(
+            'li',
+            {},
+            h('time', { datetime: at }, dateTime(at, browserZone)),
+            differs && h('span', { class: 'zone' }, dateTime(at, zone)),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---- runs ---------------------------------------------------------------
+
+  async function refreshRuns() {
+    let page;
+    try {
+      page = await get(`${jobPath(jobId)}/executions`, { offset: runsOffset, limit: RUNS_PER_PAGE }, view.signal);
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      if (!job && error.status === 404) {
+        replace(
+          main,
+          h(
+            'div',
+            { class: 'notice', role: 'status' },
+            h('h1', {}, 'No such job'),
+            h('p', {}, 'There is no job ', h('code', {}, jobId), ', and no run of one was recorded.'),
+            h('p', {}, h('a', { href: '#/jobs' }, 'Back to the jobs')),
+          ),
+        );
+        return;
+      }
+      replace(runsCard, h('h2', { id: 'runs-title' }, 'Runs'), errorState(error, refreshRuns));
+      return;
+    }
+    if (!view.alive) return;
+    if (!selected && page.items.length && runsOffset === 0) select(page.items[0].id, { focus: false });
+    showRuns(page);
+  }
+
+  function showRuns(page) {
+    const heading = h('h2', { id: 'runs-title' }, 'Runs', h('span', { class: 'count' }, plural(page.total, 'run')));
+    if (page.items.length === 0) {
+      replace(
+        runsCard,
+        heading,
+        emptyState('No runs yet', write ? 'Run it now, or wait for its next fire.' : 'It has not fired yet.'),
+      );
+      replace(logCard);
+      logCard.hidden = true;
+      return;
+    }
+    const longest = Math.max(...page.items.map((run) => run.duration_ms || 0));
+    // Bars compare runs: with one run, or none that took a millisecond, they say nothing.
+    const bars = page.items.length > 1 && longest > 0;
+    const zone = job ? jobZone(job) : browserZone;
+    const rows = page.items.map((run) =>
+      h(
+        'tr',
+        {
+          'data-execution-id': run.id,
+          'aria-selected': run.id === selected ? 'true' : 'false',
+          onclick: (event) => {
+            if (event.target.closest('a, button')) return;
+            select(run.id, { focus: false });
+          },
+        },
+        h('td', {}, statusBadge(run.status)),
+        h('td', {}, instant(run.scheduled_for, zone)),
+        h(
+          'td',
+          { class: 'num' },
+          run.duration_ms === null ? (run.status === 'running' ? 'running…' : '—') : duration(run.duration_ms),
+          bars &&
+            run.duration_ms !== null &&
+            h('span', { class: 'duration-bar', 'aria-hidden': 'true' }, h('span', { style: { width: `${(100 * run.duration_ms) / longest}%` } })),
+        ),
+        h('td', {}, run.trigger_source, run.attempt > 1 && h('span', { class: 'sub' }, `attempt ${run.attempt}`)),
+        h('td', { class: 'small' }, run.node || '—'),
+        h('td', { class: 'error' }, run.error || ''),
+        h(
+          'td',
+          { class: 'actions' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button small',
+              'aria-label': `Show the log of the run scheduled for ${dateTime(run.scheduled_for)}`,
+              'aria-controls': 'run-log',
+              onclick: () => select(run.id, { focus: true }),
+            },
+            'Log',
+          ),
+        ),
+      ),
+    );
+    const last = runsOffset + page.items.length;
+    replace(
+      runsCard,
+      heading,
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'data runs' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Status', 'Scheduled for', 'Duration', 'Source', 'Node', 'Error'].map((name) => h('th', { scope: 'col' }, name)),
+              h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'muted' }, 'Log')),
+            ),
+          ),
+          h('tbody', {}, rows),
+        ),
+      ),
+      page.total > RUNS_PER_PAGE &&
+        h(
+          'nav',
+          { class: 'pager', 'aria-label': 'Pages of runs' },
+          h('span', { class: 'num' }, `${runsOffset + 1}–${last} of ${page.total}`),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button small',
+              disabled: runsOffset === 0,
+              onclick: () => {
+                runsOffset = Math.max(0, runsOffset - RUNS_PER_PAGE);
+                refreshRuns();
+              },
+            },
+            '← Newer',
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button small',
+              disabled: last >= page.total,
+              onclick: () => {
+                runsOffset += RUNS_PER_PAGE;
+                refreshRuns();
+              },
+            },
+            'Older →',
+          ),
+        ),
+    );
+  }
+
+  // ---- the selected run's log ----------------------------------------------
+
+  let tail = null;
+
+  function select(executionId, { focus }) {
+    selected = executionId;
+    const params = new URLSearchParams(view.params);
+    params.set('run', executionId);
+    view.replaceParams(params);
+    for (const row of runsCard.querySelectorAll('tr[data-execution-id]')) {
+      row.setAttribute('aria-selected', row.dataset.executionId === executionId ? 'true' : 'false');
+    }
+    tail?.stop();
+    tail = followLog(executionId);
+    if (focus) {
+      logCard.scrollIntoView({ block: 'nearest' });
+      logCard.querySelector('h2')?.focus();
+    }
+  }
+
+  /** Shows a run and its log, reading new lines until the run has ended. */
+  function followLog(executionId) {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([controller.signal, view.signal]);
+    let wake = null;
+    let lineCount = 0;
+    const header = h('div', { class: 'log-head' });
+    const errorLine = h('p', { class: 'last-error', hidden: true });
+    const pre = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Run log', 'aria-live': 'off' });
+    const foot = h('div', { class: 'log-foot' });
+    logCard.hidden = false;
+    replace(logCard, header, errorLine, pre, foot);
+
+    const showRun = (run) => {
+      replace(
+        header,
+        h('h2', { id: 'log-title', tabindex: '-1' }, 'Log of run ', h('span', { class: 'mono', title: run.id }, shortId(run.id))),
+        statusBadge(run.status),
+        h(
+          'span',
+          { class: 'muted small' },
+          [
+            run.started_at ? `started ${dateTime(run.started_at)}` : `scheduled for ${dateTime(run.scheduled_for)}`,
+            run.duration_ms !== null ? `took ${duration(run.duration_ms)}` : null,
+            `${run.trigger_source}${run.attempt > 1 ? `, attempt ${run.attempt}` : ''}`,
+            run.node && `on ${run.node}`,
+          ]
+            .filter(Boolean)
+            .join(' · '),
+        ),
+        write &&
+          run.status === 'running' &&
+          h(
+            'div',
+            { class: 'actions' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button danger small',
+                onclick: async () => {
+                  try {
+                    await post(`executions/${seg(run.id)}/cancel`);
+                    toast('Asked the run to stop.', { kind: 'success' });
+                    wake?.();
+                  } catch (error) {
+                    failed('Could not cancel the run', error);
+                  }
+                },
+              },
+              'Cancel this run',
+            ),
+          ),
+      );
+      errorLine.hidden = !run.error;
+      errorLine.textContent = run.error || '';
+    };
+
+    const appendLines = (lines, from) => {
+      const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+      if (lineCount === 0 && lines.length) pre.replaceChildren();
+      const fragment = document.createDocumentFragment();
+      lines.forEach((line, i) => {
+        fragment.append(h('span', { class: 'line-no' }, String(from + i + 1)), `${line}\n`);
+      });
+      pre.append(fragment);
+      lineCount = from + lines.length;
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    };
+
+    const waitForNews = () =>
+      new Promise((resolve) => {
+        const timer = setTimeout(resolve, TAIL_INTERVAL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal.addEventListener('abort', wake, { once: true });
+      });
+
+    (async () => {
+      try {
+        let run = await get(`executions/${seg(executionId)}`, {}, signal);
+        showRun(run);
+        if (!run.started_at) {
+          pre.textContent = run.status === 'missed' ? 'This fire did not run, so it has no log.' : 'No log.';
+          foot.textContent = '';
+          return;
+        }
+        const sawRunning = run.status === 'running';
+        pre.textContent = sawRunning ? 'Waiting for output…' : 'This run wrote nothing.';
+        let next = 0;
+        for (;;) {
+          const log = await get(`executions/${seg(executionId)}/log`, { from_line: next }, signal);
+          if (log.lines.length) appendLines(log.lines, log.from_line);
+          next = log.next_line;
+          replace(
+            foot,
+            h('span', {}, plural(lineCount, 'line')),
+            log.finished ? h('span', {}, 'finished') : h('span', { class: 'badge running' }, 'following'),
+            log.truncated && h('span', { class: 'last-error' }, 'cut at 64 KiB'),
+          );
+          if (log.finished) break;
+          await waitForNews();
+          if (signal.aborted) return;
+        }
+        run = await get(`executions/${seg(executionId)}`, {}, signal);
+        showRun(run);
+        if (lineCount === 0) pre.textContent = 'This run wrote nothing.';
+        if (sawRunning) refreshAll();
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+        replace(foot, h('span', { class: 'last-error' }, `Could not read the log: ${error.message}`));
+      }
+    })();
+
+    return {
+      executionId,
+      poke: () => wake?.(),
+      stop: () => controller.abort(),
+    };
+  }
+
+  function ranNow(executionId) {
+    runsOffset = 0;
+    if (executionId) select(executionId, { focus: false });
+    refreshAll();
+  }
+
+  function refreshAll() {
+    refreshJob().then(refreshFires);
+    refreshRuns();
+  }
+
+  let pending = null;
+  view.onCleanup(() => clearTimeout(pending));
+  view.onEvent((event) => {
+    if (event.job_id !== jobId) return;
+    if (tail && event.execution_id === tail.executionId) tail.poke();
+    clearTimeout(pending);
+    // A run that ended shows at once; other news waits a beat so that a burst costs one read.
+    pending = setTimeout(refreshAll, RUN_ENDED.has(event.event) ? 0 : 200);
+  });
+  // Without events, poll; while a run is in progress, look every 2 s too: it
+  // may run on another node, whose events this stream does not carry.
+  let ticks = 0;
+  view.every(2000, () => {
+    ticks += 1;
+    const running = job && (job.running || job.is_running);
+    if ((!view.eventsLive && ticks % 3 === 0) || running) refreshAll();
+  });
+
+  if (job) showJob();
+  else replace(actions);
+  if (selected) select(selected, { focus: false });
+  else logCard.hidden = true;
+  await Promise.all([refreshFires(), refreshRuns()]);
+}

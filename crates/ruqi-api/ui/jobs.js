@@ -1,0 +1,383 @@
+// The jobs list: search and filters kept in the address, paging, and rows
+// that follow the scheduler's events (running, last status, next run).
+
+import { canWrite, get, session } from './api.js';
+import { emptyState, errorState, h, instant, replace, statusBadge } from './dom.js';
+import { plural } from './format.js';
+import { pauseOrResume, runNow } from './job.js';
+
+const PAGE_SIZES = [25, 50, 100];
+const LAST_STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost'];
+const ORDERS = [
+  ['job_id', 'Job id'],
+  ['next_run_time', 'Next run'],
+  ['updated_at', 'Recently changed'],
+  ['created_at', 'Newest'],
+  ['job_name', 'Group'],
+];
+/** Jobs read at most when the last status is filtered, which the API cannot do. */
+const CLIENT_FILTER_CAP = 5000;
+const RUN_EVENTS = new Set(['submitted', 'succeeded', 'failed', 'timed_out', 'cancelled', 'missed', 'skipped_overlap', 'lost']);
+
+/** The zone a job's rule is read in. */
+export function jobZone(job) {
+  return job.timezone || session.defaultZone;
+}
+
+/** The trigger, rule and its description, as one cell. */
+export function ruleCell(job) {
+  return h(
+    'div',
+    { class: 'rule' },
+    h('span', { class: 'trigger' }, job.trigger),
+    h('code', {}, job.rule),
+    job.rule_description && h('span', { class: 'desc' }, job.rule_description),
+  );
+}
+
+/** Why a job has no next run, or when it has one. */
+export function nextRunCell(job) {
+  if (job.last_error?.startsWith('cannot be scheduled')) {
+    return h('span', { class: 'badge invalid', title: job.last_error }, 'cannot be scheduled');
+  }
+  if (job.is_paused) return h('span', { class: 'badge paused' }, 'paused');
+  if (!job.next_run_time) return h('span', { class: 'muted' }, 'no more fires');
+  return instant(job.next_run_time, jobZone(job));
+}
+
+export function runningIndicator(count) {
+  if (!count) return h('span', { class: 'muted small' }, 'idle');
+  return h('span', { class: 'badge running' }, count > 1 ? `running ×${count}` : 'running');
+}
+
+export async function render(main, view) {
+  const params = view.params;
+  const filters = {
+    text: params.get('text') || '',
+    job_name: params.get('job_name') || '',
+    func: params.get('func') || '',
+    paused: params.get('paused') || '',
+    last_status: params.get('last_status') || '',
+    order: params.get('order') || 'job_id',
+  };
+  let offset = Number(params.get('offset')) || 0;
+  let limit = PAGE_SIZES.includes(Number(params.get('limit'))) ? Number(params.get('limit')) : 25;
+  document.title = 'Jobs · ruqi';
+
+  const functions = await get('functions', {}, view.signal).catch(() => []);
+  const groups = new Set();
+
+  const summary = h('p', { class: 'sub', 'aria-live': 'polite' }, '');
+  const results = h('div', {}, h('p', { class: 'loading' }, 'Loading jobs…'));
+  const groupList = h('datalist', { id: 'job-groups' });
+
+  const input = (name, label, attrs = {}) =>
+    h(
+      'div',
+      { class: `field ${attrs.grow ? 'grow' : ''}` },
+      h('label', { for: `filter-${name}` }, label),
+      h('input', { id: `filter-${name}`, name, value: filters[name], ...attrs, grow: null }),
+    );
+  const select = (name, label, options) =>
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: `filter-${name}` }, label),
+      h(
+        'select',
+        { id: `filter-${name}`, name, value: filters[name] },
+        options.map(([value, text]) => h('option', { value }, text)),
+      ),
+    );
+
+  const filterForm = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Filter jobs' },
+    input('text', 'Search', { type: 'search', placeholder: 'id, group, description or function', grow: true }),
+    input('job_name', 'Group', { list: 'job-groups', placeholder: 'any', size: 12 }),
+    groupList,
+    select('func', 'Function', [['', 'any'], ...functions.map((f) => [f.name, f.name])]),
+    select('paused', 'State', [
+      ['', 'any'],
+      ['false', 'active'],
+      ['true', 'paused'],
+    ]),
+    select('last_status', 'Last status', [['', 'any'], ...LAST_STATUSES.map((s) => [s, s])]),
+    select('order', 'Order', ORDERS),
+    h('button', { type: 'reset', class: 'button ghost' }, 'Clear'),
+  );
+
+  replace(
+    main,
+    h(
+      'section',
+      { 'aria-labelledby': 'jobs-title' },
+      h('div', { class: 'view-head' }, h('div', {}, h('h1', { id: 'jobs-title' }, 'Jobs'), summary)),
+      filterForm,
+      h('div', { class: 'card' }, results),
+    ),
+  );
+
+  const syncParams = () => {
+    const next = new URLSearchParams();
+    for (const [key, value] of Object.entries(filters)) {
+      if (value && !(key === 'order' && value === 'job_id')) next.set(key, value);
+    }
+    if (offset) next.set('offset', offset);
+    if (limit !== 25) next.set('limit', limit);
+    view.replaceParams(next);
+  };
+
+  let typing = null;
+  filterForm.addEventListener('input', (event) => {
+    const { name, value } = event.target;
+    if (!(name in filters)) return;
+    filters[name] = value;
+    offset = 0;
+    syncParams();
+    clearTimeout(typing);
+    typing = setTimeout(load, event.target.tagName === 'INPUT' ? 250 : 0);
+  });
+  filterForm.addEventListener('submit', (event) => event.preventDefault());
+  filterForm.addEventListener('reset', (event) => {
+    event.preventDefault();
+    for (const key of Object.keys(filters)) filters[key] = key === 'order' ? 'job_id' : '';
+    for (const el of filterForm.elements) if (el.name in filters) el.value = filters[el.name];
+    offset = 0;
+    syncParams();
+    load();
+  });
+
+  /** A page of jobs; with a last-status filter, every match read and filtered here. */
+  async function fetchPage() {
+    const query = {
+      text: filters.text.trim(),
+      job_name: filters.job_name.trim(),
+      func: filters.func,
+      paused: filters.paused,
+      order: filters.order,
+    };
+    if (!filters.last_status) {
+      return { ...(await get('jobs', { ...query, offset, limit }, view.signal)), filteredHere: false };
+    }
+    const all = [];
+    let total = Infinity;
+    while (all.length < total && all.length < CLIENT_FILTER_CAP) {
+      const page = await get('jobs', { ...query, offset: all.length, limit: 1000 }, view.signal);
+      total = page.total;
+      all.push(...page.items);
+      if (page.items.length === 0) break;
+    }
+    const matching = all.filter((job) => job.last_status === filters.last_status);
+    return {
+      items: matching.slice(offset, offset + limit),
+      total: matching.length,
+      scanned: all.length,
+      filteredHere: true,
+    };
+  }
+
+  let loading = null;
+  async function load() {
+    const mine = Symbol('load');
+    loading = mine;
+    let page;
+    try {
+      page = await fetchPage();
+    } catch (error) {
+      if (error.name === 'AbortError' || loading !== mine) return;
+      replace(results, errorState(error, load));
+      return;
+    }
+    if (loading !== mine || !view.alive) return;
+    if (page.items.length === 0 && offset > 0 && page.total > 0) {
+      offset = Math.max(0, Math.floor((page.total - 1) / limit) * limit);
+      syncParams();
+      load();
+      return;
+    }
+    for (const job of page.items) if (job.job_name) groups.add(job.job_name);
+    replace(groupList, [...groups].sort().map((name) => h('option', { value: name })));
+    const running = page.items.filter((job) => job.is_running).length;
+    summary.textContent = `${plural(page.total, 'job')}${running ? ` · ${running} running on this page` : ''}`;
+    showPage(page);
+  }
+
+  function showPage(page) {
+    const filtered = Object.entries(filters).some(([key, value]) => value && key !== 'order');
+    if (page.items.length === 0) {
+      replace(
+        results,
+        filtered
+          ? emptyState(
+              'No jobs match these filters',
+              'Try another search, or clear the filters.',
+              h('button', { type: 'button', class: 'button', onclick: () => filterForm.reset() }, 'Clear filters'),
+            )
+          : emptyState(
+              'No jobs yet',
+              'A job runs a registered function on a cron rule, an interval or once at a date.',
+              canWrite() && h('a', { class: 'button primary', href: '#/new' }, 'Create the first job'),
+            ),
+      );
+      return;
+    }
+    const write = canWrite();
+    const rows = page.items.map((job) =>
+      h(
+        'tr',
+        { 'data-job-id': job.job_id },
+        h(
+          'td',
+          { class: 'id' },
+          h('a', { href: `#/jobs/${encodeURIComponent(job.job_id)}` }, job.job_id),
+          job.description && h('span', { class: 'sub' }, job.description),
+        ),
+        h('td', {}, job.job_name || h('span', { class: 'muted' }, '—')),
+        h('td', {}, h('code', {}, job.func)),
+        h('td', {}, ruleCell(job)),
+        h('td', { class: 'next' }, nextRunCell(job)),
+        h('td', { class: 'last-status' }, statusBadge(job.last_status)),
+        h('td', { class: 'running-cell' }, runningIndicator(job.running || (job.is_running ? 1 : 0))),
+        write &&
+          h(
+            'td',
+            { class: 'actions' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button small',
+                'aria-label': `Run ${job.job_id} now`,
+                onclick: () => runNow(job.job_id, { then: load }),
+              },
+              'Run now',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button small',
+                'aria-label': `${job.is_paused ? 'Resume' : 'Pause'} ${job.job_id}`,
+                onclick: () => pauseOrResume(job, { then: load }),
+              },
+              job.is_paused ? 'Resume' : 'Pause',
+            ),
+          ),
+      ),
+    );
+    const lastShown = offset + page.items.length;
+    const pager = h(
+      'nav',
+      { class: 'pager', 'aria-label': 'Pages of jobs' },
+      page.filteredHere &&
+        h(
+          'span',
+          { class: 'small' },
+          `Last status is filtered in this browser over ${plural(page.scanned, 'job')}${page.scanned >= CLIENT_FILTER_CAP ? ' (the first ones only)' : ''}.`,
+        ),
+      h('span', { class: 'num' }, `${offset + 1}–${lastShown} of ${page.total}`),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button small',
+          disabled: offset === 0,
+          onclick: () => {
+            offset = Math.max(0, offset - limit);
+            syncParams();
+            load();
+          },
+        },
+        '← Previous',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button small',
+          disabled: lastShown >= page.total,
+          onclick: () => {
+            offset += limit;
+            syncParams();
+            load();
+          },
+        },
+        'Next →',
+      ),
+      h('label', { for: 'page-size', class: 'small' }, 'Per page'),
+      h(
+        'select',
+        {
+          id: 'page-size',
+          value: String(limit),
+          onchange: (event) => {
+            limit = Number(event.target.value);
+            offset = 0;
+            syncParams();
+            load();
+          },
+        },
+        PAGE_SIZES.map((n) => h('option', { value: String(n) }, String(n))),
+      ),
+    );
+    replace(
+      results,
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'data jobs' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'Job'),
+              h('th', { scope: 'col' }, 'Group'),
+              h('th', { scope: 'col' }, 'Function'),
+              h('th', { scope: 'col' }, 'Schedule'),
+              h('th', { scope: 'col' }, 'Next run'),
+              h('th', { scope: 'col' }, 'Last'),
+              h('th', { scope: 'col' }, 'Running'),
+              write && h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'muted' }, 'Actions')),
+            ),
+          ),
+          h('tbody', {}, rows),
+        ),
+      ),
+      pager,
+    );
+  }
+
+  // A run starting shows at once; everything else is read again, a beat later
+  // so that a burst of events costs one request.
+  let pending = null;
+  const reloadSoon = () => {
+    clearTimeout(pending);
+    pending = setTimeout(load, 300);
+  };
+  view.onCleanup(() => clearTimeout(pending));
+  view.onEvent((event) => {
+    const row = results.querySelector(`tr[data-job-id="${CSS.escape(event.job_id || '')}"]`);
+    if (event.event === 'submitted' && row) {
+      replace(row.querySelector('.running-cell'), runningIndicator(1));
+    }
+    if (row || event.event === 'job_added' || event.event === 'job_removed' || !RUN_EVENTS.has(event.event)) {
+      reloadSoon();
+    }
+  });
+  // Without events, poll. With them, still look while a run is in progress
+  // (it may run on another node, whose events this stream does not carry)
+  // and now and then for changes made through other nodes.
+  let ticks = 0;
+  view.every(2000, () => {
+    ticks += 1;
+    const running = results.querySelector('.running-cell .badge.running');
+    if ((!view.eventsLive && ticks % 3 === 0) || running || ticks % 15 === 0) load();
+  });
+
+  await load();
+}

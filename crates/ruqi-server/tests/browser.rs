@@ -1,0 +1,133 @@
+//! The admin page in a real headless browser: `ruqi-server` started as users
+//! start it, with an admin and a read-only token, and `tests/browser/ui.spec.mjs`
+//! (playwright-core driving Debian's Chromium) walking through it as an
+//! operator would. The script's screenshots of each view land in
+//! `target/browser-screenshots/`.
+//!
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, and
+//! `npm ci` run in `tests/browser`. Without them the test says what is missing
+//! and passes, except with `CI=true`, where it fails naming it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::server::ServerProcess;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const ADMIN_TOKEN: &str = "browser-admin-token";
+const READ_TOKEN: &str = "browser-read-token";
+/// Longest the whole browser journey may take.
+const JOURNEY_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The folder with the script, its package.json and (after `npm ci`) node_modules.
+fn script_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Where the screenshots go: `target/browser-screenshots`.
+fn screenshot_dir() -> PathBuf {
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    target_tmp.parent().unwrap_or(target_tmp).join("browser-screenshots")
+}
+
+/// What this machine lacks to run the browser test, if anything.
+fn missing_prerequisites() -> Vec<String> {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!("Chromium at {CHROMIUM} (apt-get install chromium)"));
+    }
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.is_ok_and(|status| status.success()) {
+        missing.push("node on the PATH".to_owned());
+    }
+    if !script_dir().join("node_modules/playwright-core/package.json").exists() {
+        missing.push(format!(
+            "playwright-core in {} (run `npm ci` there)",
+            script_dir().join("node_modules").display()
+        ));
+    }
+    missing
+}
+
+#[tokio::test]
+async fn an_operator_manages_jobs_in_the_admin_page() {
+    let missing = missing_prerequisites();
+    if !missing.is_empty() {
+        let what = missing.join("; ");
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the browser test cannot run: missing {what}");
+        }
+        eprintln!("skipping the browser test: missing {what}");
+        return;
+    }
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = ServerProcess::start(
+        dir.path(),
+        &[],
+        &[("RUQI_TOKEN", ADMIN_TOKEN), ("RUQI_READ_TOKEN", READ_TOKEN)],
+    )
+    .await;
+
+    let shots = screenshot_dir();
+    // Screenshots of an earlier run must not pass for this one's.
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut journey = tokio::process::Command::new("node")
+        .arg("ui.spec.mjs")
+        .arg(&server.base)
+        .current_dir(script_dir())
+        .env("RUQI_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUQI_READ_TOKEN", READ_TOKEN)
+        .env("RUQI_SCREENSHOT_DIR", &shots)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let output = tokio::time::timeout(JOURNEY_DEADLINE, async {
+        let stdout = journey.stdout.take().expect("piped stdout");
+        let stderr = journey.stderr.take().expect("piped stderr");
+        let (out, err) = tokio::join!(read_all(stdout), read_all(stderr));
+        let status = journey.wait().await.expect("wait for node");
+        (status, out, err)
+    })
+    .await;
+    let Ok((status, out, err)) = output else {
+        panic!(
+            "the browser journey took longer than {JOURNEY_DEADLINE:?}\nserver log:\n{}",
+            server.output()
+        );
+    };
+    eprintln!("{out}{err}");
+    assert!(
+        status.success(),
+        "the browser journey failed ({status}); screenshots in {}\nserver log:\n{}",
+        shots.display(),
+        server.output()
+    );
+    for view in [
+        "jobs",
+        "job-detail",
+        "form-field-error",
+        "executions",
+        "scheduler",
+        "jobs-dark",
+    ] {
+        assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
+    }
+}
+
+async fn read_all(mut stream: impl tokio::io::AsyncRead + Unpin) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text).await;
+    text
+}

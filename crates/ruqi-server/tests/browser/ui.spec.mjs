@@ -1,0 +1,424 @@
+// The admin page in headless Chromium, used the way an operator uses it:
+// sign in, watch jobs appear, create one through the form (an invalid rule
+// first), run it, read its log, pause it, look at the history charts and the
+// scheduler, delete it; then a read-only token, a withdrawn token, and the
+// dark scheme. One screenshot per view goes to RUQI_SCREENSHOT_DIR.
+//
+//   node ui.spec.mjs http://127.0.0.1:8200
+//
+// Environment: RUQI_ADMIN_TOKEN and RUQI_READ_TOKEN (the server's tokens),
+// RUQI_SCREENSHOT_DIR (default ./browser-screenshots). Exits 0 when every
+// step passed; otherwise names the failed step, saves failure.png, exits 1.
+// Run by crates/ruqi-server/tests/browser.rs, which starts the server.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const base = process.argv[2]?.replace(/\/+$/, '');
+const adminToken = process.env.RUQI_ADMIN_TOKEN;
+const readToken = process.env.RUQI_READ_TOKEN;
+const shots = process.env.RUQI_SCREENSHOT_DIR || 'browser-screenshots';
+if (!base || !adminToken || !readToken) {
+  console.error('usage: RUQI_ADMIN_TOKEN=… RUQI_READ_TOKEN=… node ui.spec.mjs <base-url>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+/** Longest any one wait may take. */
+const TIMEOUT = 15_000;
+const JOB = 'browser-job';
+const BERLIN_DAILY = 'at 02:20 every day (Europe/Berlin)';
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+
+/** Uncaught errors and console errors of every page: the page must have none. */
+const problems = [];
+// The API's refusals the journey provokes on purpose; Chromium logs each failed request.
+const EXPECTED_FAILURES = /Failed to load resource: the server responded with a status of (401|422)/;
+
+async function openPage({ colorScheme = 'light', timezoneId = 'America/New_York' } = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    colorScheme,
+    timezoneId,
+    locale: 'en-US',
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !EXPECTED_FAILURES.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return page;
+}
+
+/** The API directly, for the jobs and runs the screenshots show besides the one made in the form. */
+async function api(method, path, body) {
+  const response = await fetch(`${base}/api/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Polls `check` until it answers something truthy. */
+async function eventually(what, check) {
+  const giveUp = Date.now() + TIMEOUT;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > giveUp) throw new Error(`${what}: not within ${TIMEOUT} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A full-page picture of the view as it rests: notices dismissed, scrolled to the top. */
+async function screenshot(page, name) {
+  // In one go: a notice may leave on its own meanwhile.
+  await page.evaluate(() => {
+    for (const dismiss of document.querySelectorAll('.toast button[aria-label="Dismiss"]')) dismiss.click();
+  });
+  await page.locator('.toast').first().waitFor({ state: 'detached' });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate(() => document.fonts.ready);
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function assertNoHorizontalScroll(page, view) {
+  const overflow = await page.evaluate(() => {
+    const found = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) found.push(`the page is ${root.scrollWidth}px wide`);
+    for (const el of document.querySelectorAll('.table-wrap, .card, pre')) {
+      const style = getComputedStyle(el);
+      if (el.scrollWidth > el.clientWidth + 1 && style.overflowX !== 'visible') {
+        found.push(`${el.className} scrolls: ${el.scrollWidth}px in ${el.clientWidth}px`);
+      }
+    }
+    return found;
+  });
+  assert.deepEqual(overflow, [], `${view} scrolls sideways at 1280 px`);
+}
+
+async function signIn(page, token) {
+  const dialog = page.getByRole('dialog', { name: 'Sign in to ruqi' });
+  await dialog.waitFor();
+  await page.getByLabel('Token', { exact: true }).fill(token);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+async function nav(page, name) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
+}
+
+const jobRow = (page, jobId) => page.locator(`tr[data-job-id="${jobId}"]`);
+
+let current = null;
+let passed = 0;
+async function step(name, run) {
+  try {
+    await run();
+    passed += 1;
+    console.log(`ok ${passed} - ${name}`);
+  } catch (error) {
+    console.log(`not ok ${passed + 1} - ${name}\n${error.stack || error}`);
+    if (current) await current.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+// ---- an operator with the admin token --------------------------------------
+
+const page = await openPage();
+current = page;
+
+await step('/ leads to the page, which asks for a token and refuses a wrong one', async () => {
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/api\/ui\/$/);
+  await page.getByRole('dialog', { name: 'Sign in to ruqi' }).waitFor();
+  await page.getByLabel('Token', { exact: true }).fill('not-the-token');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('#token-error').filter({ hasText: 'not valid' }).waitFor();
+  await signIn(page, adminToken);
+  await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+  await page.getByText('No jobs yet').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('ruqi.token')), adminToken);
+  await page.locator('#live[data-state="live"]').waitFor();
+});
+
+await step('jobs created elsewhere appear, with their runs, without a reload', async () => {
+  const fixtures = [
+    {
+      job_id: 'nightly-report',
+      job_name: 'reports',
+      description: 'Mails the daily report',
+      func: 'log',
+      args: { report: 'daily', to: 'ops@example.com' },
+      trigger: 'cron',
+      rule: '0 20 2 * * *',
+      timezone: 'Europe/Berlin',
+    },
+    {
+      job_id: 'ping-local',
+      job_name: 'hooks',
+      description: 'Pings a port nobody listens on',
+      func: 'http',
+      args: { url: 'http://127.0.0.1:9/health', timeout_s: 2 },
+      trigger: 'interval',
+      rule: '1h',
+    },
+    { job_id: 'weekday-digest', job_name: 'reports', func: 'log', args: 'digest', trigger: 'cron', rule: '0 9 * * 1-5', timezone: 'America/New_York', is_paused: true },
+    { job_id: 'cache-warmup', job_name: 'ops', func: 'log', args: 'warm', trigger: 'interval', rule: '15m' },
+  ];
+  for (const job of fixtures) {
+    const created = await api('POST', 'jobs', job);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
+  for (const job of fixtures) await jobRow(page, job.job_id).waitFor();
+  for (const jobId of ['nightly-report', 'ping-local', 'cache-warmup']) {
+    assert.equal((await api('POST', `jobs/${jobId}/run`)).status, 202);
+  }
+  await jobRow(page, 'nightly-report').locator('.last-status .badge.success').waitFor();
+  await jobRow(page, 'ping-local').locator('.last-status .badge.failed').waitFor();
+  await jobRow(page, 'weekday-digest').locator('.badge.paused').waitFor();
+});
+
+await step('the form shows the function and previews the rule while it is typed', async () => {
+  await page.getByRole('link', { name: 'New job' }).click();
+  await page.getByRole('heading', { level: 1, name: 'New job' }).waitFor();
+  await page.getByLabel('Job id', { exact: true }).fill(JOB);
+  await page.getByLabel('Group (job_name)', { exact: true }).fill('browser');
+  await page.getByLabel('Description', { exact: true }).fill('Made by the browser test');
+  await page.getByLabel('Function', { exact: true }).selectOption('log');
+  await page.getByText('Writes its args to the execution').waitFor();
+  await page.getByLabel('Arguments (JSON)', { exact: true }).fill('"hello from the browser"');
+  await page.getByLabel('Trigger', { exact: true }).selectOption('cron');
+  await page.getByLabel('Rule', { exact: true }).fill('20 2 * * *');
+  await page.getByLabel('Time zone', { exact: true }).fill('Europe/Berlin');
+  await page.locator('.preview .desc').filter({ hasText: BERLIN_DAILY }).waitFor();
+  assert.equal(await page.locator('.preview ol.fires li').count(), 5);
+});
+
+await step("an invalid rule is refused and the API's error shows beside the field", async () => {
+  await page.getByLabel('Rule', { exact: true }).fill('0 25 * * *');
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/jobs') && r.request().method() === 'POST'),
+    page.getByRole('button', { name: 'Create job' }).click(),
+  ]);
+  assert.equal(answer.status(), 422);
+  assert.equal((await answer.json()).field, 'rule');
+  await page.locator('#error-rule').filter({ hasText: 'hour field: 25 is out of range 0-23' }).waitFor();
+  await page.locator('.form-alert').filter({ hasText: 'The server refused a field' }).waitFor();
+  assert.equal(await page.getByLabel('Rule', { exact: true }).getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'f-rule', 'focus goes to the refused field');
+  assert.match(page.url(), /#\/new$/);
+  assert.equal((await api('GET', `jobs/${JOB}`)).status, 404, 'nothing was written');
+  await assertNoHorizontalScroll(page, 'the form');
+  await screenshot(page, 'form-field-error');
+});
+
+await step('the corrected job is created, shows its next 10 fires, and is listed', async () => {
+  await page.getByLabel('Rule', { exact: true }).fill('20 2 * * *');
+  await page.locator('.preview .desc').filter({ hasText: BERLIN_DAILY }).waitFor();
+  await page.getByRole('button', { name: 'Create job' }).click();
+  await page.getByRole('heading', { level: 1, name: JOB }).waitFor();
+  assert.match(page.url(), new RegExp(`#/jobs/${JOB}`));
+  await page.locator('ol.fires li').nth(9).waitFor();
+  assert.equal(await page.locator('ol.fires li').count(), 10);
+  await nav(page, 'Jobs');
+  const row = jobRow(page, JOB);
+  await row.waitFor();
+  await row.locator('.rule .desc').filter({ hasText: BERLIN_DAILY }).waitFor();
+  assert.equal((await row.locator('td').nth(2).textContent()).trim(), 'log');
+  await assertNoHorizontalScroll(page, 'the jobs list');
+  await screenshot(page, 'jobs');
+});
+
+await step('run it now: the run succeeds and its log shows', async () => {
+  await jobRow(page, JOB).getByRole('link', { name: JOB }).click();
+  await page.getByRole('heading', { level: 1, name: JOB }).waitFor();
+  await page.getByText('No runs yet').waitFor();
+  await page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Run now' }).click();
+  await page.getByText(`Run of ${JOB} started`).waitFor();
+  const log = page.locator('#run-log');
+  await log.locator('.log-head .badge.success').waitFor();
+  await log.locator('pre.log').filter({ hasText: 'hello from the browser' }).waitFor();
+  await log.locator('.log-foot').filter({ hasText: 'finished' }).waitFor();
+  const run = page.locator('table.runs tbody tr').first();
+  await run.locator('.badge.success').waitFor();
+  assert.match(await run.textContent(), /manual/);
+  // The job itself follows without a reload: no longer running, its last status the run's.
+  await page.locator('.detail-head .badge.running').waitFor({ state: 'detached' });
+  await page.locator('#schedule-title + dl .badge.success').waitFor();
+  await assertNoHorizontalScroll(page, 'the job page');
+  await screenshot(page, 'job-detail');
+});
+
+await step('pause it from the keyboard', async () => {
+  const pause = page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Pause', exact: true });
+  await pause.focus();
+  await page.keyboard.press('Enter');
+  await page.locator('.detail-head .badge.paused').waitFor();
+  await page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Resume' }).waitFor();
+  await page.getByText('Nothing fires until the job is resumed.').waitFor();
+  const job = await api('GET', `jobs/${JOB}`);
+  assert.equal(job.body.is_paused, true);
+  assert.equal(job.body.next_run_time, null);
+});
+
+await step('edit it: the form holds its values, and a change is saved', async () => {
+  await page.getByRole('toolbar', { name: 'Job actions' }).getByRole('link', { name: 'Edit' }).click();
+  await page.getByRole('heading', { level: 1, name: `Edit ${JOB}` }).waitFor();
+  assert.equal(await page.getByLabel('Rule', { exact: true }).inputValue(), '20 2 * * *');
+  assert.equal(await page.getByLabel('Time zone', { exact: true }).inputValue(), 'Europe/Berlin');
+  assert.equal(await page.getByLabel('Paused (no fires until resumed)', { exact: true }).isChecked(), true);
+  assert.equal(await page.getByLabel('Job id', { exact: true }).getAttribute('readonly'), '');
+  await page.getByLabel('Description', { exact: true }).fill('Edited in the browser');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('heading', { level: 1, name: JOB }).waitFor();
+  await page.locator('dl.fields dd', { hasText: 'Edited in the browser' }).waitFor();
+  const job = await api('GET', `jobs/${JOB}`);
+  assert.equal(job.body.description, 'Edited in the browser');
+  assert.equal(job.body.is_paused, true, 'still paused');
+  assert.equal(job.body.args, 'hello from the browser', 'untouched fields keep their values');
+});
+
+await step('executions: filters and the charts of runs per hour and durations', async () => {
+  await nav(page, 'Executions');
+  await page.locator('svg.chart').nth(1).waitFor();
+  assert.equal(await page.locator('svg.chart').count(), 2);
+  assert.ok((await page.locator('svg.chart rect.fill-success').count()) >= 1, 'a success bar');
+  assert.ok((await page.locator('svg.chart circle.fill-failed').count()) >= 1, 'a failed run among the durations');
+  await page.locator('table.executions tbody tr', { hasText: JOB }).locator('.badge.success').waitFor();
+  await page.getByLabel('Status', { exact: true }).selectOption('failed');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('table.executions tbody tr')];
+    return rows.length === 1 && rows[0].textContent.includes('ping-local');
+  });
+  assert.match(page.url(), /status=failed/);
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.locator('table.executions tbody tr', { hasText: JOB }).waitFor();
+  await assertNoHorizontalScroll(page, 'the executions');
+  await screenshot(page, 'executions');
+});
+
+await step('scheduler: this node with its heartbeat, job counts and next wake-up', async () => {
+  await nav(page, 'Scheduler');
+  const node = page.locator('table.nodes tbody tr').first();
+  await node.filter({ hasText: 'this process' }).waitFor();
+  await node.locator('.heartbeat').waitFor();
+  await page.locator('.stat', { hasText: 'Jobs held' }).locator('.value').filter({ hasText: /^5$/ }).waitFor();
+  await page.locator('.stat', { hasText: 'Paused' }).locator('.value').filter({ hasText: /^2$/ }).waitFor();
+  await assertNoHorizontalScroll(page, 'the scheduler');
+  await screenshot(page, 'scheduler');
+});
+
+await step('delete asks first: Escape keeps the job, confirming deletes it', async () => {
+  await page.goto(`${base}/api/ui/#/jobs/${JOB}`);
+  await page.getByRole('heading', { level: 1, name: JOB }).waitFor();
+  const deleteButton = page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Delete' });
+  const dialog = page.getByRole('dialog', { name: `Delete ${JOB}?` });
+  await deleteButton.click();
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await api('GET', `jobs/${JOB}`)).status, 200, 'Escape deleted nothing');
+  await deleteButton.click();
+  await dialog.getByRole('button', { name: 'Delete job' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+  await page.getByText(`${JOB} deleted.`).waitFor();
+  await jobRow(page, 'nightly-report').waitFor();
+  assert.equal(await jobRow(page, JOB).count(), 0);
+  assert.equal((await api('GET', `jobs/${JOB}`)).status, 404);
+});
+
+await step('the keyboard reaches everything: a skip link first, then a visible focus', async () => {
+  // A fresh load starts the tab order at the top; the token stays in the tab's session.
+  await page.reload();
+  await jobRow(page, 'nightly-report').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'skip-link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'the focused control shows it');
+});
+
+// ---- an operator with the read-only token ----------------------------------
+
+const reader = await openPage();
+current = reader;
+
+await step('a read-only token sees everything and no write action', async () => {
+  await reader.goto(`${base}/api/ui/`);
+  await signIn(reader, readToken);
+  await jobRow(reader, 'nightly-report').waitFor();
+  await reader.locator('#scope-badge').filter({ hasText: 'read-only' }).waitFor();
+  assert.equal(await reader.getByRole('link', { name: 'New job' }).count(), 0);
+  assert.equal(await reader.getByRole('button', { name: /^(Run|Pause|Resume)/ }).count(), 0);
+  await jobRow(reader, 'nightly-report').getByRole('link', { name: 'nightly-report' }).click();
+  await reader.getByRole('heading', { level: 1, name: 'nightly-report' }).waitFor();
+  await reader.locator('#run-log pre.log').filter({ hasText: 'ops@example.com' }).waitFor();
+  for (const name of ['Run now', 'Pause', 'Cancel runs', 'Edit', 'Delete']) {
+    assert.equal(await reader.getByRole('button', { name, exact: true }).count(), 0, `${name} is hidden`);
+    assert.equal(await reader.getByRole('link', { name, exact: true }).count(), 0, `${name} is hidden`);
+  }
+  await reader.goto(`${base}/api/ui/#/new`);
+  await reader.getByText('This token is read-only').waitFor();
+  assert.equal(await reader.locator('form[aria-labelledby="form-title"]').count(), 0);
+});
+
+await step('a 401 from the API brings the token prompt back', async () => {
+  await reader.evaluate(() => sessionStorage.setItem('ruqi.token', 'a-withdrawn-token'));
+  await reader.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Executions' }).click();
+  const dialog = reader.getByRole('dialog', { name: 'Sign in to ruqi' });
+  await dialog.waitFor();
+  await reader.locator('#token-error').filter({ hasText: 'refused' }).waitFor();
+  await signIn(reader, readToken);
+  await reader.getByRole('heading', { level: 1, name: 'Executions' }).waitFor();
+  await reader.locator('table.executions tbody tr').first().waitFor();
+});
+
+// ---- the dark scheme ---------------------------------------------------------
+
+const dark = await openPage({ colorScheme: 'dark', timezoneId: 'Asia/Tokyo' });
+current = dark;
+
+await step('the page follows a dark system preference', async () => {
+  await dark.goto(`${base}/api/ui/#/jobs`);
+  await signIn(dark, adminToken);
+  await jobRow(dark, 'ping-local').locator('.badge.failed').waitFor();
+  const background = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g, b] = background.match(/\d+/g).map(Number);
+  assert.ok(r + g + b < 120, `a dark background, not ${background}`);
+  await assertNoHorizontalScroll(dark, 'the dark jobs list');
+  await screenshot(dark, 'jobs-dark');
+});
+
+await step('no page error and no console error on the way', async () => {
+  assert.deepEqual(problems, []);
+});
+
+await browser.close();
+console.log(`${passed} passed, 0 failed`);
