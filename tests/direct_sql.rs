@@ -250,11 +250,18 @@ async fn paged_read_matches_the_entity_read(db: DatabaseConnection) {
     job("plain", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
     full.insert(&db).await.unwrap();
     for i in 0..5 {
-        job(&format!("p{i}"), "hello", "date", "2030-01-01 00:00:00").insert(&db).await.unwrap();
+        job(&format!("p{i}"), "hello", "date", "2030-01-01 00:00:00")
+            .insert(&db)
+            .await
+            .unwrap();
     }
     if db.get_database_backend() == DatabaseBackend::Sqlite {
         // Typed in by hand: no offset, a space instead of the `T`.
-        sql(&db, "UPDATE job_info SET start_at = '2026-01-01 00:00:30' WHERE job_id = 'p4'").await;
+        sql(
+            &db,
+            "UPDATE job_info SET start_at = '2026-01-01 00:00:30' WHERE job_id = 'p4'",
+        )
+        .await;
     }
     let store = SeaOrmStore::new(db.clone());
     let mut entity_read: Vec<ruqi::JobRecord> = store.load_jobs().await.unwrap();

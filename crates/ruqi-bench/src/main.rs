@@ -3,8 +3,8 @@
 //! Run it from the workspace root, always as a release build:
 //!
 //! ```text
-//! cargo run --release -p ruqi-bench -- all          # every scenario (about 8 minutes on 2 cores)
-//! cargo run --release -p ruqi-bench -- precision    # or one scenario: precision, startup, feed
+//! cargo run --release -p ruqi-bench -- all          # every scenario
+//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api
 //! cargo run --release -p ruqi-bench -- all --quick  # smoke run: 1 run each, short windows, fewer rows
 //! cargo run --release -p ruqi-bench -- all --full   # adds the 100,000-job configurations
 //! cargo run --release -p ruqi-bench -- render       # rewrite BENCHMARKS.md from the saved results
@@ -27,12 +27,23 @@
 //!
 //! - `feed`: how long after the commit of a plain SQL `UPDATE` from another
 //!   connection the running scheduler has rescheduled the job, next to the
-//!   same edit through the ORM's hooks, and for a 1,000-row `UPDATE`.
+//!   same edit through the ORM's hooks, and for a 1,000-row `UPDATE`;
+//! - `throughput`: executions per second when 10,000 or 100,000 one-shot
+//!   jobs come due at once in one process, history recorded, next to the
+//!   rate of plain single-row `INSERT`s on the same backend;
+//! - `cluster` (servers only): three processes on one database running
+//!   30,000 one-shot jobs due at once — duplicates, lost jobs, each
+//!   process's share;
+//! - `api`: the admin API over real HTTP (SQLite, and PostgreSQL when set):
+//!   requests per second and latency of getting, listing and creating jobs,
+//!   next to `GET /health` on the same server.
 //!
 //! What to look at: the tables on stdout (progress goes to stderr) and the
 //! bars at the end — lateness p99 ≤ 5 ms with 10,000 jobs, 100,000 rows
 //! scheduled in ≤ 3 s, a direct edit applied within p99 100 ms on PostgreSQL
-//! and within the poll interval + 50 ms on SQLite and MySQL. The same tables
+//! and within the poll interval + 50 ms on SQLite and MySQL, ≥ 20,000
+//! executions/s on PostgreSQL and ≥ 10,000 on SQLite from one process, and
+//! three processes sharing the work with no fire run twice or lost. The same tables
 //! are written to `BENCHMARKS.md` at the workspace root and every run's
 //! figures to `target/bench/results.json`.
 //!
@@ -48,6 +59,7 @@ mod child;
 mod db;
 mod engine;
 mod machine;
+mod plot;
 mod report;
 mod scenario;
 mod stats;
@@ -60,9 +72,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::child::CHILD_ARG;
 use crate::report::{Results, RunInfo, Section};
-use crate::scenario::{Options, feed, precision, startup};
+use crate::scenario::{Options, api, cluster, feed, precision, startup, throughput};
 
-const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed> [--quick] [--full]
+const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api> [--quick] [--full]
        ruqi-bench render
 
   all         every scenario
@@ -71,9 +83,15 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed> [--quick] [-
   feed        commit of a plain SQL edit -> applied by the running scheduler, with
               1,000 and 10,000 idle jobs, on SQLite and on the servers whose
               RUQI_TEST_POSTGRES_URL / RUQI_TEST_MYSQL_URL are set
+  throughput  executions/s of 10,000 and 100,000 one-shot jobs due at once in one
+              process, history recorded, against single-row INSERTs/s (all backends)
+  cluster     three processes on one server database, 30,000 jobs due at once:
+              duplicates, lost jobs, each process's share (PostgreSQL, MySQL/MariaDB)
+  api         the admin API over HTTP, 16 requests in flight: get, list, create
+              against GET /health (SQLite, and PostgreSQL when its URL is set)
   render      rewrite BENCHMARKS.md from target/bench/results.json, measuring nothing
 
-  --quick     one run per configuration, fewer samples, shorter windows, fewer rows (a smoke run)
+  --quick     one run per configuration, fewer samples, shorter windows, fewer rows or jobs (a smoke run)
   --full      adds 100,000 idle jobs to the precision and feed scenarios
 
 Writes target/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
@@ -84,6 +102,21 @@ enum Scenario {
     Precision,
     Startup,
     Feed,
+    Throughput,
+    Cluster,
+    Api,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `all` runs them.
+    const ALL: [Scenario; 6] = [
+        Scenario::Precision,
+        Scenario::Startup,
+        Scenario::Feed,
+        Scenario::Throughput,
+        Scenario::Cluster,
+        Scenario::Api,
+    ];
 }
 
 /// What the command line asks for.
@@ -124,10 +157,13 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
             "-h" | "--help" | "help" => return Ok(Invocation::Help),
             name if !name.starts_with('-') && scenarios.is_none() => {
                 scenarios = Some(match name {
-                    "all" => vec![Scenario::Precision, Scenario::Startup, Scenario::Feed],
+                    "all" => Scenario::ALL.to_vec(),
                     "precision" => vec![Scenario::Precision],
                     "startup" => vec![Scenario::Startup],
                     "feed" => vec![Scenario::Feed],
+                    "throughput" => vec![Scenario::Throughput],
+                    "cluster" => vec![Scenario::Cluster],
+                    "api" => vec![Scenario::Api],
                     other => bail!("unknown scenario {other:?}\n\n{USAGE}"),
                 });
             }
@@ -170,6 +206,9 @@ async fn run_child(scenario: &str, config: &str) -> Result<()> {
         precision::NAME => child::emit(&precision::measure(serde_json::from_str(config)?).await?),
         startup::NAME => child::emit(&startup::measure(serde_json::from_str(config)?).await?),
         feed::NAME => child::emit(&feed::measure(serde_json::from_str(config)?).await?),
+        throughput::NAME => child::emit(&throughput::measure(serde_json::from_str(config)?).await?),
+        cluster::NAME => child::emit(&cluster::measure(serde_json::from_str(config)?).await?),
+        api::NAME => child::emit(&api::measure(serde_json::from_str(config)?).await?),
         other => bail!("unknown child scenario {other:?}"),
     }
 }
@@ -218,6 +257,39 @@ async fn run_parent(args: &[String], scenarios: &[Scenario], options: Options) -
                 out.push_str(&report::feed_markdown(&section));
                 results.feed = Some(section);
             }
+            Scenario::Throughput => {
+                let load_before = report::load_average();
+                let report = throughput::run(options).await.context("the throughput scenario")?;
+                let section = Section {
+                    run: run.clone(),
+                    load_average: [load_before, report::load_average()],
+                    report,
+                };
+                out.push_str(&throughput::markdown(&section));
+                results.throughput = Some(section);
+            }
+            Scenario::Cluster => {
+                let load_before = report::load_average();
+                let report = cluster::run(options).await.context("the cluster scenario")?;
+                let section = Section {
+                    run: run.clone(),
+                    load_average: [load_before, report::load_average()],
+                    report,
+                };
+                out.push_str(&cluster::markdown(&section));
+                results.cluster = Some(section);
+            }
+            Scenario::Api => {
+                let load_before = report::load_average();
+                let report = api::run(options).await.context("the api scenario")?;
+                let section = Section {
+                    run: run.clone(),
+                    load_average: [load_before, report::load_average()],
+                    report,
+                };
+                out.push_str(&api::markdown(&section));
+                results.api = Some(section);
+            }
         }
         // Saved after each scenario, so a failure later keeps what was measured.
         report::save(&root, &results)?;
@@ -250,7 +322,14 @@ mod tests {
         assert_eq!(
             parse_args(&args("all --quick")).unwrap(),
             Invocation::Run {
-                scenarios: vec![Scenario::Precision, Scenario::Startup, Scenario::Feed],
+                scenarios: vec![
+                    Scenario::Precision,
+                    Scenario::Startup,
+                    Scenario::Feed,
+                    Scenario::Throughput,
+                    Scenario::Cluster,
+                    Scenario::Api
+                ],
                 options: Options {
                     quick: true,
                     full: false
@@ -277,7 +356,24 @@ mod tests {
                 },
             }
         );
-        assert!(parse_args(&args("throughput")).is_err());
+        for (name, scenario) in [
+            ("throughput", Scenario::Throughput),
+            ("cluster", Scenario::Cluster),
+            ("api", Scenario::Api),
+        ] {
+            assert_eq!(
+                parse_args(&args(&format!("{name} --quick"))).unwrap(),
+                Invocation::Run {
+                    scenarios: vec![scenario],
+                    options: Options {
+                        quick: true,
+                        full: false
+                    },
+                }
+            );
+        }
+        assert!(parse_args(&args("throughput cluster")).is_err());
+        assert!(parse_args(&args("latency")).is_err());
         assert!(parse_args(&args("--quick")).is_err());
         assert!(parse_args(&args("all precision")).is_err());
         assert_eq!(parse_args(&args("--help")).unwrap(), Invocation::Help);
@@ -290,6 +386,13 @@ mod tests {
             parse_args(&args("__child precision {}")).unwrap(),
             Invocation::Child {
                 scenario: "precision".into(),
+                config: "{}".into()
+            }
+        );
+        assert_eq!(
+            parse_args(&args("__child cluster {}")).unwrap(),
+            Invocation::Child {
+                scenario: "cluster".into(),
                 config: "{}".into()
             }
         );

@@ -15,7 +15,7 @@ use crate::backend::Backend;
 use crate::db::SQLITE_SETUP;
 use crate::engine::Engine;
 use crate::machine::Machine;
-use crate::scenario::{feed, precision, startup};
+use crate::scenario::{api, cluster, feed, precision, startup, throughput};
 use crate::stats::{Spread, percentile, sorted};
 
 /// How and where one scenario's figures were taken.
@@ -83,6 +83,15 @@ pub(crate) struct Results {
     /// Change-feed latency (absent from results written before it existed).
     #[serde(default)]
     pub(crate) feed: Option<Section<feed::Report>>,
+    /// Executions per second from one process.
+    #[serde(default)]
+    pub(crate) throughput: Option<Section<throughput::Report>>,
+    /// Three processes on one database: duplicates, losses, shares.
+    #[serde(default)]
+    pub(crate) cluster: Option<Section<cluster::Report>>,
+    /// The admin API under load.
+    #[serde(default)]
+    pub(crate) api: Option<Section<api::Report>>,
 }
 
 /// The workspace root (where `BENCHMARKS.md` lives), from where this crate was built.
@@ -122,17 +131,31 @@ pub(crate) fn save(root: &Path, results: &Results) -> Result<PathBuf> {
 
 /// Rewrites `BENCHMARKS.md` at the workspace root.
 pub(crate) fn write_benchmarks_md(root: &Path, results: &Results) -> Result<PathBuf> {
+    crate::plot::write_plots(root, results)?;
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, render(results)).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-/// A target the figures are held to.
-struct Bar {
-    what: String,
-    measured: String,
+/// A target the figures are held to: one line of the "Bars" table.
+pub(crate) struct Bar {
+    /// The goal, in words ("lateness p99 ≤ 2 ms with 100,000 jobs").
+    pub(crate) what: String,
+    /// What this run measured, in words and numbers, or why it was not measured.
+    pub(crate) measured: String,
     /// `None` when this run did not measure it.
-    pass: Option<bool>,
+    pub(crate) pass: Option<bool>,
+}
+
+impl Bar {
+    /// A bar this run did not measure, with why in `measured`.
+    pub(crate) fn unmeasured(what: String, why: impl Into<String>) -> Bar {
+        Bar {
+            what,
+            measured: why.into(),
+            pass: None,
+        }
+    }
 }
 
 fn verdict(pass: Option<bool>) -> &'static str {
@@ -168,41 +191,61 @@ fn bars(results: &Results) -> Vec<Bar> {
             },
         }
     };
-    let startup_bar = {
+    let startup = results.startup.as_ref().map(|s| &s.report);
+    let heap_at = |rows: usize| startup.and_then(|r| r.row(rows, Engine::Heap));
+    let not_run = |rows: usize| match startup {
+        Some(_) => format!("{} rows not in this (quick) run", thousands(rows)),
+        None => "—".to_owned(),
+    };
+    let load_bar = {
         let what = format!(
             "{} rows loaded and scheduled in ≤ {} s (heap engine)",
             thousands(startup::BAR_ROWS),
             startup::BAR_SECONDS
         );
-        match results.startup.as_ref().map(|s| &s.report) {
-            Some(report) if report.rows >= startup::BAR_ROWS => {
-                match report.row(Engine::Heap).and_then(|row| row.start_s) {
-                    Some(start) => Bar {
-                        what,
-                        measured: format!("{} s (median of runs, min–max)", start.display(2)),
-                        pass: Some(start.median <= startup::BAR_SECONDS),
-                    },
-                    None => Bar {
-                        what,
-                        measured: "—".to_owned(),
-                        pass: None,
-                    },
-                }
-            }
-            Some(report) => Bar {
+        match heap_at(startup::BAR_ROWS).and_then(|row| row.start_s) {
+            Some(start) => Bar {
                 what,
-                measured: format!("only {} rows in this (quick) run", thousands(report.rows)),
-                pass: None,
+                measured: format!("{} s (median of runs, min–max)", start.display(2)),
+                pass: Some(start.median <= startup::BAR_SECONDS),
             },
-            None => Bar {
-                what,
-                measured: "—".to_owned(),
-                pass: None,
-            },
+            None => Bar::unmeasured(what, not_run(startup::BAR_ROWS)),
         }
     };
-    let mut all = vec![precision_bar, startup_bar];
+    let memory_bar = {
+        let what = format!(
+            "{} jobs held in ≤ {} MiB resident (whole process, heap engine)",
+            thousands(startup::BAR_ROWS),
+            startup::BAR_RSS_MIB
+        );
+        match heap_at(startup::BAR_ROWS).and_then(|row| Some((row.rss_after_mib?, row.bytes_per_job?))) {
+            Some((rss, per_job)) => Bar {
+                what,
+                measured: format!("{} MiB; {} bytes per job", rss.display(0), per_job.display(0)),
+                pass: Some(rss.median <= startup::BAR_RSS_MIB),
+            },
+            None => Bar::unmeasured(what, not_run(startup::BAR_ROWS)),
+        }
+    };
+    let idle_bar = {
+        let what = format!(
+            "idle CPU ≤ {} % of one core with {} jobs registered (heap engine)",
+            startup::BAR_IDLE_CPU_PCT,
+            thousands(startup::IDLE_ROWS)
+        );
+        match heap_at(startup::IDLE_ROWS).and_then(|row| row.idle_cpu_pct) {
+            Some(cpu) => Bar {
+                what,
+                measured: format!("{} % (median of runs, min–max)", cpu.display(2)),
+                pass: Some(cpu.median <= startup::BAR_IDLE_CPU_PCT),
+            },
+            None => Bar::unmeasured(what, not_run(startup::IDLE_ROWS)),
+        }
+    };
+    let mut all = vec![precision_bar, load_bar, memory_bar, idle_bar];
     all.extend(feed_bars(results.feed.as_ref().map(|s| &s.report)));
+    all.extend(throughput::bars(results.throughput.as_ref().map(|s| &s.report)));
+    all.extend(cluster::bars(results.cluster.as_ref().map(|s| &s.report)));
     all
 }
 
@@ -258,11 +301,13 @@ pub(crate) fn thousands(n: usize) -> String {
     out
 }
 
-fn spread(value: Option<Spread>, decimals: usize) -> String {
+/// A spread as `median (min–max)`, or `—`.
+pub(crate) fn spread(value: Option<Spread>, decimals: usize) -> String {
     value.map_or_else(|| "—".to_owned(), |s| s.display(decimals))
 }
 
-fn ratio(value: Option<f64>) -> String {
+/// A ratio as `1.5×`, or `—`.
+pub(crate) fn ratio(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |r| format!("{r:.1}×"))
 }
 
@@ -271,18 +316,23 @@ pub(crate) fn render(results: &Results) -> String {
     let mut md = String::new();
     md.push_str("# ruqi benchmarks\n\n");
     md.push_str(
-        "Written by `ruqi-bench` (`crates/ruqi-bench`), which rewrites this file on every run: change the \
-         harness, not this file. Reproduce from the workspace root with \
-         `cargo run --release -p ruqi-bench -- all` (add `--quick` for a smoke run, `--full` for the \
-         100,000-job configurations; set `RUQI_TEST_POSTGRES_URL` and `RUQI_TEST_MYSQL_URL` to include those \
-         servers in the change-feed figures); every figure, run by run, is also in \
-         `target/bench/results.json`. Timer and start-up figures are the median over runs with the spread \
-         (min–max across runs) in brackets; change-feed figures are percentiles over the edits of one run.\n\n",
+        "Written by `ruqi-bench` (`crates/ruqi-bench`), which rewrites this file and the plots in \
+         `docs/bench/` on every run: change the harness, not this file. Reproduce from the workspace root with \
+         `cargo run --release -p ruqi-bench -- all` (add `--quick` for a smoke run; set \
+         `RUQI_TEST_POSTGRES_URL` and `RUQI_TEST_MYSQL_URL` to include those servers); one scenario at a time \
+         with its name instead of `all`. Every figure, run by run, is also in `target/bench/results.json`. \
+         Figures over several runs are the median with the spread (min–max across runs) in brackets; \
+         percentiles within one run are by nearest rank. Ratios against a baseline (tokio-cron-scheduler, the \
+         same edit through the ORM's hooks, the database's own statement rate, the API's health endpoint) are \
+         always measured in the same invocation.\n\n",
     );
     let latest = [
         results.precision.as_ref().map(|s| &s.run),
         results.startup.as_ref().map(|s| &s.run),
         results.feed.as_ref().map(|s| &s.run),
+        results.throughput.as_ref().map(|s| &s.run),
+        results.cluster.as_ref().map(|s| &s.run),
+        results.api.as_ref().map(|s| &s.run),
     ]
     .into_iter()
     .flatten()
@@ -326,17 +376,40 @@ pub(crate) fn render(results: &Results) -> String {
     md.push('\n');
     if let Some(section) = &results.precision {
         md.push_str(&precision_markdown(section));
+        let _ = writeln!(
+            md,
+            "![Lateness distribution by number of jobs and engine]({}/{})\n",
+            crate::plot::PLOT_DIR,
+            crate::plot::LATENESS_SVG
+        );
     }
     if let Some(section) = &results.startup {
         md.push_str(&startup_markdown(section));
+        let _ = writeln!(
+            md,
+            "![Start-up time and resident memory against the number of jobs]({}/{})\n",
+            crate::plot::PLOT_DIR,
+            crate::plot::SCALE_SVG
+        );
     }
     if let Some(section) = &results.feed {
         md.push_str(&feed_markdown(section));
     }
+    if let Some(section) = &results.throughput {
+        md.push_str(&throughput::markdown(section));
+    }
+    if let Some(section) = &results.cluster {
+        md.push_str(&cluster::markdown(section));
+    }
+    if let Some(section) = &results.api {
+        md.push_str(&api::markdown(section));
+    }
     md
 }
 
-fn run_line<T>(section: &Section<T>) -> String {
+/// The italic line under a section's heading: when, with what command, at
+/// which commit, under what load.
+pub(crate) fn run_line<T>(section: &Section<T>) -> String {
     let run = &section.run;
     let mut line = format!(
         "*Measured {} with `{}` at commit `{}` ({} build); load average {} before, {} after",
@@ -479,30 +552,38 @@ pub(crate) fn precision_markdown(section: &Section<precision::Report>) -> String
 /// The start-up section.
 pub(crate) fn startup_markdown(section: &Section<startup::Report>) -> String {
     let report = &section.report;
-    let mut md = String::from("## Start-up (`startup`)\n\n");
+    let mut md = String::from("## Scale: start-up, memory, idle CPU (`startup`)\n\n");
     md.push_str(&run_line(section));
+    let sizes: Vec<String> = report.sizes.iter().map(|&n| thousands(n)).collect();
     let _ = write!(
         md,
-        "What starting over a big table costs. The parent writes {rows} valid, scheduled rows (interval `1d`, \
-         deadlines spread over the next day) into a SQLite file once, in bulk ({seed:.1} s, not part of the \
+        "What a big table costs. For each size ({sizes}) the parent writes that many valid, scheduled rows \
+         (interval `1d`, deadlines spread over the next day) into a SQLite file once, in bulk (not part of the \
          figures); each run is a fresh process on its own copy of the file that reads its resident memory \
          (`VmRSS` in `/proc/self/status`), times `ruqi::scheduler(db, registry).start().await` — read every row, \
-         validate it (trigger, rule, zone, function, policy), put it on the timer — and reads `VmRSS` again. \
-         Bytes per job = (RSS after − RSS before) ÷ rows; it includes what the allocator keeps of the rows read. \
-         For the heap every deadline is armed when `start()` returns. The tokio-cron-scheduler engine is handed \
-         its deadlines by a background task after `start()` returns, one one-shot job each, so for it the time \
-         that counts is the next column: until a sentinel job inserted right after `start()` came due in \
-         tokio-cron-scheduler (its deadline is handed over last and is due at once; this includes up to one \
-         500 ms tick), and its RSS after is read then. {runs} run(s) per engine, the engines alternating.\n\n",
-        rows = thousands(report.rows),
-        seed = report.seed_s,
+         a page at a time, validate it (trigger, rule, zone, function, policy), put it on the timer — and reads \
+         `VmRSS` again. Bytes per job = (RSS after − RSS before) ÷ rows: what the jobs cost, with whatever the \
+         allocator keeps of the rows read; RSS after is the whole process. For the heap every deadline is armed \
+         when `start()` returns. The tokio-cron-scheduler engine is handed its deadlines by a background task \
+         after `start()` returns, one one-shot job each, so for it the time that counts is the next column: until \
+         a sentinel job inserted right after `start()` came due in tokio-cron-scheduler (its deadline is handed \
+         over last and is due at once; this includes up to one 500 ms tick), and its RSS after is read then; it is \
+         not run above {tcs_max} jobs (see `engine.rs`). At {idle} jobs each run then waits {settle} s and reads \
+         the CPU time (user + system, `/proc/self/stat`) the whole process uses over {window} s in which no job \
+         is due: the timer, the change feed's 1 s poll of SQLite, the heartbeat. {runs} run(s) per size and \
+         engine, the engines alternating.\n\n",
+        sizes = sizes.join(", "),
+        tcs_max = thousands(crate::engine::TCS_MAX_JOBS),
+        idle = thousands(startup::IDLE_ROWS),
+        settle = 3,
+        window = report.idle_window_s,
         runs = report.runs,
     );
     md.push_str(
         "| rows | engine | `start()` (s) | all deadlines handed to the engine (s) | RSS before (MiB) | RSS after \
-         (MiB) | bytes per job | peak RSS (MiB) |\n",
+         (MiB) | bytes per job | peak RSS (MiB) | idle CPU (% of a core) |\n",
     );
-    md.push_str("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in &report.engines {
         let engine = if row.unarmed_runs > 0 {
             format!(
@@ -516,8 +597,8 @@ pub(crate) fn startup_markdown(section: &Section<startup::Report>) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            thousands(report.rows),
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            thousands(row.rows),
             engine,
             spread(row.start_s, 2),
             spread(row.handed_over_s, 2),
@@ -525,16 +606,31 @@ pub(crate) fn startup_markdown(section: &Section<startup::Report>) -> String {
             spread(row.rss_after_mib, 1),
             spread(row.bytes_per_job, 0),
             spread(row.rss_peak_mib, 1),
+            spread(row.idle_cpu_pct, 2),
         );
+    }
+    md.push_str("\ntokio-cron-scheduler ÷ heap (same invocation):\n\n");
+    md.push_str(
+        "| rows | time until every deadline is handed to the engine | resident bytes per job |\n|---:|---:|---:|\n",
+    );
+    for &rows in &report.sizes {
+        if report.row(rows, Engine::TokioCronScheduler).is_some() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                thousands(rows),
+                ratio(report.handed_over_ratio(rows)),
+                ratio(report.memory_ratio(rows))
+            );
+        }
     }
     let _ = write!(
         md,
-        "\ntokio-cron-scheduler ÷ heap (same invocation): time until every deadline is handed to the engine {}, \
-         resident bytes per job {}. Memory figures count only runs whose engine ended up holding every job; a \
-         stalled tokio-cron-scheduler has dropped the code of most of its jobs, so its memory would look smaller \
-         than a working one's.\n\n",
-        ratio(report.handed_over_ratio()),
-        ratio(report.memory_ratio())
+        "\nIdle CPU at {} jobs, tokio-cron-scheduler ÷ heap: {}. Memory figures count only runs whose engine \
+         ended up holding every job; a stalled tokio-cron-scheduler has dropped the code of most of its jobs, so \
+         its memory would look smaller than a working one's.\n\n",
+        thousands(startup::IDLE_ROWS),
+        ratio(report.idle_cpu_ratio())
     );
     md.push_str(&failures(report.engines.iter().flat_map(|row| {
         row.runs
@@ -835,7 +931,8 @@ mod tests {
     fn empty_results_render_the_bars_as_not_measured() {
         let md = render(&Results::default());
         assert!(md.starts_with("# ruqi benchmarks"));
-        assert_eq!(md.matches("not measured").count(), 5);
+        // Every bar, once each.
+        assert_eq!(md.matches("not measured").count(), bars(&Results::default()).len());
     }
 
     #[test]
@@ -897,7 +994,9 @@ mod tests {
         assert!(
             md.contains("| SQLite | 1,000 + 1,002 | 2 | 400.0 | 980.0 | 980.0 | 0.400 | −20.0 | 800.0× | 1960.0× |")
         );
-        // Precision, start-up, and PostgreSQL twice (bar and machine table); MySQL has no bar figure either.
-        assert_eq!(md.matches("not measured").count(), 5);
+        // Every bar without a figure (PostgreSQL's feed bar among them), and
+        // PostgreSQL once more in the machine table.
+        let unmeasured = bars(&results).iter().filter(|b| b.pass.is_none()).count();
+        assert_eq!(md.matches("not measured").count(), unmeasured + 1);
     }
 }

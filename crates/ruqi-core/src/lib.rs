@@ -22,7 +22,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, FieldError, Result};
 pub use events::{EventStream, FireMissed, RunEnded, RunStarted, SchedulerEvent};
 pub use execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
-pub use job::{CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, ValidationContext, compile, compile_or_return};
+pub use job::{
+    CompiledJob, ExecutionPolicy, JobRecord, MisfirePolicy, Overlap, ValidationContext, compile, compile_or_return,
+};
 pub use registry::{
     FunctionInfo, IntoJobError, JobContext, JobError, LogSink, LogTail, Registry, RetryAdvice, tail_text,
 };

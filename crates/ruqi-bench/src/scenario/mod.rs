@@ -3,9 +3,12 @@
 //! and a child side (`measure`: one scheduler, one engine or backend, one
 //! configuration).
 
+pub(crate) mod api;
+pub(crate) mod cluster;
 pub(crate) mod feed;
 pub(crate) mod precision;
 pub(crate) mod startup;
+pub(crate) mod throughput;
 
 use std::sync::Arc;
 use std::time::Duration;

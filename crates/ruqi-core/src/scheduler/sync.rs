@@ -269,7 +269,11 @@ impl Inner {
                 next_run_time: Some(planned),
                 ..JobStateChange::default()
             };
-            if !self.store.update_job_state(&job.record.job_id, job.record.version, &change).await? {
+            if !self
+                .store
+                .update_job_state(&job.record.job_id, job.record.version, &change)
+                .await?
+            {
                 return Ok(Applied::Raced);
             }
             job.record.version += 1;
