@@ -130,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
 
-    // The admin API (Swagger UI at /admin/jobs/docs). Set ADMIN_TOKEN to
+    // The admin API (Swagger UI at /admin/jobs/docs, the admin page at /admin/jobs/ui/). Set ADMIN_TOKEN to
     // require it; without one the example serves it unauthenticated, on
     // the loopback address only.
     let auth = match std::env::var("ADMIN_TOKEN") {

@@ -58,6 +58,7 @@ mod backend;
 mod child;
 mod db;
 mod engine;
+mod limits;
 mod machine;
 mod plot;
 mod report;

@@ -374,6 +374,7 @@ pub(crate) fn render(results: &Results) -> String {
     md.push_str("## Bars\n\n");
     md.push_str(&bars_markdown(results));
     md.push('\n');
+    md.push_str(&crate::limits::markdown(results));
     if let Some(section) = &results.precision {
         md.push_str(&precision_markdown(section));
         let _ = writeln!(
