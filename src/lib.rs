@@ -37,7 +37,7 @@
 
 pub use ruqi_core::{
     AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, Error as CoreError, ExecutionPolicy,
-    ExecutionStatus, FieldError, FunctionInfo, JobContext, JobRecord, JobStore, LiveJob, LogSink, LostRun, ManualClock,
+    ExecutionStatus, FieldError, FunctionInfo, JobContext, JobRecord, JobStateChange, JobStore, LiveJob, LogSink, LostRun, ManualClock,
     MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule, Scheduler, SchedulerBuilder,
     SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource, UNSCHEDULABLE_PREFIX, ValidationContext,
     compile, execution, job, registry, trigger,
@@ -47,5 +47,6 @@ pub use ruqi_core::{
     RunLogLayer, RunStarted, SchedulerEvent, events, run_log_layer, tail_text,
 };
 pub use ruqi_store::{
-    Error, FeedConfig, HttpTransport, Migrator, Result, SeaOrmStore, entity, migrate, query, scheduler,
+    Error, FeedConfig, GroupCommitStats, HttpTransport, Migrator, Result, SeaOrmStore, entity, migrate, query,
+    scheduler,
 };

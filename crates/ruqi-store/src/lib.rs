@@ -15,7 +15,7 @@ mod webhook;
 pub use error::{Error, Result};
 pub use feed::FeedConfig;
 pub use ruqi_migration::{Migrator, migrate};
-pub use store::SeaOrmStore;
+pub use store::{GroupCommitStats, SeaOrmStore};
 pub use webhook::HttpTransport;
 
 use std::sync::Arc;

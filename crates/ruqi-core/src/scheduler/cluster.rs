@@ -61,7 +61,12 @@ impl Inner {
                 .reap_dead_nodes(self.config.dead_after(), self.clock.now())
                 .await
             {
-                Ok(lost) => self.clone().rerun_lost(lost).await,
+                // Started apart, so that the runs' writes never hold up the next heartbeat.
+                Ok(lost) if !lost.is_empty() => {
+                    let reaper = self.clone();
+                    self.tasks.spawn(async move { reaper.rerun_lost(lost).await });
+                }
+                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "looking for dead nodes failed"),
             }
         }

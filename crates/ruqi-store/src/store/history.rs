@@ -5,6 +5,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
+use super::bulk::BulkUpdate;
 use crate::entity::{job_execution, job_info};
 
 /// Rows per multi-row insert; keeps every backend under its bind-parameter limit.
@@ -44,8 +45,8 @@ pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFir
     Ok(())
 }
 
-pub(crate) async fn record_start<C: ConnectionTrait>(db: &C, start: &ExecutionStart) -> Result<(), DbErr> {
-    let row = job_execution::ActiveModel {
+fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
+    job_execution::ActiveModel {
         id: Set(start.id.clone()),
         job_id: Set(start.job_id.clone()),
         job_name: Set(start.job_name.clone()),
@@ -60,40 +61,102 @@ pub(crate) async fn record_start<C: ConnectionTrait>(db: &C, start: &ExecutionSt
         node: Set(Some(start.node.clone())),
         trigger_source: Set(start.trigger_source.as_str().to_owned()),
         cancel_requested_at: Set(None),
-    };
-    job_execution::Entity::insert(row).exec_without_returning(db).await?;
-    if start.trigger_source != TriggerSource::Schedule {
-        // Scheduled fires set is_running in their claim; other runs set it here.
+    }
+}
+
+/// Inserts the `running` rows of `starts` (one multi-row insert per chunk)
+/// and sets `is_running` on the jobs whose claim did not already set it.
+pub(crate) async fn record_starts<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
+    for chunk in starts.chunks(INSERT_CHUNK) {
+        job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    // Scheduled fires set is_running in their claim; other runs set it here.
+    let unclaimed: Vec<&str> = starts
+        .iter()
+        .filter(|s| s.trigger_source != TriggerSource::Schedule)
+        .map(|s| s.job_id.as_str())
+        .collect();
+    for chunk in unclaimed.chunks(INSERT_CHUNK) {
         job_info::Entity::update_many()
             .col_expr(job_info::Column::IsRunning, Expr::value(true))
-            .filter(job_info::Column::JobId.eq(start.job_id.as_str()))
+            .filter(job_info::Column::JobId.is_in(chunk.iter().copied()))
             .exec(db)
             .await?;
     }
     Ok(())
 }
 
-pub(crate) async fn record_end<C: ConnectionTrait>(
-    db: &C,
-    end: &ExecutionEnd,
-    still_running: bool,
-) -> Result<(), DbErr> {
-    job_execution::Entity::update_many()
-        .col_expr(job_execution::Column::Status, Expr::value(end.status.as_str()))
-        .col_expr(job_execution::Column::FinishedAt, Expr::value(Some(end.finished_at)))
-        .col_expr(job_execution::Column::DurationMs, Expr::value(Some(end.duration_ms)))
-        .col_expr(job_execution::Column::Output, Expr::value(end.output.clone()))
-        .col_expr(job_execution::Column::Error, Expr::value(end.error.clone()))
-        .filter(job_execution::Column::Id.eq(end.id.as_str()))
-        .exec(db)
-        .await?;
-    job_info::Entity::update_many()
-        .col_expr(job_info::Column::LastStatus, Expr::value(end.status.as_str()))
-        .col_expr(job_info::Column::LastError, Expr::value(end.error.clone()))
-        .col_expr(job_info::Column::IsRunning, Expr::value(still_running))
-        .filter(job_info::Column::JobId.eq(end.job_id.as_str()))
-        .exec(db)
-        .await?;
+/// The columns of a `job_execution` row a run's end writes.
+const EXECUTION_END: BulkUpdate = BulkUpdate {
+    table: "job_execution",
+    key: "id",
+    values: &["v_id", "v_status", "v_finished", "v_duration", "v_output", "v_error"],
+    set: &[
+        ("status", "v.v_status"),
+        ("finished_at", "v.v_finished"),
+        ("duration_ms", "v.v_duration"),
+        ("output", "v.v_output"),
+        ("error", "v.v_error"),
+    ],
+    filter: None,
+};
+
+/// The columns of its `job_info` row a run's end writes.
+const JOB_END: BulkUpdate = BulkUpdate {
+    table: "job_info",
+    key: "job_id",
+    values: &["v_id", "v_status", "v_error", "v_running"],
+    set: &[
+        ("last_status", "v.v_status"),
+        ("last_error", "v.v_error"),
+        ("is_running", "v.v_running"),
+    ],
+    filter: None,
+};
+
+/// Finishes the execution rows of `ends` and writes each job's `last_status`,
+/// `last_error` and `is_running` (`still_running`: other runs of the job go
+/// on). Of several ends of one job, the last one given sets its columns.
+pub(crate) async fn record_ends<C: ConnectionTrait>(db: &C, ends: &[(&ExecutionEnd, bool)]) -> Result<(), DbErr> {
+    for chunk in ends.chunks(INSERT_CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|(end, _)| {
+                vec![
+                    end.id.as_str().into(),
+                    end.status.as_str().into(),
+                    Some(end.finished_at).into(),
+                    Some(end.duration_ms).into(),
+                    end.output.clone().into(),
+                    end.error.clone().into(),
+                ]
+            })
+            .collect();
+        EXECUTION_END.run(db, rows, false).await?;
+    }
+    let mut last_per_job: Vec<&(&ExecutionEnd, bool)> = Vec::with_capacity(ends.len());
+    let mut seen = std::collections::HashSet::new();
+    for end in ends.iter().rev() {
+        if seen.insert(end.0.job_id.as_str()) {
+            last_per_job.push(end);
+        }
+    }
+    for chunk in last_per_job.chunks(INSERT_CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|(end, still_running)| {
+                vec![
+                    end.job_id.as_str().into(),
+                    end.status.as_str().into(),
+                    end.error.clone().into(),
+                    (*still_running).into(),
+                ]
+            })
+            .collect();
+        JOB_END.run(db, rows, false).await?;
+    }
     Ok(())
 }
 

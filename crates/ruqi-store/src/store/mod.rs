@@ -2,11 +2,15 @@
 //! One file per kind of statement: `claim.rs` for the compare-and-set on
 //! `job_info`, `history.rs` for `job_execution` rows.
 
+mod batch;
+mod bulk;
 mod claim;
+mod control;
 mod history;
 mod nodes;
 mod sqlite_page;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +20,8 @@ use ruqi_core::{
     NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+pub use batch::GroupCommitStats;
 
 use crate::entity::job_info;
 use crate::feed::{FeedConfig, LogFeed};
@@ -28,6 +34,10 @@ const READ_CHUNK: usize = 500;
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     feed: FeedConfig,
+    /// The node registry's connection (see `control.rs`), opened on first use.
+    control: Arc<OnceLock<DatabaseConnection>>,
+    /// Claims and history rows, written in batches (see `batch.rs`).
+    writer: Arc<batch::GroupCommit>,
 }
 
 impl SeaOrmStore {
@@ -36,6 +46,8 @@ impl SeaOrmStore {
         Self {
             db,
             feed: FeedConfig::default(),
+            control: Arc::default(),
+            writer: Arc::default(),
         }
     }
 
@@ -61,6 +73,19 @@ impl SeaOrmStore {
     /// The connection it uses.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// How many batches the store's group commit has written and how many
+    /// claims, run starts and run ends they held: the ratio is the average
+    /// batch, 1 when every write went alone.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writer.stats()
+    }
+
+    /// The connection heartbeats, cancellation requests and reaping use:
+    /// apart from the pool the runs queue for, so a busy node is not taken for dead.
+    fn control(&self) -> &DatabaseConnection {
+        self.control.get_or_init(|| control::control_connection(&self.db))
     }
 }
 
@@ -146,7 +171,7 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn register_node(&self, node: &NodeInfo, dead_after: Duration) -> ruqi_core::Result<Vec<LostRun>> {
-        nodes::register(&self.db, node, dead_after, node.heartbeat_at)
+        nodes::register(self.control(), node, dead_after, node.heartbeat_at)
             .await
             .map_err(|e| match e {
                 nodes::RegisterError::InUse { heartbeat_at } => ruqi_core::Error::NodeNameInUse {
@@ -158,15 +183,15 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn heartbeat(&self, node: &NodeInfo) -> ruqi_core::Result<Vec<NodeInfo>> {
-        nodes::heartbeat(&self.db, node).await.map_err(store_error)
+        nodes::heartbeat(self.control(), node).await.map_err(store_error)
     }
 
     async fn reap_dead_nodes(&self, dead_after: Duration, now: DateTime<Utc>) -> ruqi_core::Result<Vec<LostRun>> {
-        nodes::reap(&self.db, dead_after, None, now).await.map_err(store_error)
+        nodes::reap(self.control(), dead_after, None, now).await.map_err(store_error)
     }
 
     async fn deregister_node(&self, node: &str) -> ruqi_core::Result<()> {
-        nodes::deregister(&self.db, node).await.map_err(store_error)
+        nodes::deregister(self.control(), node).await.map_err(store_error)
     }
 
     async fn update_job_state(
@@ -175,7 +200,8 @@ impl JobStore for SeaOrmStore {
         expected_version: i64,
         change: &JobStateChange,
     ) -> ruqi_core::Result<bool> {
-        claim::compare_and_set(&self.db, job_id, expected_version, change)
+        self.writer
+            .claim(&self.db, job_id, expected_version, change)
             .await
             .map_err(store_error)
     }
@@ -191,11 +217,12 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn record_start(&self, start: &ExecutionStart) -> ruqi_core::Result<()> {
-        history::record_start(&self.db, start).await.map_err(store_error)
+        self.writer.start(&self.db, start).await.map_err(store_error)
     }
 
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> ruqi_core::Result<()> {
-        history::record_end(&self.db, end, still_running)
+        self.writer
+            .end(&self.db, end, still_running)
             .await
             .map_err(store_error)
     }
@@ -213,7 +240,7 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn cancel_requests(&self, node: &str) -> ruqi_core::Result<Vec<String>> {
-        history::cancel_requests(&self.db, node).await.map_err(store_error)
+        history::cancel_requests(self.control(), node).await.map_err(store_error)
     }
 }
 

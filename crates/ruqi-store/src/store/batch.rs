@@ -1,0 +1,292 @@
+//! Group commit: the claims, run starts and run ends that arrive while the
+//! previous batch is being written are written together, one statement per
+//! kind, instead of one statement and one commit each.
+//!
+//! When thousands of fires come due at once, a statement per write would
+//! queue them for the pool's connections and commit each on its own; the
+//! database would spend its time on commits, and every write would wait
+//! behind all the others. Here one writer task takes whatever has arrived
+//! (at most [`BATCH_LIMIT`] operations), writes it, answers each caller, and
+//! takes the next lot. With one write at a time in flight, a batch is a
+//! single operation and costs what it did before; under load, batches grow
+//! by themselves. A batch statement that fails is retried operation by
+//! operation, so one bad row fails only its own caller.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange};
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{mpsc, oneshot};
+
+use super::claim::{self, Claim};
+use super::history;
+
+/// Most operations written in one batch.
+pub(crate) const BATCH_LIMIT: usize = 2_000;
+
+/// A write waiting for the writer, with where its answer goes.
+enum Op {
+    Claim {
+        job_id: String,
+        expected_version: i64,
+        change: JobStateChange,
+        reply: oneshot::Sender<Result<bool, DbErr>>,
+    },
+    Start {
+        start: ExecutionStart,
+        reply: oneshot::Sender<Result<(), DbErr>>,
+    },
+    End {
+        end: ExecutionEnd,
+        still_running: bool,
+        reply: oneshot::Sender<Result<(), DbErr>>,
+    },
+}
+
+/// The way to the writer task of one store; the task is started on first
+/// use (on the caller's runtime) and again if that runtime has gone.
+#[derive(Debug, Default)]
+pub(crate) struct GroupCommit {
+    sender: Mutex<Option<mpsc::UnboundedSender<Op>>>,
+    counts: Arc<Counts>,
+}
+
+/// How many batches the writer wrote, and how many operations they held.
+#[derive(Debug, Default)]
+struct Counts {
+    batches: AtomicU64,
+    operations: AtomicU64,
+    split: AtomicU64,
+}
+
+/// What a store's group commit has written so far: see [`SeaOrmStore::group_commit_stats`](super::SeaOrmStore::group_commit_stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupCommitStats {
+    /// Batches written.
+    pub batches: u64,
+    /// Claims, run starts and run ends in them.
+    pub operations: u64,
+    /// Batch statements that failed and were written again one operation
+    /// at a time (a bad row, a deadlock between nodes).
+    pub split: u64,
+}
+
+impl GroupCommit {
+    /// The counts so far.
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            batches: self.counts.batches.load(Ordering::Relaxed),
+            operations: self.counts.operations.load(Ordering::Relaxed),
+            split: self.counts.split.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A compare-and-set on `job_info` (see [`claim::compare_and_set`]).
+    pub(crate) async fn claim(
+        &self,
+        db: &DatabaseConnection,
+        job_id: &str,
+        expected_version: i64,
+        change: &JobStateChange,
+    ) -> Result<bool, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            db,
+            Op::Claim {
+                job_id: job_id.to_owned(),
+                expected_version,
+                change: change.clone(),
+                reply,
+            },
+        );
+        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Inserts a run's `running` row (see [`history::record_starts`]).
+    pub(crate) async fn start(&self, db: &DatabaseConnection, start: &ExecutionStart) -> Result<(), DbErr> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            db,
+            Op::Start {
+                start: start.clone(),
+                reply,
+            },
+        );
+        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Writes a run's end (see [`history::record_ends`]).
+    pub(crate) async fn end(&self, db: &DatabaseConnection, end: &ExecutionEnd, still_running: bool) -> Result<(), DbErr> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            db,
+            Op::End {
+                end: end.clone(),
+                still_running,
+                reply,
+            },
+        );
+        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    fn send(&self, db: &DatabaseConnection, op: Op) {
+        let mut sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        let op = match sender.as_ref() {
+            Some(open) => match open.send(op) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(op)) => op,
+            },
+            None => op,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(db.clone(), rx, self.counts.clone()));
+        // The receiver is alive: it was made just now.
+        let _ = tx.send(op);
+        *sender = Some(tx);
+    }
+}
+
+fn writer_gone() -> DbErr {
+    DbErr::Custom("the store's writer stopped before answering".to_owned())
+}
+
+/// The writer: takes what has arrived, writes it, answers, repeats; ends
+/// when the store is dropped.
+async fn write_batches(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Op>, counts: Arc<Counts>) {
+    let mut ops = Vec::new();
+    while let Some(first) = queue.recv().await {
+        ops.push(first);
+        while ops.len() < BATCH_LIMIT {
+            match queue.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts.operations.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        write_batch(&db, std::mem::take(&mut ops), &counts).await;
+    }
+}
+
+/// Writes one batch: the claims, then the starts, then the ends.
+async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts) {
+    let mut claims = Vec::new();
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    for op in ops {
+        match op {
+            Op::Claim {
+                job_id,
+                expected_version,
+                change,
+                reply,
+            } => claims.push((job_id, expected_version, change, reply)),
+            Op::Start { start, reply } => starts.push((start, reply)),
+            Op::End {
+                end,
+                still_running,
+                reply,
+            } => ends.push((end, still_running, reply)),
+        }
+    }
+    let split = [
+        write_claims(db, claims).await,
+        write_starts(db, starts).await,
+        write_ends(db, ends).await,
+    ];
+    let split = split.into_iter().filter(|s| *s).count() as u64;
+    counts.split.fetch_add(split, Ordering::Relaxed);
+}
+
+type PendingClaim = (String, i64, JobStateChange, oneshot::Sender<Result<bool, DbErr>>);
+
+/// Claims of distinct rows go in one statement; a second claim of a row
+/// already in the batch is written after it, on its own (it will usually
+/// lose, as it should: the first one moved the version).
+/// Returns whether a batch statement failed.
+async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>) -> bool {
+    let mut rows = HashSet::new();
+    let (together, after): (Vec<_>, Vec<_>) = claims.into_iter().partition(|c| rows.insert(c.0.clone()));
+    if together.len() > 1 {
+        let batch: Vec<Claim<'_>> = together
+            .iter()
+            .map(|(job_id, expected_version, change, _)| Claim {
+                job_id,
+                expected_version: *expected_version,
+                change,
+            })
+            .collect();
+        match claim::compare_and_set_many(db, &batch).await {
+            Ok(won) => {
+                drop(batch);
+                for ((_, _, _, reply), won) in together.into_iter().zip(won) {
+                    let _ = reply.send(Ok(won));
+                }
+                write_one_by_one(db, after).await;
+                return false;
+            }
+            Err(error) => {
+                tracing::debug!(%error, claims = batch.len(), "a batch of claims failed; claiming one by one");
+                drop(batch);
+                write_one_by_one(db, together.into_iter().chain(after).collect()).await;
+                return true;
+            }
+        }
+    }
+    write_one_by_one(db, together.into_iter().chain(after).collect()).await;
+    false
+}
+
+async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
+    for (job_id, expected_version, change, reply) in claims {
+        let _ = reply.send(claim::compare_and_set(db, &job_id, expected_version, &change).await);
+    }
+}
+
+async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, oneshot::Sender<Result<(), DbErr>>)>) -> bool {
+    let mut split = false;
+    if starts.len() > 1 {
+        let rows: Vec<&ExecutionStart> = starts.iter().map(|(s, _)| s).collect();
+        match history::record_starts(db, &rows).await {
+            Ok(()) => {
+                for (_, reply) in starts {
+                    let _ = reply.send(Ok(()));
+                }
+                return false;
+            }
+            Err(error) => {
+                tracing::debug!(%error, starts = rows.len(), "a batch of run starts failed; writing one by one");
+                split = true;
+            }
+        }
+    }
+    for (start, reply) in starts {
+        let _ = reply.send(history::record_starts(db, &[&start]).await);
+    }
+    split
+}
+
+async fn write_ends(db: &DatabaseConnection, ends: Vec<(ExecutionEnd, bool, oneshot::Sender<Result<(), DbErr>>)>) -> bool {
+    let mut split = false;
+    if ends.len() > 1 {
+        let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(e, still, _)| (e, *still)).collect();
+        match history::record_ends(db, &rows).await {
+            Ok(()) => {
+                for (_, _, reply) in ends {
+                    let _ = reply.send(Ok(()));
+                }
+                return false;
+            }
+            Err(error) => {
+                tracing::debug!(%error, ends = rows.len(), "a batch of run ends failed; writing one by one");
+                split = true;
+            }
+        }
+    }
+    for (end, still_running, reply) in ends {
+        let _ = reply.send(history::record_ends(db, &[(&end, still_running)]).await);
+    }
+    split
+}

@@ -1,0 +1,47 @@
+//! The node registry's own connection.
+//!
+//! A node is taken for dead when its heartbeat is late, so the heartbeat must
+//! never wait behind the node's own work. When thousands of fires come due
+//! together, their claims and history rows queue for the connections of the
+//! application's pool; a heartbeat queued behind them can be seconds late,
+//! and the peers would then take a busy node for dead and run its fires a
+//! second time. On PostgreSQL and MySQL the registry statements (heartbeat,
+//! cancellation requests, reaping) therefore go through a small pool of their
+//! own, opened with the same settings as the application's. SQLite keeps one
+//! pool: its writers queue for the file lock whichever pool they come from,
+//! and an in-memory database exists only inside its own pool.
+
+use sea_orm::DatabaseConnection;
+
+/// Connections in the registry's pool: a heartbeat and a reap may overlap.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+const CONTROL_CONNECTIONS: u32 = 2;
+
+/// The connection for the node registry: a pool of its own beside `db` on
+/// PostgreSQL and MySQL (opened on first use), `db` itself otherwise.
+pub(crate) fn control_connection(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::DatabaseBackend;
+    match db.get_database_backend() {
+        #[cfg(feature = "postgres")]
+        DatabaseBackend::Postgres => {
+            use sea_orm::sqlx::postgres::PgPoolOptions;
+            let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+            let pool = PgPoolOptions::new()
+                .max_connections(CONTROL_CONNECTIONS)
+                .min_connections(0)
+                .connect_lazy_with(options);
+            sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+        }
+        #[cfg(feature = "mysql")]
+        DatabaseBackend::MySql => {
+            use sea_orm::sqlx::mysql::MySqlPoolOptions;
+            let options = (*db.get_mysql_connection_pool().connect_options()).clone();
+            let pool = MySqlPoolOptions::new()
+                .max_connections(CONTROL_CONNECTIONS)
+                .min_connections(0)
+                .connect_lazy_with(options);
+            sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool)
+        }
+        _ => db.clone(),
+    }
+}

@@ -1,0 +1,207 @@
+//! The store's group commit: claims, run starts and run ends made at the
+//! same moment are written in batches, and each caller still gets its own
+//! answer, on every backend.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::Duration;
+use common::t;
+use futures::future::join_all;
+use ruqi::entity::{job_execution, job_info};
+use ruqi::execution::{ExecutionEnd, ExecutionStart};
+use ruqi::{ExecutionStatus, JobStateChange, JobStore, SeaOrmStore, TriggerSource};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+const JOBS: usize = 300;
+
+fn id(i: usize) -> String {
+    format!("g{i:04}")
+}
+
+async fn seed(db: &DatabaseConnection) {
+    let rows = (0..JOBS).map(|i| job_info::ActiveModel {
+        job_id: Set(id(i)),
+        func: Set("f".into()),
+        trigger: Set("interval".into()),
+        rule: Set("1h".into()),
+        next_run_time: Set(Some(t(3600))),
+        ..<job_info::ActiveModel as sea_orm::ActiveModelBehavior>::new()
+    });
+    job_info::Entity::insert_many(rows).exec(db).await.unwrap();
+}
+
+async fn version(db: &DatabaseConnection, job_id: &str) -> i64 {
+    job_info::Entity::find_by_id(job_id.to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .version
+}
+
+async fn claims_at_once_each_get_their_own_answer(db: DatabaseConnection) {
+    seed(&db).await;
+    let store = SeaOrmStore::new(db.clone());
+    let v = version(&db, &id(0)).await;
+    let next = t(7200);
+    let claim = JobStateChange {
+        next_run_time: Some(Some(next)),
+        is_running: Some(true),
+        ..JobStateChange::default()
+    };
+    let pause = JobStateChange {
+        next_run_time: Some(None),
+        is_paused: Some(true),
+        ..JobStateChange::default()
+    };
+    // Even jobs: the right version. Odd jobs: a stale one. Job 0 is claimed
+    // twice with the same version (the second must lose), job 2 is paused.
+    let mut calls = Vec::new();
+    for i in 0..JOBS {
+        let expected = if i % 2 == 0 { v } else { v - 1 };
+        let change = if i == 2 { &pause } else { &claim };
+        calls.push((id(i), expected, change));
+    }
+    calls.push((id(0), v, &claim));
+    let answers = join_all(
+        calls
+            .iter()
+            .map(|(job_id, expected, change)| store.update_job_state(job_id, *expected, change)),
+    )
+    .await;
+    let answers: Vec<bool> = answers.into_iter().map(Result::unwrap).collect();
+    for (i, won) in answers.iter().enumerate().take(JOBS) {
+        assert_eq!(*won, i % 2 == 0, "claim of {}", id(i));
+    }
+    assert!(!answers[JOBS], "the second claim of one version must lose");
+
+    let stats = store.group_commit_stats();
+    assert_eq!(stats.operations, JOBS as u64 + 1);
+    assert!(
+        stats.batches < stats.operations,
+        "claims made at once are written together: {stats:?}"
+    );
+    assert_eq!(stats.split, 0, "no batch had to be split: {stats:?}");
+
+    let rows = job_info::Entity::find().all(&db).await.unwrap();
+    for row in rows {
+        let i: usize = row.job_id[1..].parse().unwrap();
+        if i % 2 == 1 {
+            assert_eq!(row.version, v, "{} lost its claim and is unchanged", row.job_id);
+            assert_eq!(row.next_run_time, Some(t(3600)));
+            assert!(!row.is_running);
+        } else if i == 2 {
+            assert_eq!(row.version, v + 1);
+            assert_eq!(row.next_run_time, None);
+            assert!(row.is_paused);
+            assert!(!row.is_running, "a change that leaves is_running out keeps it");
+        } else {
+            assert_eq!(row.version, v + 1, "{} was claimed once", row.job_id);
+            assert_eq!(row.next_run_time, Some(next));
+            assert!(row.is_running);
+            assert!(!row.is_paused);
+        }
+    }
+}
+
+fn start_of(i: usize) -> ExecutionStart {
+    ExecutionStart {
+        id: format!("e{i:04}"),
+        job_id: id(i),
+        job_name: Some(format!("job {i}")),
+        scheduled_for: t(60),
+        started_at: t(61),
+        attempt: 1,
+        trigger_source: if i % 3 == 0 {
+            TriggerSource::Manual
+        } else {
+            TriggerSource::Schedule
+        },
+        node: "n1".into(),
+    }
+}
+
+fn end_of(i: usize) -> ExecutionEnd {
+    let failed = i % 5 == 0;
+    ExecutionEnd {
+        id: format!("e{i:04}"),
+        job_id: id(i),
+        status: if failed {
+            ExecutionStatus::Failed
+        } else {
+            ExecutionStatus::Success
+        },
+        finished_at: t(61) + Duration::milliseconds(i as i64),
+        duration_ms: i as i64,
+        output: (i % 2 == 0).then(|| format!("line {i}")),
+        error: failed.then(|| format!("error {i}")),
+    }
+}
+
+async fn starts_and_ends_at_once_are_all_recorded(db: DatabaseConnection) {
+    seed(&db).await;
+    let store = SeaOrmStore::new(db.clone());
+    let starts: Vec<ExecutionStart> = (0..JOBS).map(start_of).collect();
+    for result in join_all(starts.iter().map(|s| store.record_start(s))).await {
+        result.unwrap();
+    }
+    let running = job_execution::Entity::find().all(&db).await.unwrap();
+    assert_eq!(running.len(), JOBS);
+    assert!(running.iter().all(|r| r.status == "running" && r.finished_at.is_none()));
+    for row in job_info::Entity::find().all(&db).await.unwrap() {
+        let i: usize = row.job_id[1..].parse().unwrap();
+        // A scheduled fire's claim sets is_running; the start sets it for the others.
+        assert_eq!(row.is_running, i % 3 == 0, "{}", row.job_id);
+    }
+
+    let ends: Vec<ExecutionEnd> = (0..JOBS).map(end_of).collect();
+    for result in join_all(ends.iter().enumerate().map(|(i, e)| store.record_end(e, i == 7))).await {
+        result.unwrap();
+    }
+    for row in job_execution::Entity::find().all(&db).await.unwrap() {
+        let i: usize = row.id[1..].parse().unwrap();
+        let end = end_of(i);
+        assert_eq!(row.status, end.status.as_str(), "{}", row.id);
+        assert_eq!(row.finished_at, Some(end.finished_at));
+        assert_eq!(row.duration_ms, Some(end.duration_ms));
+        assert_eq!(row.output, end.output);
+        assert_eq!(row.error, end.error);
+        assert_eq!(row.started_at, Some(t(61)));
+        assert_eq!(row.job_name, Some(format!("job {i}")));
+    }
+    for row in job_info::Entity::find().all(&db).await.unwrap() {
+        let i: usize = row.job_id[1..].parse().unwrap();
+        let end = end_of(i);
+        assert_eq!(row.last_status.as_deref(), Some(end.status.as_str()), "{}", row.job_id);
+        assert_eq!(row.last_error, end.error);
+        assert_eq!(row.is_running, i == 7, "{}", row.job_id);
+    }
+    let stats = store.group_commit_stats();
+    assert!(stats.batches < stats.operations, "{stats:?}");
+    assert_eq!(stats.split, 0, "no batch had to be split: {stats:?}");
+}
+
+async fn one_bad_write_fails_only_its_own_caller(db: DatabaseConnection) {
+    seed(&db).await;
+    let store = SeaOrmStore::new(db.clone());
+    store.record_start(&start_of(5)).await.unwrap();
+    // Start 5 again (its id is taken) together with fresh starts.
+    let starts: Vec<ExecutionStart> = (0..50).map(start_of).collect();
+    let results = join_all(starts.iter().map(|s| store.record_start(s))).await;
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result.is_err(), i == 5, "start {i}: {result:?}");
+    }
+    let rows = job_execution::Entity::find().all(&db).await.unwrap();
+    assert_eq!(rows.len(), 50, "every other start was written once");
+    let stats = store.group_commit_stats();
+    assert!(stats.split >= 1, "the batch with the taken id was split: {stats:?}");
+}
+
+backend_tests!(
+    claims_at_once_each_get_their_own_answer,
+    starts_and_ends_at_once_are_all_recorded,
+    one_bad_write_fails_only_its_own_caller,
+);
