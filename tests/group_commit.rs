@@ -61,7 +61,7 @@ async fn claims_at_once_each_get_their_own_answer(db: DatabaseConnection) {
     // twice with the same version (the second must lose), job 2 is paused.
     let mut calls = Vec::new();
     for i in 0..JOBS {
-        let expected = if i % 2 == 0 { v } else { v - 1 };
+        let expected = if i.is_multiple_of(2) { v } else { v - 1 };
         let change = if i == 2 { &pause } else { &claim };
         calls.push((id(i), expected, change));
     }
@@ -74,7 +74,7 @@ async fn claims_at_once_each_get_their_own_answer(db: DatabaseConnection) {
     .await;
     let answers: Vec<bool> = answers.into_iter().map(Result::unwrap).collect();
     for (i, won) in answers.iter().enumerate().take(JOBS) {
-        assert_eq!(*won, i % 2 == 0, "claim of {}", id(i));
+        assert_eq!(*won, i.is_multiple_of(2), "claim of {}", id(i));
     }
     assert!(!answers[JOBS], "the second claim of one version must lose");
 
@@ -115,7 +115,7 @@ fn start_of(i: usize) -> ExecutionStart {
         scheduled_for: t(60),
         started_at: t(61),
         attempt: 1,
-        trigger_source: if i % 3 == 0 {
+        trigger_source: if i.is_multiple_of(3) {
             TriggerSource::Manual
         } else {
             TriggerSource::Schedule
@@ -125,7 +125,7 @@ fn start_of(i: usize) -> ExecutionStart {
 }
 
 fn end_of(i: usize) -> ExecutionEnd {
-    let failed = i % 5 == 0;
+    let failed = i.is_multiple_of(5);
     ExecutionEnd {
         id: format!("e{i:04}"),
         job_id: id(i),
@@ -136,7 +136,7 @@ fn end_of(i: usize) -> ExecutionEnd {
         },
         finished_at: t(61) + Duration::milliseconds(i as i64),
         duration_ms: i as i64,
-        output: (i % 2 == 0).then(|| format!("line {i}")),
+        output: (i.is_multiple_of(2)).then(|| format!("line {i}")),
         error: failed.then(|| format!("error {i}")),
     }
 }
@@ -154,7 +154,7 @@ async fn starts_and_ends_at_once_are_all_recorded(db: DatabaseConnection) {
     for row in job_info::Entity::find().all(&db).await.unwrap() {
         let i: usize = row.job_id[1..].parse().unwrap();
         // A scheduled fire's claim sets is_running; the start sets it for the others.
-        assert_eq!(row.is_running, i % 3 == 0, "{}", row.job_id);
+        assert_eq!(row.is_running, i.is_multiple_of(3), "{}", row.job_id);
     }
 
     let ends: Vec<ExecutionEnd> = (0..JOBS).map(end_of).collect();

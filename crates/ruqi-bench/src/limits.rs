@@ -94,17 +94,14 @@ fn throughput_limit(results: &Results) -> Option<String> {
     let mut md = String::from("**Executions per second** (`throughput`). ");
     let _ = writeln!(
         md,
-        "At {} jobs due at once: {}. Each run costs four autocommit statements, each its own commit: the \
-         claim (a compare-and-set `UPDATE` of `job_info`, whose version bump the migrations' trigger also logs \
-         to `job_change`, with a `NOTIFY` on PostgreSQL), the `INSERT` of the `job_execution` row, its `UPDATE` \
-         at the end, and the `UPDATE` of the job's `last_status`. So one run costs about four single-row \
-         commits, and the rate sits near a quarter of what the database commits per second on this machine, \
-         where the server shares the two cores with the scheduler. Start lateness grows at the same pace as \
-         the recorded ends (see the table), so the time goes into these writes, not into running functions. \
-         What would lift it: claim the fires that are due together with one statement per batch (`UPDATE … \
-         WHERE (job_id, version) IN (…)`), write the `job_execution` rows of a batch with one multi-row \
-         `INSERT` and their ends likewise, and leave `last_status` to the same batched write — a group commit \
-         that turns four commits per run into a few per hundred runs.",
+        "At {} jobs due at once: {}. Each run costs four row writes: the claim (a compare-and-set `UPDATE` of \
+         `job_info`, whose version bump the migrations' trigger also logs to `job_change`, with a `NOTIFY` on \
+         PostgreSQL), the `INSERT` of the `job_execution` row, its `UPDATE` at the end, and the `UPDATE` of the \
+         job's `last_status`. The store writes them by group commit, one statement per kind for everything that \
+         arrived while the previous batch was being written, and the database server shares the two cores with \
+         the scheduler. Start lateness grows at the same pace as the recorded ends (see the table), so the time \
+         goes into these writes, not into running functions. Each batch's size and duration are logged at \
+         `trace` (`RUST_LOG=ruqi_store::store::batch=trace`): that is where to look next.",
         thousands(throughput::BAR_JOBS),
         figures.join("; ")
     );

@@ -45,7 +45,7 @@
 //! executions/s on PostgreSQL and ≥ 10,000 on SQLite from one process, and
 //! three processes sharing the work with no fire run twice or lost. The same tables
 //! are written to `BENCHMARKS.md` at the workspace root and every run's
-//! figures to `target/bench/results.json`.
+//! figures to `docs/bench/results.json`.
 //!
 //! ruqi's scheduler is one per process, so each measurement runs in a child
 //! process: this binary started again with a hidden `__child` argument.
@@ -90,12 +90,12 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
               duplicates, lost jobs, each process's share (PostgreSQL, MySQL/MariaDB)
   api         the admin API over HTTP, 16 requests in flight: get, list, create
               against GET /health (SQLite, and PostgreSQL when its URL is set)
-  render      rewrite BENCHMARKS.md from target/bench/results.json, measuring nothing
+  render      rewrite BENCHMARKS.md from docs/bench/results.json, measuring nothing
 
   --quick     one run per configuration, fewer samples, shorter windows, fewer rows or jobs (a smoke run)
   --full      adds 100,000 idle jobs to the precision and feed scenarios
 
-Writes target/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
+Writes docs/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
 
 /// A scenario the parent can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The outputs: every figure in `target/bench/results.json`, and
+//! The outputs: every figure in `docs/bench/results.json`, and
 //! `BENCHMARKS.md` at the workspace root rendered from it.
 //!
 //! A run of one scenario replaces that scenario's section and keeps the
@@ -102,7 +102,7 @@ pub(crate) fn workspace_root() -> PathBuf {
 }
 
 fn results_path(root: &Path) -> PathBuf {
-    root.join("target").join("bench").join("results.json")
+    root.join("docs").join("bench").join("results.json")
 }
 
 /// The previous results, or none if there are none or they cannot be read
@@ -118,7 +118,7 @@ pub(crate) fn load(root: &Path) -> Results {
     })
 }
 
-/// Writes `target/bench/results.json`.
+/// Writes `docs/bench/results.json`.
 pub(crate) fn save(root: &Path, results: &Results) -> Result<PathBuf> {
     let path = results_path(root);
     if let Some(dir) = path.parent() {
@@ -320,7 +320,7 @@ pub(crate) fn render(results: &Results) -> String {
          `docs/bench/` on every run: change the harness, not this file. Reproduce from the workspace root with \
          `cargo run --release -p ruqi-bench -- all` (add `--quick` for a smoke run; set \
          `RUQI_TEST_POSTGRES_URL` and `RUQI_TEST_MYSQL_URL` to include those servers); one scenario at a time \
-         with its name instead of `all`. Every figure, run by run, is also in `target/bench/results.json`. \
+         with its name instead of `all`. Every figure, run by run, is also in `docs/bench/results.json`. \
          Figures over several runs are the median with the spread (min–max across runs) in brackets; \
          percentiles within one run are by nearest rank. Ratios against a baseline (tokio-cron-scheduler, the \
          same edit through the ORM's hooks, the database's own statement rate, the API's health endpoint) are \

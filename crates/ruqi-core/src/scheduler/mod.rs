@@ -55,7 +55,9 @@ static STARTING: Mutex<bool> = Mutex::new(false);
 pub struct SchedulerConfig {
     /// This process's name in `job_execution.node` (default: host name and process id).
     pub node_name: String,
-    /// Most runs in progress at once in this process (default 256).
+    /// Most functions running at once in this process (default 256). A run
+    /// holds its slot while its function runs; its history row is written
+    /// after it has given the slot back.
     pub max_concurrent_runs: usize,
     /// Zone of rows whose `timezone` is NULL (default UTC).
     pub default_timezone: Tz,
@@ -674,12 +676,18 @@ impl Inner {
                 return;
             }
             let now = self.clock.now();
-            let due = {
+            let mut due = {
                 let mut state = self.lock();
                 let due = state.pop_due(now);
                 state.compact_if_needed();
                 due
             };
+            // Fires due at one instant go out in an order of this process's
+            // own: processes sharing a database then reach for different rows
+            // first, instead of all racing for the same row at once.
+            for same_instant in due.chunk_by_mut(|a, b| a.at == b.at) {
+                fastrand::shuffle(same_instant);
+            }
             for item in due {
                 let inner = self.clone();
                 self.tasks.spawn(async move { inner.fire_due(item).await });

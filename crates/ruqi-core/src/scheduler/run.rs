@@ -174,7 +174,7 @@ impl Inner {
         // Attached before the span opens, so the run-log layer finds it.
         let _log_attached = attach_run_log(&execution_id, handle.log.clone());
         let span = tracing::info_span!("ruqi_run", job_id, execution_id = %execution_id);
-        let permit = self.permits.clone().acquire_owned().await.ok();
+        let mut permit = self.permits.clone().acquire_owned().await.ok();
         let started_at = self.clock.now();
         let start = ExecutionStart {
             id: execution_id.to_string(),
@@ -213,6 +213,13 @@ impl Inner {
             None => Outcome::failed(self.registry.unknown(&job.record.func).to_string()),
         };
         drop(flushing);
+        // The slot is for running functions: writing the outcome down does
+        // not hold it, so the next run starts while this one is recorded. A
+        // function that ignored its timeout or cancellation keeps it until it
+        // has really stopped.
+        if outcome.still_going.is_none() {
+            permit = None;
+        }
         let finished_at = self.clock.now();
         let mut output = handle.log.contents();
         if let Some(returned) = outcome.output.take() {
@@ -272,6 +279,7 @@ impl Inner {
         if let Some(task) = outcome.still_going.take() {
             wait_until_stopped(task, job.policy.timeout, &span).await;
         }
+        drop(permit);
         let queued = {
             let mut state = self.lock();
             state.runs.remove(&execution_id);
@@ -288,7 +296,6 @@ impl Inner {
             }
         };
         self.bump_revision();
-        drop(permit);
         if let Some(delay) = retry_delay {
             self.clone().schedule_retry(job.clone(), req.clone(), delay);
         }

@@ -26,22 +26,25 @@ use super::history;
 /// Most operations written in one batch.
 pub(crate) const BATCH_LIMIT: usize = 2_000;
 
+/// Where the answer to one operation goes.
+type Reply<T> = oneshot::Sender<Result<T, DbErr>>;
+
 /// A write waiting for the writer, with where its answer goes.
 enum Op {
     Claim {
         job_id: String,
         expected_version: i64,
         change: JobStateChange,
-        reply: oneshot::Sender<Result<bool, DbErr>>,
+        reply: Reply<bool>,
     },
     Start {
         start: ExecutionStart,
-        reply: oneshot::Sender<Result<(), DbErr>>,
+        reply: Reply<()>,
     },
     End {
         end: ExecutionEnd,
         still_running: bool,
-        reply: oneshot::Sender<Result<(), DbErr>>,
+        reply: Reply<()>,
     },
 }
 
@@ -118,7 +121,12 @@ impl GroupCommit {
     }
 
     /// Writes a run's end (see [`history::record_ends`]).
-    pub(crate) async fn end(&self, db: &DatabaseConnection, end: &ExecutionEnd, still_running: bool) -> Result<(), DbErr> {
+    pub(crate) async fn end(
+        &self,
+        db: &DatabaseConnection,
+        end: &ExecutionEnd,
+        still_running: bool,
+    ) -> Result<(), DbErr> {
         let (reply, answer) = oneshot::channel();
         self.send(
             db,
@@ -191,16 +199,26 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts) {
             } => ends.push((end, still_running, reply)),
         }
     }
+    let began = std::time::Instant::now();
+    let sizes = (claims.len(), starts.len(), ends.len());
     let split = [
         write_claims(db, claims).await,
         write_starts(db, starts).await,
         write_ends(db, ends).await,
     ];
     let split = split.into_iter().filter(|s| *s).count() as u64;
+    tracing::trace!(
+        claims = sizes.0,
+        starts = sizes.1,
+        ends = sizes.2,
+        split,
+        elapsed_us = began.elapsed().as_micros() as u64,
+        "batch written"
+    );
     counts.split.fetch_add(split, Ordering::Relaxed);
 }
 
-type PendingClaim = (String, i64, JobStateChange, oneshot::Sender<Result<bool, DbErr>>);
+type PendingClaim = (String, i64, JobStateChange, Reply<bool>);
 
 /// Claims of distinct rows go in one statement; a second claim of a row
 /// already in the batch is written after it, on its own (it will usually
@@ -245,7 +263,7 @@ async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
     }
 }
 
-async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, oneshot::Sender<Result<(), DbErr>>)>) -> bool {
+async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, Reply<()>)>) -> bool {
     let mut split = false;
     if starts.len() > 1 {
         let rows: Vec<&ExecutionStart> = starts.iter().map(|(s, _)| s).collect();
@@ -268,7 +286,7 @@ async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, ones
     split
 }
 
-async fn write_ends(db: &DatabaseConnection, ends: Vec<(ExecutionEnd, bool, oneshot::Sender<Result<(), DbErr>>)>) -> bool {
+async fn write_ends(db: &DatabaseConnection, ends: Vec<(ExecutionEnd, bool, Reply<()>)>) -> bool {
     let mut split = false;
     if ends.len() > 1 {
         let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(e, still, _)| (e, *still)).collect();

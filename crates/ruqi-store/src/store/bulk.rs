@@ -85,7 +85,8 @@ impl BulkUpdate {
                     sql.push_str(&format!(" AND {filter}"));
                 }
                 if returning {
-                    sql.push_str(&format!(" RETURNING t.{}", self.key));
+                    // Unqualified: SQLite does not take the alias here.
+                    sql.push_str(&format!(" RETURNING {}", self.key));
                 }
             }
         }
@@ -144,7 +145,7 @@ mod tests {
             statement.sql,
             "WITH v(v_id, v_version, v_status) AS (VALUES ($1, $2, $3), ($4, $5, $6)) \
              UPDATE job_info AS t SET last_status = v.v_status, version = t.version + 1 FROM v \
-             WHERE t.job_id = v.v_id AND t.version = v.v_version RETURNING t.job_id"
+             WHERE t.job_id = v.v_id AND t.version = v.v_version RETURNING job_id"
         );
         assert_eq!(statement.values.map_or(0, |v| v.0.len()), 6);
     }

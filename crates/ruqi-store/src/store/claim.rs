@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use ruqi_core::JobStateChange;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, Value,
 };
 
 use super::bulk::BulkUpdate;
@@ -41,7 +41,10 @@ const CLAIM: BulkUpdate = BulkUpdate {
             "next_run_time",
             "CASE WHEN v.v_set_next THEN v.v_next ELSE t.next_run_time END",
         ),
-        ("is_paused", "CASE WHEN v.v_set_paused THEN v.v_paused ELSE t.is_paused END"),
+        (
+            "is_paused",
+            "CASE WHEN v.v_set_paused THEN v.v_paused ELSE t.is_paused END",
+        ),
         (
             "run_right_now",
             "CASE WHEN v.v_set_now THEN v.v_now ELSE t.run_right_now END",
@@ -77,10 +80,7 @@ impl Claim<'_> {
 /// locks the rows, then one statement). `claims` name distinct rows; the
 /// answer says, claim by claim, whether it won. Rows are locked in key order,
 /// so two schedulers claiming overlapping batches do not deadlock each other.
-pub(crate) async fn compare_and_set_many(
-    db: &DatabaseConnection,
-    claims: &[Claim<'_>],
-) -> Result<Vec<bool>, DbErr> {
+pub(crate) async fn compare_and_set_many(db: &DatabaseConnection, claims: &[Claim<'_>]) -> Result<Vec<bool>, DbErr> {
     let mut order: Vec<usize> = (0..claims.len()).collect();
     order.sort_by(|a, b| claims[*a].job_id.cmp(claims[*b].job_id));
     let won: HashSet<String> = if db.get_database_backend() == DbBackend::MySql {

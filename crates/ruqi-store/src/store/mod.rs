@@ -187,7 +187,9 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn reap_dead_nodes(&self, dead_after: Duration, now: DateTime<Utc>) -> ruqi_core::Result<Vec<LostRun>> {
-        nodes::reap(self.control(), dead_after, None, now).await.map_err(store_error)
+        nodes::reap(self.control(), dead_after, None, now)
+            .await
+            .map_err(store_error)
     }
 
     async fn deregister_node(&self, node: &str) -> ruqi_core::Result<()> {
@@ -221,10 +223,7 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> ruqi_core::Result<()> {
-        self.writer
-            .end(&self.db, end, still_running)
-            .await
-            .map_err(store_error)
+        self.writer.end(&self.db, end, still_running).await.map_err(store_error)
     }
 
     async fn record_progress(&self, execution_id: &str, output: &str) -> ruqi_core::Result<()> {
@@ -240,7 +239,9 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn cancel_requests(&self, node: &str) -> ruqi_core::Result<Vec<String>> {
-        history::cancel_requests(self.control(), node).await.map_err(store_error)
+        history::cancel_requests(self.control(), node)
+            .await
+            .map_err(store_error)
     }
 }
 
