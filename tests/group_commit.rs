@@ -13,7 +13,7 @@ use ruqi::entity::{job_execution, job_info};
 use ruqi::execution::{ExecutionEnd, ExecutionStart};
 use ruqi::{ExecutionStatus, JobStateChange, JobStore, SeaOrmStore, TriggerSource};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, TransactionTrait};
 
 const JOBS: usize = 300;
 
@@ -200,8 +200,48 @@ async fn one_bad_write_fails_only_its_own_caller(db: DatabaseConnection) {
     assert!(stats.split >= 1, "the batch with the taken id was split: {stats:?}");
 }
 
+async fn rows_another_writer_holds_are_claimed_once_it_lets_go(db: DatabaseConnection) {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // SQLite has one writer at a time: there are no row locks to hold.
+        return;
+    }
+    seed(&db).await;
+    let store = std::sync::Arc::new(SeaOrmStore::new(db.clone()));
+    let v = version(&db, &id(0)).await;
+    // A user's transaction holds rows 0 and 1 (a bulk edit not committed yet,
+    // of a column that leaves `version` alone).
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared("UPDATE job_info SET last_error = 'held' WHERE job_id IN ('g0000', 'g0001')")
+        .await
+        .unwrap();
+    let claim = JobStateChange {
+        next_run_time: Some(Some(t(7200))),
+        ..JobStateChange::default()
+    };
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let claim = claim.clone();
+            tokio::spawn(async move { store.update_job_state(&id(i), v, &claim).await })
+        })
+        .collect();
+    let mut tasks = tasks.into_iter();
+    let held: Vec<_> = tasks.by_ref().take(2).collect();
+    // The free rows are claimed while the others are still held.
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap(), "a free row is claimed at once");
+    }
+    assert!(held.iter().all(|t| !t.is_finished()), "a held row waits for its holder");
+    txn.commit().await.unwrap();
+    for task in held {
+        assert!(task.await.unwrap().unwrap(), "a held row is claimed once it is let go");
+    }
+    assert_eq!(version(&db, &id(0)).await, v + 1);
+}
+
 backend_tests!(
     claims_at_once_each_get_their_own_answer,
+    rows_another_writer_holds_are_claimed_once_it_lets_go,
     starts_and_ends_at_once_are_all_recorded,
     one_bad_write_fails_only_its_own_caller,
 );

@@ -237,12 +237,19 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>) -> boo
             })
             .collect();
         match claim::compare_and_set_many(db, &batch).await {
-            Ok(won) => {
+            Ok(answers) => {
                 drop(batch);
-                for ((_, _, _, reply), won) in together.into_iter().zip(won) {
-                    let _ = reply.send(Ok(won));
+                let mut held = Vec::new();
+                for (claim, answer) in together.into_iter().zip(answers) {
+                    match answer {
+                        Some(won) => {
+                            let _ = claim.3.send(Ok(won));
+                        }
+                        // Another transaction held the row: claim it alone.
+                        None => held.push(claim),
+                    }
                 }
-                write_one_by_one(db, after).await;
+                write_one_by_one(db, held.into_iter().chain(after).collect()).await;
                 return false;
             }
             Err(error) => {
@@ -257,9 +264,15 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>) -> boo
     false
 }
 
+/// Claims written alone run beside the writer, not on it: a row that
+/// another transaction holds makes its claim wait, and that wait must not
+/// hold up every batch behind it.
 async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
     for (job_id, expected_version, change, reply) in claims {
-        let _ = reply.send(claim::compare_and_set(db, &job_id, expected_version, &change).await);
+        let db = db.clone();
+        tokio::spawn(async move {
+            let _ = reply.send(claim::compare_and_set(&db, &job_id, expected_version, &change).await);
+        });
     }
 }
 

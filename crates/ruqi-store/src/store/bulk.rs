@@ -4,7 +4,8 @@
 //! PostgreSQL and SQLite join the table to a `VALUES` list named in a `WITH`
 //! clause (`UPDATE … FROM v`, with `RETURNING` for the keys it touched);
 //! MySQL and MariaDB, which have neither, join it to a derived table of
-//! `SELECT ? … UNION ALL SELECT ? …` (a multi-table `UPDATE`).
+//! `SELECT ? … UNION ALL SELECT ? …` (a multi-table `UPDATE` that reads the
+//! values first and the table's rows by key).
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
@@ -58,7 +59,9 @@ impl BulkUpdate {
                 let derived: Vec<String> = (0..count).map(|r| format!("SELECT {}", row_sql(r, true))).collect();
                 let set: Vec<String> = self.set.iter().map(|(c, e)| format!("t.{c} = {e}")).collect();
                 sql.push_str(&format!(
-                    "UPDATE {table} AS t JOIN ({derived}) AS v ON t.{key} = v.{first} SET {set}",
+                    // The values first, then the table by its key: only the rows named are
+                    // read (and locked), never a scan that would wait on rows others hold.
+                    "UPDATE ({derived}) AS v STRAIGHT_JOIN {table} AS t ON t.{key} = v.{first} SET {set}",
                     table = self.table,
                     derived = derived.join(" UNION ALL "),
                     key = self.key,
@@ -155,8 +158,8 @@ mod tests {
         let statement = SHAPE.statement(DbBackend::MySql, rows(), true);
         assert_eq!(
             statement.sql,
-            "UPDATE job_info AS t JOIN (SELECT ? AS v_id, ? AS v_version, ? AS v_status UNION ALL SELECT ?, ?, ?) AS v \
-             ON t.job_id = v.v_id SET t.last_status = v.v_status, t.version = t.version + 1 \
+            "UPDATE (SELECT ? AS v_id, ? AS v_version, ? AS v_status UNION ALL SELECT ?, ?, ?) AS v \
+             STRAIGHT_JOIN job_info AS t ON t.job_id = v.v_id SET t.last_status = v.v_status, t.version = t.version + 1 \
              WHERE t.version = v.v_version"
         );
     }

@@ -1,13 +1,13 @@
 //! Compare-and-set on `job_info`: the statement that decides which scheduler
 //! runs a fire, and the bookkeeping writes that must not move `version`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ruqi_core::JobStateChange;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 use super::bulk::BulkUpdate;
@@ -76,45 +76,60 @@ impl Claim<'_> {
     }
 }
 
-/// Several compare-and-sets in one statement (MySQL: one transaction that
-/// locks the rows, then one statement). `claims` name distinct rows; the
-/// answer says, claim by claim, whether it won. Rows are locked in key order,
-/// so two schedulers claiming overlapping batches do not deadlock each other.
-pub(crate) async fn compare_and_set_many(db: &DatabaseConnection, claims: &[Claim<'_>]) -> Result<Vec<bool>, DbErr> {
-    let mut order: Vec<usize> = (0..claims.len()).collect();
-    order.sort_by(|a, b| claims[*a].job_id.cmp(claims[*b].job_id));
-    let won: HashSet<String> = if db.get_database_backend() == DbBackend::MySql {
-        let txn = db.begin().await?;
-        let current: Vec<(String, i64)> = Entity::find()
-            .select_only()
-            .column(Column::JobId)
-            .column(Column::Version)
-            .filter(Column::JobId.is_in(order.iter().map(|i| claims[*i].job_id)))
-            .order_by_asc(Column::JobId)
-            .lock_exclusive()
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        let current: std::collections::HashMap<String, i64> = current.into_iter().collect();
-        let winners: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|i| current.get(claims[*i].job_id) == Some(&claims[*i].expected_version))
-            .collect();
-        CLAIM
-            .run(&txn, winners.iter().map(|i| claims[*i].values()).collect(), false)
-            .await?;
-        txn.commit().await?;
-        winners.iter().map(|i| claims[*i].job_id.to_owned()).collect()
-    } else {
-        CLAIM
-            .run(db, order.iter().map(|i| claims[*i].values()).collect(), true)
+/// The rows of `job_ids` that no other transaction holds, locked now by
+/// `txn` (`FOR UPDATE SKIP LOCKED`, in key order), with their versions. It
+/// never waits for a lock, so a batch cannot close a deadlock with another
+/// writer's multi-row statement (a user's bulk `UPDATE`, say); the rows it
+/// skips are written one at a time, which waits safely.
+pub(crate) async fn lock_free_jobs(
+    txn: &DatabaseTransaction,
+    job_ids: impl IntoIterator<Item = &str>,
+) -> Result<HashMap<String, i64>, DbErr> {
+    let rows: Vec<(String, i64)> = Entity::find()
+        .select_only()
+        .column(Column::JobId)
+        .column(Column::Version)
+        .filter(Column::JobId.is_in(job_ids))
+        .order_by_asc(Column::JobId)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Several compare-and-sets at once; `claims` name distinct rows. The
+/// answer says, claim by claim, whether it won, or `None` for a row that
+/// another transaction held at that moment: the caller claims those one by
+/// one. SQLite: one statement (the database has one writer at a time).
+/// PostgreSQL and MySQL: one transaction that locks the rows no one else
+/// holds, then one statement for the claims that still match.
+pub(crate) async fn compare_and_set_many(
+    db: &DatabaseConnection,
+    claims: &[Claim<'_>],
+) -> Result<Vec<Option<bool>>, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let won: HashSet<String> = CLAIM
+            .run(db, claims.iter().map(Claim::values).collect(), true)
             .await?
             .unwrap_or_default()
             .into_iter()
-            .collect()
-    };
-    Ok(claims.iter().map(|c| won.contains(c.job_id)).collect())
+            .collect();
+        return Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect());
+    }
+    let txn = db.begin().await?;
+    let current = lock_free_jobs(&txn, claims.iter().map(|c| c.job_id)).await?;
+    let winners: Vec<Vec<Value>> = claims
+        .iter()
+        .filter(|c| current.get(c.job_id) == Some(&c.expected_version))
+        .map(Claim::values)
+        .collect();
+    CLAIM.run(&txn, winners, false).await?;
+    txn.commit().await?;
+    Ok(claims
+        .iter()
+        .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
+        .collect())
 }
 
 /// `UPDATE job_info SET … , version = v + 1 WHERE job_id = ? AND version = v`.

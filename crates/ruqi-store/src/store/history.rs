@@ -3,9 +3,13 @@
 use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    Value,
+};
 
 use super::bulk::BulkUpdate;
+use super::claim;
 use crate::entity::{job_execution, job_info};
 
 /// Rows per multi-row insert; keeps every backend under its bind-parameter limit.
@@ -119,7 +123,7 @@ const JOB_END: BulkUpdate = BulkUpdate {
 /// Finishes the execution rows of `ends` and writes each job's `last_status`,
 /// `last_error` and `is_running` (`still_running`: other runs of the job go
 /// on). Of several ends of one job, the last one given sets its columns.
-pub(crate) async fn record_ends<C: ConnectionTrait>(db: &C, ends: &[(&ExecutionEnd, bool)]) -> Result<(), DbErr> {
+pub(crate) async fn record_ends(db: &DatabaseConnection, ends: &[(&ExecutionEnd, bool)]) -> Result<(), DbErr> {
     for chunk in ends.chunks(INSERT_CHUNK) {
         let rows = chunk
             .iter()
@@ -143,19 +147,44 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(db: &C, ends: &[(&ExecutionE
             last_per_job.push(end);
         }
     }
-    for chunk in last_per_job.chunks(INSERT_CHUNK) {
-        let rows = chunk
-            .iter()
-            .map(|(end, still_running)| {
-                vec![
-                    end.job_id.as_str().into(),
-                    end.status.as_str().into(),
-                    end.error.clone().into(),
-                    (*still_running).into(),
-                ]
-            })
-            .collect();
-        JOB_END.run(db, rows, false).await?;
+    let values = |(end, still_running): &(&ExecutionEnd, bool)| -> Vec<Value> {
+        vec![
+            end.job_id.as_str().into(),
+            end.status.as_str().into(),
+            end.error.clone().into(),
+            (*still_running).into(),
+        ]
+    };
+    if db.get_database_backend() == DbBackend::Sqlite {
+        for chunk in last_per_job.chunks(INSERT_CHUNK) {
+            JOB_END
+                .run(db, chunk.iter().map(|e| values(e)).collect(), false)
+                .await?;
+        }
+        return Ok(());
+    }
+    // As with claims: the rows no one else holds in one statement, the
+    // others one at a time, so no multi-row wait can close a deadlock.
+    let txn = db.begin().await?;
+    let free = claim::lock_free_jobs(&txn, last_per_job.iter().map(|(end, _)| end.job_id.as_str())).await?;
+    let (now, later): (Vec<_>, Vec<_>) = last_per_job
+        .into_iter()
+        .partition(|(end, _)| free.contains_key(end.job_id.as_str()));
+    JOB_END
+        .run(&txn, now.iter().map(|e| values(e)).collect(), false)
+        .await?;
+    txn.commit().await?;
+    if !later.is_empty() {
+        // Written beside the writer (see `batch.rs`): a held row waits here alone.
+        let rows: Vec<Vec<Value>> = later.iter().map(|e| values(e)).collect();
+        let db = db.clone();
+        tokio::spawn(async move {
+            for row in rows {
+                if let Err(error) = JOB_END.run(&db, vec![row], false).await {
+                    tracing::warn!(%error, "writing a job's last status failed");
+                }
+            }
+        });
     }
     Ok(())
 }
