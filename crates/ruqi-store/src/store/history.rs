@@ -170,13 +170,11 @@ pub(crate) async fn record_ends(db: &DatabaseConnection, ends: &[(&ExecutionEnd,
     let (now, later): (Vec<_>, Vec<_>) = last_per_job
         .into_iter()
         .partition(|(end, _)| free.contains_key(end.job_id.as_str()));
-    JOB_END
-        .run(&txn, now.iter().map(|e| values(e)).collect(), false)
-        .await?;
+    JOB_END.run(&txn, now.iter().map(&values).collect(), false).await?;
     txn.commit().await?;
     if !later.is_empty() {
         // Written beside the writer (see `batch.rs`): a held row waits here alone.
-        let rows: Vec<Vec<Value>> = later.iter().map(|e| values(e)).collect();
+        let rows: Vec<Vec<Value>> = later.iter().map(values).collect();
         let db = db.clone();
         tokio::spawn(async move {
             for row in rows {
