@@ -108,6 +108,58 @@ async fn scheduled_fire_runs_and_records_history(db: DatabaseConnection) {
     assert_eq!(scheduler.live("every-minute").unwrap().next_run_time, Some(t(120)));
 }
 
+/// A fire is claimed `claim_ahead` (10 ms) before its instant and its
+/// function starts at the instant; a job deleted in between does not run.
+async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnection) {
+    let (scheduler, clock) = start(&db, registry(gate())).await;
+    for id in ["kept", "deleted"] {
+        job(id, "hello", "interval", "1m").insert(&db).await.unwrap();
+    }
+    wait_until(&scheduler, "scheduled", || async {
+        scheduler.live("kept").is_some() && scheduler.live("deleted").is_some()
+    })
+    .await;
+    clock.advance(chrono::Duration::seconds(60) - chrono::Duration::milliseconds(5));
+    wait_until(&scheduler, "both fires claimed", || async {
+        let mut claimed = true;
+        for id in ["kept", "deleted"] {
+            claimed &= row(&db, id).await.unwrap().next_run_time == Some(t(120));
+        }
+        claimed
+    })
+    .await;
+    assert!(
+        executions(&db, "kept").await.is_empty(),
+        "nothing starts before its instant"
+    );
+    row(&db, "deleted")
+        .await
+        .unwrap()
+        .into_active_model()
+        .delete(&db)
+        .await
+        .unwrap();
+    wait_until(&scheduler, "deleted job dropped", || async {
+        scheduler.live("deleted").is_none()
+    })
+    .await;
+
+    clock.advance(chrono::Duration::milliseconds(5));
+    wait_until(&scheduler, "the run succeeded", || finished(&db, "kept", "success", 1)).await;
+    let runs = executions(&db, "kept").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].scheduled_for, t(60));
+    assert_eq!(
+        runs[0].started_at,
+        Some(t(60)),
+        "started at the instant, not when it was claimed"
+    );
+    assert!(
+        executions(&db, "deleted").await.is_empty(),
+        "a job deleted before its instant leaves no run and no missed row"
+    );
+}
+
 async fn failures_and_panics_are_recorded(db: DatabaseConnection) {
     let (scheduler, _clock) = start(&db, registry(gate())).await;
     job("f", "fails", "interval", "1h").insert(&db).await.unwrap();
@@ -546,6 +598,7 @@ async fn cron_in_a_time_zone_crosses_spring_forward(db: DatabaseConnection) {
 
 backend_tests!(
     scheduled_fire_runs_and_records_history,
+    fires_are_claimed_ahead_and_start_at_their_instant,
     failures_and_panics_are_recorded,
     typed_args_and_blocking_functions_run,
     startup_schedules_valid_rows_and_keeps_invalid_ones,

@@ -84,6 +84,39 @@ impl Backend {
     }
 }
 
+/// How the harness reaches each server whose URL is set, for the report:
+/// the transport matters (see [`transport`]), the credentials are left out.
+pub(crate) fn server_connections() -> Vec<String> {
+    Backend::ALL
+        .into_iter()
+        .filter_map(|backend| {
+            let url = backend.server_url().ok()?;
+            Some(format!("{} {}", backend.label(), transport(&url)))
+        })
+        .collect()
+}
+
+/// Whether `url` reaches its server over a Unix socket (`host=/dir` for
+/// PostgreSQL, `socket=/path` for MySQL) or over TCP, and where. sqlx 0.9.0
+/// leaves Nagle's algorithm on for TCP, so a statement larger than one
+/// segment can wait out the server's delayed acknowledgement (40 ms on
+/// Linux); a Unix socket has no such wait.
+fn transport(url: &str) -> String {
+    let (main, query) = url.split_once('?').map_or((url, ""), |(m, q)| (m, q));
+    let socket = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, value)| matches!(*key, "host" | "socket") && value.starts_with('/'))
+        .map(|(_, value)| value);
+    if let Some(path) = socket {
+        return format!("over the Unix socket `{path}`");
+    }
+    let authority = main.split_once("://").map_or(main, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("over TCP to `{host}`")
+}
+
 /// `url` with its database name replaced by `name`, keeping any query string.
 fn with_database(url: &str, name: &str) -> String {
     let (main, query) = url.split_once('?').map_or((url, None), |(m, q)| (m, Some(q)));
@@ -260,5 +293,21 @@ mod tests {
         assert_eq!(Backend::MySql.label_for("10.11.19-MariaDB-0+deb12u1"), "MariaDB");
         assert_eq!(Backend::MySql.label_for("8.4.0"), "MySQL");
         assert_eq!(Backend::Postgres.label_for("PostgreSQL 15.20"), "PostgreSQL");
+    }
+
+    #[test]
+    fn names_the_transport_without_the_credentials() {
+        assert_eq!(
+            transport("postgres://postgres:secret@127.0.0.1:5432/test"),
+            "over TCP to `127.0.0.1:5432`"
+        );
+        assert_eq!(
+            transport("postgres://postgres@localhost/test?host=/var/run/postgresql"),
+            "over the Unix socket `/var/run/postgresql`"
+        );
+        assert_eq!(
+            transport("mysql://root@localhost/test?socket=/run/mysqld/mysqld.sock"),
+            "over the Unix socket `/run/mysqld/mysqld.sock`"
+        );
     }
 }

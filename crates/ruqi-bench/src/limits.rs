@@ -48,11 +48,12 @@ fn precision_limit(results: &Results) -> Option<String> {
     let mut md = String::from("**Lateness** (`precision`). ");
     let _ = writeln!(
         md,
-        "p99 {:.2} ms at {} idle jobs. Split at the run's `started_at`: from the instant to it (timer wake-up \
-         and the claim, a compare-and-set `UPDATE` committed to the SQLite file) p99 {:.2} ms; from it to the \
-         function's first line p99 {:.2} ms. The claim's commit is the part that matters: it is the same write \
-         at every table size, so what would lift it is claiming a fire ahead of its instant (the deadline is \
-         known) and only starting the function on time.",
+        "p99 {:.2} ms at {} idle jobs. Split at the run's `started_at`: from the instant to it (the timer's \
+         wake-up; the claim was committed `claim_ahead` = 10 ms before the instant) p99 {:.2} ms; from it to \
+         the function's first line p99 {:.2} ms. What is left is the wake-up itself: tokio's timer has 1 ms \
+         ticks and rounds a deadline up to the next one, and on two cores shared with the database a woken \
+         task can wait for a core. Sleeping to just short of the instant and spinning the rest would trade \
+         CPU for it.",
         p99.median,
         thousands(precision::BAR_IDLE_JOBS),
         claim.median,

@@ -35,6 +35,9 @@ pub(crate) struct RunInfo {
     pub(crate) machine: Machine,
     /// How the database was set up.
     pub(crate) database: String,
+    /// How each server was reached (see `backend::server_connections`).
+    #[serde(default)]
+    pub(crate) servers: Vec<String>,
 }
 
 impl RunInfo {
@@ -57,6 +60,7 @@ impl RunInfo {
             quick,
             machine: Machine::describe(),
             database: SQLITE_SETUP.to_owned(),
+            servers: crate::backend::server_connections(),
         }
     }
 }
@@ -416,6 +420,9 @@ pub(crate) fn run_line<T>(section: &Section<T>) -> String {
         "*Measured {} with `{}` at commit `{}` ({} build); load average {} before, {} after",
         run.date, run.command, run.commit, run.build, section.load_average[0], section.load_average[1]
     );
+    if !run.servers.is_empty() {
+        let _ = write!(line, "; {}", run.servers.join(", "));
+    }
     if run.quick {
         line.push_str("; a `--quick` smoke run: one run per configuration, shorter windows, fewer rows");
     }
@@ -436,7 +443,8 @@ pub(crate) fn precision_markdown(section: &Section<precision::Report>) -> String
         "How late a job's function starts: lateness = `Utc::now()` taken as the first thing the registered \
          function's body does − `ctx.scheduled_for()`, so it covers everything a user's function waits for \
          (timer wake-up, the claim's compare-and-set in SQLite, whatever the engine does before it spawns the \
-         function). Each configuration holds N idle jobs (interval `1d`, next fire at least an hour away: they \
+         function; the heap engine makes the claim `claim_ahead` = 10 ms before the instant and starts the \
+         function at the instant, tokio-cron-scheduler's engine makes it after its tick). Each configuration holds N idle jobs (interval `1d`, next fire at least an hour away: they \
          only make the engine's structures big) and {probes} probe jobs (interval `1s`, phases {step} ms apart, so \
          one fires every {step} ms). Each run is a fresh process with one engine: it writes the rows, starts the \
          scheduler, waits until the engine has armed every deadline (a sentinel job inserted after start-up has \
@@ -532,8 +540,8 @@ pub(crate) fn precision_markdown(section: &Section<precision::Report>) -> String
     md.push_str("\n\n");
     md.push_str(
         "Where the heap engine's lateness goes, split at the run's `job_execution.started_at` (the engine takes it \
-         once the fire is claimed and the run admitted); p99 of each part, which need not add up:\n\n\
-         | jobs (idle + probes) | instant → `started_at`: wake-up, claim (ms) | `started_at` → function: the rest \
+         once the run is admitted, at the instant: the fire was claimed ahead of it); p99 of each part, which need not add up:\n\n\
+         | jobs (idle + probes) | instant → `started_at`: wake-up (ms) | `started_at` → function: the rest \
          (ms) |\n|---:|---:|---:|\n",
     );
     for row in report.rows.iter().filter(|r| r.engine == Engine::Heap) {

@@ -79,7 +79,7 @@ pub(crate) struct RunResult {
     /// 99th percentile of the error either way, |lateness|.
     pub(crate) p99_abs_ms: f64,
     /// p99 of the first part of the lateness: from the instant to the run's
-    /// `job_execution.started_at` (timer wake-up and the claim in the database).
+    /// `job_execution.started_at` (the timer's wake-up: the heap engine claims the fire ahead of its instant).
     pub(crate) p99_to_started_ms: Option<f64>,
     /// p99 of the rest: from `started_at` to the function's first line
     /// (what the engine does after admitting the run: spawning the function,
@@ -358,7 +358,7 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
 }
 
 /// Splits each sample's lateness at its run's `job_execution.started_at`
-/// (taken by the engine once the fire is claimed and the run admitted):
+/// (taken by the engine once the run is admitted, after the claim):
 /// returns (instant → `started_at`, `started_at` → function) in ms.
 async fn split_at_started(db: &DatabaseConnection, samples: &[Sample]) -> Result<(Vec<f64>, Vec<f64>)> {
     let started: HashMap<String, DateTime<Utc>> = job_execution::Entity::find()

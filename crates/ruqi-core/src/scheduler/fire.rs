@@ -179,6 +179,16 @@ impl Inner {
             }
         }
         if let Some(at) = plan.run {
+            // Claimed ahead of the instant (`claim_ahead`): the function starts at it,
+            // unless the job was deleted before the instant came (then there was no fire).
+            if at > self.clock.now() {
+                self.clock.sleep_until(at).await;
+                let removed = self.lock().jobs.get(&due.job_id).is_none_or(|entry| entry.retired);
+                if removed {
+                    tracing::debug!(job_id = %job.record.job_id, "job deleted before the instant it was claimed for");
+                    return;
+                }
+            }
             self.start_run(job, RunRequest::new(at, TriggerSource::Schedule)).await;
         }
     }

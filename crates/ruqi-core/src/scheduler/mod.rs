@@ -77,6 +77,11 @@ pub struct SchedulerConfig {
     /// looks for dead nodes (default 5 s). A node is dead once its last
     /// heartbeat is [`dead_after`](Self::dead_after) old.
     pub heartbeat_interval: Duration,
+    /// How long before its instant a fire is claimed (default 10 ms). The
+    /// claim's write then happens while the timer would otherwise sleep, and
+    /// the function starts at the instant itself; an edit committed within
+    /// this window before the instant applies from the next fire on.
+    pub claim_ahead: Duration,
 }
 
 impl SchedulerConfig {
@@ -114,6 +119,7 @@ impl Default for SchedulerConfig {
             timer: TimerEngine::Heap,
             heartbeat_interval: Duration::from_secs(5),
             alerts: AlertConfig::default(),
+            claim_ahead: Duration::from_millis(10),
         }
     }
 }
@@ -159,6 +165,13 @@ impl SchedulerBuilder {
     /// How often this node heartbeats (default 5 s); see [`SchedulerConfig::heartbeat_interval`].
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.config.heartbeat_interval = interval.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long before its instant a fire is claimed (default 10 ms, at most
+    /// 1 s); see [`SchedulerConfig::claim_ahead`].
+    pub fn claim_ahead(mut self, lead: Duration) -> Self {
+        self.config.claim_ahead = lead.min(Duration::from_secs(1));
         self
     }
 
@@ -666,7 +679,10 @@ impl Inner {
             let earliest = self.lock().earliest();
             let recheck =
                 now + chrono::Duration::from_std(self.config.safety_recheck).unwrap_or(chrono::Duration::seconds(60));
-            let deadline = earliest.map_or(recheck, |e| e.min(recheck));
+            let ahead = duration_to_chrono(self.config.claim_ahead);
+            // Woken `claim_ahead` early: the fires are claimed now and their
+            // functions started at their instant (see `fire_due`).
+            let deadline = earliest.map_or(recheck, |e| (e - ahead).min(recheck));
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 () = self.wake.notified() => {}
@@ -678,7 +694,7 @@ impl Inner {
             let now = self.clock.now();
             let mut due = {
                 let mut state = self.lock();
-                let due = state.pop_due(now);
+                let due = state.pop_due(now + ahead);
                 state.compact_if_needed();
                 due
             };
