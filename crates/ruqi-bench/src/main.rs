@@ -6,7 +6,7 @@
 //! cargo run --release -p ruqi-bench -- all          # every scenario
 //! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api
 //! cargo run --release -p ruqi-bench -- all --quick  # smoke run: 1 run each, short windows, fewer rows
-//! cargo run --release -p ruqi-bench -- all --full   # adds the 100,000-job configurations
+//! cargo run --release -p ruqi-bench -- all --full   # adds feed's 100,000-job configuration
 //! cargo run --release -p ruqi-bench -- render       # rewrite BENCHMARKS.md from the saved results
 //! ```
 //!
@@ -79,8 +79,10 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
        ruqi-bench render
 
   all         every scenario
-  precision   timer lateness with 1 and 10,000 jobs, heap vs tokio-cron-scheduler
-  startup     start() over 100,000 rows: time and resident memory
+  precision   timer lateness with 1, 10,000, 100,000 and 1,000,000 idle jobs, heap vs
+              tokio-cron-scheduler
+  startup     start() over 10,000, 100,000 and 1,000,000 rows: time and resident
+              memory; idle CPU with 100,000 jobs
   feed        commit of a plain SQL edit -> applied by the running scheduler, with
               1,000 and 10,000 idle jobs, on SQLite and on the servers whose
               RUQI_TEST_POSTGRES_URL / RUQI_TEST_MYSQL_URL are set
@@ -93,7 +95,7 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
   render      rewrite BENCHMARKS.md from docs/bench/results.json, measuring nothing
 
   --quick     one run per configuration, fewer samples, shorter windows, fewer rows or jobs (a smoke run)
-  --full      adds 100,000 idle jobs to the precision and feed scenarios
+  --full      adds 100,000 idle jobs to the feed scenario
 
 Writes docs/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
 
