@@ -247,12 +247,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut runs_by_backend = Vec::new();
     for backend in BACKENDS {
         if let Err(why) = backend.availability() {
-            eprintln!("api: skipping {}: {why}", backend.label());
-            backends.push(BackendStatus {
-                backend,
-                version: None,
-                skipped: Some(why),
-            });
+            backends.push(BackendStatus::skipped("api", backend, why));
             continue;
         }
         let mut results = Vec::new();

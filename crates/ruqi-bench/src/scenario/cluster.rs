@@ -260,12 +260,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut rows = Vec::new();
     for backend in BACKENDS {
         if let Err(why) = backend.availability() {
-            eprintln!("cluster: skipping {}: {why}", backend.label());
-            backends.push(BackendStatus {
-                backend,
-                version: None,
-                skipped: Some(why),
-            });
+            backends.push(BackendStatus::skipped("cluster", backend, why));
             continue;
         }
         let mut results = Vec::new();

@@ -237,6 +237,16 @@ pub(crate) struct BackendStatus {
 }
 
 impl BackendStatus {
+    /// A backend `scenario` cannot use this run, and why; says so on stderr.
+    pub(crate) fn skipped(scenario: &str, backend: Backend, why: String) -> BackendStatus {
+        eprintln!("{scenario}: skipping {}: {why}", backend.label());
+        BackendStatus {
+            backend,
+            version: None,
+            skipped: Some(why),
+        }
+    }
+
     /// The backend's name in tables: MariaDB rather than MySQL when it is.
     pub(crate) fn label(&self) -> &'static str {
         self.backend.label_for(self.version.as_deref().unwrap_or(""))
@@ -376,12 +386,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut rows = Vec::new();
     for backend in Backend::ALL {
         if let Err(why) = backend.availability() {
-            eprintln!("feed: skipping {}: {why}", backend.label());
-            backends.push(BackendStatus {
-                backend,
-                version: None,
-                skipped: Some(why),
-            });
+            backends.push(BackendStatus::skipped("feed", backend, why));
             continue;
         }
         let mut version = None;

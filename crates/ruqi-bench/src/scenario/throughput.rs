@@ -272,12 +272,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut rows = Vec::new();
     for backend in Backend::ALL {
         if let Err(why) = backend.availability() {
-            eprintln!("throughput: skipping {}: {why}", backend.label());
-            backends.push(BackendStatus {
-                backend,
-                version: None,
-                skipped: Some(why),
-            });
+            backends.push(BackendStatus::skipped("throughput", backend, why));
             continue;
         }
         let mut version = None;
