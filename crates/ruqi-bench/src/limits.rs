@@ -174,18 +174,15 @@ fn memory_limit(results: &Results) -> Option<String> {
     let _ = writeln!(
         md,
         "{:.0} MiB resident, {:.0} bytes per job. Start-up reads the table a page of 2,000 rows at a time, so \
-         the rows read no longer add to it (before, all of them were held at once: 4,370 bytes per job at \
-         100,000); what remains is what the scheduler keeps per job. A heap profile (`valgrind \
-         --tool=massif` of the `startup` child over 10,000 rows, `ms_print` at the end of `start()`) splits \
-         it as: the compiled job, 672 bytes in one allocation — it keeps the whole `job_info` row as a \
-         `JobRecord` (480 bytes: 16 text fields at 24 bytes each, dates and numbers) beside its parsed \
-         schedule (80), policy (64) and child list; the row's text, about 290 bytes, nine allocations of at \
-         least 32 bytes each (`job_id`, `func`, `trigger`, `rule`, `misfire_policy`, `overlap`, \
-         `retry_backoff`, `retry_delay`, `job_name`); the job table's slot, about 185 bytes (a 112-byte \
-         entry in a hash table between half and seven eighths full); the deadline heap, about 65 bytes. What \
-         would halve it: keep per job only what the timer and the claim need — the id, the deadline, the \
-         version, the parsed schedule and policy, and a fingerprint of the row's scheduling columns to tell \
-         a real change from a repeat (under 300 bytes) — and read the rest of the row when the job fires.",
+         the rows read do not add to it; what remains is what the scheduler keeps per job. It keeps no row: \
+         a compact entry of 256 bytes in one allocation (the id shared with the table's key, the parsed \
+         schedule and policy, the resolved function, the few columns a run writes, and fingerprints of the \
+         other columns to tell a real change from a repeat), about 290 bytes with the allocator's rounding; \
+         the job table's slot, a 48-byte entry and its 16-byte key in a hash table between half and seven \
+         eighths full, about 130 bytes; the id's text, 32 bytes; the deadline heap, 40 to 80 bytes. Runs in \
+         progress and queued runs are kept only while a job has some. What would shrink it further: \
+         reading the policy and `args` when the job fires instead of keeping them, and one table for the \
+         entries and the deadlines.",
         rss.median, per_job
     );
     Some(md)

@@ -71,11 +71,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::backend::Backend;
 use crate::child::CHILD_ARG;
 use crate::report::{Results, RunInfo, Section};
 use crate::scenario::{Options, api, cluster, feed, precision, startup, throughput};
 
 const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api> [--quick] [--full]
+                  [--backend sqlite|postgres|mysql]
        ruqi-bench render
 
   all         every scenario
@@ -96,6 +98,8 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
 
   --quick     one run per configuration, fewer samples, shorter windows, fewer rows or jobs (a smoke run)
   --full      adds 100,000 idle jobs to the feed scenario
+  --backend   measures on that backend alone; the scenario's section then lists the
+              others as skipped
 
 Writes docs/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
 
@@ -152,10 +156,20 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
     let mut options = Options {
         quick: false,
         full: false,
+        only: None,
     };
-    for arg in args {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
+            "--backend" => {
+                options.only = Some(match args.next().map(String::as_str) {
+                    Some("sqlite") => Backend::Sqlite,
+                    Some("postgres") => Backend::Postgres,
+                    Some("mysql") => Backend::MySql,
+                    other => bail!("--backend takes sqlite, postgres or mysql, not {other:?}\n\n{USAGE}"),
+                });
+            }
             "--full" => options.full = true,
             "-h" | "--help" | "help" => return Ok(Invocation::Help),
             name if !name.starts_with('-') && scenarios.is_none() => {
@@ -335,7 +349,8 @@ mod tests {
                 ],
                 options: Options {
                     quick: true,
-                    full: false
+                    full: false,
+                    only: None
                 },
             }
         );
@@ -345,7 +360,8 @@ mod tests {
                 scenarios: vec![Scenario::Startup],
                 options: Options {
                     quick: false,
-                    full: true
+                    full: true,
+                    only: None
                 },
             }
         );
@@ -355,7 +371,8 @@ mod tests {
                 scenarios: vec![Scenario::Feed],
                 options: Options {
                     quick: false,
-                    full: false
+                    full: false,
+                    only: None
                 },
             }
         );
@@ -370,11 +387,25 @@ mod tests {
                     scenarios: vec![scenario],
                     options: Options {
                         quick: true,
-                        full: false
+                        full: false,
+                        only: None
                     },
                 }
             );
         }
+        assert_eq!(
+            parse_args(&args("throughput --backend postgres")).unwrap(),
+            Invocation::Run {
+                scenarios: vec![Scenario::Throughput],
+                options: Options {
+                    quick: false,
+                    full: false,
+                    only: Some(Backend::Postgres)
+                },
+            }
+        );
+        assert!(parse_args(&args("throughput --backend")).is_err());
+        assert!(parse_args(&args("throughput --backend oracle")).is_err());
         assert!(parse_args(&args("throughput cluster")).is_err());
         assert!(parse_args(&args("latency")).is_err());
         assert!(parse_args(&args("--quick")).is_err());

@@ -246,7 +246,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut rows = Vec::new();
     let mut runs_by_backend = Vec::new();
     for backend in BACKENDS {
-        if let Err(why) = backend.availability() {
+        if let Err(why) = options.availability(backend) {
             backends.push(BackendStatus::skipped("api", backend, why));
             continue;
         }

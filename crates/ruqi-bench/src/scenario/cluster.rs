@@ -259,7 +259,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut backends = Vec::new();
     let mut rows = Vec::new();
     for backend in BACKENDS {
-        if let Err(why) = backend.availability() {
+        if let Err(why) = options.availability(backend) {
             backends.push(BackendStatus::skipped("cluster", backend, why));
             continue;
         }

@@ -19,6 +19,7 @@ use ruqi::{JobContext, Registry};
 use sea_orm::{ActiveModelTrait, DatabaseConnection};
 use tokio::sync::Notify;
 
+use crate::backend::Backend;
 use crate::telemetry;
 
 /// The function of the sentinel job (see [`Sentinel`]).
@@ -31,12 +32,24 @@ pub(crate) struct Options {
     pub(crate) quick: bool,
     /// Adds the largest configurations (100,000 jobs for precision).
     pub(crate) full: bool,
+    /// Measures on this backend alone (`--backend`); the others are
+    /// reported as skipped.
+    pub(crate) only: Option<Backend>,
 }
 
 impl Options {
     /// Runs of each configuration: 3, or 1 with `--quick`.
     pub(crate) fn runs(&self) -> usize {
         if self.quick { 1 } else { 3 }
+    }
+
+    /// Whether this run measures `backend`: `Ok`, or why not (left out by
+    /// `--backend`, or its server's URL is not set).
+    pub(crate) fn availability(&self, backend: Backend) -> Result<(), String> {
+        match self.only {
+            Some(only) if only != backend => Err(format!("only {} was asked for (`--backend`)", only.label())),
+            _ => backend.availability(),
+        }
     }
 }
 

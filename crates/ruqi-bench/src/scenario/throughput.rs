@@ -271,7 +271,7 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
     let mut backends = Vec::new();
     let mut rows = Vec::new();
     for backend in Backend::ALL {
-        if let Err(why) = backend.availability() {
+        if let Err(why) = options.availability(backend) {
             backends.push(BackendStatus::skipped("throughput", backend, why));
             continue;
         }

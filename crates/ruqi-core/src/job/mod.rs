@@ -12,6 +12,7 @@ pub use policy::{
     Backoff, DEFAULT_MISFIRE_GRACE_S, DEFAULT_RETRY_DELAY, ExecutionPolicy, MAX_INSTANCES_LIMIT, MAX_RETRIES_LIMIT,
     MisfirePolicy, Overlap, RETRY_DELAY_MAX, RetryPolicy,
 };
+pub(crate) use record::Fingerprint;
 pub use record::{JOB_ID_MAX_LEN, JobRecord};
 
 use std::str::FromStr;
@@ -257,11 +258,20 @@ pub fn parse_args(text: Option<&str>) -> Result<Value, FieldError> {
 /// A date rule up to `misfire_grace_s` in the past still counts, so a job
 /// created for "now" by a client whose clock is a little behind still runs.
 pub fn first_fire(job: &CompiledJob, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let from = match job.schedule.kind() {
-        TriggerKind::Date => now - job.policy.misfire_grace,
+    first_fire_of(&job.schedule, &job.policy, now)
+}
+
+/// [`first_fire`] of a schedule and policy kept without their row.
+pub(crate) fn first_fire_of(
+    schedule: &Schedule,
+    policy: &ExecutionPolicy,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let from = match schedule.kind() {
+        TriggerKind::Date => now - policy.misfire_grace,
         _ => now,
     };
-    job.schedule.next_fire_after(from - chrono::Duration::milliseconds(1))
+    schedule.next_fire_after(from - chrono::Duration::milliseconds(1))
 }
 
 /// The `next_run_time` a row should have after a write.
@@ -276,6 +286,28 @@ pub fn planned_next_run_time(
     after: &CompiledJob,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
+    let before = before.map(|before| Before {
+        schedule_changed: before.schedule_differs(&after.record),
+        paused: before.is_paused,
+    });
+    plan_next_run_time(before, after, now)
+}
+
+/// What [`planned_next_run_time`] needs of the row as it was before a write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Before {
+    /// `trigger`, `rule`, `timezone`, `start_at` or `end_at` changed.
+    pub(crate) schedule_changed: bool,
+    /// The row was paused.
+    pub(crate) paused: bool,
+}
+
+/// [`planned_next_run_time`], told only what it needs of the row before.
+pub(crate) fn plan_next_run_time(
+    before: Option<Before>,
+    after: &CompiledJob,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let row = &after.record;
     if row.is_paused {
         return None;
@@ -283,7 +315,7 @@ pub fn planned_next_run_time(
     match before {
         None if row.next_run_time.is_some() => row.next_run_time,
         None => first_fire(after, now),
-        Some(before) if before.schedule_differs(row) || before.is_paused => first_fire(after, now),
+        Some(before) if before.schedule_changed || before.paused => first_fire(after, now),
         Some(_) => row.next_run_time,
     }
 }

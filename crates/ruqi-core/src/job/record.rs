@@ -151,4 +151,135 @@ impl JobRecord {
             || self.job_name != other.job_name
             || self.version != other.version
     }
+
+    /// Hashes of the columns [`behaviour_differs`](Self::behaviour_differs)
+    /// compares, apart from the live ones (see [`Fingerprint`]).
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            schedule: hash_of(&(&self.trigger, &self.rule, &self.timezone, &self.start_at, &self.end_at)),
+            behaviour: hash_of(&(
+                (
+                    &self.func,
+                    &self.args,
+                    self.misfire_grace_s,
+                    &self.misfire_policy,
+                    &self.overlap,
+                ),
+                (
+                    self.max_instances,
+                    self.timeout_s,
+                    self.max_retries,
+                    &self.retry_backoff,
+                    &self.retry_delay,
+                ),
+                (&self.child_jobs, &self.alert_url, &self.job_name),
+            )),
+        }
+    }
+}
+
+/// What a scheduler keeps of a row's columns instead of the row itself,
+/// to tell whether the row read again acts differently: a hash of the
+/// columns [`JobRecord::schedule_differs`] compares, and one of the other
+/// columns [`JobRecord::behaviour_differs`] compares, except the live ones
+/// (`next_run_time`, `is_paused`, `run_right_now`, `version`), which the
+/// scheduler keeps as they are. The hash is 64-bit SipHash: two rows that
+/// differ and hash alike (odds of 2⁻⁶⁴) would also need the same `version`,
+/// which every write of a changed column moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    /// `trigger`, `rule`, `timezone`, `start_at`, `end_at`.
+    pub(crate) schedule: u64,
+    /// `func`, `args`, the policy columns, `child_jobs`, `alert_url`, `job_name`.
+    pub(crate) behaviour: u64,
+}
+
+fn hash_of(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher as _;
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Edit = fn(&mut JobRecord);
+
+    fn base() -> JobRecord {
+        JobRecord::new("j", "f", "interval", "10m")
+    }
+
+    /// The columns besides the live ones each change one hash, and
+    /// bookkeeping changes neither.
+    #[test]
+    fn a_fingerprint_moves_with_every_column_it_stands_for() {
+        let schedule: [Edit; 5] = [
+            |r| r.trigger = "cron".into(),
+            |r| r.rule = "11m".into(),
+            |r| r.timezone = Some("Asia/Shanghai".into()),
+            |r| r.start_at = Some(Utc::now()),
+            |r| r.end_at = Some(Utc::now()),
+        ];
+        let behaviour: [Edit; 13] = [
+            |r| r.func = "g".into(),
+            |r| r.args = Some("[1]".into()),
+            |r| r.misfire_grace_s += 1,
+            |r| r.misfire_policy = "run_once".into(),
+            |r| r.overlap = "queue".into(),
+            |r| r.max_instances += 1,
+            |r| r.timeout_s = Some(3),
+            |r| r.max_retries += 1,
+            |r| r.retry_backoff = "fixed".into(),
+            |r| r.retry_delay = "1s".into(),
+            |r| r.child_jobs = Some("k".into()),
+            |r| r.alert_url = Some("http://x".into()),
+            |r| r.job_name = Some("n".into()),
+        ];
+        let bookkeeping: [Edit; 6] = [
+            |r| r.description = Some("d".into()),
+            |r| r.is_running = true,
+            |r| r.created_at += chrono::Duration::seconds(1),
+            |r| r.updated_at += chrono::Duration::seconds(1),
+            |r| r.last_status = Some("success".into()),
+            |r| r.last_error = Some("e".into()),
+        ];
+        let before = base();
+        let after = |edit: Edit| {
+            let mut row = before.clone();
+            edit(&mut row);
+            assert_eq!(row.job_id, before.job_id);
+            row
+        };
+        for edit in schedule {
+            let row = after(edit);
+            assert!(row.behaviour_differs(&before) && row.schedule_differs(&before));
+            assert_ne!(row.fingerprint().schedule, before.fingerprint().schedule, "{row:?}");
+            assert_eq!(row.fingerprint().behaviour, before.fingerprint().behaviour, "{row:?}");
+        }
+        for edit in behaviour {
+            let row = after(edit);
+            assert!(row.behaviour_differs(&before) && !row.schedule_differs(&before));
+            assert_eq!(row.fingerprint().schedule, before.fingerprint().schedule, "{row:?}");
+            assert_ne!(row.fingerprint().behaviour, before.fingerprint().behaviour, "{row:?}");
+        }
+        for edit in bookkeeping {
+            let row = after(edit);
+            assert!(!row.behaviour_differs(&before));
+            assert_eq!(row.fingerprint(), before.fingerprint(), "{row:?}");
+        }
+    }
+
+    /// Values that run together when written one after another still hash apart.
+    #[test]
+    fn a_fingerprint_keeps_columns_apart() {
+        let mut a = base();
+        a.func = "ab".into();
+        a.args = Some("c".into());
+        let mut b = base();
+        b.func = "a".into();
+        b.args = Some("bc".into());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
 }

@@ -77,7 +77,10 @@ impl Inner {
     /// `skip` a late lost run stays lost.
     pub(super) async fn rerun_lost(self: Arc<Self>, lost: Vec<LostRun>) {
         for run in lost {
-            let alert_url = self.compiled(&run.job_id).ok().and_then(|j| j.record.alert_url.clone());
+            let alert_url = self
+                .compiled(&run.job_id)
+                .ok()
+                .and_then(|j| j.alert_url.as_deref().map(str::to_owned));
             self.emit(
                 SchedulerEvent::Lost {
                     job_id: run.job_id.clone(),

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::state::ScheduledJob;
 use super::state::{Due, RunRequest};
 use super::{Inner, duration_to_chrono};
 use crate::events::SchedulerEvent;
 use crate::execution::{MissedFire, TriggerSource, new_execution_id};
-use crate::job::{CompiledJob, MisfirePolicy};
+use crate::job::MisfirePolicy;
 use crate::store::JobStateChange;
 
 /// Due instants enumerated after a long outage before the scheduler stops
@@ -33,7 +34,7 @@ pub(super) struct FirePlan {
 
 /// Works out a due fire: every instant from `due_at` up to `now` is either
 /// run (on time, or the one coalesced run of `run_once`) or missed.
-pub(super) fn plan_fire(job: &CompiledJob, due_at: DateTime<Utc>, now: DateTime<Utc>) -> FirePlan {
+pub(super) fn plan_fire(job: &ScheduledJob, due_at: DateTime<Utc>, now: DateTime<Utc>) -> FirePlan {
     let grace = duration_to_chrono(job.policy.misfire_grace);
     let mut instants = vec![due_at];
     let mut cursor = due_at;
@@ -127,20 +128,20 @@ impl Inner {
             is_running: plan.run.map(|_| true),
             ..JobStateChange::default()
         };
-        match self.store.update_job_state(&job.record.job_id, version, &change).await {
+        match self.store.update_job_state(&job.job_id, version, &change).await {
             Ok(true) => {}
             Ok(false) => {
                 // Another process claimed this fire, or the row changed under us:
                 // the row as it is now decides.
-                tracing::debug!(job_id = %job.record.job_id, "fire claimed elsewhere or row changed; re-reading");
-                if let Err(error) = self.sync_job(&job.record.job_id).await {
-                    tracing::warn!(job_id = %job.record.job_id, %error, "re-reading a job after a lost claim failed");
+                tracing::debug!(job_id = %job.job_id, "fire claimed elsewhere or row changed; re-reading");
+                if let Err(error) = self.sync_job(&job.job_id).await {
+                    tracing::warn!(job_id = %job.job_id, %error, "re-reading a job after a lost claim failed");
                     self.retry_later(&due.job_id, version);
                 }
                 return;
             }
             Err(error) => {
-                tracing::warn!(job_id = %job.record.job_id, %error, "claiming a fire failed; retrying in 1s");
+                tracing::warn!(job_id = %job.job_id, %error, "claiming a fire failed; retrying in 1s");
                 self.retry_later(&due.job_id, version);
                 return;
             }
@@ -162,20 +163,20 @@ impl Inner {
                 .iter()
                 .map(|(t, reason)| MissedFire {
                     id: new_execution_id(),
-                    job_id: job.record.job_id.clone(),
-                    job_name: job.record.job_name.clone(),
+                    job_id: job.job_id.to_string(),
+                    job_name: job.job_name.as_deref().map(str::to_owned),
                     scheduled_for: *t,
                     noticed_at: now,
                     reason: reason.clone(),
                     node: self.config.node_name.clone(),
                 })
                 .collect();
-            tracing::info!(job_id = %job.record.job_id, missed = rows.len() + plan.missed_unlisted, "fires missed");
+            tracing::info!(job_id = %job.job_id, missed = rows.len() + plan.missed_unlisted, "fires missed");
             if let Err(error) = self.store.record_missed(&rows).await {
-                tracing::warn!(job_id = %job.record.job_id, %error, "recording missed fires failed");
+                tracing::warn!(job_id = %job.job_id, %error, "recording missed fires failed");
             }
             for row in &rows {
-                self.emit(SchedulerEvent::Missed(row.into()), job.record.alert_url.as_deref());
+                self.emit(SchedulerEvent::Missed(row.into()), job.alert_url.as_deref());
             }
         }
         if let Some(at) = plan.run {
@@ -185,7 +186,7 @@ impl Inner {
                 self.clock.sleep_until(at).await;
                 let removed = self.lock().jobs.get(&due.job_id).is_none_or(|entry| entry.retired);
                 if removed {
-                    tracing::debug!(job_id = %job.record.job_id, "job deleted before the instant it was claimed for");
+                    tracing::debug!(job_id = %job.job_id, "job deleted before the instant it was claimed for");
                     return;
                 }
             }
@@ -216,11 +217,12 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 5, 1, h, m, s).single().unwrap_or_default()
     }
 
-    fn job(rule: &str, policy: &str) -> CompiledJob {
+    fn job(rule: &str, policy: &str) -> ScheduledJob {
         let mut r = JobRecord::new("j", "f", "interval", rule);
         r.created_at = t(0, 0, 0);
         r.misfire_policy = policy.into();
-        compile(r, ValidationContext::default()).unwrap()
+        let compiled = compile(r, ValidationContext::default()).unwrap();
+        ScheduledJob::new(compiled, &crate::registry::Registry::new())
     }
 
     #[test]

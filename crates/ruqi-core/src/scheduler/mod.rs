@@ -440,7 +440,7 @@ impl Scheduler {
     pub fn preview(&self, job_id: &str, n: usize) -> Result<Vec<DateTime<Utc>>> {
         let state = self.inner.lock();
         let entry = state.active(job_id)?;
-        let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.record.is_paused) else {
+        let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.is_paused) else {
             return Ok(Vec::new());
         };
         let mut fires = vec![next];
@@ -463,10 +463,10 @@ impl Scheduler {
     pub fn cancel_running(&self, job_id: &str) -> usize {
         let state = self.inner.lock();
         let Some(entry) = state.jobs.get(job_id) else { return 0 };
-        for run in &entry.running {
+        for run in &entry.activity().running {
             run.cancel("cancelled by request");
         }
-        entry.running.len()
+        entry.activity().running.len()
     }
 
     /// Cancels every run of the job in progress, here and on the other nodes
@@ -523,7 +523,7 @@ impl Scheduler {
         if let Some(entry) = state.jobs.get(job_id) {
             return Some(LiveJob {
                 next_run_time: if entry.retired { None } else { entry.next },
-                running: u32::try_from(entry.running.len()).unwrap_or(u32::MAX),
+                running: u32::try_from(entry.activity().running.len()).unwrap_or(u32::MAX),
                 scheduled: !entry.retired && entry.next.is_some(),
                 error: None,
             });
@@ -553,12 +553,12 @@ impl Scheduler {
             nodes: self.inner.nodes.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         };
         for entry in state.jobs.values() {
-            status.running += entry.running.len();
+            status.running += entry.activity().running.len();
             if entry.retired {
                 continue;
             }
             status.jobs += 1;
-            if entry.job.record.is_paused {
+            if entry.job.is_paused {
                 status.paused += 1;
             } else if entry.next.is_some() {
                 status.scheduled += 1;
@@ -606,7 +606,7 @@ impl Scheduler {
         let waited = tokio::time::timeout(self.inner.config.shutdown_timeout, self.inner.tasks.wait()).await;
         if waited.is_err() {
             for entry in self.inner.lock().jobs.values() {
-                for run in &entry.running {
+                for run in &entry.activity().running {
                     run.cancel("the scheduler shut down before the run finished");
                 }
             }
@@ -660,7 +660,7 @@ impl Inner {
         }
     }
 
-    fn compiled(&self, job_id: &str) -> Result<Arc<crate::job::CompiledJob>> {
+    fn compiled(&self, job_id: &str) -> Result<Arc<state::ScheduledJob>> {
         let state = self.lock();
         state.active(job_id).map(|e| e.job.clone())
     }

@@ -20,11 +20,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
+use super::state::ScheduledJob;
 use super::state::{QUEUE_LIMIT, RunHandle, RunRequest};
 use super::{Inner, duration_to_chrono};
 use crate::events::{FireMissed, RunEnded, RunStarted, SchedulerEvent};
 use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
-use crate::job::{CompiledJob, Overlap, RETRY_DELAY_MAX};
+use crate::job::{Overlap, RETRY_DELAY_MAX};
 use crate::registry::function::{Handler, HandlerResult};
 use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, attach_run_log};
 
@@ -39,7 +40,13 @@ const STOP_GRACE_MAX: Duration = Duration::from_secs(300);
 enum Admission {
     Start(RunHandle),
     Queued,
-    Skipped { reason: String, overlap: bool },
+    Skipped {
+        reason: String,
+        overlap: bool,
+    },
+    /// The job's row was deleted after the fire was claimed: as with a
+    /// deletion within `claim_ahead`, there is no fire, and no row says so.
+    Gone,
 }
 
 /// How a run ended, before it is written down.
@@ -71,13 +78,13 @@ impl Inner {
     /// (Boxed because runs start runs: queued runs, retries and child jobs.)
     pub(super) fn start_run(
         self: Arc<Self>,
-        job: Arc<CompiledJob>,
+        job: Arc<ScheduledJob>,
         req: RunRequest,
     ) -> BoxFuture<'static, Option<String>> {
         Box::pin(self.start_run_inner(job, req))
     }
 
-    async fn start_run_inner(self: Arc<Self>, job: Arc<CompiledJob>, req: RunRequest) -> Option<String> {
+    async fn start_run_inner(self: Arc<Self>, job: Arc<ScheduledJob>, req: RunRequest) -> Option<String> {
         match self.admit(&job, &req) {
             Admission::Start(handle) => {
                 let id = handle.execution_id.to_string();
@@ -88,11 +95,15 @@ impl Inner {
                 Some(id)
             }
             Admission::Queued => None,
+            Admission::Gone => {
+                tracing::debug!(job_id = %job.job_id, "job deleted before its run could start");
+                None
+            }
             Admission::Skipped { reason, overlap } => {
                 let row = MissedFire {
                     id: new_execution_id(),
-                    job_id: job.record.job_id.clone(),
-                    job_name: job.record.job_name.clone(),
+                    job_id: job.job_id.to_string(),
+                    job_name: job.job_name.as_deref().map(str::to_owned),
                     scheduled_for: req.scheduled_for,
                     noticed_at: self.clock.now(),
                     reason,
@@ -108,47 +119,44 @@ impl Inner {
                 } else {
                     SchedulerEvent::Missed(fire)
                 };
-                self.emit(event, job.record.alert_url.as_deref());
+                self.emit(event, job.alert_url.as_deref());
                 self.bump_revision();
                 None
             }
         }
     }
 
-    fn admit(&self, job: &CompiledJob, req: &RunRequest) -> Admission {
+    fn admit(&self, job: &ScheduledJob, req: &RunRequest) -> Admission {
         let mut state = self.lock();
-        let Some(entry) = state.jobs.get_mut(job.record.job_id.as_str()) else {
-            return Admission::Skipped {
-                reason: "the job was removed before it could run".to_owned(),
-                overlap: false,
-            };
+        let Some(entry) = state.jobs.get_mut(&*job.job_id) else {
+            return Admission::Gone;
         };
         let limit = usize::try_from(job.policy.concurrent_limit()).unwrap_or(usize::MAX);
-        if entry.running.len() >= limit {
+        if entry.activity().running.len() >= limit {
             match job.policy.overlap {
                 Overlap::Skip | Overlap::Allow => {
                     return Admission::Skipped {
                         reason: format!(
                             "skipped: {} run(s) still in progress (overlap = {}, max_instances = {})",
-                            entry.running.len(),
+                            entry.activity().running.len(),
                             job.policy.overlap,
                             job.policy.max_instances
                         ),
                         overlap: true,
                     };
                 }
-                Overlap::Queue if entry.queued.len() >= QUEUE_LIMIT => {
+                Overlap::Queue if entry.activity().queued.len() >= QUEUE_LIMIT => {
                     return Admission::Skipped {
                         reason: format!("skipped: {QUEUE_LIMIT} runs already queued (overlap = queue)"),
                         overlap: true,
                     };
                 }
                 Overlap::Queue => {
-                    entry.queued.push_back(req.clone());
+                    entry.activity_mut().queued.push_back(req.clone());
                     return Admission::Queued;
                 }
                 Overlap::Replace => {
-                    for run in &entry.running {
+                    for run in &entry.activity().running {
                         run.cancel("replaced by a newer run (overlap = replace)");
                     }
                 }
@@ -162,14 +170,14 @@ impl Inner {
             log: LogSink::new(),
             recorded: Arc::default(),
         };
-        entry.running.push(handle.clone());
-        let job_id = entry.job.record.job_id.as_str().into();
+        entry.activity_mut().running.push(handle.clone());
+        let job_id = entry.job.job_id.clone();
         state.runs.insert(handle.execution_id.clone(), job_id);
         Admission::Start(handle)
     }
 
-    async fn execute(self: Arc<Self>, job: Arc<CompiledJob>, handle: RunHandle, req: RunRequest) {
-        let job_id = job.record.job_id.as_str();
+    async fn execute(self: Arc<Self>, job: Arc<ScheduledJob>, handle: RunHandle, req: RunRequest) {
+        let job_id = &*job.job_id;
         let execution_id = handle.execution_id.clone();
         // Attached before the span opens, so the run-log layer finds it.
         let _log_attached = attach_run_log(&execution_id, handle.log.clone());
@@ -179,7 +187,7 @@ impl Inner {
         let start = ExecutionStart {
             id: execution_id.to_string(),
             job_id: job_id.to_owned(),
-            job_name: job.record.job_name.clone(),
+            job_name: job.job_name.as_deref().map(str::to_owned),
             scheduled_for: req.scheduled_for,
             started_at,
             attempt: req.attempt,
@@ -205,12 +213,9 @@ impl Inner {
             handle.cancel.clone(),
             handle.log.clone(),
         );
-        let mut outcome = match self.registry.get(&job.record.func) {
-            Some(function) => {
-                let function = function.clone();
-                run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone()).await
-            }
-            None => Outcome::failed(self.registry.unknown(&job.record.func).to_string()),
+        let mut outcome = match &job.function {
+            Ok(function) => run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone()).await,
+            Err(name) => Outcome::failed(self.registry.unknown(name).to_string()),
         };
         drop(flushing);
         // The slot is for running functions: writing the outcome down does
@@ -243,7 +248,7 @@ impl Inner {
             state
                 .jobs
                 .get(job_id)
-                .is_some_and(|e| e.running.len() > 1 || (!e.retired && !e.queued.is_empty()))
+                .is_some_and(|e| e.activity().running.len() > 1 || (!e.retired && !e.activity().queued.is_empty()))
         };
         tracing::info!(parent: &span, status = %end.status, duration_ms = end.duration_ms, "run finished");
         match start_written.await {
@@ -257,7 +262,7 @@ impl Inner {
         handle.recorded.store(true, std::sync::atomic::Ordering::Release);
         let ended = RunEnded {
             job_id: job_id.to_owned(),
-            job_name: job.record.job_name.clone(),
+            job_name: job.job_name.as_deref().map(str::to_owned),
             execution_id: execution_id.to_string(),
             scheduled_for: req.scheduled_for,
             started_at,
@@ -275,7 +280,7 @@ impl Inner {
             ExecutionStatus::Cancelled => SchedulerEvent::Cancelled(ended),
             _ => SchedulerEvent::Failed(ended),
         };
-        self.emit(event, job.record.alert_url.as_deref());
+        self.emit(event, job.alert_url.as_deref());
         if let Some(task) = outcome.still_going.take() {
             wait_until_stopped(task, job.policy.timeout, &span).await;
         }
@@ -285,9 +290,12 @@ impl Inner {
             state.runs.remove(&execution_id);
             match state.jobs.get_mut(job_id) {
                 Some(entry) => {
-                    entry.running.retain(|r| r.execution_id != execution_id);
-                    let queued = if entry.retired { None } else { entry.queued.pop_front() };
-                    if entry.retired && entry.running.is_empty() {
+                    let retired = entry.retired;
+                    let activity = entry.activity_mut();
+                    activity.running.retain(|r| r.execution_id != execution_id);
+                    let queued = if retired { None } else { activity.queued.pop_front() };
+                    entry.settle();
+                    if entry.retired && !entry.is_running() {
                         state.jobs.remove(job_id);
                     }
                     queued
@@ -310,7 +318,7 @@ impl Inner {
     /// How long to wait before the next attempt, when there is to be one:
     /// failures and timeouts are retried while `max_retries` allows, unless
     /// the function said not to; cancelled runs are not.
-    fn retry_delay(&self, job: &CompiledJob, req: &RunRequest, outcome: &Outcome) -> Option<Duration> {
+    fn retry_delay(&self, job: &ScheduledJob, req: &RunRequest, outcome: &Outcome) -> Option<Duration> {
         let retried = matches!(outcome.status, ExecutionStatus::Failed | ExecutionStatus::Timeout);
         if !retried || !job.policy.retry.allows_another(req.attempt) || self.shutdown.is_cancelled() {
             return None;
@@ -324,7 +332,7 @@ impl Inner {
 
     /// Starts the next attempt of a failed run after `delay`, with the job as
     /// it is then (not run if it was deleted or paused meanwhile).
-    fn schedule_retry(self: Arc<Self>, job: Arc<CompiledJob>, failed: RunRequest, delay: Duration) {
+    fn schedule_retry(self: Arc<Self>, job: Arc<ScheduledJob>, failed: RunRequest, delay: Duration) {
         let inner = self.clone();
         self.tasks.spawn(async move {
             let at = inner.clock.now() + duration_to_chrono(delay);
@@ -332,9 +340,9 @@ impl Inner {
                 () = inner.clock.sleep_until(at) => {}
                 () = inner.shutdown.cancelled() => return,
             }
-            let job_id = job.record.job_id.as_str();
+            let job_id = &*job.job_id;
             let job = match inner.compiled(job_id) {
-                Ok(job) if !job.record.is_paused => job,
+                Ok(job) if !job.is_paused => job,
                 Ok(_) => {
                     tracing::info!(job_id, "retry not run: the job is paused");
                     return;
@@ -356,14 +364,14 @@ impl Inner {
     /// A run succeeded: runs each of the job's `child_jobs` now (trigger
     /// source `child`), each under its own overlap policy. A child already
     /// in the chain of parents that led here is not run again.
-    async fn start_children(self: Arc<Self>, job: &CompiledJob, parent: &RunRequest) {
+    async fn start_children(self: Arc<Self>, job: &ScheduledJob, parent: &RunRequest) {
         if job.children.is_empty() {
             return;
         }
         let mut lineage = parent.lineage.to_vec();
-        lineage.push(job.record.job_id.as_str().into());
+        lineage.push(job.job_id.clone());
         let lineage: Arc<[Arc<str>]> = lineage.into();
-        let job_id = job.record.job_id.as_str();
+        let job_id = &*job.job_id;
         for child in &job.children {
             if lineage.contains(child) {
                 tracing::warn!(job_id, child = %child, "child job not run: it is already a parent in this chain (a cycle)");
@@ -378,7 +386,7 @@ impl Inner {
                 },
             };
             let child_job = match known {
-                Ok(child_job) if !child_job.record.is_paused => child_job,
+                Ok(child_job) if !child_job.is_paused => child_job,
                 Ok(_) => {
                     tracing::info!(job_id, child = %child, "child job not run: it is paused");
                     continue;

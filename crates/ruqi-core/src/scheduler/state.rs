@@ -3,15 +3,21 @@
 //! whenever it is rescheduled, so stale heap items are simply skipped).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+// foldhash, not the standard library's SipHash: start-up over a million rows
+// spent an eighth of its time hashing job ids with SipHash.
+use foldhash::HashMap;
 use tokio_util::sync::CancellationToken;
 
+use serde_json::Value;
+
 use crate::execution::TriggerSource;
-use crate::job::{CompiledJob, JobRecord};
-use crate::registry::LogSink;
+use crate::job::{Before, CompiledJob, ExecutionPolicy, Fingerprint, JobRecord, first_fire_of};
+use crate::registry::{LogSink, RegisteredFunction, Registry};
+use crate::trigger::Schedule;
 
 /// A deadline in the heap.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,29 +76,187 @@ impl RunRequest {
 /// Most runs a job may have waiting behind a running one; past it, fires are recorded as missed.
 pub(super) const QUEUE_LIMIT: usize = 1_000;
 
+/// What the scheduler keeps of a valid row: what it needs to fire and run
+/// the job, the live columns in its [`JobEntry`], and of the rest only a
+/// [`Fingerprint`]. A million jobs fit in a few hundred megabytes this way;
+/// whole rows took more than twice that.
+#[derive(Debug, Clone)]
+pub(super) struct ScheduledJob {
+    /// The key, shared with the table and the timer's deadlines.
+    pub(super) job_id: Arc<str>,
+    pub(super) job_name: Option<Box<str>>,
+    /// The registered function, or the name it was looked up by when the
+    /// registry has none of that name (each run then fails saying so).
+    pub(super) function: Result<Arc<RegisteredFunction>, Box<str>>,
+    pub(super) alert_url: Option<Box<str>>,
+    pub(super) is_paused: bool,
+    pub(super) schedule: Schedule,
+    pub(super) args: Arc<Value>,
+    pub(super) policy: ExecutionPolicy,
+    /// The jobs a successful run triggers (`child_jobs`), in the order written.
+    pub(super) children: Box<[Arc<str>]>,
+    pub(super) fingerprint: Fingerprint,
+}
+
+impl ScheduledJob {
+    /// Keeps what the scheduler needs of a compiled row.
+    pub(super) fn new(job: CompiledJob, registry: &Registry) -> Self {
+        let CompiledJob {
+            record,
+            schedule,
+            args,
+            policy,
+            children,
+        } = job;
+        Self {
+            fingerprint: record.fingerprint(),
+            job_id: record.job_id.into(),
+            job_name: record.job_name.map(String::into_boxed_str),
+            function: registry.get(&record.func).cloned().ok_or(record.func.into_boxed_str()),
+            alert_url: record.alert_url.map(String::into_boxed_str),
+            is_paused: record.is_paused,
+            schedule,
+            args,
+            policy,
+            children: children.into_boxed_slice(),
+        }
+    }
+
+    /// The first fire from `now` (see [`crate::job::first_fire`]).
+    pub(super) fn first_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        first_fire_of(&self.schedule, &self.policy, now)
+    }
+}
+
+/// What a row read again is compared with: the fingerprint and live columns
+/// of the job as this scheduler has it, or of the row it could not schedule.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Known {
+    pub(super) fingerprint: Fingerprint,
+    pub(super) version: i64,
+    pub(super) next_run_time: Option<DateTime<Utc>>,
+    pub(super) is_paused: bool,
+    pub(super) run_right_now: bool,
+}
+
+impl Known {
+    pub(super) fn of_record(record: &JobRecord) -> Self {
+        Self {
+            fingerprint: record.fingerprint(),
+            version: record.version,
+            next_run_time: record.next_run_time,
+            is_paused: record.is_paused,
+            run_right_now: record.run_right_now,
+        }
+    }
+
+    /// Whether `row` acts differently ([`JobRecord::behaviour_differs`]).
+    /// `fingerprint` is the row's own, computed once by the caller.
+    pub(super) fn differs(&self, row: &JobRecord, fingerprint: Fingerprint) -> bool {
+        fingerprint != self.fingerprint
+            || row.version != self.version
+            || row.next_run_time != self.next_run_time
+            || row.is_paused != self.is_paused
+            || row.run_right_now != self.run_right_now
+    }
+
+    /// What the rule for a written row's `next_run_time` needs of this one.
+    pub(super) fn before(&self, fingerprint: Fingerprint) -> Before {
+        Before {
+            schedule_changed: fingerprint.schedule != self.fingerprint.schedule,
+            paused: self.is_paused,
+        }
+    }
+}
+
 pub(super) struct JobEntry {
-    pub(super) job: Arc<CompiledJob>,
+    pub(super) job: Arc<ScheduledJob>,
     /// The row's version as last read or written by this scheduler.
     pub(super) version: i64,
     /// The fire this scheduler waits for (also the row's `next_run_time`).
     pub(super) next: Option<DateTime<Utc>>,
     pub(super) run_right_now: bool,
-    pub(super) generation: u64,
-    pub(super) running: Vec<RunHandle>,
-    pub(super) queued: VecDeque<RunRequest>,
     /// The row is gone (or became invalid) but runs are still in progress.
     pub(super) retired: bool,
+    pub(super) generation: u64,
+    /// Its runs in this process; `None` while it has none, which is most
+    /// of the time for most jobs (see [`JobEntry::activity`]).
+    activity: Option<Box<Activity>>,
 }
 
+/// The runs of a job in this process: in progress, and waiting behind them.
+#[derive(Debug, Default)]
+pub(super) struct Activity {
+    pub(super) running: Vec<RunHandle>,
+    pub(super) queued: VecDeque<RunRequest>,
+}
+
+/// The activity of a job with none.
+static IDLE: Activity = Activity {
+    running: Vec::new(),
+    queued: VecDeque::new(),
+};
+
 impl JobEntry {
-    /// The row as this scheduler currently believes it to be.
-    pub(super) fn current_record(&self) -> JobRecord {
-        let mut record = self.job.record.clone();
-        record.version = self.version;
-        record.next_run_time = self.next;
-        record.run_right_now = self.run_right_now;
-        record.is_running = !self.running.is_empty();
-        record
+    /// A new entry for `job`, with the runs it had before (if any).
+    pub(super) fn new(
+        job: Arc<ScheduledJob>,
+        version: i64,
+        next: Option<DateTime<Utc>>,
+        run_right_now: bool,
+        activity: Option<Box<Activity>>,
+    ) -> Self {
+        Self {
+            job,
+            version,
+            next,
+            run_right_now,
+            retired: false,
+            generation: 0,
+            activity,
+        }
+    }
+
+    /// The runs in progress and waiting.
+    pub(super) fn activity(&self) -> &Activity {
+        self.activity.as_deref().unwrap_or(&IDLE)
+    }
+
+    /// The same, to change.
+    pub(super) fn activity_mut(&mut self) -> &mut Activity {
+        self.activity.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the runs away (to hand them to the entry replacing this one).
+    pub(super) fn take_activity(&mut self) -> Option<Box<Activity>> {
+        self.activity.take()
+    }
+
+    /// Lets go of the activity's memory once it holds nothing.
+    pub(super) fn settle(&mut self) {
+        if self
+            .activity
+            .as_ref()
+            .is_some_and(|a| a.running.is_empty() && a.queued.is_empty())
+        {
+            self.activity = None;
+        }
+    }
+
+    /// Whether a run is in progress.
+    pub(super) fn is_running(&self) -> bool {
+        !self.activity().running.is_empty()
+    }
+
+    /// What a row read again is compared with.
+    pub(super) fn known(&self) -> Known {
+        Known {
+            fingerprint: self.job.fingerprint,
+            version: self.version,
+            next_run_time: self.next,
+            is_paused: self.job.is_paused,
+            run_right_now: self.run_right_now,
+        }
     }
 }
 
@@ -131,6 +295,7 @@ impl State {
         let job_id = self.runs.get(execution_id)?;
         self.jobs
             .get(job_id)?
+            .activity()
             .running
             .iter()
             .find(|r| r.execution_id.as_ref() == execution_id)
@@ -156,7 +321,7 @@ impl State {
         let entry = self.jobs.get_mut(job_id)?;
         entry.generation = generation;
         entry.next = next;
-        let at = next.filter(|_| !entry.job.record.is_paused && !entry.retired)?;
+        let at = next.filter(|_| !entry.job.is_paused && !entry.retired)?;
         self.push(Due {
             at,
             generation,

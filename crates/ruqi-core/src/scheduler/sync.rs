@@ -1,7 +1,6 @@
 //! Keeping memory in step with the table: applying a row, re-reading one
 //! after a hook announced it, the full reconcile pass, pause and resume.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,10 +9,10 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::Inner;
-use super::state::{InvalidJob, JobEntry, RunRequest};
+use super::state::{InvalidJob, JobEntry, Known, RunRequest, ScheduledJob};
 use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
-use crate::job::{CompiledJob, JobRecord, compile_or_return, first_fire, no_fire_left, planned_next_run_time};
+use crate::job::{JobRecord, compile_or_return, no_fire_left, plan_next_run_time};
 use crate::store::JobStateChange;
 use crate::{Error, Result};
 
@@ -70,16 +69,25 @@ impl Inner {
         let mut report = ReconcileReport::default();
         // The ids of the rows read, as the keys memory already holds (no copy
         // of the text): whatever memory holds beyond them has lost its row.
-        let mut seen: HashSet<Arc<str>> = HashSet::new();
-        let mut after: Option<String> = None;
+        let mut seen: foldhash::HashSet<Arc<str>> = foldhash::HashSet::default();
+        // Each page is read while the one before it is applied: on SQLite the
+        // read runs on the driver's own thread, so both cores work.
+        let read_page = |after: Option<String>| {
+            let store = self.store.clone();
+            tokio::spawn(async move { store.load_jobs_after(after.as_deref(), LOAD_PAGE).await })
+        };
+        let mut next_page = read_page(None);
+        // Time spent waiting for a page, and applying pages.
         let (mut reading, mut applying) = (Duration::ZERO, Duration::ZERO);
         loop {
             let read_at = std::time::Instant::now();
-            let rows = self.store.load_jobs_after(after.as_deref(), LOAD_PAGE).await?;
+            let rows = next_page
+                .await
+                .map_err(|error| Error::Store(format!("reading job_info stopped: {error}")))??;
             reading += read_at.elapsed();
             let apply_at = std::time::Instant::now();
             let Some(last) = rows.last() else { break };
-            after = Some(last.job_id.clone());
+            next_page = read_page(Some(last.job_id.clone()));
             report.rows += rows.len();
             let ids: Vec<String> = rows.iter().map(|row| row.job_id.clone()).collect();
             for row in rows {
@@ -232,20 +240,20 @@ impl Inner {
         let (existing, was_invalid) = {
             let state = self.lock();
             match state.jobs.get(row.job_id.as_str()).filter(|e| !e.retired) {
-                Some(entry) => (Some(entry.current_record()), false),
-                None => (
-                    state.invalid.get(row.job_id.as_str()).map(|i| i.record.clone()),
-                    state.invalid.contains_key(row.job_id.as_str()),
-                ),
+                Some(entry) => (Some(entry.known()), false),
+                None => match state.invalid.get(row.job_id.as_str()) {
+                    Some(invalid) => (Some(Known::of_record(&invalid.record)), true),
+                    None => (None, false),
+                },
             }
         };
-        if let Some(existing) = &existing {
+        // Hashed once: the comparison and the rule for next_run_time both need it.
+        let fingerprint = existing.as_ref().map(|_| row.fingerprint());
+        if let (Some(existing), Some(fingerprint)) = (&existing, fingerprint) {
             if row.version < existing.version {
                 return Ok(Applied::Stale);
             }
-            let mut comparable = row.clone();
-            comparable.is_running = existing.is_running;
-            if !comparable.behaviour_differs(existing) && !was_invalid {
+            if !existing.differs(&row, fingerprint) && !was_invalid {
                 return Ok(Applied::Unchanged);
             }
         }
@@ -258,11 +266,11 @@ impl Inner {
             }
         };
         let unseen_raw_insert = job.record.version == 0 && job.record.next_run_time.is_none();
-        let planned = match &existing {
-            _ if unseen_raw_insert => planned_next_run_time(None, &job, now),
-            Some(existing) => planned_next_run_time(Some(existing), &job, now),
-            None if job.record.is_paused => None,
-            None => job.record.next_run_time,
+        let planned = match (&existing, fingerprint) {
+            _ if unseen_raw_insert => plan_next_run_time(None, &job, now),
+            (Some(existing), Some(fingerprint)) => plan_next_run_time(Some(existing.before(fingerprint)), &job, now),
+            _ if job.record.is_paused => None,
+            _ => job.record.next_run_time,
         };
         if planned != job.record.next_run_time || job.record.version == 0 {
             let change = JobStateChange {
@@ -292,29 +300,20 @@ impl Inner {
             self.store.set_last_error(&job.record.job_id, None).await?;
             job.record.last_error = None;
         }
-        let job_id: Arc<str> = job.record.job_id.as_str().into();
-        let run_right_now = job.record.run_right_now && !job.record.is_paused;
+        let run_right_now = job.record.run_right_now;
         let version = job.record.version;
-        let job = Arc::new(job);
+        let job = Arc::new(ScheduledJob::new(job, &self.registry));
+        let job_id = job.job_id.clone();
         let (earlier, added) = {
             let mut state = self.lock();
             let was_invalid = state.invalid.remove(&job_id).is_some();
-            let (running, queued, added) = match state.jobs.remove(&job_id) {
-                Some(old) => (old.running, old.queued, old.retired && !was_invalid),
-                None => (Vec::new(), VecDeque::new(), !was_invalid),
+            let (activity, added) = match state.jobs.remove(&job_id) {
+                Some(mut old) => (old.take_activity(), old.retired && !was_invalid),
+                None => (None, !was_invalid),
             };
             state.jobs.insert(
                 job_id.clone(),
-                JobEntry {
-                    job: job.clone(),
-                    version,
-                    next: planned,
-                    run_right_now: job.record.run_right_now,
-                    generation: 0,
-                    running,
-                    queued,
-                    retired: false,
-                },
+                JobEntry::new(job.clone(), version, planned, run_right_now, activity),
             );
             (state.reschedule(&job_id, planned), added)
         };
@@ -329,7 +328,7 @@ impl Inner {
             None,
         );
         tracing::debug!(job_id = %job_id, next_run_time = ?planned, "job scheduled");
-        if run_right_now {
+        if run_right_now && !job.is_paused {
             let inner = self.clone();
             self.tasks
                 .spawn(async move { inner.take_run_right_now(job, version).await });
@@ -389,17 +388,17 @@ impl Inner {
         let Some(entry) = state.jobs.get_mut(job_id) else {
             return;
         };
-        if entry.running.is_empty() {
-            state.jobs.remove(job_id);
-        } else {
+        if entry.is_running() {
             entry.retired = true;
-            entry.queued.clear();
+            entry.activity_mut().queued.clear();
+        } else {
+            state.jobs.remove(job_id);
         }
     }
 
     /// `run_right_now` was set on the row: claim the flag, then run once.
-    async fn take_run_right_now(self: Arc<Self>, job: Arc<CompiledJob>, version: i64) {
-        let job_id = job.record.job_id.clone();
+    async fn take_run_right_now(self: Arc<Self>, job: Arc<ScheduledJob>, version: i64) {
+        let job_id = job.job_id.clone();
         let change = JobStateChange {
             run_right_now: Some(false),
             is_running: Some(true),
@@ -409,7 +408,7 @@ impl Inner {
             Ok(true) => {
                 {
                     let mut state = self.lock();
-                    if let Some(entry) = state.jobs.get_mut(job_id.as_str())
+                    if let Some(entry) = state.jobs.get_mut(&job_id)
                         && entry.version == version
                     {
                         entry.version = version + 1;
@@ -421,10 +420,10 @@ impl Inner {
             }
             Ok(false) => {
                 if let Err(error) = self.sync_job(&job_id).await {
-                    tracing::warn!(job_id, %error, "re-reading a job after a lost run_right_now claim failed");
+                    tracing::warn!(%job_id, %error, "re-reading a job after a lost run_right_now claim failed");
                 }
             }
-            Err(error) => tracing::warn!(job_id, %error, "claiming run_right_now failed"),
+            Err(error) => tracing::warn!(%job_id, %error, "claiming run_right_now failed"),
         }
     }
 
@@ -436,19 +435,17 @@ impl Inner {
                 let entry = state.active(job_id)?;
                 (entry.job.clone(), entry.version)
             };
-            if job.record.is_paused == paused {
+            if job.is_paused == paused {
                 return Ok(());
             }
-            let mut record = job.record.clone();
-            record.is_paused = paused;
-            let mut updated = CompiledJob {
-                record,
+            let updated = ScheduledJob {
+                is_paused: paused,
                 ..(*job).clone()
             };
             let next = if paused {
                 None
             } else {
-                first_fire(&updated, self.clock.now())
+                updated.first_fire(self.clock.now())
             };
             let change = JobStateChange {
                 is_paused: Some(paused),
@@ -456,9 +453,7 @@ impl Inner {
                 ..JobStateChange::default()
             };
             if self.store.update_job_state(job_id, version, &change).await? {
-                updated.record.version = version + 1;
-                updated.record.next_run_time = next;
-                let job_id: Arc<str> = job_id.into();
+                let job_id = job.job_id.clone();
                 let earlier = {
                     let mut state = self.lock();
                     if let Some(entry) = state.jobs.get_mut(&job_id)
