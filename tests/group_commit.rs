@@ -239,9 +239,58 @@ async fn rows_another_writer_holds_are_claimed_once_it_lets_go(db: DatabaseConne
     assert_eq!(version(&db, &id(0)).await, v + 1);
 }
 
+/// A run's end and its job's outcome columns commit together: while a
+/// user's transaction holds a job's row, that job's end waits, unwritten and
+/// its caller unanswered, and the other jobs' ends are written at once.
+async fn an_end_waits_for_its_held_job_and_lands_with_it(db: DatabaseConnection) {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // SQLite has one writer at a time: there are no row locks to hold.
+        return;
+    }
+    seed(&db).await;
+    let store = std::sync::Arc::new(SeaOrmStore::new(db.clone()));
+    let starts: Vec<ExecutionStart> = (0..20).map(start_of).collect();
+    for result in join_all(starts.iter().map(|s| store.record_start(s))).await {
+        result.unwrap();
+    }
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared("UPDATE job_info SET description = 'held' WHERE job_id = 'g0001'")
+        .await
+        .unwrap();
+    let mut tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_end(&end_of(i), false).await })
+        })
+        .collect();
+    let held = tasks.remove(1);
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let status = |id: &'static str| {
+        let db = db.clone();
+        async move { job_execution::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status }
+    };
+    let last_status = |id: &'static str| {
+        let db = db.clone();
+        async move { job_info::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().last_status }
+    };
+    assert_eq!(status("e0002").await, "success");
+    assert_eq!(last_status("g0002").await.as_deref(), Some("success"));
+    assert_eq!(status("e0001").await, "running", "the held job's run is not finished without it");
+    assert!(!held.is_finished(), "the held job's end waits for its holder");
+    txn.commit().await.unwrap();
+    held.await.unwrap().unwrap();
+    assert_eq!(status("e0001").await, "success");
+    assert_eq!(last_status("g0001").await.as_deref(), Some("success"));
+    let row = job_info::Entity::find_by_id("g0001").one(&db).await.unwrap().unwrap();
+    assert_eq!(row.description.as_deref(), Some("held"), "the holder's own change stays");
+}
+
 backend_tests!(
     claims_at_once_each_get_their_own_answer,
     rows_another_writer_holds_are_claimed_once_it_lets_go,
     starts_and_ends_at_once_are_all_recorded,
     one_bad_write_fails_only_its_own_caller,
+    an_end_waits_for_its_held_job_and_lands_with_it,
 );

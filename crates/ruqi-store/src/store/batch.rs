@@ -20,7 +20,7 @@ use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot};
 
-use super::claim::{self, Claim};
+use super::claim::{self, Claim, Locking};
 use super::history;
 
 /// Most operations written in one batch.
@@ -201,21 +201,26 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts) {
     }
     let began = std::time::Instant::now();
     let sizes = (claims.len(), starts.len(), ends.len());
-    let split = [
-        write_claims(db, claims).await,
-        write_starts(db, starts).await,
-        write_ends(db, ends).await,
-    ];
-    let split = split.into_iter().filter(|s| *s).count() as u64;
+    let split_before = counts.split.load(Ordering::Relaxed);
+    write_claims(db, claims, counts).await;
+    write_starts(db, starts, counts).await;
+    write_ends(db, ends, counts).await;
     tracing::trace!(
         claims = sizes.0,
         starts = sizes.1,
         ends = sizes.2,
-        split,
+        split = counts.split.load(Ordering::Relaxed) - split_before,
         elapsed_us = began.elapsed().as_micros() as u64,
         "batch written"
     );
-    counts.split.fetch_add(split, Ordering::Relaxed);
+}
+
+impl Counts {
+    /// Counts a batch statement that failed and is written again one
+    /// operation at a time; called before any of its callers is answered.
+    fn split(&self) {
+        self.split.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 type PendingClaim = (String, i64, JobStateChange, Reply<bool>);
@@ -223,8 +228,7 @@ type PendingClaim = (String, i64, JobStateChange, Reply<bool>);
 /// Claims of distinct rows go in one statement; a second claim of a row
 /// already in the batch is written after it, on its own (it will usually
 /// lose, as it should: the first one moved the version).
-/// Returns whether a batch statement failed.
-async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>) -> bool {
+async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts: &Counts) {
     let mut rows = HashSet::new();
     let (together, after): (Vec<_>, Vec<_>) = claims.into_iter().partition(|c| rows.insert(c.0.clone()));
     if together.len() > 1 {
@@ -250,18 +254,18 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>) -> boo
                     }
                 }
                 write_one_by_one(db, held.into_iter().chain(after).collect()).await;
-                return false;
+                return;
             }
             Err(error) => {
                 tracing::debug!(%error, claims = batch.len(), "a batch of claims failed; claiming one by one");
                 drop(batch);
+                counts.split();
                 write_one_by_one(db, together.into_iter().chain(after).collect()).await;
-                return true;
+                return;
             }
         }
     }
     write_one_by_one(db, together.into_iter().chain(after).collect()).await;
-    false
 }
 
 /// Claims written alone run beside the writer, not on it: a row that
@@ -276,8 +280,7 @@ async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
     }
 }
 
-async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, Reply<()>)>) -> bool {
-    let mut split = false;
+async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, Reply<()>)>, counts: &Counts) {
     if starts.len() > 1 {
         let rows: Vec<&ExecutionStart> = starts.iter().map(|(s, _)| s).collect();
         match history::record_starts(db, &rows).await {
@@ -285,39 +288,81 @@ async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, Repl
                 for (_, reply) in starts {
                     let _ = reply.send(Ok(()));
                 }
-                return false;
+                return;
             }
             Err(error) => {
                 tracing::debug!(%error, starts = rows.len(), "a batch of run starts failed; writing one by one");
-                split = true;
+                counts.split();
             }
         }
     }
     for (start, reply) in starts {
         let _ = reply.send(history::record_starts(db, &[&start]).await);
     }
-    split
 }
 
-async fn write_ends(db: &DatabaseConnection, ends: Vec<(ExecutionEnd, bool, Reply<()>)>) -> bool {
-    let mut split = false;
-    if ends.len() > 1 {
-        let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(e, still, _)| (e, *still)).collect();
-        match history::record_ends(db, &rows).await {
-            Ok(()) => {
-                for (_, _, reply) in ends {
-                    let _ = reply.send(Ok(()));
-                }
-                return false;
-            }
-            Err(error) => {
-                tracing::debug!(%error, ends = rows.len(), "a batch of run ends failed; writing one by one");
-                split = true;
+type PendingEnd = (ExecutionEnd, bool, Reply<()>);
+
+async fn write_ends(db: &DatabaseConnection, ends: Vec<PendingEnd>, counts: &Counts) {
+    let count = ends.len();
+    if count == 0 {
+        return;
+    }
+    let Err((error, ends)) = write_ends_together(db, ends).await else {
+        return;
+    };
+    if count == 1 {
+        for (_, _, reply) in ends {
+            let _ = reply.send(Err(error.clone()));
+        }
+        return;
+    }
+    tracing::debug!(%error, ends = count, "a batch of run ends failed; writing one by one");
+    counts.split();
+    for end in ends {
+        if let Err((error, unanswered)) = write_ends_together(db, vec![end]).await {
+            for (_, _, reply) in unanswered {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }
-    for (end, still_running, reply) in ends {
-        let _ = reply.send(history::record_ends(db, &[(&end, still_running)]).await);
+}
+
+/// Writes `ends` in one transaction and answers their callers, except the
+/// ends of jobs whose rows another transaction holds: those are written
+/// beside the writer, a job at a time and in the order given, each waiting
+/// for its row, and answered once written. On error nothing is written and
+/// `ends` come back unanswered.
+async fn write_ends_together(db: &DatabaseConnection, ends: Vec<PendingEnd>) -> Result<(), (DbErr, Vec<PendingEnd>)> {
+    let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(end, still, _)| (end, *still)).collect();
+    let held = match history::record_ends(db, &rows, Locking::SkipHeld).await {
+        Ok(held) => held,
+        Err(error) => {
+            drop(rows);
+            return Err((error, ends));
+        }
+    };
+    drop(rows);
+    let mut waiting: Vec<(String, Vec<PendingEnd>)> = Vec::new();
+    for (end, held) in ends.into_iter().zip(held) {
+        if !held {
+            let _ = end.2.send(Ok(()));
+        } else if let Some((_, same_job)) = waiting.iter_mut().find(|(job_id, _)| *job_id == end.0.job_id) {
+            same_job.push(end);
+        } else {
+            waiting.push((end.0.job_id.clone(), vec![end]));
+        }
     }
-    split
+    for (_, ends) in waiting {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(end, still, _)| (end, *still)).collect();
+            let written = history::record_ends(&db, &rows, Locking::Wait).await.map(drop);
+            drop(rows);
+            for (_, _, reply) in ends {
+                let _ = reply.send(written.clone());
+            }
+        });
+    }
+    Ok(())
 }

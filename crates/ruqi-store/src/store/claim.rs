@@ -76,25 +76,38 @@ impl Claim<'_> {
     }
 }
 
-/// The rows of `job_ids` that no other transaction holds, locked now by
-/// `txn` (`FOR UPDATE SKIP LOCKED`, in key order), with their versions. It
-/// never waits for a lock, so a batch cannot close a deadlock with another
-/// writer's multi-row statement (a user's bulk `UPDATE`, say); the rows it
-/// skips are written one at a time, which waits safely.
-pub(crate) async fn lock_free_jobs(
+/// How a transaction takes the row locks of the `job_info` rows it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locking {
+    /// Lock only the rows no other transaction holds and leave the rest
+    /// (`FOR UPDATE SKIP LOCKED`): a batch never waits, so it cannot close
+    /// a deadlock with another writer's multi-row statement (a user's bulk
+    /// `UPDATE`, say). The rows it skips are written later, one job at a time.
+    SkipHeld,
+    /// Wait for every row (`FOR UPDATE`): for the writes of one job.
+    Wait,
+}
+
+/// Locks the `job_info` rows of `job_ids` for `txn`, in key order, and
+/// returns those it locked with their versions: with [`Locking::SkipHeld`]
+/// the ones no other transaction held, with [`Locking::Wait`] all that
+/// exist. Either way a missing row is not in the answer.
+pub(crate) async fn lock_jobs(
     txn: &DatabaseTransaction,
     job_ids: impl IntoIterator<Item = &str>,
+    locking: Locking,
 ) -> Result<HashMap<String, i64>, DbErr> {
-    let rows: Vec<(String, i64)> = Entity::find()
+    let query = Entity::find()
         .select_only()
         .column(Column::JobId)
         .column(Column::Version)
         .filter(Column::JobId.is_in(job_ids))
-        .order_by_asc(Column::JobId)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_tuple()
-        .all(txn)
-        .await?;
+        .order_by_asc(Column::JobId);
+    let query = match locking {
+        Locking::SkipHeld => query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+        Locking::Wait => query.lock(LockType::Update),
+    };
+    let rows: Vec<(String, i64)> = query.into_tuple().all(txn).await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -118,7 +131,7 @@ pub(crate) async fn compare_and_set_many(
         return Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect());
     }
     let txn = db.begin().await?;
-    let current = lock_free_jobs(&txn, claims.iter().map(|c| c.job_id)).await?;
+    let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
     let winners: Vec<Vec<Value>> = claims
         .iter()
         .filter(|c| current.get(c.job_id) == Some(&c.expected_version))

@@ -5,17 +5,19 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-    Value,
 };
 
 use super::bulk::BulkUpdate;
-use super::claim;
+use super::claim::{self, Locking};
 use crate::entity::{job_execution, job_info};
 
 /// Rows per multi-row insert; keeps every backend under its bind-parameter limit.
 const INSERT_CHUNK: usize = 500;
 
-pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFire]) -> Result<(), DbErr> {
+/// Records fires that did not run, and the last one's reason on its job, in
+/// one transaction.
+pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
     for chunk in fires.chunks(INSERT_CHUNK) {
         let rows = chunk.iter().map(|f| job_execution::ActiveModel {
             id: Set(f.id.clone()),
@@ -33,7 +35,7 @@ pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFir
             trigger_source: Set("schedule".to_owned()),
             cancel_requested_at: Set(None),
         });
-        job_execution::Entity::insert_many(rows).exec(db).await?;
+        job_execution::Entity::insert_many(rows).exec(&txn).await?;
     }
     if let Some(last) = fires.iter().max_by_key(|f| f.scheduled_for) {
         job_info::Entity::update_many()
@@ -43,10 +45,10 @@ pub(crate) async fn record_missed<C: ConnectionTrait>(db: &C, fires: &[MissedFir
             )
             .col_expr(job_info::Column::LastError, Expr::value(last.reason.clone()))
             .filter(job_info::Column::JobId.eq(last.job_id.as_str()))
-            .exec(db)
+            .exec(&txn)
             .await?;
     }
-    Ok(())
+    txn.commit().await
 }
 
 fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
@@ -69,11 +71,13 @@ fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
 }
 
 /// Inserts the `running` rows of `starts` (one multi-row insert per chunk)
-/// and sets `is_running` on the jobs whose claim did not already set it.
-pub(crate) async fn record_starts<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
+/// and sets `is_running` on the jobs whose claim did not already set it, in
+/// one transaction.
+pub(crate) async fn record_starts(db: &DatabaseConnection, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
     for chunk in starts.chunks(INSERT_CHUNK) {
         job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
-            .exec_without_returning(db)
+            .exec_without_returning(&txn)
             .await?;
     }
     // Scheduled fires set is_running in their claim; other runs set it here.
@@ -86,10 +90,10 @@ pub(crate) async fn record_starts<C: ConnectionTrait>(db: &C, starts: &[&Executi
         job_info::Entity::update_many()
             .col_expr(job_info::Column::IsRunning, Expr::value(true))
             .filter(job_info::Column::JobId.is_in(chunk.iter().copied()))
-            .exec(db)
+            .exec(&txn)
             .await?;
     }
-    Ok(())
+    txn.commit().await
 }
 
 /// The columns of a `job_execution` row a run's end writes.
@@ -122,12 +126,49 @@ const JOB_END: BulkUpdate = BulkUpdate {
 
 /// Finishes the execution rows of `ends` and writes each job's `last_status`,
 /// `last_error` and `is_running` (`still_running`: other runs of the job go
-/// on). Of several ends of one job, the last one given sets its columns.
-pub(crate) async fn record_ends(db: &DatabaseConnection, ends: &[(&ExecutionEnd, bool)]) -> Result<(), DbErr> {
-    for chunk in ends.chunks(INSERT_CHUNK) {
-        let rows = chunk
+/// on), all in one transaction: a reader who sees a run finished also sees
+/// its job's outcome. Of several ends of one job, the last one given sets
+/// its columns.
+///
+/// On PostgreSQL and MySQL the job rows are locked first, as `locking`
+/// says. With [`Locking::SkipHeld`], the ends of a job whose row another
+/// transaction holds are left unwritten; the answer marks them (`true`), and
+/// the caller writes them again with [`Locking::Wait`].
+pub(crate) async fn record_ends(
+    db: &DatabaseConnection,
+    ends: &[(&ExecutionEnd, bool)],
+    locking: Locking,
+) -> Result<Vec<bool>, DbErr> {
+    let mut last_per_job: Vec<&(&ExecutionEnd, bool)> = Vec::with_capacity(ends.len());
+    let mut seen = std::collections::HashSet::new();
+    for end in ends.iter().rev() {
+        if seen.insert(end.0.job_id.as_str()) {
+            last_per_job.push(end);
+        }
+    }
+    let txn = db.begin().await?;
+    let mut held_jobs = std::collections::HashSet::new();
+    // SQLite has one writer at a time: no row is held by another transaction.
+    if db.get_database_backend() != DbBackend::Sqlite {
+        let job_ids = last_per_job.iter().map(|(end, _)| end.job_id.as_str());
+        let locked = claim::lock_jobs(&txn, job_ids, locking).await?;
+        // With `Wait` a missing row is a job deleted meanwhile: its runs
+        // are still finished.
+        if locking == Locking::SkipHeld {
+            held_jobs.extend(
+                last_per_job
+                    .iter()
+                    .map(|(end, _)| end.job_id.as_str())
+                    .filter(|id| !locked.contains_key(*id)),
+            );
+        }
+    }
+    let is_held = |end: &ExecutionEnd| held_jobs.contains(end.job_id.as_str());
+    let runs: Vec<&ExecutionEnd> = ends.iter().map(|(end, _)| *end).filter(|end| !is_held(end)).collect();
+    for chunk in runs.chunks(INSERT_CHUNK) {
+        let values = chunk
             .iter()
-            .map(|(end, _)| {
+            .map(|end| {
                 vec![
                     end.id.as_str().into(),
                     end.status.as_str().into(),
@@ -138,53 +179,25 @@ pub(crate) async fn record_ends(db: &DatabaseConnection, ends: &[(&ExecutionEnd,
                 ]
             })
             .collect();
-        EXECUTION_END.run(db, rows, false).await?;
+        EXECUTION_END.run(&txn, values, false).await?;
     }
-    let mut last_per_job: Vec<&(&ExecutionEnd, bool)> = Vec::with_capacity(ends.len());
-    let mut seen = std::collections::HashSet::new();
-    for end in ends.iter().rev() {
-        if seen.insert(end.0.job_id.as_str()) {
-            last_per_job.push(end);
-        }
+    let jobs: Vec<&(&ExecutionEnd, bool)> = last_per_job.into_iter().filter(|(end, _)| !is_held(end)).collect();
+    for chunk in jobs.chunks(INSERT_CHUNK) {
+        let values = chunk
+            .iter()
+            .map(|(end, still_running)| {
+                vec![
+                    end.job_id.as_str().into(),
+                    end.status.as_str().into(),
+                    end.error.clone().into(),
+                    (*still_running).into(),
+                ]
+            })
+            .collect();
+        JOB_END.run(&txn, values, false).await?;
     }
-    let values = |(end, still_running): &(&ExecutionEnd, bool)| -> Vec<Value> {
-        vec![
-            end.job_id.as_str().into(),
-            end.status.as_str().into(),
-            end.error.clone().into(),
-            (*still_running).into(),
-        ]
-    };
-    if db.get_database_backend() == DbBackend::Sqlite {
-        for chunk in last_per_job.chunks(INSERT_CHUNK) {
-            JOB_END
-                .run(db, chunk.iter().map(|e| values(e)).collect(), false)
-                .await?;
-        }
-        return Ok(());
-    }
-    // As with claims: the rows no one else holds in one statement, the
-    // others one at a time, so no multi-row wait can close a deadlock.
-    let txn = db.begin().await?;
-    let free = claim::lock_free_jobs(&txn, last_per_job.iter().map(|(end, _)| end.job_id.as_str())).await?;
-    let (now, later): (Vec<_>, Vec<_>) = last_per_job
-        .into_iter()
-        .partition(|(end, _)| free.contains_key(end.job_id.as_str()));
-    JOB_END.run(&txn, now.iter().map(&values).collect(), false).await?;
     txn.commit().await?;
-    if !later.is_empty() {
-        // Written beside the writer (see `batch.rs`): a held row waits here alone.
-        let rows: Vec<Vec<Value>> = later.iter().map(values).collect();
-        let db = db.clone();
-        tokio::spawn(async move {
-            for row in rows {
-                if let Err(error) = JOB_END.run(&db, vec![row], false).await {
-                    tracing::warn!(%error, "writing a job's last status failed");
-                }
-            }
-        });
-    }
-    Ok(())
+    Ok(ends.iter().map(|(end, _)| is_held(end)).collect())
 }
 
 /// Writes the log of a run in progress, so a reader on any node can tail it.

@@ -8,8 +8,12 @@ use chrono::{DateTime, Utc};
 use ruqi_core::{ExecutionStatus, LostRun, NodeInfo};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
+use super::claim::{self, Locking};
 use crate::backend::{db_now, db_time_ago};
 use crate::entity::{job_execution, job_info, scheduler_node};
 
@@ -27,8 +31,8 @@ impl From<DbErr> for RegisterError {
 
 /// Joins the registry. A dead node of the same name is taken over first and
 /// its unfinished runs returned as lost; a live one refuses the name.
-pub(crate) async fn register<C: ConnectionTrait>(
-    db: &C,
+pub(crate) async fn register(
+    db: &DatabaseConnection,
     node: &NodeInfo,
     dead_after: Duration,
     now: DateTime<Utc>,
@@ -105,8 +109,8 @@ pub(crate) async fn deregister<C: ConnectionTrait>(db: &C, node: &str) -> Result
 /// `running` by a node that is not in the registry at all. Each removal and
 /// each mark is a conditional write, so of several reapers exactly one
 /// returns a given lost run.
-pub(crate) async fn reap<C: ConnectionTrait>(
-    db: &C,
+pub(crate) async fn reap(
+    db: &DatabaseConnection,
     dead_after: Duration,
     only: Option<&str>,
     now: DateTime<Utc>,
@@ -159,20 +163,36 @@ pub(crate) async fn reap<C: ConnectionTrait>(
     Ok(lost)
 }
 
-async fn mark_lost<C: ConnectionTrait>(
-    db: &C,
+/// Marks the `running` executions of `node` lost and writes their jobs'
+/// outcome columns, in one transaction: a reader who sees a run lost also
+/// sees its job's `last_status`. The jobs' rows are locked first, in key
+/// order, as a run's end locks them, so the two cannot deadlock.
+async fn mark_lost(
+    db: &DatabaseConnection,
     node: &str,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<LostRun>, DbErr> {
+    // Immediate on SQLite: a transaction that reads first and writes later
+    // would fail at its first write if another connection wrote meanwhile.
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
     let running = job_execution::Entity::find()
         .filter(job_execution::Column::Node.eq(node))
         .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-        .all(db)
+        .all(&txn)
         .await?;
+    if running.is_empty() {
+        return Ok(Vec::new());
+    }
+    let jobs: BTreeSet<&str> = running.iter().map(|run| run.job_id.as_str()).collect();
+    claim::lock_jobs(&txn, jobs.iter().copied(), Locking::Wait).await?;
     let mut lost = Vec::with_capacity(running.len());
-    let mut jobs = BTreeSet::new();
-    for run in running {
+    let mut lost_jobs = BTreeSet::new();
+    for run in &running {
         let marked = job_execution::Entity::update_many()
             .col_expr(
                 job_execution::Column::Status,
@@ -182,24 +202,24 @@ async fn mark_lost<C: ConnectionTrait>(
             .col_expr(job_execution::Column::Error, Expr::value(reason))
             .filter(job_execution::Column::Id.eq(run.id.as_str()))
             .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-            .exec(db)
+            .exec(&txn)
             .await?;
         if marked.rows_affected == 1 {
-            jobs.insert(run.job_id.clone());
+            lost_jobs.insert(run.job_id.as_str());
             lost.push(LostRun {
-                execution_id: run.id,
-                job_id: run.job_id,
+                execution_id: run.id.clone(),
+                job_id: run.job_id.clone(),
                 scheduled_for: run.scheduled_for,
                 attempt: u32::try_from(run.attempt).unwrap_or(1),
                 node: node.to_owned(),
             });
         }
     }
-    for job_id in jobs {
+    for job_id in lost_jobs {
         let still_running = job_execution::Entity::find()
-            .filter(job_execution::Column::JobId.eq(job_id.as_str()))
+            .filter(job_execution::Column::JobId.eq(job_id))
             .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-            .one(db)
+            .one(&txn)
             .await?
             .is_some();
         let mut update = job_info::Entity::update_many()
@@ -208,11 +228,12 @@ async fn mark_lost<C: ConnectionTrait>(
                 Expr::value(ExecutionStatus::Lost.as_str()),
             )
             .col_expr(job_info::Column::LastError, Expr::value(reason))
-            .filter(job_info::Column::JobId.eq(job_id.as_str()));
+            .filter(job_info::Column::JobId.eq(job_id));
         if !still_running {
             update = update.col_expr(job_info::Column::IsRunning, Expr::value(false));
         }
-        update.exec(db).await?;
+        update.exec(&txn).await?;
     }
+    txn.commit().await?;
     Ok(lost)
 }
