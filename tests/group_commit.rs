@@ -269,22 +269,44 @@ async fn an_end_waits_for_its_held_job_and_lands_with_it(db: DatabaseConnection)
     }
     let status = |id: &'static str| {
         let db = db.clone();
-        async move { job_execution::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().status }
+        async move {
+            job_execution::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
     };
     let last_status = |id: &'static str| {
         let db = db.clone();
-        async move { job_info::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().last_status }
+        async move {
+            job_info::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_status
+        }
     };
     assert_eq!(status("e0002").await, "success");
     assert_eq!(last_status("g0002").await.as_deref(), Some("success"));
-    assert_eq!(status("e0001").await, "running", "the held job's run is not finished without it");
+    assert_eq!(
+        status("e0001").await,
+        "running",
+        "the held job's run is not finished without it"
+    );
     assert!(!held.is_finished(), "the held job's end waits for its holder");
     txn.commit().await.unwrap();
     held.await.unwrap().unwrap();
     assert_eq!(status("e0001").await, "success");
     assert_eq!(last_status("g0001").await.as_deref(), Some("success"));
     let row = job_info::Entity::find_by_id("g0001").one(&db).await.unwrap().unwrap();
-    assert_eq!(row.description.as_deref(), Some("held"), "the holder's own change stays");
+    assert_eq!(
+        row.description.as_deref(),
+        Some("held"),
+        "the holder's own change stays"
+    );
 }
 
 backend_tests!(
