@@ -7,7 +7,7 @@ use ruqi_core::JobStateChange;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, Value,
+    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 use super::bulk::BulkUpdate;
@@ -25,16 +25,16 @@ const CLAIM: BulkUpdate = BulkUpdate {
     table: "job_info",
     key: "job_id",
     values: &[
-        "v_id",
-        "v_version",
-        "v_set_next",
-        "v_next",
-        "v_set_paused",
-        "v_paused",
-        "v_set_now",
-        "v_now",
-        "v_set_running",
-        "v_running",
+        ("v_id", "text"),
+        ("v_version", "bigint"),
+        ("v_set_next", "boolean"),
+        ("v_next", "timestamptz"),
+        ("v_set_paused", "boolean"),
+        ("v_paused", "boolean"),
+        ("v_set_now", "boolean"),
+        ("v_now", "boolean"),
+        ("v_set_running", "boolean"),
+        ("v_running", "boolean"),
     ],
     set: &[
         (
@@ -97,6 +97,26 @@ pub(crate) async fn lock_jobs(
     job_ids: impl IntoIterator<Item = &str>,
     locking: Locking,
 ) -> Result<HashMap<String, i64>, DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // One JSON parameter, so the text (and its plan) is the same for any
+        // number of rows; see `bulk.rs`.
+        let ids = serde_json::Value::from_iter(job_ids).to_string();
+        let sql = format!(
+            "SELECT job_id, version FROM job_info WHERE job_id IN (SELECT json_array_elements_text($1::json)) \
+             ORDER BY job_id FOR UPDATE{}",
+            if locking == Locking::SkipHeld {
+                " SKIP LOCKED"
+            } else {
+                ""
+            }
+        );
+        let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, [ids.into()]);
+        let mut locked = HashMap::new();
+        for row in txn.query_all_raw(statement).await? {
+            locked.insert(row.try_get_by_index::<String>(0)?, row.try_get_by_index::<i64>(1)?);
+        }
+        return Ok(locked);
+    }
     let query = Entity::find()
         .select_only()
         .column(Column::JobId)

@@ -4,10 +4,11 @@ use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, Mis
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, Value,
 };
 
-use super::bulk::BulkUpdate;
+use super::bulk::{BulkUpdate, json_rows};
 use super::claim::{self, Locking};
 use crate::entity::{job_execution, job_info};
 
@@ -70,15 +71,61 @@ fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
     }
 }
 
+/// The columns of a run's `running` row, with their PostgreSQL types.
+const START_COLUMNS: [(&str, &str); 9] = [
+    ("id", "text"),
+    ("job_id", "text"),
+    ("job_name", "text"),
+    ("scheduled_for", "timestamptz"),
+    ("started_at", "timestamptz"),
+    ("status", "text"),
+    ("attempt", "integer"),
+    ("node", "text"),
+    ("trigger_source", "text"),
+];
+
+/// PostgreSQL: the `running` rows of `starts` in one statement whose only
+/// parameter is a JSON array, so its text is the same for any number of rows.
+fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
+    let names: Vec<&str> = START_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let typed: Vec<String> = START_COLUMNS.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
+    let rows: Vec<Vec<Value>> = starts
+        .iter()
+        .map(|start| {
+            vec![
+                start.id.as_str().into(),
+                start.job_id.as_str().into(),
+                start.job_name.clone().into(),
+                Some(start.scheduled_for).into(),
+                Some(start.started_at).into(),
+                ExecutionStatus::Running.as_str().into(),
+                i32::try_from(start.attempt).unwrap_or(i32::MAX).into(),
+                start.node.as_str().into(),
+                start.trigger_source.as_str().into(),
+            ]
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO job_execution ({names}) SELECT {names} FROM json_to_recordset($1::json) AS v({typed})",
+        names = names.join(", "),
+        typed = typed.join(", "),
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(&names, &rows).into()])
+}
+
 /// Inserts the `running` rows of `starts` (one multi-row insert per chunk)
 /// and sets `is_running` on the jobs whose claim did not already set it, in
 /// one transaction.
 pub(crate) async fn record_starts(db: &DatabaseConnection, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    for chunk in starts.chunks(INSERT_CHUNK) {
-        job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
-            .exec_without_returning(&txn)
-            .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(insert_starts_statement(starts)).await?;
+    } else {
+        for chunk in starts.chunks(INSERT_CHUNK) {
+            job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
+                .exec_without_returning(&txn)
+                .await?;
+        }
     }
     // Scheduled fires set is_running in their claim; other runs set it here.
     let unclaimed: Vec<&str> = starts
@@ -100,7 +147,14 @@ pub(crate) async fn record_starts(db: &DatabaseConnection, starts: &[&ExecutionS
 const EXECUTION_END: BulkUpdate = BulkUpdate {
     table: "job_execution",
     key: "id",
-    values: &["v_id", "v_status", "v_finished", "v_duration", "v_output", "v_error"],
+    values: &[
+        ("v_id", "text"),
+        ("v_status", "text"),
+        ("v_finished", "timestamptz"),
+        ("v_duration", "bigint"),
+        ("v_output", "text"),
+        ("v_error", "text"),
+    ],
     set: &[
         ("status", "v.v_status"),
         ("finished_at", "v.v_finished"),
@@ -115,7 +169,12 @@ const EXECUTION_END: BulkUpdate = BulkUpdate {
 const JOB_END: BulkUpdate = BulkUpdate {
     table: "job_info",
     key: "job_id",
-    values: &["v_id", "v_status", "v_error", "v_running"],
+    values: &[
+        ("v_id", "text"),
+        ("v_status", "text"),
+        ("v_error", "text"),
+        ("v_running", "boolean"),
+    ],
     set: &[
         ("last_status", "v.v_status"),
         ("last_error", "v.v_error"),
