@@ -9,8 +9,14 @@
 //! (at most [`BATCH_LIMIT`] operations), writes it, answers each caller, and
 //! takes the next lot. With one write at a time in flight, a batch is a
 //! single operation and costs what it did before; under load, batches grow
-//! by themselves. A batch statement that fails is retried operation by
-//! operation, so one bad row fails only its own caller.
+//! by themselves. On PostgreSQL and MySQL two writers take turns at the
+//! queue, so one batch runs in the server while the next is gathered and
+//! encoded. A run's claim, start and end are each awaited before the next
+//! is made, so the writers never reorder the writes of one run; the rows
+//! that both writers reach for at once are handled as rows another
+//! transaction holds (see `claim::Locking`). A batch statement that fails
+//! is retried operation by operation, so one bad row fails only its own
+//! caller.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,7 +155,10 @@ impl GroupCommit {
             None => op,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(db.clone(), rx, self.counts.clone()));
+        let queue = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..writers(db) {
+            tokio::spawn(write_batches(db.clone(), queue.clone(), self.counts.clone()));
+        }
         // The receiver is alive: it was made just now.
         let _ = tx.send(op);
         *sender = Some(tx);
@@ -160,21 +169,49 @@ fn writer_gone() -> DbErr {
     DbErr::Custom("the store's writer stopped before answering".to_owned())
 }
 
-/// The writer: takes what has arrived, writes it, answers, repeats; ends
-/// when the store is dropped.
-async fn write_batches(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Op>, counts: Arc<Counts>) {
-    let mut ops = Vec::new();
-    while let Some(first) = queue.recv().await {
-        ops.push(first);
-        while ops.len() < BATCH_LIMIT {
-            match queue.try_recv() {
-                Ok(op) => ops.push(op),
-                Err(_) => break,
+/// How many writers write batches at once: one on SQLite, which has one
+/// writer at a time anyway; on a server, several, so that one batch is
+/// encoded and answered while another runs in the database, and the server
+/// runs them on as many cores.
+fn writers(db: &DatabaseConnection) -> usize {
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return 1;
+    }
+    std::env::var("RUQI_WRITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SERVER_WRITERS)
+}
+
+/// Writers on PostgreSQL and MySQL.
+const SERVER_WRITERS: usize = 2;
+
+/// A writer: takes what has arrived (while the other writers wait their
+/// turn at the queue), writes it, answers, repeats; ends when the store is
+/// dropped.
+async fn write_batches(
+    db: DatabaseConnection,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Op>>>,
+    counts: Arc<Counts>,
+) {
+    loop {
+        let ops = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut ops = vec![first];
+            while ops.len() < BATCH_LIMIT {
+                match queue.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
             }
-        }
+            ops
+        };
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts.operations.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        write_batch(&db, std::mem::take(&mut ops), &counts).await;
+        write_batch(&db, ops, &counts).await;
     }
 }
 
