@@ -58,7 +58,7 @@ async fn claims_at_once_each_get_their_own_answer(db: DatabaseConnection) {
         ..JobStateChange::default()
     };
     // Even jobs: the right version. Odd jobs: a stale one. Job 0 is claimed
-    // twice with the same version (the second must lose), job 2 is paused.
+    // twice with the same version (one of the two wins), job 2 is paused.
     let mut calls = Vec::new();
     for i in 0..JOBS {
         let expected = if i.is_multiple_of(2) { v } else { v - 1 };
@@ -73,10 +73,17 @@ async fn claims_at_once_each_get_their_own_answer(db: DatabaseConnection) {
     )
     .await;
     let answers: Vec<bool> = answers.into_iter().map(Result::unwrap).collect();
-    for (i, won) in answers.iter().enumerate().take(JOBS) {
+    for (i, won) in answers.iter().enumerate().take(JOBS).skip(1) {
         assert_eq!(*won, i.is_multiple_of(2), "claim of {}", id(i));
     }
-    assert!(!answers[JOBS], "the second claim of one version must lose");
+    // Two claims of one version at once: exactly one wins. Which one is not
+    // fixed: on a server two writers may commit them in either order.
+    assert!(
+        answers[0] != answers[JOBS],
+        "of two claims of one version exactly one wins: {} and {}",
+        answers[0],
+        answers[JOBS]
+    );
 
     let stats = store.group_commit_stats();
     assert_eq!(stats.operations, JOBS as u64 + 1);
