@@ -232,13 +232,20 @@ async fn cancelling_one_execution_or_a_jobs_runs(db: DatabaseConnection) {
         scheduler.live("long").unwrap().running == 2
     })
     .await;
-    let going: Vec<String> = executions(&db, "long")
-        .await
-        .into_iter()
-        .filter(|e| e.status == "running")
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(going.len(), 2);
+    // A run's `running` row is written alongside its function's start.
+    let running_rows = || async {
+        executions(&db, "long")
+            .await
+            .into_iter()
+            .filter(|e| e.status == "running")
+            .map(|e| e.id)
+            .collect::<Vec<String>>()
+    };
+    wait_until(&scheduler, "the two runs' rows say running", || async {
+        running_rows().await.len() == 2
+    })
+    .await;
+    let going = running_rows().await;
     assert!(going.contains(&b) && going.contains(&c), "{going:?}");
 
     let outcome = scheduler.cancel_job("long").await.unwrap();
