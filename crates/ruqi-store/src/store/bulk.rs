@@ -44,36 +44,19 @@ impl BulkUpdate {
         let names: Vec<&str> = self.values.iter().map(|(name, _)| *name).collect();
         if backend == DbBackend::Postgres {
             let columns: Vec<String> = self.values.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
-            let set: Vec<String> = self.set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
-            let mut sql = format!(
-                "UPDATE {table} AS t SET {set} FROM json_to_recordset($1::json) AS v({columns}) WHERE t.{key} = v.{first}",
-                table = self.table,
-                set = set.join(", "),
-                columns = columns.join(", "),
-                key = self.key,
-                first = names[0],
-            );
-            if let Some(filter) = self.filter {
-                sql.push_str(&format!(" AND {filter}"));
-            }
-            if returning {
-                sql.push_str(&format!(" RETURNING t.{}", self.key));
-            }
+            let source = format!("json_to_recordset($1::json) AS v({})", columns.join(", "));
+            let returning = returning.then(|| format!("t.{}", self.key));
+            let sql = self.update_from("", &source, returning.as_deref());
             return Statement::from_sql_and_values(backend, sql, [json_rows(&names, &rows).into()]);
         }
         let width = self.values.len();
-        let placeholder = |i: usize| match backend {
-            DbBackend::Postgres => format!("${}", i + 1),
-            _ => "?".to_owned(),
-        };
         let row_sql = |r: usize, mysql: bool| {
             let cells: Vec<String> = (0..width)
                 .map(|c| {
-                    let p = placeholder(r * width + c);
                     if mysql && r == 0 {
-                        format!("{p} AS {}", names[c])
+                        format!("? AS {}", names[c])
                     } else {
-                        p
+                        "?".to_owned()
                     }
                 })
                 .collect();
@@ -100,28 +83,34 @@ impl BulkUpdate {
                 }
             }
             _ => {
-                // SQLite.
+                // SQLite. The key unqualified in `RETURNING`: SQLite does not take the alias there.
                 let tuples: Vec<String> = (0..count).map(|r| format!("({})", row_sql(r, false))).collect();
-                let set: Vec<String> = self.set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
-                sql.push_str(&format!(
-                    "WITH v({names}) AS (VALUES {tuples}) UPDATE {table} AS t SET {set} FROM v WHERE t.{key} = v.{first}",
-                    names = names.join(", "),
-                    tuples = tuples.join(", "),
-                    table = self.table,
-                    set = set.join(", "),
-                    key = self.key,
-                    first = names[0],
-                ));
-                if let Some(filter) = self.filter {
-                    sql.push_str(&format!(" AND {filter}"));
-                }
-                if returning {
-                    // Unqualified: SQLite does not take the alias here.
-                    sql.push_str(&format!(" RETURNING {}", self.key));
-                }
+                let prefix = format!("WITH v({}) AS (VALUES {}) ", names.join(", "), tuples.join(", "));
+                sql = self.update_from(&prefix, "v", returning.then_some(self.key));
             }
         }
         Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
+    }
+
+    /// `{prefix}UPDATE table AS t SET … FROM {source} WHERE t.key = v.first`,
+    /// with the filter and `RETURNING {returning}`: the shape PostgreSQL and
+    /// SQLite share.
+    fn update_from(&self, prefix: &str, source: &str, returning: Option<&str>) -> String {
+        let set: Vec<String> = self.set.iter().map(|(c, e)| format!("{c} = {e}")).collect();
+        let mut sql = format!(
+            "{prefix}UPDATE {table} AS t SET {set} FROM {source} WHERE t.{key} = v.{first}",
+            table = self.table,
+            set = set.join(", "),
+            key = self.key,
+            first = self.values[0].0,
+        );
+        if let Some(filter) = self.filter {
+            sql.push_str(&format!(" AND {filter}"));
+        }
+        if let Some(returning) = returning {
+            sql.push_str(&format!(" RETURNING {returning}"));
+        }
+        sql
     }
 
     /// Runs the update; returns the keys of the rows it changed on
