@@ -398,7 +398,7 @@ async fn a_handler_can_refuse_a_retry_or_ask_for_one_sooner(db: DatabaseConnecti
         ["failed", "success"]
     );
     assert!(limited[1].started_at.unwrap() - limited[0].finished_at.unwrap() < chrono::Duration::minutes(1));
-    let closed = executions(&db, "closed").await;
+    let closed = ended(&db, &scheduler, "closed", 1).await;
     assert_eq!(closed.len(), 1, "an aborted failure is not retried: {closed:?}");
     assert!(closed[0].error.as_deref().unwrap().contains("retrying cannot help"));
 }
