@@ -145,6 +145,94 @@ async fn a_node_that_stops_heartbeating_is_taken_for_dead(db: DatabaseConnection
     .await;
 }
 
+/// With a second live node in the registry, each job's fires belong to one of
+/// the two. This node claims its own at their instant and leaves the other's
+/// alone until `takeover_after` has passed; the other node here is only a
+/// row that never claims, so this node then takes those fires over.
+async fn fires_are_shared_with_a_live_node_and_taken_over_when_it_does_not_claim(db: DatabaseConnection) {
+    const JOBS: usize = 40;
+    let takeover = chrono::Duration::seconds(2);
+    add_node(&db, "web-2", chrono::Duration::zero()).await;
+    let (scheduler, clock) = start_with(&db, registry(), |b| b.takeover_after(takeover.to_std().unwrap()))
+        .await
+        .unwrap();
+    let ids: Vec<String> = (0..JOBS).map(|i| format!("shared-{i}")).collect();
+    for id in &ids {
+        job(id, "hello", "interval", "1m").insert(&db).await.unwrap();
+    }
+    wait_until(&scheduler, "every job is scheduled", || async {
+        ids.iter()
+            .all(|id| scheduler.live(id).is_some_and(|l| l.next_run_time == Some(t(60))))
+    })
+    .await;
+
+    clock.advance(chrono::Duration::seconds(60));
+    // Own fires are claimed (moved on to t(120)); the other node's wait, and
+    // the timer's next wake-up is their takeover.
+    wait_until(
+        &scheduler,
+        "this node's fires are claimed and the rest wait",
+        || async {
+            if scheduler.status().next_wakeup != Some(t(60) + takeover) {
+                return false;
+            }
+            for id in &ids {
+                let live = scheduler.live(id).and_then(|l| l.next_run_time);
+                let stored = row(&db, id).await.and_then(|r| r.next_run_time);
+                if live != stored || !(live == Some(t(60)) || live == Some(t(120))) {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    let mut own = Vec::new();
+    let mut others = Vec::new();
+    for id in &ids {
+        let claimed = scheduler.live(id).and_then(|l| l.next_run_time) == Some(t(120));
+        if claimed { own.push(id) } else { others.push(id) }
+    }
+    assert!(
+        (JOBS / 4..=JOBS * 3 / 4).contains(&own.len()),
+        "each of the two nodes owns about half of the jobs; this one claimed {} of {JOBS}",
+        own.len()
+    );
+    wait_until(&scheduler, "this node's own runs are recorded", || async {
+        for id in &own {
+            if !executions(&db, id).await.iter().any(|e| e.status == "success") {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    for id in &others {
+        assert!(executions(&db, id).await.is_empty(), "{id} is left to its owner");
+    }
+
+    clock.advance(takeover);
+    wait_until(&scheduler, "the other node's fires are taken over", || async {
+        for id in &others {
+            if !executions(&db, id).await.iter().any(|e| e.status == "success") {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    for id in &ids {
+        let runs = executions(&db, id).await;
+        assert_eq!(runs.len(), 1, "{id} ran once");
+        assert_eq!(runs[0].scheduled_for, t(60));
+        assert_eq!(runs[0].node.as_deref(), Some("test-node"));
+        let started = if own.contains(&id) { t(60) } else { t(60) + takeover };
+        assert_eq!(runs[0].started_at, Some(started), "{id}");
+        assert_eq!(row(&db, id).await.unwrap().next_run_time, Some(t(120)));
+    }
+    scheduler.shutdown().await;
+}
+
 async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
     job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
     common::add_running(&db, "run-1", "j", "gone-without-a-trace", t(-3600)).await;
@@ -164,4 +252,5 @@ backend_tests!(
     late_lost_run_is_not_repeated_under_skip,
     a_node_that_stops_heartbeating_is_taken_for_dead,
     runs_of_an_unregistered_node_are_lost,
+    fires_are_shared_with_a_live_node_and_taken_over_when_it_does_not_claim,
 );

@@ -561,6 +561,16 @@ pub(crate) async fn measure(config: Config) -> Result<NodeResult> {
         .start()
         .await?;
     let start_s = starting.elapsed().as_secs_f64();
+    // Ready once every process is in the registry as this one sees it: from
+    // then on the nodes agree on who owns which job.
+    let all_joined = async {
+        while scheduler.status().nodes.len() < NODES {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), all_joined)
+        .await
+        .context("the other processes did not appear in the node registry within 60 s")?;
     let (stop, stopped) = watch::channel(false);
     let counter = NodeCounter::spawn(scheduler.events(), stopped)?;
     let ready_at = Utc::now();
@@ -640,8 +650,8 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          writes {jobs} one-shot jobs (trigger `date`, `misfire_grace_s` = {grace}, so that each runs however late) \
          all due at one instant T and {INTERVAL_JOBS} interval jobs (`{INTERVAL_RULE}`, first fire at T, default \
          policy), whose function returns at once, and starts {NODES} child processes at the same moment. Each starts its own scheduler (`ruqi::scheduler(db, registry).node_name(…)`, default \
-         settings, sea-orm's default pool), tells the parent it is ready (all were, before T: see the last \
-         column), counts its runs from its event stream, and runs until the parent closes its stdin. The parent \
+         settings, sea-orm's default pool), waits until its node list shows all {NODES} processes, tells the \
+         parent it is ready (all were, before T: see the last column), counts its runs from its event stream, and runs until the parent closes its stdin. The parent \
          polls `job_execution` every {poll} ms from T on until each one-shot job has a `success` row (or the \
          count has not grown for {stall} s), then stops the processes and reads the database:\n\n\
          - **executions/s** = N ÷ (the latest instant any process received a `succeeded` event for a one-shot \

@@ -1,17 +1,24 @@
-//! Several schedulers on one database: the node registry, heartbeats, and
-//! what happens to the runs of a node that died.
+//! Several schedulers on one database: the node registry, heartbeats, who
+//! claims which fire, and what happens to the runs of a node that died.
 //!
-//! Every node holds every job and races the others for each fire with a
-//! compare-and-set, so a dead node's future fires need no hand-over: the
-//! others simply win them. What a dead node leaves behind are runs it had
-//! started; once its heartbeat is older than
+//! Every node holds every job. Each job's scheduled fires belong to one live
+//! node, picked by rendezvous hashing of the job id against the node names
+//! in the registry, so the nodes share the work instead of all racing for
+//! every row. The others wake for the fire
+//! [`SchedulerConfig::takeover_after`](super::SchedulerConfig::takeover_after)
+//! later and claim it if it is still unclaimed; the claim is the same
+//! compare-and-set either way, so a fire runs once whoever claims it, and a
+//! dead node's future fires need no hand-over. What a dead node leaves
+//! behind are runs it had started; once its heartbeat is older than
 //! [`SchedulerConfig::dead_after`](super::SchedulerConfig::dead_after) one
 //! live node marks them `lost`, and the job's misfire policy decides whether
 //! the lost fire runs again.
 
 use std::sync::Arc;
 
-use super::state::RunRequest;
+use chrono::{DateTime, Utc};
+
+use super::state::{Due, RunRequest, State};
 use super::{Inner, duration_to_chrono};
 use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
@@ -29,6 +36,33 @@ impl Inner {
             started_at: self.started_at,
             heartbeat_at: now,
         }
+    }
+
+    /// Keeps the due fires this node should claim now: the ones it owns, and
+    /// every wake-up that is not a fire's first (a takeover, or a retry after
+    /// a failed claim). A fire another live node owns goes back on the timer
+    /// for [`takeover_after`](super::SchedulerConfig::takeover_after) later;
+    /// by then its owner's claim has normally reached this node through the
+    /// change feed and replaced the deadline.
+    pub(super) fn leave_to_owners(&self, state: &mut State, due: Vec<Due>, now: DateTime<Utc>) -> Vec<Due> {
+        if self.config.takeover_after.is_zero() || due.is_empty() {
+            return due;
+        }
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(owners) = Owners::of(&nodes, &self.config.node_name, self.config.dead_after()) else {
+            return due;
+        };
+        let takeover = duration_to_chrono(self.config.takeover_after);
+        due.into_iter()
+            .filter(|item| {
+                let first_wake = state.jobs.get(&item.job_id).is_some_and(|e| e.next == Some(item.at));
+                if !first_wake || owners.is_mine(&item.job_id) {
+                    return true;
+                }
+                state.rearm(&item.job_id, item.at.max(now) + takeover);
+                false
+            })
+            .collect()
     }
 
     /// Heartbeats and looks for dead nodes twice per heartbeat interval until shutdown.
@@ -120,6 +154,63 @@ impl Inner {
     }
 }
 
+/// The live nodes that share the scheduled fires, when there is more than
+/// this one.
+struct Owners<'a> {
+    names: Vec<&'a str>,
+    me: &'a str,
+}
+
+impl<'a> Owners<'a> {
+    /// The nodes whose heartbeat is within `dead_after` of the newest one
+    /// (both by the database's clock, so the processes' clocks need not
+    /// agree); `None` when this node is alone or not in the list.
+    fn of(nodes: &'a [NodeInfo], me: &'a str, dead_after: std::time::Duration) -> Option<Owners<'a>> {
+        let newest = nodes.iter().map(|n| n.heartbeat_at).max()?;
+        let dead_after = duration_to_chrono(dead_after);
+        let names: Vec<&str> = nodes
+            .iter()
+            .filter(|n| newest - n.heartbeat_at <= dead_after)
+            .map(|n| n.node.as_str())
+            .collect();
+        (names.len() > 1 && names.contains(&me)).then_some(Owners { names, me })
+    }
+
+    fn is_mine(&self, job_id: &str) -> bool {
+        owner_of(job_id, &self.names) == Some(self.me)
+    }
+}
+
+/// The node among `nodes` whose scheduled fires `job_id`'s are: the one with
+/// the highest score for the pair (rendezvous hashing). Every process
+/// computes the same answer from the same names, and when a node joins or
+/// leaves only the jobs it gains or held change owner.
+fn owner_of<'a>(job_id: &str, nodes: &[&'a str]) -> Option<&'a str> {
+    nodes
+        .iter()
+        .copied()
+        .max_by_key(|node| (rendezvous_score(node, job_id), *node))
+}
+
+/// A hash of (node, job) that is the same in every process and every build:
+/// FNV-1a over both names, then a 64-bit finaliser to spread FNV's weak low
+/// bits.
+fn rendezvous_score(node: &str, job_id: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    // The separator keeps ("ab", "c") and ("a", "bc") apart; 0xff never occurs in UTF-8.
+    for byte in node.bytes().chain([0xff]).chain(job_id.bytes()) {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(PRIME);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 pub(super) fn host_name() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
@@ -130,4 +221,86 @@ pub(super) fn host_name() -> Option<String> {
                 .map(|h| h.trim().to_owned())
         })
         .filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn node(name: &str, heartbeat_s: i64) -> NodeInfo {
+        let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(1_000 + heartbeat_s);
+        NodeInfo {
+            node: name.to_owned(),
+            host: None,
+            pid: None,
+            started_at: at,
+            heartbeat_at: at,
+        }
+    }
+
+    #[test]
+    fn three_nodes_share_the_jobs_evenly() {
+        let nodes = ["web-1", "web-2", "web-3"];
+        let mut counts = [0usize; 3];
+        for i in 0..30_000 {
+            let owner = owner_of(&format!("job-{i}"), &nodes).unwrap();
+            counts[nodes.iter().position(|n| *n == owner).unwrap()] += 1;
+        }
+        for count in counts {
+            assert!((9_500..=10_500).contains(&count), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn a_node_leaving_moves_only_its_own_jobs() {
+        let all = ["a", "b", "c"];
+        let without_c = ["a", "b"];
+        for i in 0..5_000 {
+            let job = format!("{i}");
+            let before = owner_of(&job, &all).unwrap();
+            let after = owner_of(&job, &without_c).unwrap();
+            if before != "c" {
+                assert_eq!(before, after, "job {job} moved though its owner stayed");
+            }
+        }
+    }
+
+    #[test]
+    fn the_owner_does_not_depend_on_the_order_of_the_list() {
+        for i in 0..1_000 {
+            let job = format!("order-{i}");
+            assert_eq!(owner_of(&job, &["x", "y", "z"]), owner_of(&job, &["z", "x", "y"]));
+        }
+    }
+
+    #[test]
+    fn the_score_is_fixed_across_builds() {
+        // Processes of different builds sharing a database must agree, so
+        // the values are pinned (worked out apart from this code).
+        assert_eq!(rendezvous_score("", ""), 1_998_855_519_756_462_295);
+        assert_eq!(rendezvous_score("web-1", "nightly-report"), 18_188_053_194_944_466_299);
+        assert_ne!(rendezvous_score("ab", "c"), rendezvous_score("a", "bc"));
+    }
+
+    #[test]
+    fn alone_or_unlisted_means_every_fire_is_mine() {
+        let minute = Duration::from_secs(60);
+        assert!(Owners::of(&[], "me", minute).is_none());
+        assert!(Owners::of(&[node("me", 0)], "me", minute).is_none());
+        assert!(Owners::of(&[node("a", 0), node("b", 0)], "me", minute).is_none());
+        let two = [node("me", 0), node("b", 0)];
+        let shared = Owners::of(&two, "me", minute).unwrap();
+        assert_eq!(shared.names, ["me", "b"]);
+    }
+
+    #[test]
+    fn a_node_whose_heartbeat_is_stale_owns_nothing() {
+        let dead_after = Duration::from_secs(7);
+        let nodes = [node("me", 10), node("fresh", 5), node("stale", 0)];
+        let owners = Owners::of(&nodes, "me", dead_after).unwrap();
+        assert_eq!(owners.names, ["me", "fresh"]);
+        let nodes = [node("me", 10), node("stale", 0)];
+        assert!(Owners::of(&nodes, "me", dead_after).is_none());
+    }
 }

@@ -82,6 +82,19 @@ pub struct SchedulerConfig {
     /// the function starts at the instant itself; an edit committed within
     /// this window before the instant applies from the next fire on.
     pub claim_ahead: Duration,
+    /// How long the other nodes leave a scheduled fire to the node that owns
+    /// it before they claim it themselves (default 2 s).
+    ///
+    /// With several live nodes on one database, each job's scheduled fires
+    /// belong to one of them, chosen by hashing the job id against the live
+    /// node names (rendezvous hashing), so the nodes share the work evenly
+    /// instead of racing for every row. A fire its owner has not claimed this
+    /// long after its instant — the owner died, hangs or is far behind — is
+    /// claimed by whichever node gets there first, with the same
+    /// compare-and-set as ever; once a dead node leaves the registry, its
+    /// jobs move to the live ones. Zero turns ownership off: every node
+    /// races for every fire.
+    pub takeover_after: Duration,
 }
 
 impl SchedulerConfig {
@@ -120,6 +133,7 @@ impl Default for SchedulerConfig {
             heartbeat_interval: Duration::from_secs(5),
             alerts: AlertConfig::default(),
             claim_ahead: Duration::from_millis(10),
+            takeover_after: Duration::from_secs(2),
         }
     }
 }
@@ -172,6 +186,14 @@ impl SchedulerBuilder {
     /// 1 s); see [`SchedulerConfig::claim_ahead`].
     pub fn claim_ahead(mut self, lead: Duration) -> Self {
         self.config.claim_ahead = lead.min(Duration::from_secs(1));
+        self
+    }
+
+    /// How long other nodes leave a fire to its owner before claiming it
+    /// (default 2 s; zero: every node races for every fire); see
+    /// [`SchedulerConfig::takeover_after`].
+    pub fn takeover_after(mut self, wait: Duration) -> Self {
+        self.config.takeover_after = wait;
         self
     }
 
@@ -695,6 +717,7 @@ impl Inner {
             let mut due = {
                 let mut state = self.lock();
                 let due = state.pop_due(now + ahead);
+                let due = self.leave_to_owners(&mut state, due, now);
                 state.compact_if_needed();
                 due
             };
