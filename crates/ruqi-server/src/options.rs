@@ -60,6 +60,11 @@ pub struct Options {
     #[arg(long, env = "RUQI_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
     pub heartbeat_interval: Option<Duration>,
 
+    /// How long the other nodes sharing the database leave a fire to the node
+    /// that owns it before they claim it themselves (500ms, 2s…) [default: 2s]
+    #[arg(long, env = "RUQI_TAKEOVER_AFTER", value_parser = parse_duration)]
+    pub takeover_after: Option<Duration>,
+
     /// How often the change feed reads the `job_change` log: the poll on
     /// SQLite and MySQL, the safety poll behind LISTEN on PostgreSQL [default: 1s]
     #[arg(long, env = "RUQI_POLL_INTERVAL", value_parser = parse_duration)]
@@ -144,6 +149,7 @@ mod tests {
         assert!(!options.auth().is_enabled());
         assert!(!options.allow_shell);
         assert_eq!(options.heartbeat_interval, None);
+        assert_eq!(options.takeover_after, None);
         assert_eq!(options.poll_interval, None);
         assert_eq!(options.alert_webhook, None);
     }
@@ -164,6 +170,8 @@ mod tests {
     fn periods_read_like_interval_rules() {
         let options = parse(&["--heartbeat-interval", "1500ms"]);
         assert_eq!(options.heartbeat_interval, Some(Duration::from_millis(1500)));
+        let options = parse(&["--takeover-after", "500ms"]);
+        assert_eq!(options.takeover_after, Some(Duration::from_millis(500)));
         let options = parse(&["--poll-interval", "250ms"]);
         assert_eq!(options.poll_interval, Some(Duration::from_millis(250)));
         assert!(Options::try_parse_from(["ruqi-server", "--heartbeat-interval", "soon"]).is_err());

@@ -56,6 +56,9 @@ pub async fn serve(options: Options) -> Result<(), Error> {
     if let Some(interval) = options.heartbeat_interval {
         builder = builder.heartbeat_interval(interval);
     }
+    if let Some(wait) = options.takeover_after {
+        builder = builder.takeover_after(wait);
+    }
     builder = builder.alerts(ruqi::AlertConfig {
         default_url: options.alert_webhook.clone(),
         transport: Some(std::sync::Arc::new(ruqi::HttpTransport::new())),
