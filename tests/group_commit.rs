@@ -17,6 +17,20 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
 
 const JOBS: usize = 300;
 
+/// Waits (up to 20 s) until `job_execution` holds `rows` rows: a start is
+/// answered once queued, and its row is written by the next batch.
+async fn wait_for_rows(db: &DatabaseConnection, rows: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let written = job_execution::Entity::find().all(db).await.unwrap().len();
+        if written == rows {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{written} of {rows} rows written");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn id(i: usize) -> String {
     format!("g{i:04}")
 }
@@ -155,6 +169,7 @@ async fn starts_and_ends_at_once_are_all_recorded(db: DatabaseConnection) {
     for result in join_all(starts.iter().map(|s| store.record_start(s))).await {
         result.unwrap();
     }
+    wait_for_rows(&db, JOBS).await;
     let running = job_execution::Entity::find().all(&db).await.unwrap();
     assert_eq!(running.len(), JOBS);
     assert!(running.iter().all(|r| r.status == "running" && r.finished_at.is_none()));
@@ -189,20 +204,65 @@ async fn starts_and_ends_at_once_are_all_recorded(db: DatabaseConnection) {
     let stats = store.group_commit_stats();
     assert!(stats.batches < stats.operations, "{stats:?}");
     assert_eq!(stats.split, 0, "no batch had to be split: {stats:?}");
+    assert_eq!(stats.whole_runs, 0, "every start was written before its end: {stats:?}");
 }
 
-async fn one_bad_write_fails_only_its_own_caller(db: DatabaseConnection) {
+/// Runs that end at once, before a writer has taken their starts: each is
+/// written as one finished row, with every column its start and its end
+/// give, and its job's outcome.
+async fn runs_that_end_before_their_start_is_written_land_whole(db: DatabaseConnection) {
+    seed(&db).await;
+    let store = SeaOrmStore::new(db.clone());
+    let runs = (0..JOBS).map(|i| {
+        let store = &store;
+        async move {
+            store.record_start(&start_of(i)).await?;
+            store.record_end(&end_of(i), false).await
+        }
+    });
+    for result in join_all(runs).await {
+        result.unwrap();
+    }
+    let rows = job_execution::Entity::find().all(&db).await.unwrap();
+    assert_eq!(rows.len(), JOBS);
+    for row in rows {
+        let i: usize = row.id[1..].parse().unwrap();
+        let (start, end) = (start_of(i), end_of(i));
+        assert_eq!(row.status, end.status.as_str(), "{}", row.id);
+        assert_eq!(row.finished_at, Some(end.finished_at));
+        assert_eq!(row.duration_ms, Some(end.duration_ms));
+        assert_eq!(row.output, end.output);
+        assert_eq!(row.error, end.error);
+        assert_eq!(row.job_id, start.job_id);
+        assert_eq!(row.job_name, start.job_name);
+        assert_eq!(row.scheduled_for, start.scheduled_for);
+        assert_eq!(row.started_at, Some(start.started_at));
+        assert_eq!(row.attempt, 1);
+        assert_eq!(row.node.as_deref(), Some("n1"));
+        assert_eq!(row.trigger_source, start.trigger_source.as_str());
+    }
+    for row in job_info::Entity::find().all(&db).await.unwrap() {
+        let end = end_of(row.job_id[1..].parse().unwrap());
+        assert_eq!(row.last_status.as_deref(), Some(end.status.as_str()), "{}", row.job_id);
+        assert_eq!(row.last_error, end.error);
+        assert!(!row.is_running, "{}", row.job_id);
+    }
+    // Each end was sent the moment its start returned, so nearly all found
+    // their start still queued; without whole runs this stays 0.
+    let stats = store.group_commit_stats();
+    assert!(stats.whole_runs > 0, "{stats:?}");
+}
+
+async fn a_bad_start_keeps_no_other_from_being_written(db: DatabaseConnection) {
     seed(&db).await;
     let store = SeaOrmStore::new(db.clone());
     store.record_start(&start_of(5)).await.unwrap();
+    wait_for_rows(&db, 1).await;
     // Start 5 again (its id is taken) together with fresh starts.
     let starts: Vec<ExecutionStart> = (0..50).map(start_of).collect();
     let results = join_all(starts.iter().map(|s| store.record_start(s))).await;
-    for (i, result) in results.iter().enumerate() {
-        assert_eq!(result.is_err(), i == 5, "start {i}: {result:?}");
-    }
-    let rows = job_execution::Entity::find().all(&db).await.unwrap();
-    assert_eq!(rows.len(), 50, "every other start was written once");
+    assert!(results.iter().all(Result::is_ok), "starts are answered once queued");
+    wait_for_rows(&db, 50).await;
     let stats = store.group_commit_stats();
     assert!(stats.split >= 1, "the batch with the taken id was split: {stats:?}");
 }
@@ -260,6 +320,7 @@ async fn an_end_waits_for_its_held_job_and_lands_with_it(db: DatabaseConnection)
     for result in join_all(starts.iter().map(|s| store.record_start(s))).await {
         result.unwrap();
     }
+    wait_for_rows(&db, 20).await;
     let txn = db.begin().await.unwrap();
     txn.execute_unprepared("UPDATE job_info SET description = 'held' WHERE job_id = 'g0001'")
         .await
@@ -318,8 +379,9 @@ async fn an_end_waits_for_its_held_job_and_lands_with_it(db: DatabaseConnection)
 
 backend_tests!(
     claims_at_once_each_get_their_own_answer,
+    runs_that_end_before_their_start_is_written_land_whole,
     rows_another_writer_holds_are_claimed_once_it_lets_go,
     starts_and_ends_at_once_are_all_recorded,
-    one_bad_write_fails_only_its_own_caller,
+    a_bad_start_keeps_no_other_from_being_written,
     an_end_waits_for_its_held_job_and_lands_with_it,
 );

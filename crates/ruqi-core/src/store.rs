@@ -138,7 +138,9 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Inserts a `running` execution row (and, for runs whose claim did not
     /// already do it, sets the job's `is_running`). It may be written while
-    /// the run is already going; [`JobStore::record_end`] always comes after it.
+    /// the run is already going, and a store may answer before the row is
+    /// written; [`JobStore::record_end`] is called after this returns, and
+    /// the store writes the end after the start (or both as one row).
     async fn record_start(&self, start: &ExecutionStart) -> Result<()>;
 
     /// Finishes an execution row and writes the job's `last_status`,

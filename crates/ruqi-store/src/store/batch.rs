@@ -11,20 +11,27 @@
 //! single operation and costs what it did before; under load, batches grow
 //! by themselves. On PostgreSQL and MySQL two writers take turns at the
 //! queue, so one batch runs in the server while the next is gathered and
-//! encoded. A run's claim, start and end are each awaited before the next
-//! is made, so the writers never reorder the writes of one run; the rows
+//! encoded. A run's claim and start are each awaited before the next write
+//! of the run is made.
+//!
+//! A run's start is answered as soon as it is queued, and the store keeps
+//! the order of that run's writes itself: an end that finds its start still
+//! queued takes it along and writes the whole run as one row (a short run
+//! then costs one `INSERT` instead of an `INSERT` and an `UPDATE`), and an
+//! end whose start a writer is writing waits for that write. So the writers
+//! never reorder the writes of one run; the rows
 //! that both writers reach for at once are handled as rows another
 //! transaction holds (see `claim::Locking`). A batch statement that fails
 //! is retried operation by operation, so one bad row fails only its own
 //! caller.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange};
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::claim::{self, Claim, Locking};
 use super::history;
@@ -43,15 +50,34 @@ enum Op {
         change: JobStateChange,
         reply: Reply<bool>,
     },
-    Start {
-        start: ExecutionStart,
-        reply: Reply<()>,
-    },
+    /// The run's start waits in [`Starts`] under this execution id.
+    Start { id: String },
     End {
         end: ExecutionEnd,
+        /// The run's start, when it was never written: the whole run is one new row.
+        start: Option<Box<ExecutionStart>>,
         still_running: bool,
         reply: Reply<()>,
     },
+}
+
+/// The starts that are queued or being written, by execution id.
+#[derive(Debug, Default)]
+struct Starts(Mutex<HashMap<String, StartState>>);
+
+#[derive(Debug)]
+enum StartState {
+    /// No writer has taken it yet: its end may still take it along.
+    Queued(Box<ExecutionStart>),
+    /// A writer is writing it; the receiver sees the writer's sender
+    /// dropped once the write is over.
+    Writing(watch::Receiver<()>),
+}
+
+impl Starts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StartState>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The way to the writer task of one store; the task is started on first
@@ -60,6 +86,7 @@ enum Op {
 pub(crate) struct GroupCommit {
     sender: Mutex<Option<mpsc::UnboundedSender<Op>>>,
     counts: Arc<Counts>,
+    starts: Arc<Starts>,
 }
 
 /// How many batches the writer wrote, and how many operations they held.
@@ -68,6 +95,7 @@ struct Counts {
     batches: AtomicU64,
     operations: AtomicU64,
     split: AtomicU64,
+    whole_runs: AtomicU64,
 }
 
 /// What a store's group commit has written so far: see [`SeaOrmStore::group_commit_stats`](super::SeaOrmStore::group_commit_stats).
@@ -80,6 +108,9 @@ pub struct GroupCommitStats {
     /// Batch statements that failed and were written again one operation
     /// at a time (a bad row, a deadlock between nodes).
     pub split: u64,
+    /// Runs whose end came while their start was still queued, written as
+    /// one finished row.
+    pub whole_runs: u64,
 }
 
 impl GroupCommit {
@@ -89,6 +120,7 @@ impl GroupCommit {
             batches: self.counts.batches.load(Ordering::Relaxed),
             operations: self.counts.operations.load(Ordering::Relaxed),
             split: self.counts.split.load(Ordering::Relaxed),
+            whole_runs: self.counts.whole_runs.load(Ordering::Relaxed),
         }
     }
 
@@ -113,31 +145,44 @@ impl GroupCommit {
         answer.await.unwrap_or_else(|_| Err(writer_gone()))
     }
 
-    /// Inserts a run's `running` row (see [`history::record_starts`]).
-    pub(crate) async fn start(&self, db: &DatabaseConnection, start: &ExecutionStart) -> Result<(), DbErr> {
-        let (reply, answer) = oneshot::channel();
-        self.send(
-            db,
-            Op::Start {
-                start: start.clone(),
-                reply,
-            },
-        );
-        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    /// Queues a run's `running` row (see [`history::record_starts`]) and
+    /// returns at once: the row is written by the next writer to get to it,
+    /// or together with the run's end if that comes first. A start that
+    /// cannot be written is logged; the run's end is still written after it.
+    pub(crate) fn start(&self, db: &DatabaseConnection, start: &ExecutionStart) {
+        let id = start.id.clone();
+        self.starts
+            .lock()
+            .insert(id.clone(), StartState::Queued(Box::new(start.clone())));
+        self.send(db, Op::Start { id });
     }
 
-    /// Writes a run's end (see [`history::record_ends`]).
+    /// Writes a run's end (see [`history::record_ends`]) after its start:
+    /// with it, when the start is still queued; once it is written, when a
+    /// writer has it in hand.
     pub(crate) async fn end(
         &self,
         db: &DatabaseConnection,
         end: &ExecutionEnd,
         still_running: bool,
     ) -> Result<(), DbErr> {
+        let taken = self.starts.lock().remove(&end.id);
+        let start = match taken {
+            Some(StartState::Queued(start)) => Some(start),
+            Some(StartState::Writing(mut written)) => {
+                // The writer removes the entry itself once it is done; until
+                // then this end must not overtake the row it updates.
+                let _ = written.changed().await;
+                None
+            }
+            None => None,
+        };
         let (reply, answer) = oneshot::channel();
         self.send(
             db,
             Op::End {
                 end: end.clone(),
+                start,
                 still_running,
                 reply,
             },
@@ -157,7 +202,12 @@ impl GroupCommit {
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..writers(db) {
-            tokio::spawn(write_batches(db.clone(), queue.clone(), self.counts.clone()));
+            tokio::spawn(write_batches(
+                db.clone(),
+                queue.clone(),
+                self.counts.clone(),
+                self.starts.clone(),
+            ));
         }
         // The receiver is alive: it was made just now.
         let _ = tx.send(op);
@@ -192,6 +242,7 @@ async fn write_batches(
     db: DatabaseConnection,
     queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Op>>>,
     counts: Arc<Counts>,
+    starts: Arc<Starts>,
 ) {
     loop {
         let ops = {
@@ -210,14 +261,14 @@ async fn write_batches(
         };
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts.operations.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        write_batch(&db, ops, &counts).await;
+        write_batch(&db, ops, &counts, &starts).await;
     }
 }
 
 /// Writes one batch: the claims, then the starts, then the ends.
-async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts) {
+async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, queued: &Starts) {
     let mut claims = Vec::new();
-    let mut starts = Vec::new();
+    let mut start_ids = Vec::new();
     let mut ends = Vec::new();
     for op in ops {
         match op {
@@ -227,19 +278,56 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts) {
                 change,
                 reply,
             } => claims.push((job_id, expected_version, change, reply)),
-            Op::Start { start, reply } => starts.push((start, reply)),
+            Op::Start { id } => start_ids.push(id),
             Op::End {
                 end,
+                start,
                 still_running,
                 reply,
-            } => ends.push((end, still_running, reply)),
+            } => {
+                if start.is_some() {
+                    counts.whole_runs.fetch_add(1, Ordering::Relaxed);
+                }
+                ends.push(PendingEnd {
+                    end,
+                    start,
+                    still_running,
+                    reply,
+                });
+            }
         }
     }
+    // Taken from the queue: from here on their ends wait for them. A start
+    // that is gone was taken along by its end.
+    let (written, writing) = watch::channel(());
+    let starts: Vec<ExecutionStart> = {
+        let mut queued = queued.lock();
+        start_ids
+            .iter()
+            .filter_map(|id| {
+                let entry = queued.get_mut(id)?;
+                match std::mem::replace(entry, StartState::Writing(writing.clone())) {
+                    StartState::Queued(start) => Some(*start),
+                    StartState::Writing(other) => {
+                        *entry = StartState::Writing(other);
+                        None
+                    }
+                }
+            })
+            .collect()
+    };
     let began = std::time::Instant::now();
     let sizes = (claims.len(), starts.len(), ends.len());
     let split_before = counts.split.load(Ordering::Relaxed);
     write_claims(db, claims, counts).await;
-    write_starts(db, starts, counts).await;
+    write_starts(db, &starts, counts).await;
+    {
+        let mut queued = queued.lock();
+        for start in &starts {
+            queued.remove(&start.id);
+        }
+    }
+    drop(written);
     write_ends(db, ends, counts).await;
     tracing::trace!(
         claims = sizes.0,
@@ -316,28 +404,43 @@ async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
     }
 }
 
-async fn write_starts(db: &DatabaseConnection, starts: Vec<(ExecutionStart, Reply<()>)>, counts: &Counts) {
+/// Writes the `running` rows of `starts`; a row that cannot be written is
+/// logged (its run's end still comes after it).
+async fn write_starts(db: &DatabaseConnection, starts: &[ExecutionStart], counts: &Counts) {
     if starts.len() > 1 {
-        let rows: Vec<&ExecutionStart> = starts.iter().map(|(s, _)| s).collect();
+        let rows: Vec<&ExecutionStart> = starts.iter().collect();
         match history::record_starts(db, &rows).await {
-            Ok(()) => {
-                for (_, reply) in starts {
-                    let _ = reply.send(Ok(()));
-                }
-                return;
-            }
+            Ok(()) => return,
             Err(error) => {
                 tracing::debug!(%error, starts = rows.len(), "a batch of run starts failed; writing one by one");
                 counts.split();
             }
         }
     }
-    for (start, reply) in starts {
-        let _ = reply.send(history::record_starts(db, &[&start]).await);
+    for start in starts {
+        if let Err(error) = history::record_starts(db, &[start]).await {
+            tracing::warn!(job_id = %start.job_id, execution_id = %start.id, %error, "recording the start of a run failed");
+        }
     }
 }
 
-type PendingEnd = (ExecutionEnd, bool, Reply<()>);
+/// A run's end waiting to be written, with its start when that was never written.
+struct PendingEnd {
+    end: ExecutionEnd,
+    start: Option<Box<ExecutionStart>>,
+    still_running: bool,
+    reply: Reply<()>,
+}
+
+impl PendingEnd {
+    fn row(&self) -> history::RunEnd<'_> {
+        history::RunEnd {
+            end: &self.end,
+            start: self.start.as_deref(),
+            still_running: self.still_running,
+        }
+    }
+}
 
 async fn write_ends(db: &DatabaseConnection, ends: Vec<PendingEnd>, counts: &Counts) {
     let count = ends.len();
@@ -348,8 +451,8 @@ async fn write_ends(db: &DatabaseConnection, ends: Vec<PendingEnd>, counts: &Cou
         return;
     };
     if count == 1 {
-        for (_, _, reply) in ends {
-            let _ = reply.send(Err(error.clone()));
+        for pending in ends {
+            let _ = pending.reply.send(Err(error.clone()));
         }
         return;
     }
@@ -357,8 +460,8 @@ async fn write_ends(db: &DatabaseConnection, ends: Vec<PendingEnd>, counts: &Cou
     counts.split();
     for end in ends {
         if let Err((error, unanswered)) = write_ends_together(db, vec![end]).await {
-            for (_, _, reply) in unanswered {
-                let _ = reply.send(Err(error.clone()));
+            for pending in unanswered {
+                let _ = pending.reply.send(Err(error.clone()));
             }
         }
     }
@@ -370,7 +473,7 @@ async fn write_ends(db: &DatabaseConnection, ends: Vec<PendingEnd>, counts: &Cou
 /// for its row, and answered once written. On error nothing is written and
 /// `ends` come back unanswered.
 async fn write_ends_together(db: &DatabaseConnection, ends: Vec<PendingEnd>) -> Result<(), (DbErr, Vec<PendingEnd>)> {
-    let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(end, still, _)| (end, *still)).collect();
+    let rows: Vec<history::RunEnd<'_>> = ends.iter().map(PendingEnd::row).collect();
     let held = match history::record_ends(db, &rows, Locking::SkipHeld).await {
         Ok(held) => held,
         Err(error) => {
@@ -380,23 +483,23 @@ async fn write_ends_together(db: &DatabaseConnection, ends: Vec<PendingEnd>) -> 
     };
     drop(rows);
     let mut waiting: Vec<(String, Vec<PendingEnd>)> = Vec::new();
-    for (end, held) in ends.into_iter().zip(held) {
+    for (pending, held) in ends.into_iter().zip(held) {
         if !held {
-            let _ = end.2.send(Ok(()));
-        } else if let Some((_, same_job)) = waiting.iter_mut().find(|(job_id, _)| *job_id == end.0.job_id) {
-            same_job.push(end);
+            let _ = pending.reply.send(Ok(()));
+        } else if let Some((_, same_job)) = waiting.iter_mut().find(|(job_id, _)| *job_id == pending.end.job_id) {
+            same_job.push(pending);
         } else {
-            waiting.push((end.0.job_id.clone(), vec![end]));
+            waiting.push((pending.end.job_id.clone(), vec![pending]));
         }
     }
     for (_, ends) in waiting {
         let db = db.clone();
         tokio::spawn(async move {
-            let rows: Vec<(&ExecutionEnd, bool)> = ends.iter().map(|(end, still, _)| (end, *still)).collect();
+            let rows: Vec<history::RunEnd<'_>> = ends.iter().map(PendingEnd::row).collect();
             let written = history::record_ends(&db, &rows, Locking::Wait).await.map(drop);
             drop(rows);
-            for (_, _, reply) in ends {
-                let _ = reply.send(written.clone());
+            for pending in ends {
+                let _ = pending.reply.send(written.clone());
             }
         });
     }

@@ -84,33 +84,98 @@ const START_COLUMNS: [(&str, &str); 9] = [
     ("trigger_source", "text"),
 ];
 
-/// PostgreSQL: the `running` rows of `starts` in one statement whose only
-/// parameter is a JSON array, so its text is the same for any number of rows.
-fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
-    let names: Vec<&str> = START_COLUMNS.iter().map(|(name, _)| *name).collect();
-    let typed: Vec<String> = START_COLUMNS.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
-    let rows: Vec<Vec<Value>> = starts
-        .iter()
-        .map(|start| {
-            vec![
-                start.id.as_str().into(),
-                start.job_id.as_str().into(),
-                start.job_name.clone().into(),
-                Some(start.scheduled_for).into(),
-                Some(start.started_at).into(),
-                ExecutionStatus::Running.as_str().into(),
-                i32::try_from(start.attempt).unwrap_or(i32::MAX).into(),
-                start.node.as_str().into(),
-                start.trigger_source.as_str().into(),
-            ]
-        })
-        .collect();
+/// The columns a finished run adds to its start's, with their PostgreSQL types.
+const END_COLUMNS: [(&str, &str); 4] = [
+    ("finished_at", "timestamptz"),
+    ("duration_ms", "bigint"),
+    ("output", "text"),
+    ("error", "text"),
+];
+
+/// The values of [`START_COLUMNS`] for `start`, with `status`.
+fn start_values(start: &ExecutionStart, status: ExecutionStatus) -> Vec<Value> {
+    vec![
+        start.id.as_str().into(),
+        start.job_id.as_str().into(),
+        start.job_name.clone().into(),
+        Some(start.scheduled_for).into(),
+        Some(start.started_at).into(),
+        status.as_str().into(),
+        i32::try_from(start.attempt).unwrap_or(i32::MAX).into(),
+        start.node.as_str().into(),
+        start.trigger_source.as_str().into(),
+    ]
+}
+
+/// PostgreSQL: `rows` of `columns` inserted into `job_execution` in one
+/// statement whose only parameter is a JSON array, so its text is the same
+/// for any number of rows.
+fn insert_json_statement(columns: &[(&str, &str)], rows: &[Vec<Value>]) -> Statement {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let typed: Vec<String> = columns.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
     let sql = format!(
         "INSERT INTO job_execution ({names}) SELECT {names} FROM json_to_recordset($1::json) AS v({typed})",
         names = names.join(", "),
         typed = typed.join(", "),
     );
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(&names, &rows).into()])
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(&names, rows).into()])
+}
+
+/// PostgreSQL: the `running` rows of `starts` (see [`insert_json_statement`]).
+fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
+    let rows: Vec<Vec<Value>> = starts
+        .iter()
+        .map(|start| start_values(start, ExecutionStatus::Running))
+        .collect();
+    insert_json_statement(&START_COLUMNS, &rows)
+}
+
+/// PostgreSQL: finished runs whose start was never written, each as one
+/// whole row (see [`insert_json_statement`]).
+fn insert_runs_statement(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Statement {
+    let columns: Vec<(&str, &str)> = START_COLUMNS.iter().chain(&END_COLUMNS).copied().collect();
+    let rows: Vec<Vec<Value>> = runs
+        .iter()
+        .map(|(start, end)| {
+            let mut values = start_values(start, end.status);
+            values.extend([
+                Some(end.finished_at).into(),
+                Some(end.duration_ms).into(),
+                end.output.clone().into(),
+                end.error.clone().into(),
+            ]);
+            values
+        })
+        .collect();
+    insert_json_statement(&columns, &rows)
+}
+
+/// A finished run's row as one insert (its start was never written).
+fn whole_row(start: &ExecutionStart, end: &ExecutionEnd) -> job_execution::ActiveModel {
+    let mut row = start_row(start);
+    row.status = Set(end.status.as_str().to_owned());
+    row.finished_at = Set(Some(end.finished_at));
+    row.duration_ms = Set(Some(end.duration_ms));
+    row.output = Set(end.output.clone());
+    row.error = Set(end.error.clone());
+    row
+}
+
+/// Inserts finished runs whose start was never written.
+async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Result<(), DbErr> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(insert_runs_statement(runs)).await?;
+        return Ok(());
+    }
+    for chunk in runs.chunks(INSERT_CHUNK) {
+        job_execution::Entity::insert_many(chunk.iter().map(|(start, end)| whole_row(start, end)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Inserts the `running` rows of `starts` (one multi-row insert per chunk)
@@ -183,7 +248,18 @@ const JOB_END: BulkUpdate = BulkUpdate {
     filter: None,
 };
 
-/// Finishes the execution rows of `ends` and writes each job's `last_status`,
+/// A run's end as [`record_ends`] writes it.
+pub(crate) struct RunEnd<'a> {
+    pub(crate) end: &'a ExecutionEnd,
+    /// The run's start, when its `running` row was never written: the run
+    /// is then inserted as one finished row.
+    pub(crate) start: Option<&'a ExecutionStart>,
+    /// Other runs of the job go on.
+    pub(crate) still_running: bool,
+}
+
+/// Finishes the execution rows of `ends` (inserting the whole row of a run
+/// whose start was never written) and writes each job's `last_status`,
 /// `last_error` and `is_running` (`still_running`: other runs of the job go
 /// on), all in one transaction: a reader who sees a run finished also sees
 /// its job's outcome. Of several ends of one job, the last one given sets
@@ -195,21 +271,21 @@ const JOB_END: BulkUpdate = BulkUpdate {
 /// the caller writes them again with [`Locking::Wait`].
 pub(crate) async fn record_ends(
     db: &DatabaseConnection,
-    ends: &[(&ExecutionEnd, bool)],
+    ends: &[RunEnd<'_>],
     locking: Locking,
 ) -> Result<Vec<bool>, DbErr> {
-    let mut last_per_job: Vec<&(&ExecutionEnd, bool)> = Vec::with_capacity(ends.len());
+    let mut last_per_job: Vec<&RunEnd<'_>> = Vec::with_capacity(ends.len());
     let mut seen = std::collections::HashSet::new();
-    for end in ends.iter().rev() {
-        if seen.insert(end.0.job_id.as_str()) {
-            last_per_job.push(end);
+    for run in ends.iter().rev() {
+        if seen.insert(run.end.job_id.as_str()) {
+            last_per_job.push(run);
         }
     }
     let txn = db.begin().await?;
     let mut held_jobs = std::collections::HashSet::new();
     // SQLite has one writer at a time: no row is held by another transaction.
     if db.get_database_backend() != DbBackend::Sqlite {
-        let job_ids = last_per_job.iter().map(|(end, _)| end.job_id.as_str());
+        let job_ids = last_per_job.iter().map(|run| run.end.job_id.as_str());
         let locked = claim::lock_jobs(&txn, job_ids, locking).await?;
         // With `Wait` a missing row is a job deleted meanwhile: its runs
         // are still finished.
@@ -217,13 +293,23 @@ pub(crate) async fn record_ends(
             held_jobs.extend(
                 last_per_job
                     .iter()
-                    .map(|(end, _)| end.job_id.as_str())
+                    .map(|run| run.end.job_id.as_str())
                     .filter(|id| !locked.contains_key(*id)),
             );
         }
     }
     let is_held = |end: &ExecutionEnd| held_jobs.contains(end.job_id.as_str());
-    let runs: Vec<&ExecutionEnd> = ends.iter().map(|(end, _)| *end).filter(|end| !is_held(end)).collect();
+    let whole: Vec<(&ExecutionStart, &ExecutionEnd)> = ends
+        .iter()
+        .filter(|run| !is_held(run.end))
+        .filter_map(|run| Some((run.start?, run.end)))
+        .collect();
+    insert_runs(&txn, &whole).await?;
+    let runs: Vec<&ExecutionEnd> = ends
+        .iter()
+        .filter(|run| run.start.is_none() && !is_held(run.end))
+        .map(|run| run.end)
+        .collect();
     for chunk in runs.chunks(INSERT_CHUNK) {
         let values = chunk
             .iter()
@@ -240,23 +326,23 @@ pub(crate) async fn record_ends(
             .collect();
         EXECUTION_END.run(&txn, values, false).await?;
     }
-    let jobs: Vec<&(&ExecutionEnd, bool)> = last_per_job.into_iter().filter(|(end, _)| !is_held(end)).collect();
+    let jobs: Vec<&RunEnd<'_>> = last_per_job.into_iter().filter(|run| !is_held(run.end)).collect();
     for chunk in jobs.chunks(INSERT_CHUNK) {
         let values = chunk
             .iter()
-            .map(|(end, still_running)| {
+            .map(|run| {
                 vec![
-                    end.job_id.as_str().into(),
-                    end.status.as_str().into(),
-                    end.error.clone().into(),
-                    (*still_running).into(),
+                    run.end.job_id.as_str().into(),
+                    run.end.status.as_str().into(),
+                    run.end.error.clone().into(),
+                    run.still_running.into(),
                 ]
             })
             .collect();
         JOB_END.run(&txn, values, false).await?;
     }
     txn.commit().await?;
-    Ok(ends.iter().map(|(end, _)| is_held(end)).collect())
+    Ok(ends.iter().map(|run| is_held(run.end)).collect())
 }
 
 /// Writes the log of a run in progress, so a reader on any node can tail it.
@@ -302,4 +388,57 @@ pub(crate) async fn cancel_requests<C: ConnectionTrait>(db: &C, node: &str) -> R
         .into_tuple::<String>()
         .all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_whole_run_is_one_insert_of_every_column() {
+        let at = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).single().unwrap_or_default();
+        let start = ExecutionStart {
+            id: "run-1".into(),
+            job_id: "job-1".into(),
+            job_name: None,
+            scheduled_for: at,
+            started_at: at,
+            attempt: 2,
+            trigger_source: TriggerSource::Schedule,
+            node: "web-1".into(),
+        };
+        let end = ExecutionEnd {
+            id: "run-1".into(),
+            job_id: "job-1".into(),
+            status: ExecutionStatus::Failed,
+            finished_at: at + chrono::Duration::milliseconds(7),
+            duration_ms: 7,
+            output: None,
+            error: Some("it \"broke\"".into()),
+        };
+        let statement = insert_runs_statement(&[(&start, &end)]);
+        assert_eq!(
+            statement.sql,
+            "INSERT INTO job_execution (id, job_id, job_name, scheduled_for, started_at, status, attempt, node, \
+             trigger_source, finished_at, duration_ms, output, error) SELECT id, job_id, job_name, scheduled_for, \
+             started_at, status, attempt, node, trigger_source, finished_at, duration_ms, output, error \
+             FROM json_to_recordset($1::json) AS v(id text, job_id text, job_name text, scheduled_for timestamptz, \
+             started_at timestamptz, status text, attempt integer, node text, trigger_source text, \
+             finished_at timestamptz, duration_ms bigint, output text, error text)"
+        );
+        let values = statement.values.map(|v| v.0).unwrap_or_default();
+        let [Value::String(Some(json))] = values.as_slice() else {
+            panic!("one JSON text parameter, got {values:?}");
+        };
+        for part in [
+            r#""status":"failed""#,
+            r#""duration_ms":7"#,
+            r#""error":"it \"broke\"""#,
+            r#""output":null"#,
+            r#""attempt":2"#,
+        ] {
+            assert!(json.contains(part), "{part} in {json}");
+        }
+    }
 }

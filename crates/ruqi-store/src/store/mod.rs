@@ -219,7 +219,8 @@ impl JobStore for SeaOrmStore {
     }
 
     async fn record_start(&self, start: &ExecutionStart) -> ruqi_core::Result<()> {
-        self.writer.start(&self.db, start).await.map_err(store_error)
+        self.writer.start(&self.db, start);
+        Ok(())
     }
 
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> ruqi_core::Result<()> {
