@@ -198,13 +198,8 @@ async fn fires_are_shared_with_a_live_node_and_taken_over_when_it_does_not_claim
         "each of the two nodes owns about half of the jobs; this one claimed {} of {JOBS}",
         own.len()
     );
-    wait_until(&scheduler, "this node's own runs are recorded", || async {
-        for id in &own {
-            if !executions(&db, id).await.iter().any(|e| e.status == "success") {
-                return false;
-            }
-        }
-        true
+    wait_until(&scheduler, "this node's own runs are recorded", || {
+        all_succeeded(&db, &own)
     })
     .await;
     for id in &others {
@@ -212,13 +207,8 @@ async fn fires_are_shared_with_a_live_node_and_taken_over_when_it_does_not_claim
     }
 
     clock.advance(takeover);
-    wait_until(&scheduler, "the other node's fires are taken over", || async {
-        for id in &others {
-            if !executions(&db, id).await.iter().any(|e| e.status == "success") {
-                return false;
-            }
-        }
-        true
+    wait_until(&scheduler, "the other node's fires are taken over", || {
+        all_succeeded(&db, &others)
     })
     .await;
     for id in &ids {
@@ -231,6 +221,16 @@ async fn fires_are_shared_with_a_live_node_and_taken_over_when_it_does_not_claim
         assert_eq!(row(&db, id).await.unwrap().next_run_time, Some(t(120)));
     }
     scheduler.shutdown().await;
+}
+
+/// Whether each of `ids` has a `success` row.
+async fn all_succeeded(db: &DatabaseConnection, ids: &[&String]) -> bool {
+    for id in ids {
+        if !executions(db, id).await.iter().any(|e| e.status == "success") {
+            return false;
+        }
+    }
+    true
 }
 
 async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
