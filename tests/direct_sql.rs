@@ -227,6 +227,31 @@ async fn log_records_each_change_with_its_version(db: DatabaseConnection) {
     assert!(job_info::Entity::find().all(&db).await.unwrap().is_empty());
 }
 
+/// One statement that changes several rows logs each of them once, a key
+/// renamed in SQL is logged as the old key gone and the new key at its
+/// version, and a write of the outcome columns alone logs nothing.
+async fn bulk_writes_and_renamed_keys_are_logged_row_by_row(db: DatabaseConnection) {
+    for job_id in ["a", "b", "c"] {
+        raw_insert(&db, job_id, "4 * * * *").await;
+    }
+    let inserted = job_change::Entity::find().all(&db).await.unwrap().len();
+    sql(&db, "UPDATE job_info SET rule = '8 * * * *' WHERE job_id IN ('a', 'b')").await;
+    sql(&db, "UPDATE job_info SET job_id = 'renamed' WHERE job_id = 'c'").await;
+    sql(&db, "UPDATE job_info SET last_status = 'success', is_running = FALSE").await;
+
+    let mut log = job_change::Entity::find().all(&db).await.unwrap();
+    log.sort_by_key(|c| c.seq);
+    let mut entries: Vec<(String, Option<i64>)> =
+        log.into_iter().skip(inserted).map(|c| (c.job_id, c.version)).collect();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    // The order within one statement is the database's own.
+    entries[..2].sort();
+    entries[2..].sort();
+    let expected = [("a", Some(1)), ("b", Some(1)), ("c", None), ("renamed", Some(0))];
+    let expected: Vec<(String, Option<i64>)> = expected.iter().map(|(id, v)| ((*id).to_owned(), *v)).collect();
+    assert_eq!(entries, expected);
+}
+
 /// Start-up reads the table a page at a time (on SQLite, each page as one
 /// JSON array): every field must come back as the entity reads it,
 /// including a date typed in by hand in another format (on SQLite that
@@ -290,5 +315,6 @@ backend_tests!(
     rolled_back_edit_changes_nothing,
     change_committed_out_of_order_still_arrives,
     log_records_each_change_with_its_version,
+    bulk_writes_and_renamed_keys_are_logged_row_by_row,
     paged_read_matches_the_entity_read,
 );

@@ -16,11 +16,12 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
     "m20261121_000004_add_execution_control",
+    "m20261121_000005_lighter_run_writes",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
