@@ -96,23 +96,27 @@ fn throughput_limit(results: &Results) -> Option<String> {
     let _ = writeln!(
         md,
         "At {} jobs due at once: {}. Each run costs three or four row writes: the claim (a compare-and-set \
-         `UPDATE` of `job_info`, whose version bump the migrations' trigger also logs to `job_change`, with a \
+         `UPDATE` of `job_info`, whose version bump the migrations' triggers also log to `job_change`, with a \
          `NOTIFY` on PostgreSQL), the `job_execution` row (one `INSERT` of the finished row when the run ends \
          before a writer has taken its start, as a trivial function under load does; otherwise an `INSERT` of \
-         the `running` row and an `UPDATE` at the end), and the `UPDATE` of the job's `last_status`. Writing \
-         such a run as one row instead of two writes took PostgreSQL from 15,023/s to 16,636/s at 100,000 jobs \
-         (1.13 and 1.25 of the same-run `INSERT` baseline, measured back to back). The store writes them by \
-         group commit, one statement per kind for everything that arrived while the previous batch was being \
-         written (two writers taking turns on PostgreSQL and MySQL), and the database server shares the two \
-         cores with the scheduler. On PostgreSQL the server is the larger part: `perf record -a` over a \
-         100,000-job run put 41 % of all samples in PostgreSQL's processes and 20 % in the scheduler's. Run \
-         alone in `psql` on a 100,000-row `job_info`, 2,000 rows per statement, the batches' statements took: \
-         the claim 37 ms (the `job_change` log trigger about 10 ms of it), locking the rows 8 ms, the `running` \
-         rows' `INSERT` 19 ms, the end's `UPDATE` of `job_execution` 24 ms (now mostly saved) and of `job_info` \
-         28 ms. What would cut it next: fewer index writes per run (`job_execution` has six indexes, and a \
-         longer run's end changes the indexed `status`, so that update is not HOT) and a `fillfactor` below 100 \
-         on `job_info`, so that the claim's and the end's updates can stay on their page. Each batch's size \
-         and duration are logged at `trace` (`RUST_LOG=ruqi_store::store::batch=trace`).",
+         the `running` row and an `UPDATE` at the end), and the `UPDATE` of the job's `last_status`. The store \
+         writes them by group commit, one statement per kind for everything that arrived while the previous \
+         batch was being written (two writers taking turns on PostgreSQL and MySQL), and the database server \
+         shares the two cores with the scheduler. On PostgreSQL the server is the larger part: `perf record -a` \
+         over a 100,000-job run put 47 % of all samples in PostgreSQL's processes, 24 % in the scheduler's and \
+         22 % idle (the disk: a single-row `INSERT` one at a time managed under 1,000/s that day). Migration 5 \
+         cut the server's work per run: on PostgreSQL the version trigger runs only `WHEN` it has work, the \
+         change log is written once per statement from its transition tables instead of by a PL/pgSQL call per \
+         row, `job_info` keeps a fifth of each page free so that the end's `UPDATE` is heap-only, and \
+         `job_execution` has one index less. Run alone in `psql`, 2,000 rows per statement (median of three): the \
+         claim from 72 ms to 52 ms, the end's `UPDATE` of `job_info` from 50 ms to 29 ms; the whole benchmark at \
+         100,000 jobs, back to back, from 7,115/s to 8,970/s (1.83 and 2.39 of the same-run `INSERT` baseline). \
+         The host was slow that day: the same baseline ran at 3,800–3,900/s, against 13,600/s on the faster day \
+         when the code before migration 5 reached 17,496/s (and when writing a run that ends before its start \
+         is written as one row had taken it from 15,023/s to 16,636/s, 1.13 and 1.25 of that baseline). What is left per run on PostgreSQL is mostly index upkeep: the \
+         claim changes the indexed `next_run_time`, so it writes a new entry in each of `job_info`'s four \
+         indexes, and the run's row adds five. Each batch's size and duration are logged at `trace` \
+         (`RUST_LOG=ruqi_store::store::batch=trace`).",
         thousands(throughput::BAR_JOBS),
         figures.join("; ")
     );
