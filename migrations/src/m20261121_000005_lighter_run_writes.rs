@@ -8,7 +8,9 @@
 //! - PostgreSQL: the version trigger runs only `WHEN` a versioned column
 //!   changed without a version bump, the change log is written once per
 //!   statement (see `backend::postgres`), and `job_info` pages keep room for
-//!   the new versions of their rows (`fillfactor`).
+//!   the new versions of their rows (`fillfactor`). Pages written before
+//!   the migration keep none until the table is rewritten (`VACUUM FULL
+//!   job_info`); pages written after it do.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
