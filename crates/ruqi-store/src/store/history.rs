@@ -4,7 +4,7 @@ use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, Mis
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
     TransactionTrait, Value,
 };
 
@@ -359,21 +359,43 @@ pub(crate) async fn record_progress<C: ConnectionTrait>(db: &C, execution_id: &s
 /// Marks the running executions of a job, or one execution, as asked to stop,
 /// leaving out those of `except_node` (which cancels its own at once).
 /// Returns how many were marked.
+///
+/// The runs are found by a plain read first and marked by key, so the
+/// `UPDATE` locks only their rows. An `UPDATE` filtered on `status` would
+/// lock a range of the `(status, node)` index on MySQL, and deadlock with
+/// the ends of this node's own runs, which move rows out of that range
+/// while it is being cancelled. With no run elsewhere nothing is written.
 pub(crate) async fn request_cancel<C: ConnectionTrait>(
     db: &C,
     target: &CancelTarget,
     except_node: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, DbErr> {
-    let mut update = job_execution::Entity::update_many()
-        .col_expr(job_execution::Column::CancelRequestedAt, Expr::value(Some(now)))
-        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-        .filter(job_execution::Column::Node.ne(except_node));
-    update = match target {
-        CancelTarget::Job(job_id) => update.filter(job_execution::Column::JobId.eq(job_id.as_str())),
-        CancelTarget::Execution(id) => update.filter(job_execution::Column::Id.eq(id.as_str())),
+    use sea_orm::QuerySelect;
+    let elsewhere = || {
+        Condition::all()
+            .add(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .add(job_execution::Column::Node.ne(except_node))
     };
-    Ok(update.exec(db).await?.rows_affected)
+    let mut find = job_execution::Entity::find()
+        .select_only()
+        .column(job_execution::Column::Id)
+        .filter(elsewhere());
+    find = match target {
+        CancelTarget::Job(job_id) => find.filter(job_execution::Column::JobId.eq(job_id.as_str())),
+        CancelTarget::Execution(id) => find.filter(job_execution::Column::Id.eq(id.as_str())),
+    };
+    let ids: Vec<String> = find.into_tuple().all(db).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let marked = job_execution::Entity::update_many()
+        .col_expr(job_execution::Column::CancelRequestedAt, Expr::value(Some(now)))
+        .filter(job_execution::Column::Id.is_in(ids))
+        .filter(elsewhere())
+        .exec(db)
+        .await?;
+    Ok(marked.rows_affected)
 }
 
 /// The running executions of `node` that somebody asked to stop.
