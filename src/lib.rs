@@ -40,7 +40,7 @@ pub use ruqi_core::{
     ExecutionStatus, FieldError, FunctionInfo, JobContext, JobRecord, JobStateChange, JobStore, LiveJob, LogSink,
     LostRun, ManualClock, MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule, Scheduler,
     SchedulerBuilder, SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource, UNSCHEDULABLE_PREFIX,
-    ValidationContext, compile, execution, job, registry, trigger,
+    ValidationContext, compile, execution, fire_owner, job, registry, trigger,
 };
 pub use ruqi_core::{
     CancelOutcome, CancelTarget, EventStream, FireMissed, IntoJobError, JobError, LogTail, RetryAdvice, RunEnded,

@@ -31,7 +31,7 @@ pub use registry::{
 pub use registry::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
 pub use scheduler::{
     CancelOutcome, ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig,
-    SchedulerStatus, TimerEngine, UNSCHEDULABLE_PREFIX,
+    SchedulerStatus, TimerEngine, UNSCHEDULABLE_PREFIX, fire_owner,
 };
 pub use store::{CancelTarget, ChangeBatch, ChangeFeed, JobStateChange, JobStore, LostRun, NodeInfo, RowChange};
 pub use trigger::{Schedule, TriggerKind};

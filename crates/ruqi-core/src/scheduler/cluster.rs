@@ -177,15 +177,27 @@ impl<'a> Owners<'a> {
     }
 
     fn is_mine(&self, job_id: &str) -> bool {
-        owner_of(job_id, &self.names) == Some(self.me)
+        fire_owner(job_id, &self.names) == Some(self.me)
     }
 }
 
-/// The node among `nodes` whose scheduled fires `job_id`'s are: the one with
-/// the highest score for the pair (rendezvous hashing). Every process
+/// The node among `nodes` that owns `job_id`'s scheduled fires: the one
+/// with the highest score for the pair (rendezvous hashing). Every process
 /// computes the same answer from the same names, and when a node joins or
 /// leaves only the jobs it gains or held change owner.
-fn owner_of<'a>(job_id: &str, nodes: &[&'a str]) -> Option<&'a str> {
+///
+/// `nodes` are the names of the live nodes (the `node` column of
+/// `scheduler_node`, as [`SchedulerStatus::nodes`](super::SchedulerStatus::nodes)
+/// lists them); `None` when it is empty.
+///
+/// ```
+/// let nodes = ["web-1", "web-2"];
+/// let owner = ruqi_core::fire_owner("nightly-report", &nodes);
+/// assert!(owner.is_some_and(|node| nodes.contains(&node)));
+/// // The answer does not depend on the order of the list.
+/// assert_eq!(owner, ruqi_core::fire_owner("nightly-report", &["web-2", "web-1"]));
+/// ```
+pub fn fire_owner<'a>(job_id: &str, nodes: &[&'a str]) -> Option<&'a str> {
     nodes
         .iter()
         .copied()
@@ -244,7 +256,7 @@ mod tests {
         let nodes = ["web-1", "web-2", "web-3"];
         let mut counts = [0usize; 3];
         for i in 0..30_000 {
-            let owner = owner_of(&format!("job-{i}"), &nodes).unwrap();
+            let owner = fire_owner(&format!("job-{i}"), &nodes).unwrap();
             counts[nodes.iter().position(|n| *n == owner).unwrap()] += 1;
         }
         for count in counts {
@@ -258,8 +270,8 @@ mod tests {
         let without_c = ["a", "b"];
         for i in 0..5_000 {
             let job = format!("{i}");
-            let before = owner_of(&job, &all).unwrap();
-            let after = owner_of(&job, &without_c).unwrap();
+            let before = fire_owner(&job, &all).unwrap();
+            let after = fire_owner(&job, &without_c).unwrap();
             if before != "c" {
                 assert_eq!(before, after, "job {job} moved though its owner stayed");
             }
@@ -270,7 +282,7 @@ mod tests {
     fn the_owner_does_not_depend_on_the_order_of_the_list() {
         for i in 0..1_000 {
             let job = format!("order-{i}");
-            assert_eq!(owner_of(&job, &["x", "y", "z"]), owner_of(&job, &["z", "x", "y"]));
+            assert_eq!(fire_owner(&job, &["x", "y", "z"]), fire_owner(&job, &["z", "x", "y"]));
         }
     }
 

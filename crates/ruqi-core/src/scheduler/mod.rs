@@ -21,6 +21,7 @@ mod sync;
 #[cfg(feature = "tokio-cron-scheduler")]
 mod timer_tcs;
 
+pub use cluster::fire_owner;
 pub use sync::{ChangeExpectation, ReconcileReport, UNSCHEDULABLE_PREFIX};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
