@@ -16,12 +16,13 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
     "m20261121_000004_add_execution_control",
     "m20261121_000005_lighter_run_writes",
+    "m20261121_000006_unindexed_next_run_time",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

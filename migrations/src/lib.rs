@@ -20,6 +20,7 @@ mod m20261121_000002_create_version_triggers;
 mod m20261121_000003_create_change_feed;
 mod m20261121_000004_add_execution_control;
 mod m20261121_000005_lighter_run_writes;
+mod m20261121_000006_unindexed_next_run_time;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_change_feed::Migration),
             Box::new(m20261121_000004_add_execution_control::Migration),
             Box::new(m20261121_000005_lighter_run_writes::Migration),
+            Box::new(m20261121_000006_unindexed_next_run_time::Migration),
         ]
     }
 
