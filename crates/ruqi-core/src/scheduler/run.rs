@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::state::ScheduledJob;
@@ -196,11 +196,12 @@ impl Inner {
         };
         self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
         // The fire is already claimed, so the `running` row need not be written
-        // before the function starts: writing it alongside keeps a database
-        // round trip out of every run's start. The end is written after it.
-        let store = self.store.clone();
-        let start_written = tokio::spawn(async move { store.record_start(&start).await });
-        let flushing = self.flush_log_while_running(execution_id.clone(), handle.log.clone());
+        // before the function starts: the store answers once it has queued the
+        // row, which keeps a database round trip out of every run's start. The
+        // end is written after it.
+        if let Err(error) = self.store.record_start(&start).await {
+            tracing::warn!(parent: &span, %error, "recording the start of a run failed");
+        }
         let ctx = JobContext::new(
             RunInfo {
                 job_id: job_id.into(),
@@ -214,10 +215,12 @@ impl Inner {
             handle.log.clone(),
         );
         let mut outcome = match &job.function {
-            Ok(function) => run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone()).await,
+            Ok(function) => {
+                let run = run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone());
+                self.flushing_log_meanwhile(&execution_id, &handle.log, run).await
+            }
             Err(name) => Outcome::failed(self.registry.unknown(name).to_string()),
         };
-        drop(flushing);
         // The slot is for running functions: writing the outcome down does
         // not hold it, so the next run starts while this one is recorded. A
         // function that ignored its timeout or cancellation keeps it until it
@@ -251,11 +254,6 @@ impl Inner {
                 .is_some_and(|e| e.activity().running.len() > 1 || (!e.retired && !e.activity().queued.is_empty()))
         };
         tracing::info!(parent: &span, status = %end.status, duration_ms = end.duration_ms, "run finished");
-        match start_written.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(parent: &span, %error, "recording the start of a run failed"),
-            Err(error) => tracing::warn!(parent: &span, %error, "recording the start of a run panicked"),
-        }
         if let Err(error) = self.store.record_end(&end, others_go_on).await {
             tracing::warn!(parent: &span, %error, "recording the end of a run failed");
         }
@@ -406,33 +404,35 @@ impl Inner {
         }
     }
 
-    /// Writes the log of a run to its row once a second while it grows, so
-    /// that it can be tailed from any node. Stops when the guard is dropped.
-    fn flush_log_while_running(&self, execution_id: Arc<str>, log: LogSink) -> DropGuard {
-        let done = CancellationToken::new();
-        let stop = done.clone();
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let mut written = 0;
-            let mut tick = tokio::time::interval(LOG_FLUSH_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                let lines = log.line_count();
-                if lines == written {
-                    continue;
-                }
-                written = lines;
-                if let Err(error) = store.record_progress(&execution_id, &log.contents()).await {
-                    tracing::debug!(%execution_id, %error, "writing the log of a running job failed");
+    /// Awaits `run`, and meanwhile writes the log of the run to its row once
+    /// a second while it grows, so that it can be tailed from any node. A
+    /// write still going when the run ends is dropped: the end writes the
+    /// whole log.
+    async fn flushing_log_meanwhile<F: Future>(&self, execution_id: &str, log: &LogSink, run: F) -> F::Output {
+        let mut run = std::pin::pin!(run);
+        let mut written = 0;
+        loop {
+            tokio::select! {
+                biased;
+                output = run.as_mut() => return output,
+                () = tokio::time::sleep(LOG_FLUSH_INTERVAL) => {}
+            }
+            let lines = log.line_count();
+            if lines == written {
+                continue;
+            }
+            written = lines;
+            let contents = log.contents();
+            tokio::select! {
+                biased;
+                output = run.as_mut() => return output,
+                result = self.store.record_progress(execution_id, &contents) => {
+                    if let Err(error) = result {
+                        tracing::debug!(%execution_id, %error, "writing the log of a running job failed");
+                    }
                 }
             }
-        });
-        done.drop_guard()
+        }
     }
 }
 

@@ -320,7 +320,9 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, que
     let sizes = (claims.len(), starts.len(), ends.len());
     let split_before = counts.split.load(Ordering::Relaxed);
     write_claims(db, claims, counts).await;
+    let claimed_us = began.elapsed().as_micros() as u64;
     write_starts(db, &starts, counts).await;
+    let started_us = began.elapsed().as_micros() as u64;
     {
         let mut queued = queued.lock();
         for start in &starts {
@@ -334,6 +336,8 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, que
         starts = sizes.1,
         ends = sizes.2,
         split = counts.split.load(Ordering::Relaxed) - split_before,
+        claims_us = claimed_us,
+        starts_us = started_us - claimed_us,
         elapsed_us = began.elapsed().as_micros() as u64,
         "batch written"
     );
