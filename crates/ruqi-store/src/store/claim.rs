@@ -7,7 +7,7 @@ use ruqi_core::JobStateChange;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    QueryOrder, QuerySelect, RuntimeErr, Statement, TransactionTrait, Value,
 };
 
 use super::bulk::BulkUpdate;
@@ -86,12 +86,41 @@ pub(crate) enum Locking {
     SkipHeld,
     /// Wait for every row (`FOR UPDATE`): for the writes of one job.
     Wait,
+    /// PostgreSQL: take no locks up front, and let the transaction's
+    /// statements wait at most [`BRIEF_LOCK_WAIT`] for a row another
+    /// transaction holds; past that they fail (see [`is_lock_timeout`]),
+    /// and the caller writes again with [`Locking::SkipHeld`]. Saves the
+    /// locking read, and its lock record on every row, when nothing else
+    /// holds the rows, as is usual.
+    Brief,
+}
+
+/// How long a [`Locking::Brief`] statement waits for a row another
+/// transaction holds. Also ends a deadlock between two batches long before
+/// the server's own check would (`deadlock_timeout`, one second by default).
+pub(crate) const BRIEF_LOCK_WAIT: &str = "20ms";
+
+/// Makes `txn` a [`Locking::Brief`] one (PostgreSQL).
+pub(crate) async fn wait_briefly(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{BRIEF_LOCK_WAIT}'"))
+        .await
+        .map(drop)
+}
+
+/// Whether `error` is PostgreSQL giving up on a lock (`lock_not_available`,
+/// as `lock_timeout` raises it).
+pub(crate) fn is_lock_timeout(error: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error))) = error else {
+        return false;
+    };
+    matches!(&**error, sea_orm::sqlx::Error::Database(e) if e.code().as_deref() == Some("55P03"))
 }
 
 /// Locks the `job_info` rows of `job_ids` for `txn`, in key order, and
 /// returns those it locked with their versions: with [`Locking::SkipHeld`]
-/// the ones no other transaction held, with [`Locking::Wait`] all that
-/// exist. Either way a missing row is not in the answer.
+/// the ones no other transaction held, with [`Locking::Wait`] (or
+/// [`Locking::Brief`], within its wait) all that exist. Either way a
+/// missing row is not in the answer.
 pub(crate) async fn lock_jobs(
     txn: &DatabaseTransaction,
     job_ids: impl IntoIterator<Item = &str>,
@@ -125,7 +154,7 @@ pub(crate) async fn lock_jobs(
         .order_by_asc(Column::JobId);
     let query = match locking {
         Locking::SkipHeld => query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
-        Locking::Wait => query.lock(LockType::Update),
+        Locking::Wait | Locking::Brief => query.lock(LockType::Update),
     };
     let rows: Vec<(String, i64)> = query.into_tuple().all(txn).await?;
     Ok(rows.into_iter().collect())
@@ -135,20 +164,29 @@ pub(crate) async fn lock_jobs(
 /// answer says, claim by claim, whether it won, or `None` for a row that
 /// another transaction held at that moment: the caller claims those one by
 /// one. SQLite: one statement (the database has one writer at a time).
-/// PostgreSQL and MySQL: one transaction that locks the rows no one else
-/// holds, then one statement for the claims that still match.
+/// PostgreSQL: one statement in a [`Locking::Brief`] transaction, and only
+/// if that gives up on a held row, as MySQL always does: one transaction
+/// that locks the rows no one else holds, then one statement for the
+/// claims that still match.
 pub(crate) async fn compare_and_set_many(
     db: &DatabaseConnection,
     claims: &[Claim<'_>],
 ) -> Result<Vec<Option<bool>>, DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        let won: HashSet<String> = CLAIM
-            .run(db, claims.iter().map(Claim::values).collect(), true)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        return Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect());
+    match db.get_database_backend() {
+        DbBackend::Sqlite => return claim_in_one_statement(db, claims).await,
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            wait_briefly(&txn).await?;
+            match claim_in_one_statement(&txn, claims).await {
+                Ok(answers) => {
+                    txn.commit().await?;
+                    return Ok(answers);
+                }
+                Err(error) if is_lock_timeout(&error) => txn.rollback().await?,
+                Err(error) => return Err(error),
+            }
+        }
+        _ => {}
     }
     let txn = db.begin().await?;
     let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
@@ -163,6 +201,18 @@ pub(crate) async fn compare_and_set_many(
         .iter()
         .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
         .collect())
+}
+
+/// Every claim in one statement that returns the rows it changed: those
+/// claims won, the others lost.
+async fn claim_in_one_statement<C: ConnectionTrait>(db: &C, claims: &[Claim<'_>]) -> Result<Vec<Option<bool>>, DbErr> {
+    let won: HashSet<String> = CLAIM
+        .run(db, claims.iter().map(Claim::values).collect(), true)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect())
 }
 
 /// `UPDATE job_info SET … , version = v + 1 WHERE job_id = ? AND version = v`.

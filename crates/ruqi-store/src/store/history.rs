@@ -268,8 +268,25 @@ pub(crate) struct RunEnd<'a> {
 /// On PostgreSQL and MySQL the job rows are locked first, as `locking`
 /// says. With [`Locking::SkipHeld`], the ends of a job whose row another
 /// transaction holds are left unwritten; the answer marks them (`true`), and
-/// the caller writes them again with [`Locking::Wait`].
+/// the caller writes them again with [`Locking::Wait`]. On PostgreSQL,
+/// `SkipHeld` first tries [`Locking::Brief`], which locks nothing up front
+/// and leaves nothing unwritten, unless a row stays held.
 pub(crate) async fn record_ends(
+    db: &DatabaseConnection,
+    ends: &[RunEnd<'_>],
+    locking: Locking,
+) -> Result<Vec<bool>, DbErr> {
+    if locking == Locking::SkipHeld && db.get_database_backend() == DbBackend::Postgres {
+        match record_ends_locking(db, ends, Locking::Brief).await {
+            Err(error) if claim::is_lock_timeout(&error) => {}
+            written => return written,
+        }
+    }
+    record_ends_locking(db, ends, locking).await
+}
+
+/// [`record_ends`] with exactly the `locking` asked for.
+async fn record_ends_locking(
     db: &DatabaseConnection,
     ends: &[RunEnd<'_>],
     locking: Locking,
@@ -284,7 +301,9 @@ pub(crate) async fn record_ends(
     let txn = db.begin().await?;
     let mut held_jobs = std::collections::HashSet::new();
     // SQLite has one writer at a time: no row is held by another transaction.
-    if db.get_database_backend() != DbBackend::Sqlite {
+    if locking == Locking::Brief {
+        claim::wait_briefly(&txn).await?;
+    } else if db.get_database_backend() != DbBackend::Sqlite {
         let job_ids = last_per_job.iter().map(|run| run.end.job_id.as_str());
         let locked = claim::lock_jobs(&txn, job_ids, locking).await?;
         // With `Wait` a missing row is a job deleted meanwhile: its runs
