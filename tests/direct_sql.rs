@@ -6,9 +6,12 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use common::{executions, job, row, start, t, trigger_col, ts, wait_until};
 use ruqi::entity::{job_change, job_info};
-use ruqi::{JobContext, Registry, Scheduler};
+use ruqi::{FeedConfig, JobContext, ManualClock, Registry, Scheduler, SeaOrmStore};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, TransactionTrait};
 
 // Rules are chosen not to match the manual clock's start (t(0), a full hour):
@@ -304,7 +307,39 @@ async fn paged_read_matches_the_entity_read(db: DatabaseConnection) {
     assert_eq!(paged.len(), 7);
 }
 
+/// On PostgreSQL a plain SQL edit is announced by `NOTIFY` at its commit:
+/// with the log's poll an hour apart, it still arrives at once.
+async fn postgres_edits_arrive_by_notify_before_any_poll(db: DatabaseConnection) {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        // SQLite and MySQL have no notification: the poll is how edits arrive.
+        return;
+    }
+    let store = SeaOrmStore::new(db.clone()).change_feed(FeedConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..FeedConfig::default()
+    });
+    let scheduler = Scheduler::builder(Arc::new(store), registry())
+        .node_name("test-node")
+        .clock(Arc::new(ManualClock::new(t(0))))
+        .start()
+        .await
+        .unwrap();
+    job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+    wait_until(&scheduler, "the job is scheduled", || async {
+        next_fire(&scheduler, "j").await == Some(t(240))
+    })
+    .await;
+    for (rule, next) in [("8 * * * *", t(480)), ("12 * * * *", t(720))] {
+        sql(&db, &format!("UPDATE job_info SET rule = '{rule}' WHERE job_id = 'j'")).await;
+        wait_until(&scheduler, "the edit arrives without a poll", || async {
+            next_fire(&scheduler, "j").await == Some(next)
+        })
+        .await;
+    }
+}
+
 backend_tests!(
+    postgres_edits_arrive_by_notify_before_any_poll,
     inserted_row_is_validated_scheduled_and_written_back,
     changed_rule_reschedules,
     changed_next_run_time_alone_moves_the_next_fire,

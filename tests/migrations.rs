@@ -16,13 +16,14 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
     "m20261121_000004_add_execution_control",
     "m20261121_000005_lighter_run_writes",
     "m20261121_000006_unindexed_next_run_time",
+    "m20261122_000007_notify_logged_changes",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

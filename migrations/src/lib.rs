@@ -21,6 +21,7 @@ mod m20261121_000003_create_change_feed;
 mod m20261121_000004_add_execution_control;
 mod m20261121_000005_lighter_run_writes;
 mod m20261121_000006_unindexed_next_run_time;
+mod m20261122_000007_notify_logged_changes;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_add_execution_control::Migration),
             Box::new(m20261121_000005_lighter_run_writes::Migration),
             Box::new(m20261121_000006_unindexed_next_run_time::Migration),
+            Box::new(m20261122_000007_notify_logged_changes::Migration),
         ]
     }
 

@@ -115,19 +115,8 @@ const STATEMENT_CHANGES: [(&str, &str, &str); 3] = [
 /// would then take a second instead of a few milliseconds.
 pub(crate) fn create_statement_change_triggers() -> Vec<String> {
     let mut statements = drop_change_triggers();
-    for (op, tables, rows) in STATEMENT_CHANGES {
-        statements.push(format!(
-            "CREATE OR REPLACE FUNCTION ruqi_job_info_log_{op}s() RETURNS trigger AS $$
-BEGIN
-    EXECUTE 'INSERT INTO job_change (job_id, version) {rows}';
-    IF FOUND THEN
-        PERFORM pg_notify('{channel}', '');
-    END IF;
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql",
-            channel = crate::CHANGE_CHANNEL
-        ));
+    for ((op, tables, _), function) in STATEMENT_CHANGES.iter().zip(statement_change_functions()) {
+        statements.push(function);
         statements.push(format!(
             "CREATE TRIGGER ruqi_job_info_{op}_changes AFTER {} ON job_info \
              REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION ruqi_job_info_log_{op}s()",
@@ -135,6 +124,32 @@ $$ LANGUAGE plpgsql",
         ));
     }
     statements
+}
+
+/// The functions of the statement-level change triggers
+/// (`CREATE OR REPLACE`). Whether the `INSERT` logged anything is read with
+/// `GET DIAGNOSTICS`: `EXECUTE` leaves `FOUND` as it was.
+pub(crate) fn statement_change_functions() -> Vec<String> {
+    STATEMENT_CHANGES
+        .iter()
+        .map(|(op, _, rows)| {
+            format!(
+                "CREATE OR REPLACE FUNCTION ruqi_job_info_log_{op}s() RETURNS trigger AS $$
+DECLARE
+    logged bigint;
+BEGIN
+    EXECUTE 'INSERT INTO job_change (job_id, version) {rows}';
+    GET DIAGNOSTICS logged = ROW_COUNT;
+    IF logged > 0 THEN
+        PERFORM pg_notify('{channel}', '');
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql",
+                channel = crate::CHANGE_CHANNEL
+            )
+        })
+        .collect()
 }
 
 /// Drops the statement-level change triggers and their functions.

@@ -1,0 +1,33 @@
+//! PostgreSQL: the change log's statement-level trigger functions (from
+//! migration 5) notify again when they log a change.
+//!
+//! They asked `FOUND` whether their `INSERT` logged anything, but the
+//! `INSERT` runs with `EXECUTE`, which leaves `FOUND` unset: no `NOTIFY` was
+//! sent, and schedulers saw a plain SQL edit only at their next poll of the
+//! log (`poll_interval`, a second by default) instead of within
+//! milliseconds. The functions now read the row count with
+//! `GET DIAGNOSTICS`. Nothing to undo: `down` keeps them.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::backend::{self, postgres};
+
+#[derive(DeriveMigrationName)]
+pub(crate) struct Migration;
+
+// async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        backend::run(manager, postgres::statement_change_functions()).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
