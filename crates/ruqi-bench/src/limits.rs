@@ -102,20 +102,22 @@ fn throughput_limit(results: &Results) -> Option<String> {
          the `running` row and an `UPDATE` at the end), and the `UPDATE` of the job's `last_status`. The store \
          writes them by group commit, one statement per kind for everything that arrived while the previous \
          batch was being written (two writers taking turns on PostgreSQL and MySQL), and the database server \
-         shares the two cores with the scheduler. On PostgreSQL the server is the larger part: `perf record -a` \
-         over a 100,000-job run put 47 % of all samples in PostgreSQL's processes, 24 % in the scheduler's and \
-         22 % idle (the disk: a single-row `INSERT` one at a time managed under 1,000/s that day). Migration 5 \
-         cut the server's work per run: on PostgreSQL the version trigger runs only `WHEN` it has work, the \
-         change log is written once per statement from its transition tables instead of by a PL/pgSQL call per \
-         row, `job_info` keeps a fifth of each page free so that the end's `UPDATE` is heap-only, and \
-         `job_execution` has one index less. Run alone in `psql`, 2,000 rows per statement (median of three): the \
-         claim from 72 ms to 52 ms, the end's `UPDATE` of `job_info` from 50 ms to 29 ms; the whole benchmark at \
-         100,000 jobs, back to back, from 7,115/s to 8,970/s (1.83 and 2.39 of the same-run `INSERT` baseline). \
-         The host was slow that day: the same baseline ran at 3,800–3,900/s, against 13,600/s on the faster day \
-         when the code before migration 5 reached 17,496/s (and when writing a run that ends before its start \
-         is written as one row had taken it from 15,023/s to 16,636/s, 1.13 and 1.25 of that baseline). What is left per run on PostgreSQL is mostly index upkeep: the \
-         claim changes the indexed `next_run_time`, so it writes a new entry in each of `job_info`'s four \
-         indexes, and the run's row adds five. Each batch's size and duration are logged at `trace` \
+         shares the two cores with the scheduler. `perf record -a` over the 100,000 runs alone (not the seeding \
+         or the wait for T) put 55 % of all samples in PostgreSQL's processes, 34 % in the scheduler's, 3 % in \
+         the benchmark's event counter and 7 % idle. Within PostgreSQL, index look-ups by `job_id` took 27 % of \
+         all samples, reading the JSON parameters 7 %, new index entries 8 % and the change-log trigger 5 %. \
+         Three changes followed from that profile, each measured back to back at 100,000 jobs on PostgreSQL \
+         (single runs, alternating): migration 6 drops the index on `job_info.next_run_time`, which no query \
+         reads but every claim had to move (on PostgreSQL it kept every claim from being a heap-only update), \
+         and a run no longer spawns a task to queue its start or another to flush its log (with a faster random \
+         source for execution ids): median 15,338/s to 17,294/s. Then PostgreSQL's claims and run ends stopped \
+         locking their rows with a read first: each batch is one statement in a transaction whose \
+         `lock_timeout` is 20 ms, written again the old way only when a row stays held that long: 16,650 and \
+         15,457/s to 18,394 and 21,044/s. Earlier, migration 5 had taken the version trigger off the claim \
+         (`WHEN`), written the change log once per statement, kept a fifth of each `job_info` page free and \
+         dropped one `job_execution` index: 7,115/s to 8,970/s back to back on a slow day. What is left per \
+         run on PostgreSQL is the look-ups by key (two `UPDATE`s of `job_info`, the change log's join of its \
+         transition tables) and the five index entries of the run's row. Each batch's size and duration are logged at `trace` \
          (`RUST_LOG=ruqi_store::store::batch=trace`).",
         thousands(throughput::BAR_JOBS),
         figures.join("; ")
