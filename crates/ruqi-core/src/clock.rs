@@ -5,11 +5,14 @@
 //! [`ManualClock`] and move time forward themselves, so a test of a DST
 //! transition or a misfire takes milliseconds instead of hours.
 
-use std::sync::{Arc, Mutex};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// A source of wall-clock time that can also wait for an instant.
 pub trait Clock: Send + Sync + 'static {
@@ -20,9 +23,22 @@ pub trait Clock: Send + Sync + 'static {
     fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()>;
 }
 
-/// The real clock: `Utc::now()` and tokio's timer.
+/// The real clock: `Utc::now()`, tokio's timer for the bulk of a wait, and
+/// a thread of its own for the last few milliseconds.
+///
+/// tokio's timer fires on whole-millisecond ticks, and its driver parks with
+/// a timeout in whole milliseconds, so a tokio sleep ends up to about 2 ms
+/// after its deadline. A wait for an instant therefore sleeps on tokio until
+/// 3 ms before it, and hands the rest to one process-wide thread
+/// that waits on the operating system's high-resolution timer (tens of
+/// microseconds late) and then wakes the task. The thread starts with the
+/// first such wait and costs nothing while no wait is that close.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
+
+/// The part of a wait, counted back from its instant, that the fine timer
+/// thread covers instead of tokio's timer.
+const FINE_WAIT: Duration = Duration::from_millis(3);
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
@@ -39,9 +55,89 @@ impl Clock for SystemClock {
                 if left.is_zero() {
                     return;
                 }
-                tokio::time::sleep(left).await;
+                if left > FINE_WAIT {
+                    tokio::time::sleep(left - FINE_WAIT).await;
+                } else {
+                    fine_sleep(left).await;
+                }
             }
         })
+    }
+}
+
+/// A wait handed to the fine timer thread: it is told when `at` has passed.
+struct FineWait {
+    at: Instant,
+    done: oneshot::Sender<()>,
+}
+
+impl PartialEq for FineWait {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for FineWait {}
+
+impl PartialOrd for FineWait {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FineWait {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+/// Waits `left` (a few milliseconds at most) on the fine timer thread. If
+/// the thread cannot be started, tokio's timer waits instead.
+async fn fine_sleep(left: Duration) {
+    static WAITS: OnceLock<Option<mpsc::Sender<FineWait>>> = OnceLock::new();
+    let waits = WAITS.get_or_init(|| {
+        let (send, receive) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("ruqi-fine-timer".into())
+            .spawn(move || run_fine_timer(&receive))
+            .map_err(|error| tracing::warn!(%error, "the fine timer thread did not start; waits use tokio's timer"))
+            .ok()
+            .map(|_| send)
+    });
+    let (done, finished) = oneshot::channel();
+    let wait = FineWait {
+        at: Instant::now() + left,
+        done,
+    };
+    match waits {
+        Some(waits) if waits.send(wait).is_ok() => {
+            let _ = finished.await;
+        }
+        _ => tokio::time::sleep(left).await,
+    }
+}
+
+/// The fine timer thread: keeps the pending waits in deadline order and
+/// sleeps on the channel until the earliest, or until a new wait arrives.
+/// A wait whose future was dropped is answered into the void.
+fn run_fine_timer(waits: &mpsc::Receiver<FineWait>) {
+    let mut pending: BinaryHeap<Reverse<FineWait>> = BinaryHeap::new();
+    loop {
+        let now = Instant::now();
+        while pending.peek().is_some_and(|first| first.0.at <= now) {
+            if let Some(Reverse(due)) = pending.pop() {
+                let _ = due.done.send(());
+            }
+        }
+        let next = match pending.peek() {
+            Some(first) => waits.recv_timeout(first.0.at - now),
+            None => waits.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(wait) => pending.push(Reverse(wait)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 
@@ -106,5 +202,36 @@ impl Clock for ManualClock {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn system_sleeps_never_end_before_their_instant() {
+        // Deadlines inside and beyond the fine timer's part of a wait, some
+        // of them waited for at once, so the thread keeps several in order.
+        let offsets_us = [0_i64, 200, 1_500, 2_900, 3_000, 4_500, 12_000, 40_000];
+        let sleeps = offsets_us.map(|us| {
+            let deadline = Utc::now() + chrono::Duration::microseconds(us);
+            tokio::spawn(async move {
+                SystemClock.sleep_until(deadline).await;
+                (deadline, Utc::now())
+            })
+        });
+        for sleep in sleeps {
+            let (deadline, woke) = sleep.await.expect("sleep task");
+            assert!(woke >= deadline, "woke at {woke}, before its deadline {deadline}");
+        }
+        // A wait given up before its instant does not stop the ones after it.
+        let given_up = Utc::now() + chrono::Duration::milliseconds(2);
+        // A zero timeout polls the wait once (so it reaches the thread), then drops it.
+        let outcome = tokio::time::timeout(Duration::ZERO, SystemClock.sleep_until(given_up)).await;
+        assert!(outcome.is_err(), "a 2 ms wait ended at once");
+        let deadline = Utc::now() + chrono::Duration::milliseconds(2);
+        SystemClock.sleep_until(deadline).await;
+        assert!(Utc::now() >= deadline);
     }
 }
