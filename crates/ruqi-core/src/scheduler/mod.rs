@@ -715,19 +715,19 @@ impl Inner {
                 return;
             }
             let now = self.clock.now();
-            let mut due = {
+            let due = {
                 let mut state = self.lock();
                 let due = state.pop_due(now + ahead);
                 let due = self.leave_to_owners(&mut state, due, now);
                 state.compact_if_needed();
                 due
             };
-            // Fires due at one instant go out in an order of this process's
-            // own: processes sharing a database then reach for different rows
-            // first, instead of all racing for the same row at once.
-            for same_instant in due.chunk_by_mut(|a, b| a.at == b.at) {
-                fastrand::shuffle(same_instant);
-            }
+            // Fires due at one instant go out in the heap's order: for jobs
+            // loaded together that is the order the database returned them
+            // in, close to the order their rows are stored in, so a batch of
+            // claims or run ends touches neighbouring rows and pages. (Nodes
+            // sharing a database fire disjoint sets of jobs, see `cluster.rs`,
+            // so they need no order of their own.)
             for item in due {
                 let inner = self.clone();
                 self.tasks.spawn(async move { inner.fire_due(item).await });
