@@ -53,9 +53,10 @@ impl Inner {
             let state = self.lock();
             changes
                 .into_iter()
-                .filter(|change| match (change.version, state.known_version(&change.job_id)) {
-                    (Some(reported), Some(known)) => known < reported,
-                    _ => true,
+                .filter(|change| {
+                    change
+                        .version
+                        .is_none_or(|reported| state.is_news(&change.job_id, reported))
                 })
                 .map(|change| change.job_id)
                 .collect()

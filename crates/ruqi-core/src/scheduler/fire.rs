@@ -111,7 +111,7 @@ impl Inner {
     pub(super) async fn fire_due(self: Arc<Self>, due: Due) {
         let now = self.clock.now();
         let (job, version, scheduled) = {
-            let state = self.lock();
+            let mut state = self.lock();
             let Some(entry) = state.jobs.get(&due.job_id) else {
                 return;
             };
@@ -119,7 +119,9 @@ impl Inner {
             if entry.retired || entry.generation != due.generation {
                 return;
             }
-            (entry.job.clone(), entry.version, scheduled)
+            let claim = (entry.job.clone(), entry.version, scheduled);
+            state.claiming.insert(due.job_id.clone(), claim.1 + 1);
+            claim
         };
         let plan = plan_fire(&job, scheduled, now);
         let change = JobStateChange {
@@ -128,7 +130,11 @@ impl Inner {
             is_running: plan.run.map(|_| true),
             ..JobStateChange::default()
         };
-        match self.store.update_job_state(&job.job_id, version, &change).await {
+        let claimed = self.store.update_job_state(&job.job_id, version, &change).await;
+        if !matches!(claimed, Ok(true)) {
+            self.lock().claiming.remove(&due.job_id);
+        }
+        match claimed {
             Ok(true) => {}
             Ok(false) => {
                 // Another process claimed this fire, or the row changed under us:
@@ -148,6 +154,7 @@ impl Inner {
         }
         {
             let mut state = self.lock();
+            state.claiming.remove(&due.job_id);
             if let Some(entry) = state.jobs.get_mut(&due.job_id)
                 && entry.version == version
             {

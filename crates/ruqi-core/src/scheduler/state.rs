@@ -272,6 +272,13 @@ pub(super) struct State {
     /// The job of every run in progress, by execution id.
     pub(super) runs: HashMap<Arc<str>, Arc<str>>,
     pub(super) invalid: HashMap<Arc<str>, InvalidJob>,
+    /// Fires this scheduler is claiming: the job, and the version its
+    /// claim gives the row if it wins. The change feed reports that version
+    /// as soon as the claim commits, often before the claim's answer is
+    /// back; the answer settles it either way (a won claim moves the
+    /// entry's version, a lost one reads the row again), so the feed leaves
+    /// such a change to it instead of reading the row.
+    pub(super) claiming: HashMap<Arc<str>, i64>,
     heap: BinaryHeap<Reverse<Due>>,
     next_generation: u64,
     /// Every deadline pushed is also sent here when an external timer
@@ -299,6 +306,13 @@ impl State {
             .running
             .iter()
             .find(|r| r.execution_id.as_ref() == execution_id)
+    }
+
+    /// Whether a change of `job_id`'s row to `version` is news to this
+    /// scheduler: a version it has not seen, and not the one its own claim
+    /// in flight gives the row (see [`State::claiming`]).
+    pub(super) fn is_news(&self, job_id: &str, version: i64) -> bool {
+        self.known_version(job_id).is_none_or(|known| known < version) && self.claiming.get(job_id) != Some(&version)
     }
 
     /// The version of the row as this scheduler last saw it, valid or not.
@@ -434,5 +448,35 @@ impl State {
             let live: Vec<_> = items.into_iter().filter(|Reverse(d)| self.is_live(d)).collect();
             self.heap = BinaryHeap::from(live);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobRecord, ValidationContext, compile};
+
+    fn state_with_job(job_id: &str, version: i64) -> State {
+        let record = JobRecord::new(job_id, "f", "interval", "1m");
+        let compiled = compile(record, ValidationContext::default()).expect("a valid job");
+        let job = Arc::new(ScheduledJob::new(compiled, &crate::registry::Registry::new()));
+        let mut state = State::default();
+        state
+            .jobs
+            .insert(job_id.into(), JobEntry::new(job, version, None, false, None));
+        state
+    }
+
+    #[test]
+    fn a_logged_change_is_news_unless_seen_or_the_echo_of_our_own_claim() {
+        let mut state = state_with_job("j", 4);
+        assert!(!state.is_news("j", 4), "the version held");
+        assert!(!state.is_news("j", 3), "an older version");
+        assert!(state.is_news("j", 5), "a newer version");
+        assert!(state.is_news("other", 1), "a job not held");
+
+        state.claiming.insert("j".into(), 5);
+        assert!(!state.is_news("j", 5), "the version our claim in flight writes");
+        assert!(state.is_news("j", 6), "a change beyond our claim");
     }
 }
