@@ -16,7 +16,7 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
 };
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -24,6 +24,7 @@ const MIGRATIONS: [&str; 7] = [
     "m20261121_000005_lighter_run_writes",
     "m20261121_000006_unindexed_next_run_time",
     "m20261122_000007_notify_logged_changes",
+    "m20261122_000008_claims_without_notify",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

@@ -22,6 +22,7 @@ mod m20261121_000004_add_execution_control;
 mod m20261121_000005_lighter_run_writes;
 mod m20261121_000006_unindexed_next_run_time;
 mod m20261122_000007_notify_logged_changes;
+mod m20261122_000008_claims_without_notify;
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -29,6 +30,13 @@ use sea_orm_migration::prelude::*;
 /// The PostgreSQL `NOTIFY` channel the change-feed trigger signals on when
 /// `job_info` changes.
 pub const CHANGE_CHANNEL: &str = "ruqi_job_change";
+
+/// The PostgreSQL setting with which a transaction asks the change-log
+/// triggers to log its `job_info` changes without a `NOTIFY`
+/// (`SET LOCAL ruqi.skip_notify = on`): the schedulers then see them at
+/// their next poll of the log instead of at once. ruqi's own batches of
+/// claims set it; see migration 8.
+pub const SKIP_NOTIFY_SETTING: &str = "ruqi.skip_notify";
 
 /// Runs ruqi's migrations in order; idempotent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_lighter_run_writes::Migration),
             Box::new(m20261121_000006_unindexed_next_run_time::Migration),
             Box::new(m20261122_000007_notify_logged_changes::Migration),
+            Box::new(m20261122_000008_claims_without_notify::Migration),
         ]
     }
 

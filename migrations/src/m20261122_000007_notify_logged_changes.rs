@@ -6,7 +6,8 @@
 //! sent, and schedulers saw a plain SQL edit only at their next poll of the
 //! log (`poll_interval`, a second by default) instead of within
 //! milliseconds. The functions now read the row count with
-//! `GET DIAGNOSTICS`. Nothing to undo: `down` keeps them.
+//! `GET DIAGNOSTICS`. Nothing to undo: `down` keeps them. (They are
+//! created in their latest form, the one migration 8 brings.)
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -24,7 +25,11 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
-        backend::run(manager, postgres::statement_change_functions()).await
+        backend::run(
+            manager,
+            postgres::statement_change_functions(postgres::Notify::UnlessSkipped),
+        )
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

@@ -115,7 +115,10 @@ const STATEMENT_CHANGES: [(&str, &str, &str); 3] = [
 /// would then take a second instead of a few milliseconds.
 pub(crate) fn create_statement_change_triggers() -> Vec<String> {
     let mut statements = drop_change_triggers();
-    for ((op, tables, _), function) in STATEMENT_CHANGES.iter().zip(statement_change_functions()) {
+    for ((op, tables, _), function) in STATEMENT_CHANGES
+        .iter()
+        .zip(statement_change_functions(Notify::UnlessSkipped))
+    {
         statements.push(function);
         statements.push(format!(
             "CREATE TRIGGER ruqi_job_info_{op}_changes AFTER {} ON job_info \
@@ -129,7 +132,22 @@ pub(crate) fn create_statement_change_triggers() -> Vec<String> {
 /// The functions of the statement-level change triggers
 /// (`CREATE OR REPLACE`). Whether the `INSERT` logged anything is read with
 /// `GET DIAGNOSTICS`: `EXECUTE` leaves `FOUND` as it was.
-pub(crate) fn statement_change_functions() -> Vec<String> {
+///
+/// With `notify` [`Notify::UnlessSkipped`], a transaction that has set
+/// [`SKIP_NOTIFY_SETTING`](crate::SKIP_NOTIFY_SETTING) to `on` logs its
+/// changes without a `NOTIFY`; the schedulers read them at their next poll
+/// of the log. A transaction that notifies takes a lock on the notification
+/// queue, held until its commit record is on disk, so notifying commits run
+/// one at a time across the whole server; batches of the schedulers' own
+/// claims skip it.
+pub(crate) fn statement_change_functions(notify: Notify) -> Vec<String> {
+    let condition = match notify {
+        Notify::Always => "logged > 0".to_owned(),
+        Notify::UnlessSkipped => format!(
+            "logged > 0 AND current_setting('{}', true) IS DISTINCT FROM 'on'",
+            crate::SKIP_NOTIFY_SETTING
+        ),
+    };
     STATEMENT_CHANGES
         .iter()
         .map(|(op, _, rows)| {
@@ -140,7 +158,7 @@ DECLARE
 BEGIN
     EXECUTE 'INSERT INTO job_change (job_id, version) {rows}';
     GET DIAGNOSTICS logged = ROW_COUNT;
-    IF logged > 0 THEN
+    IF {condition} THEN
         PERFORM pg_notify('{channel}', '');
     END IF;
     RETURN NULL;
@@ -150,6 +168,16 @@ $$ LANGUAGE plpgsql",
             )
         })
         .collect()
+}
+
+/// When the change log's statement triggers send a `NOTIFY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// Whenever the statement logged a change (migrations 5 and 7).
+    Always,
+    /// Whenever it logged a change, unless the transaction asked not to
+    /// (migration 8 on).
+    UnlessSkipped,
 }
 
 /// Drops the statement-level change triggers and their functions.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::feed::READ_CHUNK;
 use super::state::{Due, RunRequest, State};
 use super::{Inner, duration_to_chrono};
 use crate::events::SchedulerEvent;
@@ -38,31 +39,66 @@ impl Inner {
         }
     }
 
-    /// Keeps the due fires this node should claim now: the ones it owns, and
-    /// every wake-up that is not a fire's first (a takeover, or a retry after
-    /// a failed claim). A fire another live node owns goes back on the timer
-    /// for [`takeover_after`](super::SchedulerConfig::takeover_after) later;
-    /// by then its owner's claim has normally reached this node through the
-    /// change feed and replaced the deadline.
-    pub(super) fn leave_to_owners(&self, state: &mut State, due: Vec<Due>, now: DateTime<Utc>) -> Vec<Due> {
+    /// Splits the due wake-ups into the fires this node claims now and the
+    /// ones it reads again before claiming.
+    ///
+    /// A fire's first wake-up is claimed now if this node owns the fire (or
+    /// shares it with no one). A fire another live node owns goes back on the
+    /// timer: the node next in the job's ranking (see [`fire_owner`]) waits
+    /// [`takeover_after`](super::SchedulerConfig::takeover_after), the one
+    /// after it twice that, and so on, so the nodes that take a fire over do
+    /// not race each other for it. Every later wake-up (a takeover, or a retry
+    /// after a failed claim) comes back second, in the opposite order: see
+    /// [`take_over`](Self::take_over).
+    pub(super) fn leave_to_owners(&self, state: &mut State, due: Vec<Due>, now: DateTime<Utc>) -> (Vec<Due>, Vec<Due>) {
         if self.config.takeover_after.is_zero() || due.is_empty() {
-            return due;
+            return (due, Vec::new());
         }
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let Some(owners) = Owners::of(&nodes, &self.config.node_name, self.config.dead_after()) else {
-            return due;
+            return (due, Vec::new());
         };
         let takeover = duration_to_chrono(self.config.takeover_after);
-        due.into_iter()
-            .filter(|item| {
-                let first_wake = state.jobs.get(&item.job_id).is_some_and(|e| e.next == Some(item.at));
-                if !first_wake || owners.is_mine(&item.job_id) {
-                    return true;
+        let mut own = Vec::with_capacity(due.len());
+        let mut later = Vec::new();
+        for item in due {
+            let first_wake = state.jobs.get(&item.job_id).is_some_and(|e| e.next == Some(item.at));
+            if !first_wake {
+                later.push(item);
+                continue;
+            }
+            match owners.rank(&item.job_id) {
+                0 => own.push(item),
+                rank => {
+                    let wait = takeover * i32::try_from(rank).unwrap_or(i32::MAX);
+                    state.rearm(&item.job_id, item.at.max(now) + wait);
                 }
-                state.rearm(&item.job_id, item.at.max(now) + takeover);
-                false
-            })
-            .collect()
+            }
+        }
+        later.reverse();
+        (own, later)
+    }
+
+    /// Claims fires whose owner has not claimed them by now, after reading
+    /// their rows again. The change feed may not have brought the owner's
+    /// latest claims yet (a busy owner is still working through them); the
+    /// read drops those, so this node claims only what is still unclaimed
+    /// instead of losing a claim, and a lock wait, per row. The fires come
+    /// in the opposite order to the owner's: this node starts at the end of
+    /// the owner's list while the owner works on from its front.
+    pub(super) async fn take_over(self: Arc<Self>, due: Vec<Due>) {
+        for chunk in due.chunks(READ_CHUNK) {
+            let job_ids: Vec<String> = chunk.iter().map(|item| item.job_id.to_string()).collect();
+            if let Err(error) = self.reread_rows(&job_ids).await {
+                // The claim's compare-and-set still decides; this read only saves lost claims.
+                tracing::warn!(%error, "reading rows before taking their fires over failed");
+            }
+            self.bump_revision();
+            for item in chunk.iter().cloned() {
+                let inner = self.clone();
+                self.tasks.spawn(async move { inner.fire_due(item).await });
+            }
+        }
     }
 
     /// Heartbeats and looks for dead nodes twice per heartbeat interval until shutdown.
@@ -176,8 +212,14 @@ impl<'a> Owners<'a> {
         (names.len() > 1 && names.contains(&me)).then_some(Owners { names, me })
     }
 
-    fn is_mine(&self, job_id: &str) -> bool {
-        fire_owner(job_id, &self.names) == Some(self.me)
+    /// This node's place in `job_id`'s ranking: 0 for the owner, 1 for the
+    /// node that takes over first, and so on.
+    fn rank(&self, job_id: &str) -> usize {
+        let mine = (rendezvous_score(self.me, job_id), self.me);
+        self.names
+            .iter()
+            .filter(|node| (rendezvous_score(node, job_id), **node) > mine)
+            .count()
     }
 }
 
@@ -283,6 +325,30 @@ mod tests {
         for i in 0..1_000 {
             let job = format!("order-{i}");
             assert_eq!(fire_owner(&job, &["x", "y", "z"]), fire_owner(&job, &["z", "x", "y"]));
+        }
+    }
+
+    #[test]
+    fn every_job_ranks_the_nodes_once_with_its_owner_first() {
+        let nodes = [node("a", 0), node("b", 0), node("c", 0)];
+        let names = ["a", "b", "c"];
+        let minute = Duration::from_secs(60);
+        let mut first_takers = [0usize; 3];
+        for i in 0..3_000 {
+            let job = format!("rank-{i}");
+            let mut ranks: Vec<usize> = names
+                .iter()
+                .map(|me| Owners::of(&nodes, me, minute).unwrap().rank(&job))
+                .collect();
+            let owner = fire_owner(&job, &names).unwrap();
+            assert_eq!(ranks[names.iter().position(|n| *n == owner).unwrap()], 0, "{job}");
+            first_takers[ranks.iter().position(|r| *r == 1).unwrap()] += 1;
+            ranks.sort_unstable();
+            assert_eq!(ranks, [0, 1, 2], "{job}");
+        }
+        // Each node takes over first for about a third of the jobs.
+        for count in first_takers {
+            assert!((850..=1_150).contains(&count), "{first_takers:?}");
         }
     }
 

@@ -9,7 +9,7 @@ use super::Inner;
 use crate::store::{ChangeBatch, ChangeFeed, RowChange};
 
 /// Rows read back per statement when a bulk change arrives.
-const READ_CHUNK: usize = 500;
+pub(super) const READ_CHUNK: usize = 500;
 /// Longest pause after a failing feed or store before trying again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -68,30 +68,32 @@ impl Inner {
         tracing::debug!(rows = unseen.len(), "applying changed rows");
         for chunk in unseen.chunks(READ_CHUNK) {
             let mut backoff = Duration::from_millis(100);
-            let rows = loop {
-                match self.store.load_jobs_by_id(chunk).await {
-                    Ok(rows) => break rows,
-                    Err(error) => {
-                        tracing::warn!(%error, retry_in = ?backoff, "reading changed rows failed");
-                        tokio::select! {
-                            () = self.shutdown.cancelled() => return Ok(()),
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
+            while let Err(error) = self.reread_rows(chunk).await {
+                tracing::warn!(%error, retry_in = ?backoff, "reading changed rows failed");
+                tokio::select! {
+                    () = self.shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
                 }
-            };
-            let mut present = HashSet::with_capacity(rows.len());
-            for row in rows {
-                present.insert(row.job_id.clone());
-                self.apply_or_sync(row).await;
-            }
-            for job_id in chunk.iter().filter(|id| !present.contains(id.as_str())) {
-                self.remove_job(job_id);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
         self.bump_revision();
         self.observe_feed_lag(oldest);
+        Ok(())
+    }
+
+    /// Reads the rows of `job_ids` (at most [`READ_CHUNK`] of them) in one
+    /// statement and applies them; jobs whose row is gone are dropped.
+    pub(super) async fn reread_rows(self: &Arc<Self>, job_ids: &[String]) -> crate::Result<()> {
+        let rows = self.store.load_jobs_by_id(job_ids).await?;
+        let mut present = HashSet::with_capacity(rows.len());
+        for row in rows {
+            present.insert(row.job_id.clone());
+            self.apply_or_sync(row).await;
+        }
+        for job_id in job_ids.iter().filter(|id| !present.contains(id.as_str())) {
+            self.remove_job(job_id);
+        }
         Ok(())
     }
 

@@ -715,22 +715,24 @@ impl Inner {
                 return;
             }
             let now = self.clock.now();
-            let due = {
+            let (due, later) = {
                 let mut state = self.lock();
                 let due = state.pop_due(now + ahead);
-                let due = self.leave_to_owners(&mut state, due, now);
+                let split = self.leave_to_owners(&mut state, due, now);
                 state.compact_if_needed();
-                due
+                split
             };
             // Fires due at one instant go out in the heap's order: for jobs
             // loaded together that is the order the database returned them
             // in, close to the order their rows are stored in, so a batch of
-            // claims or run ends touches neighbouring rows and pages. (Nodes
-            // sharing a database fire disjoint sets of jobs, see `cluster.rs`,
-            // so they need no order of their own.)
+            // claims or run ends touches neighbouring rows and pages.
             for item in due {
                 let inner = self.clone();
                 self.tasks.spawn(async move { inner.fire_due(item).await });
+            }
+            if !later.is_empty() {
+                let inner = self.clone();
+                self.tasks.spawn(async move { inner.take_over(later).await });
             }
         }
     }

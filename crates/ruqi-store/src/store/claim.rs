@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ruqi_core::JobStateChange;
+use ruqi_migration::SKIP_NOTIFY_SETTING;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -102,9 +103,31 @@ pub(crate) const BRIEF_LOCK_WAIT: &str = "20ms";
 
 /// Makes `txn` a [`Locking::Brief`] one (PostgreSQL).
 pub(crate) async fn wait_briefly(txn: &DatabaseTransaction) -> Result<(), DbErr> {
-    txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{BRIEF_LOCK_WAIT}'"))
-        .await
-        .map(drop)
+    txn.execute_unprepared(&wait_briefly_sql()).await.map(drop)
+}
+
+fn wait_briefly_sql() -> String {
+    format!("SET LOCAL lock_timeout = '{BRIEF_LOCK_WAIT}'")
+}
+
+fn skip_notify_sql() -> String {
+    format!("SET LOCAL {SKIP_NOTIFY_SETTING} = on")
+}
+
+/// Asks the change log's triggers to log what `txn` changes without a
+/// `NOTIFY` (PostgreSQL; see [`SKIP_NOTIFY_SETTING`]); with `wait_briefly`,
+/// also makes it a [`Locking::Brief`] one, in the same round trip. For
+/// batches of claims: notifying commits take turns on one server-wide lock,
+/// which held several schedulers' batches up behind each other, and the
+/// other schedulers need a claim before they would take its fire over (the
+/// poll of the log brings it), not at once.
+async fn skip_notify(txn: &DatabaseTransaction, wait_briefly: bool) -> Result<(), DbErr> {
+    let sql = if wait_briefly {
+        format!("{}; {}", wait_briefly_sql(), skip_notify_sql())
+    } else {
+        skip_notify_sql()
+    };
+    txn.execute_unprepared(&sql).await.map(drop)
 }
 
 /// Whether `error` is PostgreSQL giving up on a lock (`lock_not_available`,
@@ -176,7 +199,7 @@ pub(crate) async fn compare_and_set_many(
         DbBackend::Sqlite => return claim_in_one_statement(db, claims).await,
         DbBackend::Postgres => {
             let txn = db.begin().await?;
-            wait_briefly(&txn).await?;
+            skip_notify(&txn, true).await?;
             match claim_in_one_statement(&txn, claims).await {
                 Ok(answers) => {
                     txn.commit().await?;
@@ -189,6 +212,9 @@ pub(crate) async fn compare_and_set_many(
         _ => {}
     }
     let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        skip_notify(&txn, false).await?;
+    }
     let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
     let winners: Vec<Vec<Value>> = claims
         .iter()
