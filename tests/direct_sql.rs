@@ -338,7 +338,80 @@ async fn postgres_edits_arrive_by_notify_before_any_poll(db: DatabaseConnection)
     }
 }
 
+/// On PostgreSQL a transaction that sets `ruqi.skip_notify` (as ruqi's
+/// batches of claims do) logs its changes without waking the listeners;
+/// every other write still notifies. The quiet change is in the log, and a
+/// scheduler reads it with the next change that does notify.
+async fn postgres_quiet_writes_are_logged_without_a_notify(db: DatabaseConnection) {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return;
+    }
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(db.get_postgres_connection_pool())
+        .await
+        .unwrap();
+    // Markers go on a channel of their own, so that they do not wake the
+    // scheduler's feed; one listener receives both channels in commit order.
+    const MARKERS: &str = "ruqi_test_markers";
+    listener
+        .listen_all([ruqi_migration::CHANGE_CHANNEL, MARKERS])
+        .await
+        .unwrap();
+    let store = SeaOrmStore::new(db.clone()).change_feed(FeedConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..FeedConfig::default()
+    });
+    let scheduler = Scheduler::builder(Arc::new(store), registry())
+        .node_name("test-node")
+        .clock(Arc::new(ManualClock::new(t(0))))
+        .start()
+        .await
+        .unwrap();
+    for id in ["quiet", "loud"] {
+        job(id, "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
+        assert_eq!(listener.recv().await.unwrap().payload(), "", "an insert notifies");
+    }
+    wait_until(&scheduler, "both jobs are scheduled", || async {
+        next_fire(&scheduler, "quiet").await == Some(t(240)) && next_fire(&scheduler, "loud").await == Some(t(240))
+    })
+    .await;
+    // Whatever the scheduler wrote back while scheduling them has notified by now.
+    let notify = |payload: &str| format!("SELECT pg_notify('{MARKERS}', '{payload}')");
+    sql(&db, &notify("settled")).await;
+    while listener.recv().await.unwrap().payload() != "settled" {}
+
+    let txn = db.begin().await.unwrap();
+    txn.execute_unprepared(&format!("SET LOCAL {} = on", ruqi_migration::SKIP_NOTIFY_SETTING))
+        .await
+        .unwrap();
+    txn.execute_unprepared("UPDATE job_info SET rule = '8 * * * *' WHERE job_id = 'quiet'")
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let version = row(&db, "quiet").await.unwrap().version;
+    let logged = job_change::Entity::find().all(&db).await.unwrap();
+    assert!(
+        logged.iter().any(|c| c.job_id == "quiet" && c.version == Some(version)),
+        "the quiet edit is logged: {logged:?}"
+    );
+    // Notifications arrive in commit order: had the quiet edit notified,
+    // its notification would come before this one.
+    sql(&db, &notify("marker")).await;
+    assert_eq!(
+        listener.recv().await.unwrap().payload(),
+        "marker",
+        "the quiet edit notified"
+    );
+
+    sql(&db, "UPDATE job_info SET rule = '12 * * * *' WHERE job_id = 'loud'").await;
+    assert_eq!(listener.recv().await.unwrap().payload(), "", "a plain edit notifies");
+    wait_until(&scheduler, "the loud edit brings the quiet one along", || async {
+        next_fire(&scheduler, "loud").await == Some(t(720)) && next_fire(&scheduler, "quiet").await == Some(t(480))
+    })
+    .await;
+}
+
 backend_tests!(
+    postgres_quiet_writes_are_logged_without_a_notify,
     postgres_edits_arrive_by_notify_before_any_poll,
     inserted_row_is_validated_scheduled_and_written_back,
     changed_rule_reschedules,
