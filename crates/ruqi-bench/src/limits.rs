@@ -96,8 +96,7 @@ fn throughput_limit(results: &Results) -> Option<String> {
     let _ = writeln!(
         md,
         "At {} jobs due at once: {}. Each run costs three or four row writes: the claim (a compare-and-set \
-         `UPDATE` of `job_info`, whose version bump the migrations' triggers also log to `job_change`, with a \
-         `NOTIFY` on PostgreSQL), the `job_execution` row (one `INSERT` of the finished row when the run ends \
+         `UPDATE` of `job_info`, whose version bump the migrations' triggers also log to `job_change`), the `job_execution` row (one `INSERT` of the finished row when the run ends \
          before a writer has taken its start, as a trivial function under load does; otherwise an `INSERT` of \
          the `running` row and an `UPDATE` at the end), and the `UPDATE` of the job's `last_status`. The store \
          writes them by group commit, one statement per kind for everything that arrived while the previous \
@@ -122,7 +121,13 @@ fn throughput_limit(results: &Results) -> Option<String> {
          at 10,000, and the rate went from 7,597 and 6,996/s to 16,425 and 17,072/s (PostgreSQL: no \
          difference beyond the noise). And the change feed had read back 35,200 of the 100,000 rows during a \
          run, the echo of this node's own claims arriving before the claims' answers; a claim in flight now \
-         tells the feed which version it writes, and none are read. What is left per \
+         tells the feed which version it writes, and none are read. Last, migration 8 lets a transaction log \
+         its changes without a `NOTIFY`, and batches of claims do: a transaction that notifies takes the \
+         server-wide lock of the notification queue at its commit and holds it until the commit is on disk, \
+         so notifying commits run one at a time. Three processes on one database had queued behind that \
+         lock (1,100 to 1,300 executions/s together; now 8,600 to 13,100/s), and the one-process run went \
+         from 1.70 to 2.98 times its same-run `INSERT` baseline (15,482/s on a day when the baseline ran \
+         9,100/s; 17,535/s on one when it ran 5,900/s). What is left per \
          run on PostgreSQL is the look-ups by key (two `UPDATE`s of `job_info`, the change log's join of its \
          transition tables) and the five index entries of the run's row. Each batch's size and duration are logged at `trace` \
          (`RUST_LOG=ruqi_store::store::batch=trace`).",
