@@ -4,9 +4,10 @@
 //! Every node holds every job. Each job's scheduled fires belong to one live
 //! node, picked by rendezvous hashing of the job id against the node names
 //! in the registry, so the nodes share the work instead of all racing for
-//! every row. The others wake for the fire
+//! every row. The node next in the job's ranking wakes for the fire
 //! [`SchedulerConfig::takeover_after`](super::SchedulerConfig::takeover_after)
-//! later and claim it if it is still unclaimed; the claim is the same
+//! later (the one after it twice that, and so on), reads the row again and
+//! claims the fire if it is still unclaimed; the claim is the same
 //! compare-and-set either way, so a fire runs once whoever claims it, and a
 //! dead node's future fires need no hand-over. What a dead node leaves
 //! behind are runs it had started; once its heartbeat is older than

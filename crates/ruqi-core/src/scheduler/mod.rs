@@ -91,9 +91,10 @@ pub struct SchedulerConfig {
     /// node names (rendezvous hashing), so the nodes share the work evenly
     /// instead of racing for every row. A fire its owner has not claimed this
     /// long after its instant — the owner died, hangs or is far behind — is
-    /// claimed by whichever node gets there first, with the same
-    /// compare-and-set as ever; once a dead node leaves the registry, its
-    /// jobs move to the live ones. Zero turns ownership off: every node
+    /// claimed by the node next in the job's ranking (the one after it waits
+    /// twice as long, and so on), after it has read the row again, with the
+    /// same compare-and-set as ever; once a dead node leaves the registry,
+    /// its jobs move to the live ones. Zero turns ownership off: every node
     /// races for every fire.
     pub takeover_after: Duration,
 }
