@@ -307,6 +307,21 @@ async fn paged_read_matches_the_entity_read(db: DatabaseConnection) {
     assert_eq!(paged.len(), 7);
 }
 
+/// A scheduler whose feed polls the change log once an hour, so what
+/// arrives sooner came by `NOTIFY`.
+async fn start_polling_hourly(db: &DatabaseConnection) -> Scheduler {
+    let store = SeaOrmStore::new(db.clone()).change_feed(FeedConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..FeedConfig::default()
+    });
+    Scheduler::builder(Arc::new(store), registry())
+        .node_name("test-node")
+        .clock(Arc::new(ManualClock::new(t(0))))
+        .start()
+        .await
+        .unwrap()
+}
+
 /// On PostgreSQL a plain SQL edit is announced by `NOTIFY` at its commit:
 /// with the log's poll an hour apart, it still arrives at once.
 async fn postgres_edits_arrive_by_notify_before_any_poll(db: DatabaseConnection) {
@@ -314,16 +329,7 @@ async fn postgres_edits_arrive_by_notify_before_any_poll(db: DatabaseConnection)
         // SQLite and MySQL have no notification: the poll is how edits arrive.
         return;
     }
-    let store = SeaOrmStore::new(db.clone()).change_feed(FeedConfig {
-        poll_interval: Duration::from_secs(3600),
-        ..FeedConfig::default()
-    });
-    let scheduler = Scheduler::builder(Arc::new(store), registry())
-        .node_name("test-node")
-        .clock(Arc::new(ManualClock::new(t(0))))
-        .start()
-        .await
-        .unwrap();
+    let scheduler = start_polling_hourly(&db).await;
     job("j", "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
     wait_until(&scheduler, "the job is scheduled", || async {
         next_fire(&scheduler, "j").await == Some(t(240))
@@ -356,16 +362,7 @@ async fn postgres_quiet_writes_are_logged_without_a_notify(db: DatabaseConnectio
         .listen_all([ruqi_migration::CHANGE_CHANNEL, MARKERS])
         .await
         .unwrap();
-    let store = SeaOrmStore::new(db.clone()).change_feed(FeedConfig {
-        poll_interval: Duration::from_secs(3600),
-        ..FeedConfig::default()
-    });
-    let scheduler = Scheduler::builder(Arc::new(store), registry())
-        .node_name("test-node")
-        .clock(Arc::new(ManualClock::new(t(0))))
-        .start()
-        .await
-        .unwrap();
+    let scheduler = start_polling_hourly(&db).await;
     for id in ["quiet", "loud"] {
         job(id, "hello", "cron", "4 * * * *").insert(&db).await.unwrap();
         assert_eq!(listener.recv().await.unwrap().payload(), "", "an insert notifies");
