@@ -94,8 +94,16 @@ impl TestDb {
         let TestDb { db, admin, .. } = self;
         let _ = db.close().await;
         if let Some((admin, name)) = admin {
+            // A scheduler the test started on its own (not the process-wide
+            // one) may still hold connections: PostgreSQL would wait five
+            // seconds for them and then refuse, leaving the database behind.
+            let force = if admin.get_database_backend() == DatabaseBackend::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
             let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
                 .await;
         }
     }
