@@ -366,7 +366,7 @@ pub(crate) fn render(results: &Results) -> String {
                 .collect();
             let _ = writeln!(
                 md,
-                "| database servers (`feed` only) | {}; a database of its own per run, sea-orm's default pool |",
+                "| database servers (`feed`, `throughput`, `cluster`, `api`) | {}; a database of its own per run, sea-orm's default pool |",
                 servers.join("; ")
             );
         }
