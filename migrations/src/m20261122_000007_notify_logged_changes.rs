@@ -10,9 +10,8 @@
 //! created in their latest form, the one migration 8 brings.)
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::backend::{self, postgres};
+use crate::backend::postgres;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -22,10 +21,7 @@ pub(crate) struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        backend::run(
+        postgres::run_if_postgres(
             manager,
             postgres::statement_change_functions(postgres::Notify::UnlessSkipped),
         )

@@ -16,9 +16,8 @@
 //! brings back the functions that always notify.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::backend::{self, postgres};
+use crate::backend::postgres;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -28,10 +27,7 @@ pub(crate) struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        backend::run(
+        postgres::run_if_postgres(
             manager,
             postgres::statement_change_functions(postgres::Notify::UnlessSkipped),
         )
@@ -39,9 +35,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        backend::run(manager, postgres::statement_change_functions(postgres::Notify::Always)).await
+        postgres::run_if_postgres(manager, postgres::statement_change_functions(postgres::Notify::Always)).await
     }
 }

@@ -1,6 +1,18 @@
 //! PostgreSQL: a `BEFORE UPDATE` trigger function bumps `version`.
 
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
 use super::any_changed;
+
+/// Runs `statements` (see [`super::run`]) when the database is PostgreSQL;
+/// on the other backends the migration has nothing to do.
+pub(crate) async fn run_if_postgres(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    super::run(manager, statements).await
+}
 
 /// The function, and a trigger that calls it only `WHEN` the row keeps its
 /// version and changes a versioned column: a write that moves `version`
