@@ -128,10 +128,11 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
         claimed
     })
     .await;
-    assert!(
-        executions(&db, "kept").await.is_empty(),
-        "nothing starts before its instant"
-    );
+    // The claim wrote the run's row; its function has not started.
+    let claimed = executions(&db, "kept").await;
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].status, "running");
+    assert_eq!(claimed[0].output, None, "nothing starts before its instant");
     row(&db, "deleted")
         .await
         .unwrap()
@@ -154,9 +155,24 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
         Some(t(60)),
         "started at the instant, not when it was claimed"
     );
+    wait_until(&scheduler, "the deleted job's fire settled", || async {
+        executions(&db, "deleted").await.iter().all(|e| e.status != "running")
+    })
+    .await;
+    let deleted = executions(&db, "deleted").await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(
+        deleted[0].status, "missed",
+        "a job deleted before its instant does not run"
+    );
+    assert_eq!(deleted[0].started_at, None);
     assert!(
-        executions(&db, "deleted").await.is_empty(),
-        "a job deleted before its instant leaves no run and no missed row"
+        deleted[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("deleted before its instant"),
+        "{deleted:?}"
     );
 }
 

@@ -155,6 +155,7 @@ fn end_of(i: usize) -> ExecutionEnd {
         } else {
             ExecutionStatus::Success
         },
+        started_at: Some(t(61)),
         finished_at: t(61) + Duration::milliseconds(i as i64),
         duration_ms: i as i64,
         output: (i.is_multiple_of(2)).then(|| format!("line {i}")),

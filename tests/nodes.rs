@@ -13,7 +13,7 @@ use common::{executions, job, row, start, start_with, t, wait_until};
 use ruqi::entity::{job_execution, scheduler_node};
 use ruqi::{JobContext, Registry};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 const HEARTBEAT: Duration = Duration::from_millis(200);
 
@@ -61,14 +61,62 @@ async fn status_lists_the_live_nodes(db: DatabaseConnection) {
     assert_eq!(left, ["web-2"], "a node leaves the registry when it shuts down");
 }
 
+/// Keeps the registry entry of `node` alive, as a live process would,
+/// until the returned task is aborted.
+fn keep_beating(db: &DatabaseConnection, node: &str) -> tokio::task::JoinHandle<()> {
+    let (db, node) = (db.clone(), node.to_owned());
+    tokio::spawn(async move {
+        loop {
+            scheduler_node::Entity::update_many()
+                .col_expr(
+                    scheduler_node::Column::HeartbeatAt,
+                    sea_orm::sea_query::Expr::value(Utc::now()),
+                )
+                .filter(scheduler_node::Column::Node.eq(node.as_str()))
+                .exec(&db)
+                .await
+                .unwrap();
+            tokio::time::sleep(HEARTBEAT / 4).await;
+        }
+    })
+}
+
+/// A node of the same name that keeps heartbeating is waited for, for its
+/// lease and a heartbeat interval more, then refused.
 async fn a_node_name_in_use_is_refused(db: DatabaseConnection) {
     add_node(&db, "test-node", chrono::Duration::zero()).await;
+    let alive = keep_beating(&db, "test-node");
+    let began = std::time::Instant::now();
     let refused = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT)).await;
+    alive.abort();
     match refused {
         Err(ruqi::CoreError::NodeNameInUse { node, .. }) => assert_eq!(node, "test-node"),
         other => panic!("expected NodeNameInUse, got {:?}", other.map(|_| ())),
     }
+    assert!(began.elapsed() >= HEARTBEAT * 4, "it waited for the other node's lease");
     assert!(ruqi::Scheduler::global().is_none(), "nothing was started");
+}
+
+/// A process restarted under its name right after it was killed finds its
+/// predecessor's entry still fresh: it waits for that lease to run out,
+/// takes the entry over, and marks what the predecessor left running `lost`.
+async fn a_restart_under_the_same_name_waits_for_the_old_lease(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_node(&db, "test-node", chrono::Duration::zero()).await;
+    common::add_running(&db, "run-1", "j", "test-node", t(-3600)).await;
+    let began = std::time::Instant::now();
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    assert!(began.elapsed() >= HEARTBEAT * 3, "not before the old lease ran out");
+    assert_eq!(status(&db, "run-1").await, "lost");
+    let entry = scheduler_node::Entity::find_by_id("test-node".to_owned())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.pid, Some(i64::from(std::process::id())));
+    assert_eq!(scheduler.status().nodes.len(), 1);
 }
 
 async fn runs_of_a_dead_node_are_lost_and_run_again_within_grace(db: DatabaseConnection) {
@@ -138,7 +186,9 @@ async fn a_node_that_stops_heartbeating_is_taken_for_dead(db: DatabaseConnection
     })
     .await;
     let took = started.elapsed();
-    assert!(took >= HEARTBEAT, "not before its heartbeat is overdue ({took:?})");
+    // Its lease is three heartbeat intervals, and this node must have
+    // renewed its own without a break for as long before judging it.
+    assert!(took >= HEARTBEAT * 3, "not before its lease ran out ({took:?})");
     wait_until(&scheduler, "the status no longer lists it", || async {
         scheduler.status().nodes.len() == 1
     })
@@ -248,6 +298,7 @@ async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
 backend_tests!(
     status_lists_the_live_nodes,
     a_node_name_in_use_is_refused,
+    a_restart_under_the_same_name_waits_for_the_old_lease,
     runs_of_a_dead_node_are_lost_and_run_again_within_grace,
     late_lost_run_is_not_repeated_under_skip,
     a_node_that_stops_heartbeating_is_taken_for_dead,

@@ -112,6 +112,9 @@ pub struct ExecutionEnd {
     pub job_id: String,
     /// The final status.
     pub status: ExecutionStatus,
+    /// When its function started; `None` for a claimed fire that did not
+    /// run after all (`missed`, or `cancelled` before it started).
+    pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
     pub finished_at: DateTime<Utc>,
     /// Milliseconds from start to finish.

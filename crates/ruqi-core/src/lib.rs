@@ -33,5 +33,7 @@ pub use scheduler::{
     CancelOutcome, ChangeExpectation, LiveJob, ReconcileReport, Scheduler, SchedulerBuilder, SchedulerConfig,
     SchedulerStatus, TimerEngine, UNSCHEDULABLE_PREFIX, fire_owner,
 };
-pub use store::{CancelTarget, ChangeBatch, ChangeFeed, JobStateChange, JobStore, LostRun, NodeInfo, RowChange};
+pub use store::{
+    CancelTarget, ChangeBatch, ChangeFeed, Heartbeat, JobStateChange, JobStore, LostRun, NodeInfo, RowChange,
+};
 pub use trigger::{Schedule, TriggerKind};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Result;
-use crate::execution::{ExecutionEnd, ExecutionStart, MissedFire};
+use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire};
 use crate::job::JobRecord;
 
 /// A compare-and-set change to the scheduler-owned columns of one job row.
@@ -88,6 +88,17 @@ pub struct LostRun {
     pub node: String,
 }
 
+/// What one heartbeat found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Heartbeat {
+    /// Every node in the registry, this one included, with its last
+    /// heartbeat by the database's clock (this node's is the one just written).
+    pub nodes: Vec<NodeInfo>,
+    /// This node's entry was gone: a peer had taken it for dead (and marked
+    /// its runs `lost`), and the heartbeat joined the registry again.
+    pub rejoined: bool,
+}
+
 /// Which runs a cancellation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelTarget {
@@ -129,11 +140,45 @@ pub trait JobStore: Send + Sync + 'static {
     /// if the row's version is still `expected_version`. Returns whether it did.
     async fn update_job_state(&self, job_id: &str, expected_version: i64, change: &JobStateChange) -> Result<bool>;
 
+    /// Claims a scheduled fire: [`update_job_state`](Self::update_job_state)
+    /// and, when it wins, the run's `running` row (`start`) and the `missed`
+    /// rows of the instants that will not run, in one transaction. A fire that was claimed therefore always has a row,
+    /// and a claim whose answer was lost can be told from one that never
+    /// happened by looking the row up ([`execution_status`](Self::execution_status)).
+    /// The default writes the two one after the other.
+    async fn claim_fire(
+        &self,
+        job_id: &str,
+        expected_version: i64,
+        change: &JobStateChange,
+        start: Option<&ExecutionStart>,
+        missed: &[MissedFire],
+    ) -> Result<bool> {
+        let won = self.update_job_state(job_id, expected_version, change).await?;
+        if won {
+            if let Some(start) = start {
+                self.record_start(start).await?;
+            }
+            if !missed.is_empty() {
+                self.record_missed(missed).await?;
+            }
+        }
+        Ok(won)
+    }
+
+    /// The status of the execution row `id`, or `None` when there is no such
+    /// row. The default knows no rows.
+    async fn execution_status(&self, _id: &str) -> Result<Option<ExecutionStatus>> {
+        Ok(None)
+    }
+
     /// Writes `last_error` (why a row cannot be scheduled, or NULL once it can)
     /// without touching `version`.
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> Result<()>;
 
     /// Inserts `missed` execution rows and sets the jobs' `last_status`.
+    /// Idempotent: a row whose id exists already is left as it is, so a
+    /// write whose answer was lost can be made again.
     async fn record_missed(&self, fires: &[MissedFire]) -> Result<()>;
 
     /// Inserts a `running` execution row (and, for runs whose claim did not
@@ -144,7 +189,12 @@ pub trait JobStore: Send + Sync + 'static {
     async fn record_start(&self, start: &ExecutionStart) -> Result<()>;
 
     /// Finishes an execution row and writes the job's `last_status`,
-    /// `last_error` and `is_running` (`still_running`: other runs of the job go on).
+    /// `last_error` and `is_running` (`still_running`: other runs of the job
+    /// go on). The row is written whole when it does not exist yet. Only a
+    /// `running` row is finished: one that a peer marked `lost` meanwhile
+    /// keeps that status. Idempotent, so a write whose outcome is unknown can
+    /// be made again; the store retries one that failed for a passing reason
+    /// (connection lost, database restarting) until it lands.
     async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> Result<()>;
 
     /// Reads several rows at once; ids without a row are left out.
@@ -173,15 +223,19 @@ pub trait JobStore: Send + Sync + 'static {
     }
 
     /// Records that the node is alive (re-registering it if a peer took it
-    /// for dead), and returns the live nodes.
-    async fn heartbeat(&self, _node: &NodeInfo) -> Result<Vec<NodeInfo>> {
-        Ok(Vec::new())
+    /// for dead), and returns the registry.
+    async fn heartbeat(&self, _node: &NodeInfo) -> Result<Heartbeat> {
+        Ok(Heartbeat::default())
     }
 
-    /// Finds nodes whose last heartbeat is older than `dead_after`, removes
-    /// them and marks their unfinished runs `lost` (finished at `now`). Of
-    /// several schedulers doing this at once, each lost run is returned to exactly one.
-    async fn reap_dead_nodes(&self, _dead_after: Duration, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
+    /// Finds the nodes other than `me` whose last heartbeat is older than
+    /// `dead_after` by the database's clock, removes them and marks their
+    /// unfinished runs `lost` (finished at `now`); also `running` rows of
+    /// nodes that are not registered at all, except `me`'s. Of several
+    /// schedulers doing this at once, each lost run is returned to exactly
+    /// one. The caller asks only while its own heartbeats have gone through
+    /// for at least `dead_after` (see the scheduler's `cluster` module).
+    async fn reap_dead_nodes(&self, _me: &str, _dead_after: Duration, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
         Ok(Vec::new())
     }
 

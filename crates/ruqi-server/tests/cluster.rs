@@ -20,7 +20,7 @@ use common::{Backend, TestDb, trigger_col};
 use ruqi::entity::job_execution;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 
-/// Heartbeat interval of the test servers: a killed node's runs are lost within two of these.
+/// Heartbeat interval of the test servers: a killed node's runs are lost within four of these.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// One `ruqi-server` process, killed if the test ends without stopping it.
@@ -224,8 +224,9 @@ async fn a_killed_process_loses_no_fire(backend: Backend) {
     let killed_at = Utc::now();
     victim.child.kill().unwrap(); // SIGKILL
     victim.child.wait().unwrap();
-    // Its unfinished runs become lost within two heartbeat intervals.
-    let deadline = Instant::now() + HEARTBEAT * 2 + Duration::from_secs(1);
+    // Its unfinished runs become lost once its lease (three heartbeat
+    // intervals) has run out, within half an interval more.
+    let deadline = Instant::now() + HEARTBEAT * 4 + Duration::from_secs(1);
     loop {
         let left: Vec<_> = all_runs(&db)
             .await

@@ -267,11 +267,17 @@ pub(crate) fn first_fire_of(
     policy: &ExecutionPolicy,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let from = match schedule.kind() {
-        TriggerKind::Date => now - policy.misfire_grace,
-        _ => now,
-    };
-    schedule.next_fire_after(from - chrono::Duration::milliseconds(1))
+    if schedule.kind() == TriggerKind::Date {
+        return schedule.next_fire_after(now - policy.misfire_grace - chrono::Duration::milliseconds(1));
+    }
+    // A fire at `now` itself counts, one a moment before it does not: a job
+    // written at 12:00:54.000397 first fires at 12:00:55, not for 12:00:54,
+    // an instant before it existed.
+    let first = schedule.next_fire_after(now - chrono::Duration::milliseconds(1))?;
+    if first < now {
+        return schedule.next_fire_after(first);
+    }
+    Some(first)
 }
 
 /// The `next_run_time` a row should have after a write.
@@ -382,6 +388,16 @@ mod tests {
     fn insert_plans_the_first_fire() {
         let job = compiled("10m");
         assert_eq!(planned_next_run_time(None, &job, at(0, 0)), Some(at(0, 10)));
+    }
+
+    #[test]
+    fn a_cron_job_never_fires_for_an_instant_before_it_was_written() {
+        let mut r = JobRecord::new("j", "f", "cron", "* * * * * *");
+        r.created_at = at(0, 0);
+        let job = compile(r, ValidationContext::default()).unwrap();
+        let written = at(0, 0) + chrono::Duration::microseconds(397);
+        assert_eq!(first_fire(&job, written), Some(at(0, 0) + chrono::Duration::seconds(1)));
+        assert_eq!(first_fire(&job, at(0, 0)), Some(at(0, 0)));
     }
 
     #[test]

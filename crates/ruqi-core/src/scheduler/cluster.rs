@@ -10,10 +10,10 @@
 //! claims the fire if it is still unclaimed; the claim is the same
 //! compare-and-set either way, so a fire runs once whoever claims it, and a
 //! dead node's future fires need no hand-over. What a dead node leaves
-//! behind are runs it had started; once its heartbeat is older than
-//! [`SchedulerConfig::dead_after`](super::SchedulerConfig::dead_after) one
-//! live node marks them `lost`, and the job's misfire policy decides whether
-//! the lost fire runs again.
+//! behind are runs it had started; once its lease has run out (see
+//! `lease.rs` for when a peer counts as dead, and how a node that cannot
+//! reach the database fences itself first) one live node marks them `lost`,
+//! and the job's misfire policy decides whether the lost fire runs again.
 
 use std::sync::Arc;
 
@@ -98,47 +98,6 @@ impl Inner {
             for item in chunk.iter().cloned() {
                 let inner = self.clone();
                 self.tasks.spawn(async move { inner.fire_due(item).await });
-            }
-        }
-    }
-
-    /// Heartbeats and looks for dead nodes twice per heartbeat interval until shutdown.
-    pub(super) async fn keep_heartbeat(self: Arc<Self>) {
-        let me = self.node_info();
-        let mut tick = tokio::time::interval(self.config.heartbeat_interval / 2);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = self.shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.store.heartbeat(&me).await {
-                Ok(nodes) => *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes,
-                Err(error) => tracing::warn!(node = %me.node, %error, "heartbeat failed"),
-            }
-            match self.store.cancel_requests(&me.node).await {
-                Ok(ids) => {
-                    let state = self.lock();
-                    for id in ids {
-                        if let Some(run) = state.run(&id) {
-                            run.cancel("cancelled by request (through another node)");
-                        }
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "reading cancellation requests failed"),
-            }
-            match self
-                .store
-                .reap_dead_nodes(self.config.dead_after(), self.clock.now())
-                .await
-            {
-                // Started apart, so that the runs' writes never hold up the next heartbeat.
-                Ok(lost) if !lost.is_empty() => {
-                    let reaper = self.clone();
-                    self.tasks.spawn(async move { reaper.rerun_lost(lost).await });
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "looking for dead nodes failed"),
             }
         }
     }

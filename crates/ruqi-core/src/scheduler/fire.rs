@@ -2,6 +2,7 @@
 //! in the store, then hand the run to `run.rs`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -9,7 +10,7 @@ use super::state::ScheduledJob;
 use super::state::{Due, RunRequest};
 use super::{Inner, duration_to_chrono};
 use crate::events::SchedulerEvent;
-use crate::execution::{MissedFire, TriggerSource, new_execution_id};
+use crate::execution::{ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
 use crate::job::MisfirePolicy;
 use crate::store::JobStateChange;
 
@@ -72,14 +73,23 @@ pub(super) fn plan_fire(job: &ScheduledJob, due_at: DateTime<Utc>, now: DateTime
         (None, MisfirePolicy::RunOnce) => missed.pop().map(|(t, _)| t),
         (None, MisfirePolicy::Skip) => None,
     };
+    // The reasons name the fire that was chosen to run, not its outcome:
+    // whether it ran is on its own row (it may still be skipped or missed
+    // when it comes to start).
     if let Some(run_at) = run {
         for t in in_time.iter().filter(|t| **t != run_at) {
-            missed.push((*t, format!("coalesced into the run for {}", run_at.to_rfc3339())));
+            missed.push((
+                *t,
+                format!(
+                    "coalesced: due together with the fire for {}, which was chosen to run instead",
+                    run_at.to_rfc3339()
+                ),
+            ));
         }
         if job.policy.misfire_policy == MisfirePolicy::RunOnce {
             for (_, reason) in missed.iter_mut() {
                 reason.push_str(&format!(
-                    "; coalesced into the run for {} (misfire_policy = run_once)",
+                    "; coalesced: the fire for {} was chosen to run instead (misfire_policy = run_once)",
                     run_at.to_rfc3339()
                 ));
             }
@@ -108,8 +118,9 @@ pub(super) fn plan_fire(job: &ScheduledJob, due_at: DateTime<Utc>, now: DateTime
 }
 
 impl Inner {
+    /// A deadline came due: plans the fire, claims it (with its rows), and
+    /// starts its run at its instant.
     pub(super) async fn fire_due(self: Arc<Self>, due: Due) {
-        let now = self.clock.now();
         let (job, version, scheduled) = {
             let mut state = self.lock();
             let Some(entry) = state.jobs.get(&due.job_id) else {
@@ -123,14 +134,49 @@ impl Inner {
             state.claiming.insert(due.job_id.clone(), claim.1 + 1);
             claim
         };
+        if !self.lease.is_held(self.config.fence_after()) {
+            // Fenced: this node claims nothing until its lease is renewed. A
+            // peer takes the fire over meanwhile, or this node claims it then.
+            self.lock().claiming.remove(&due.job_id);
+            tracing::debug!(job_id = %job.job_id, "fire not claimed: this node does not hold its lease");
+            self.retry_later(&due.job_id, version);
+            return;
+        }
+        let epoch = self.lease.epoch();
+        let now = self.clock.now();
         let plan = plan_fire(&job, scheduled, now);
+        let start = plan.run.map(|at| ExecutionStart {
+            id: new_execution_id(),
+            job_id: job.job_id.to_string(),
+            job_name: job.job_name.as_deref().map(str::to_owned),
+            scheduled_for: at,
+            started_at: at.max(now),
+            attempt: 1,
+            trigger_source: TriggerSource::Schedule,
+            node: self.config.node_name.clone(),
+        });
+        let missed: Vec<MissedFire> = plan
+            .missed
+            .iter()
+            .map(|(t, reason)| MissedFire {
+                id: new_execution_id(),
+                job_id: job.job_id.to_string(),
+                job_name: job.job_name.as_deref().map(str::to_owned),
+                scheduled_for: *t,
+                noticed_at: now,
+                reason: reason.clone(),
+                node: self.config.node_name.clone(),
+            })
+            .collect();
         let change = JobStateChange {
             next_run_time: Some(plan.next),
             // Set in the claim itself, so a run costs no extra write before it starts.
             is_running: plan.run.map(|_| true),
             ..JobStateChange::default()
         };
-        let claimed = self.store.update_job_state(&job.job_id, version, &change).await;
+        let claimed = self
+            .claim_settled(&job.job_id, version, &change, start.as_ref(), &missed)
+            .await;
         if !matches!(claimed, Ok(true)) {
             self.lock().claiming.remove(&due.job_id);
         }
@@ -164,40 +210,111 @@ impl Inner {
             }
         }
         self.bump_revision();
-        if !plan.missed.is_empty() {
-            let rows: Vec<MissedFire> = plan
-                .missed
-                .iter()
-                .map(|(t, reason)| MissedFire {
-                    id: new_execution_id(),
-                    job_id: job.job_id.to_string(),
-                    job_name: job.job_name.as_deref().map(str::to_owned),
-                    scheduled_for: *t,
-                    noticed_at: now,
-                    reason: reason.clone(),
-                    node: self.config.node_name.clone(),
-                })
-                .collect();
-            tracing::info!(job_id = %job.job_id, missed = rows.len() + plan.missed_unlisted, "fires missed");
-            if let Err(error) = self.store.record_missed(&rows).await {
-                tracing::warn!(job_id = %job.job_id, %error, "recording missed fires failed");
-            }
-            for row in &rows {
+        if !missed.is_empty() {
+            tracing::info!(job_id = %job.job_id, missed = missed.len() + plan.missed_unlisted, "fires missed");
+            for row in &missed {
                 self.emit(SchedulerEvent::Missed(row.into()), job.alert_url.as_deref());
             }
         }
-        if let Some(at) = plan.run {
-            // Claimed ahead of the instant (`claim_ahead`): the function starts at it,
-            // unless the job was deleted before the instant came (then there was no fire).
-            if at > self.clock.now() {
-                self.clock.sleep_until(at).await;
-                let removed = self.lock().jobs.get(&due.job_id).is_none_or(|entry| entry.retired);
-                if removed {
-                    tracing::debug!(job_id = %job.job_id, "job deleted before the instant it was claimed for");
-                    return;
+        if let Some(start) = start {
+            self.start_claimed(job, start, epoch).await;
+        }
+    }
+
+    /// Claims a fire with its rows ([`JobStore::claim_fire`]). When the
+    /// store fails to answer, the claim may have committed all the same (the
+    /// connection broke after the commit was sent): one of the rows it would
+    /// have written is then looked up, as often as it takes for the store to
+    /// answer (until shutdown), so a fire that was claimed is never left
+    /// unrun and unrecorded. `Err` when the claim surely did not commit.
+    async fn claim_settled(
+        &self,
+        job_id: &str,
+        version: i64,
+        change: &JobStateChange,
+        start: Option<&ExecutionStart>,
+        missed: &[MissedFire],
+    ) -> crate::Result<bool> {
+        let error = match self.store.claim_fire(job_id, version, change, start, missed).await {
+            Ok(won) => return Ok(won),
+            Err(error) => error,
+        };
+        let Some(witness) = start.map(|s| s.id.as_str()).or(missed.first().map(|m| m.id.as_str())) else {
+            return Err(error);
+        };
+        let mut pause = self.config.heartbeat_interval / 4;
+        loop {
+            match self.store.execution_status(witness).await {
+                Ok(Some(_)) => {
+                    tracing::info!(job_id, execution_id = witness, %error, "the claim's answer was lost, but it was written");
+                    return Ok(true);
+                }
+                Ok(None) => return Err(error),
+                Err(lookup) => {
+                    tracing::debug!(job_id, %lookup, "cannot tell yet whether a claim was written; asking again");
                 }
             }
-            self.start_run(job, RunRequest::new(at, TriggerSource::Schedule)).await;
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Err(error),
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Starts the run of a fire this node claimed, at its instant: after the
+    /// lease is held again if this node is fenced, and only if it can still
+    /// start within the job's grace (the misfire rules are applied to the
+    /// time it really starts). A fire that does not start finishes the row
+    /// its claim wrote, saying why.
+    async fn start_claimed(self: Arc<Self>, job: Arc<ScheduledJob>, start: ExecutionStart, epoch: u64) {
+        let at = start.scheduled_for;
+        // Claimed ahead of the instant (`claim_ahead`): the function starts at it.
+        if at > self.clock.now() {
+            self.clock.sleep_until(at).await;
+        }
+        if !self.lease.is_held(self.config.fence_after()) {
+            tokio::select! {
+                () = self.shutdown.cancelled() => {}
+                () = self.lease.held_again() => {}
+            }
+        }
+        let mut req = RunRequest::new(at, TriggerSource::Schedule);
+        req.claimed_row = Some(start.id.as_str().into());
+        let not_run = if self.shutdown.is_cancelled() {
+            Some((
+                ExecutionStatus::Missed,
+                "not run: the scheduler shut down before its instant".to_owned(),
+            ))
+        } else if self.lease.epoch() != epoch {
+            Some((
+                ExecutionStatus::Cancelled,
+                "not run: a peer took this node for dead after the fire was claimed".to_owned(),
+            ))
+        } else if self.lock().jobs.get(&*job.job_id).is_none_or(|entry| entry.retired) {
+            Some((
+                ExecutionStatus::Missed,
+                "not run: the job was deleted before its instant".to_owned(),
+            ))
+        } else {
+            let late = self.clock.now() - at;
+            (late > duration_to_chrono(job.policy.misfire_grace) && job.policy.misfire_policy == MisfirePolicy::Skip)
+                .then(|| {
+                    (
+                        ExecutionStatus::Missed,
+                        format!(
+                            "missed: it could start only {:.3}s after its instant (misfire_grace_s = {})",
+                            late.num_milliseconds() as f64 / 1000.0,
+                            job.policy.misfire_grace.as_secs()
+                        ),
+                    )
+                })
+        };
+        match not_run {
+            Some((status, reason)) => self.settle_unstarted(&job, &req, status, reason, false).await,
+            None => {
+                self.start_run(job, req).await;
+            }
         }
     }
 

@@ -15,6 +15,7 @@
 mod cluster;
 mod feed;
 mod fire;
+mod lease;
 mod run;
 mod state;
 mod sync;
@@ -74,9 +75,16 @@ pub struct SchedulerConfig {
     pub timer: TimerEngine,
     /// Alert webhooks (default: none but the jobs' own `alert_url`).
     pub alerts: AlertConfig,
-    /// How often this node writes its heartbeat to the node registry and
-    /// looks for dead nodes (default 5 s). A node is dead once its last
-    /// heartbeat is [`dead_after`](Self::dead_after) old.
+    /// The time unit of this node's lease in the node registry (default
+    /// 1 s). The node renews its lease twice per interval (four times while
+    /// renewals fail) and looks for dead peers as often. One that has not
+    /// renewed it for [`fence_after`](Self::fence_after) (two intervals)
+    /// fences itself: it starts no run and cancels the runs it has going.
+    /// Its peers take it for dead only after
+    /// [`dead_after`](Self::dead_after) (three intervals) of silence during
+    /// which their own renewals went through, so a database that was down
+    /// for everyone makes no node dead, and a node cut off alone has
+    /// stopped its runs before a peer marks them `lost` and runs them again.
     pub heartbeat_interval: Duration,
     /// How long before its instant a fire is claimed (default 10 ms). The
     /// claim's write then happens while the timer would otherwise sleep, and
@@ -100,11 +108,21 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// How old a node's last heartbeat may be before it counts as dead: one
-    /// and a half heartbeat intervals. Nodes heartbeat and check twice per
-    /// interval, so a killed node's runs are marked `lost` within two intervals.
+    /// How long a node's lease lasts: how old its last heartbeat must be, by
+    /// the database's clock, before a peer whose own heartbeats went through
+    /// all that time takes it for dead: three heartbeat intervals (3 s by
+    /// default). Peers look twice per interval, so a killed node's runs are
+    /// marked `lost`, and run again, within three and a half intervals of its
+    /// last heartbeat.
     pub fn dead_after(&self) -> Duration {
-        self.heartbeat_interval * 3 / 2
+        self.heartbeat_interval * 3
+    }
+
+    /// How long a node goes on without renewing its lease before it fences
+    /// itself (starts nothing, cancels its runs): two heartbeat intervals,
+    /// one interval before any peer may take it for dead.
+    pub fn fence_after(&self) -> Duration {
+        self.heartbeat_interval * 2
     }
 }
 
@@ -132,7 +150,7 @@ impl Default for SchedulerConfig {
             shutdown_timeout: Duration::from_secs(30),
             change_confirm_window: Duration::from_secs(30),
             timer: TimerEngine::Heap,
-            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
             alerts: AlertConfig::default(),
             claim_ahead: Duration::from_millis(10),
             takeover_after: Duration::from_secs(2),
@@ -178,7 +196,7 @@ impl SchedulerBuilder {
         self
     }
 
-    /// How often this node heartbeats (default 5 s); see [`SchedulerConfig::heartbeat_interval`].
+    /// The time unit of this node's lease (default 1 s); see [`SchedulerConfig::heartbeat_interval`].
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.config.heartbeat_interval = interval.max(Duration::from_millis(100));
         self
@@ -260,6 +278,7 @@ impl SchedulerBuilder {
             revision,
             pending_changes: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
+            lease: lease::Lease::new(),
             events: broadcast::channel(EVENT_BUFFER).0,
             metrics: Metrics::new(),
             alerter: Alerter::start(&self.config.alerts, &self.config.node_name),
@@ -291,7 +310,9 @@ impl SchedulerBuilder {
             inner.tasks.spawn(async move { follower.follow_changes(feed).await });
         }
         let heart = inner.clone();
-        inner.tasks.spawn(async move { heart.keep_heartbeat().await });
+        inner.tasks.spawn(async move { heart.keep_lease().await });
+        let guard = inner.clone();
+        inner.tasks.spawn(async move { guard.guard_lease().await });
         if !lost.is_empty() {
             let reaper = inner.clone();
             inner.tasks.spawn(async move { reaper.rerun_lost(lost).await });
@@ -331,6 +352,8 @@ pub(crate) struct Inner {
     pending_changes: AtomicUsize,
     /// The live nodes as the last heartbeat saw them.
     nodes: Mutex<Vec<NodeInfo>>,
+    /// This node's lease in the node registry.
+    lease: lease::Lease,
     /// Where events are published.
     events: broadcast::Sender<SchedulerEvent>,
     metrics: Metrics,
@@ -629,11 +652,8 @@ impl Scheduler {
         self.inner.tasks.close();
         let waited = tokio::time::timeout(self.inner.config.shutdown_timeout, self.inner.tasks.wait()).await;
         if waited.is_err() {
-            for entry in self.inner.lock().jobs.values() {
-                for run in &entry.activity().running {
-                    run.cancel("the scheduler shut down before the run finished");
-                }
-            }
+            self.inner
+                .cancel_all_runs("the scheduler shut down before the run finished");
             // Cancelled runs record themselves at once; give them a moment to write.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait()).await;
         }
@@ -650,13 +670,40 @@ impl Inner {
     /// the runs of a dead node of the same name).
     async fn start_following(self: Arc<Self>) -> Result<(Option<Box<dyn ChangeFeed>>, Vec<LostRun>)> {
         let feed = self.store.open_change_feed().await?;
-        let lost = self
-            .store
-            .register_node(&self.node_info(), self.config.dead_after())
-            .await?;
-        let nodes = self.store.heartbeat(&self.node_info()).await?;
-        *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
+        let lost = self.register().await?;
+        let sent = tokio::time::Instant::now();
+        let beat = self.store.heartbeat(&self.node_info()).await?;
+        self.lease_renewed(sent, beat);
         Ok((feed, lost))
+    }
+
+    /// Joins the node registry. A node of the same name whose lease has not
+    /// run out yet (this process's predecessor, killed a moment ago) is
+    /// waited for, up to its lease and a heartbeat interval more; a name
+    /// still in use after that is an error.
+    async fn register(&self) -> Result<Vec<LostRun>> {
+        let patience = self.config.dead_after() + self.config.heartbeat_interval;
+        let give_up = tokio::time::Instant::now() + patience;
+        let mut told = false;
+        loop {
+            match self
+                .store
+                .register_node(&self.node_info(), self.config.dead_after())
+                .await
+            {
+                Err(Error::NodeNameInUse { .. }) if tokio::time::Instant::now() < give_up => {
+                    if !told {
+                        tracing::warn!(
+                            node = %self.config.node_name,
+                            "a node of this name is registered and its lease has not run out; waiting for it"
+                        );
+                        told = true;
+                    }
+                    tokio::time::sleep(self.config.heartbeat_interval / 4).await;
+                }
+                registered => return registered,
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -97,33 +97,85 @@ impl Inner {
             Admission::Queued => None,
             Admission::Gone => {
                 tracing::debug!(job_id = %job.job_id, "job deleted before its run could start");
+                if req.claimed_row.is_some() {
+                    let reason = "not run: the job was deleted before its run could start".to_owned();
+                    self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, false)
+                        .await;
+                }
                 None
             }
             Admission::Skipped { reason, overlap } => {
-                let row = MissedFire {
-                    id: new_execution_id(),
-                    job_id: job.job_id.to_string(),
-                    job_name: job.job_name.as_deref().map(str::to_owned),
-                    scheduled_for: req.scheduled_for,
-                    noticed_at: self.clock.now(),
-                    reason,
-                    node: self.config.node_name.clone(),
-                };
-                tracing::info!(job_id = %row.job_id, execution_id = %row.id, "fire skipped: {}", row.reason);
-                if let Err(error) = self.store.record_missed(std::slice::from_ref(&row)).await {
-                    tracing::warn!(job_id = %row.job_id, %error, "recording a skipped fire failed");
-                }
-                let fire = FireMissed::from(&row);
-                let event = if overlap {
-                    SchedulerEvent::SkippedOverlap(fire)
-                } else {
-                    SchedulerEvent::Missed(fire)
-                };
-                self.emit(event, job.alert_url.as_deref());
-                self.bump_revision();
+                self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, overlap)
+                    .await;
                 None
             }
         }
+    }
+
+    /// Records a run that was not started after all: for a claimed fire, its
+    /// claim's row is finished with `status` (`missed`, or `cancelled`);
+    /// otherwise a `missed` row is written. `overlap`: the overlap policy
+    /// skipped it (announced as such).
+    pub(super) async fn settle_unstarted(
+        &self,
+        job: &ScheduledJob,
+        req: &RunRequest,
+        status: ExecutionStatus,
+        reason: String,
+        overlap: bool,
+    ) {
+        let row = MissedFire {
+            id: req.claimed_row.as_deref().map_or_else(new_execution_id, str::to_owned),
+            job_id: job.job_id.to_string(),
+            job_name: job.job_name.as_deref().map(str::to_owned),
+            scheduled_for: req.scheduled_for,
+            noticed_at: self.clock.now(),
+            reason,
+            node: self.config.node_name.clone(),
+        };
+        tracing::info!(job_id = %row.job_id, execution_id = %row.id, %status, "fire not run: {}", row.reason);
+        let written = if req.claimed_row.is_some() {
+            let still_running = self.lock().jobs.get(&*job.job_id).is_some_and(|e| e.is_running());
+            let end = ExecutionEnd {
+                id: row.id.clone(),
+                job_id: row.job_id.clone(),
+                status,
+                started_at: None,
+                finished_at: row.noticed_at,
+                duration_ms: 0,
+                output: None,
+                error: Some(row.reason.clone()),
+            };
+            self.store.record_end(&end, still_running).await
+        } else {
+            self.store.record_missed(std::slice::from_ref(&row)).await
+        };
+        if let Err(error) = written {
+            tracing::warn!(job_id = %row.job_id, execution_id = %row.id, %error, "recording a fire that did not run failed");
+        }
+        let fire = FireMissed::from(&row);
+        let event = if overlap {
+            SchedulerEvent::SkippedOverlap(fire)
+        } else if status == ExecutionStatus::Missed {
+            SchedulerEvent::Missed(fire)
+        } else {
+            SchedulerEvent::Cancelled(RunEnded {
+                job_id: row.job_id.clone(),
+                job_name: row.job_name.clone(),
+                execution_id: row.id.clone(),
+                scheduled_for: row.scheduled_for,
+                started_at: row.noticed_at,
+                finished_at: row.noticed_at,
+                duration_ms: 0,
+                attempt: req.attempt,
+                trigger_source: req.source,
+                node: row.node.clone(),
+                error: Some(row.reason.clone()),
+                retry_at: None,
+            })
+        };
+        self.emit(event, job.alert_url.as_deref());
+        self.bump_revision();
     }
 
     fn admit(&self, job: &ScheduledJob, req: &RunRequest) -> Admission {
@@ -163,7 +215,7 @@ impl Inner {
             }
         }
         let handle = RunHandle {
-            execution_id: new_execution_id().into(),
+            execution_id: req.claimed_row.clone().unwrap_or_else(|| new_execution_id().into()),
             // Not a child of the shutdown token: shutdown first waits for runs to end.
             cancel: CancellationToken::new(),
             cancel_reason: Arc::new(OnceLock::new()),
@@ -195,11 +247,13 @@ impl Inner {
             node: self.config.node_name.clone(),
         };
         self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
-        // The fire is already claimed, so the `running` row need not be written
-        // before the function starts: the store answers once it has queued the
-        // row, which keeps a database round trip out of every run's start. The
-        // end is written after it.
-        if let Err(error) = self.store.record_start(&start).await {
+        // A scheduled fire's `running` row was written with its claim. Other
+        // runs need not wait for theirs before the function starts: the store
+        // answers once it has queued the row, which keeps a database round
+        // trip out of every run's start. The end is written after it.
+        if req.claimed_row.is_none()
+            && let Err(error) = self.store.record_start(&start).await
+        {
             tracing::warn!(parent: &span, %error, "recording the start of a run failed");
         }
         let ctx = JobContext::new(
@@ -240,6 +294,7 @@ impl Inner {
             id: execution_id.to_string(),
             job_id: job_id.to_owned(),
             status: outcome.status,
+            started_at: Some(started_at),
             finished_at,
             duration_ms: (finished_at - started_at).num_milliseconds(),
             output: (!output.is_empty()).then(|| cap_output(output)),
@@ -254,6 +309,13 @@ impl Inner {
                 .is_some_and(|e| e.activity().running.len() > 1 || (!e.retired && !e.activity().queued.is_empty()))
         };
         tracing::info!(parent: &span, status = %end.status, duration_ms = end.duration_ms, "run finished");
+        // The function has stopped: its place under the overlap policy is
+        // free before its end is written, so a slow write (a database
+        // restarting) never makes the job's next fire look overlapping.
+        let mut queued = None;
+        if outcome.still_going.is_none() {
+            queued = self.leave_overlap_slot(job_id, &execution_id).await;
+        }
         if let Err(error) = self.store.record_end(&end, others_go_on).await {
             tracing::warn!(parent: &span, %error, "recording the end of a run failed");
         }
@@ -281,26 +343,10 @@ impl Inner {
         self.emit(event, job.alert_url.as_deref());
         if let Some(task) = outcome.still_going.take() {
             wait_until_stopped(task, job.policy.timeout, &span).await;
+            queued = self.leave_overlap_slot(job_id, &execution_id).await;
         }
         drop(permit);
-        let queued = {
-            let mut state = self.lock();
-            state.runs.remove(&execution_id);
-            match state.jobs.get_mut(job_id) {
-                Some(entry) => {
-                    let retired = entry.retired;
-                    let activity = entry.activity_mut();
-                    activity.running.retain(|r| r.execution_id != execution_id);
-                    let queued = if retired { None } else { activity.queued.pop_front() };
-                    entry.settle();
-                    if entry.retired && !entry.is_running() {
-                        state.jobs.remove(job_id);
-                    }
-                    queued
-                }
-                None => None,
-            }
-        };
+        self.lock().runs.remove(&execution_id);
         self.bump_revision();
         if let Some(delay) = retry_delay {
             self.clone().schedule_retry(job.clone(), req.clone(), delay);
@@ -311,6 +357,37 @@ impl Inner {
         if let Some(next) = queued {
             self.clone().start_run(job, next).await;
         }
+    }
+
+    /// Takes a run that has stopped off its job's list of runs in progress
+    /// and returns the run queued behind it, if any. When the job was
+    /// deleted meanwhile, the runs still queued are dropped; those that are
+    /// claimed fires finish their rows saying so.
+    async fn leave_overlap_slot(&self, job_id: &str, execution_id: &str) -> Option<RunRequest> {
+        let (next, dropped, job) = {
+            let mut state = self.lock();
+            let entry = state.jobs.get_mut(job_id)?;
+            let retired = entry.retired;
+            let job = entry.job.clone();
+            let activity = entry.activity_mut();
+            activity.running.retain(|r| &*r.execution_id != execution_id);
+            let (next, dropped) = if retired {
+                (None, std::mem::take(&mut activity.queued))
+            } else {
+                (activity.queued.pop_front(), Default::default())
+            };
+            entry.settle();
+            if entry.retired && !entry.is_running() {
+                state.jobs.remove(job_id);
+            }
+            (next, dropped, job)
+        };
+        for req in dropped.into_iter().filter(|req| req.claimed_row.is_some()) {
+            let reason = "not run: the job was deleted while the run waited in its queue".to_owned();
+            self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, false)
+                .await;
+        }
+        next
     }
 
     /// How long to wait before the next attempt, when there is to be one:
@@ -353,6 +430,7 @@ impl Inner {
             let next = RunRequest {
                 source: TriggerSource::Retry,
                 attempt: failed.attempt.saturating_add(1),
+                claimed_row: None,
                 ..failed
             };
             inner.start_run(job, next).await;
@@ -399,6 +477,7 @@ impl Inner {
                 source: TriggerSource::Child,
                 attempt: 1,
                 lineage: lineage.clone(),
+                claimed_row: None,
             };
             self.clone().start_run(child_job, req).await;
         }

@@ -59,6 +59,10 @@ pub(super) struct RunRequest {
     pub(super) attempt: u32,
     /// The jobs whose success led to this run, oldest first.
     pub(super) lineage: Arc<[Arc<str>]>,
+    /// For a scheduled fire, the id of the `running` row its claim wrote:
+    /// the run keeps it, and a fire that does not start after all finishes
+    /// that row instead of writing one of its own.
+    pub(super) claimed_row: Option<Arc<str>>,
 }
 
 impl RunRequest {
@@ -69,6 +73,7 @@ impl RunRequest {
             source,
             attempt: 1,
             lineage: Arc::from(Vec::new()),
+            claimed_row: None,
         }
     }
 }

@@ -29,12 +29,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange};
+use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange, MissedFire};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::claim::{self, Claim, Locking};
-use super::history;
+use super::{history, retry};
 
 /// Most operations written in one batch.
 pub(crate) const BATCH_LIMIT: usize = 2_000;
@@ -48,6 +48,10 @@ enum Op {
         job_id: String,
         expected_version: i64,
         change: JobStateChange,
+        /// The run it claims: its `running` row goes in the claim's transaction.
+        start: Option<Box<ExecutionStart>>,
+        /// Rows of instants that will not run, written with the claim too.
+        missed: Vec<MissedFire>,
         reply: Reply<bool>,
     },
     /// The run's start waits in [`Starts`] under this execution id.
@@ -124,13 +128,16 @@ impl GroupCommit {
         }
     }
 
-    /// A compare-and-set on `job_info` (see [`claim::compare_and_set`]).
+    /// A compare-and-set on `job_info` (see [`claim::compare_and_set`]),
+    /// with the rows of the fire it claims when it wins (see [`claim::claim_alone`]).
     pub(crate) async fn claim(
         &self,
         db: &DatabaseConnection,
         job_id: &str,
         expected_version: i64,
         change: &JobStateChange,
+        start: Option<&ExecutionStart>,
+        missed: &[MissedFire],
     ) -> Result<bool, DbErr> {
         let (reply, answer) = oneshot::channel();
         self.send(
@@ -139,6 +146,8 @@ impl GroupCommit {
                 job_id: job_id.to_owned(),
                 expected_version,
                 change: change.clone(),
+                start: start.map(|s| Box::new(s.clone())),
+                missed: missed.to_vec(),
                 reply,
             },
         );
@@ -160,6 +169,12 @@ impl GroupCommit {
     /// Writes a run's end (see [`history::record_ends`]) after its start:
     /// with it, when the start is still queued; once it is written, when a
     /// writer has it in hand.
+    ///
+    /// The write is idempotent (see [`history::record_ends`]), so one that
+    /// failed for a passing reason — the connection broke, the database is
+    /// restarting — is made again, with a growing pause, until it lands: a
+    /// run never stays `running` because its end met a database restart.
+    /// One the database refused for good is given up after a few tries.
     pub(crate) async fn end(
         &self,
         db: &DatabaseConnection,
@@ -177,17 +192,39 @@ impl GroupCommit {
             }
             None => None,
         };
-        let (reply, answer) = oneshot::channel();
-        self.send(
-            db,
-            Op::End {
-                end: end.clone(),
-                start,
-                still_running,
-                reply,
-            },
-        );
-        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+        let mut pause = retry::FIRST_PAUSE;
+        let mut refusals = 0;
+        loop {
+            let (reply, answer) = oneshot::channel();
+            self.send(
+                db,
+                Op::End {
+                    end: end.clone(),
+                    start: start.clone(),
+                    still_running,
+                    reply,
+                },
+            );
+            let error = match answer.await.unwrap_or_else(|_| Err(writer_gone())) {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if !retry::is_passing(&error) {
+                refusals += 1;
+                if refusals >= retry::REFUSALS_LIMIT {
+                    return Err(error);
+                }
+            }
+            tracing::warn!(
+                job_id = %end.job_id,
+                execution_id = %end.id,
+                %error,
+                retry_in_ms = pause.as_millis() as u64,
+                "writing the end of a run failed; writing it again"
+            );
+            tokio::time::sleep(pause).await;
+            pause = retry::next_pause(pause);
+        }
     }
 
     fn send(&self, db: &DatabaseConnection, op: Op) {
@@ -276,8 +313,17 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, que
                 job_id,
                 expected_version,
                 change,
+                start,
+                missed,
                 reply,
-            } => claims.push((job_id, expected_version, change, reply)),
+            } => claims.push(PendingClaim {
+                job_id,
+                expected_version,
+                change,
+                start,
+                missed,
+                reply,
+            }),
             Op::Start { id } => start_ids.push(id),
             Op::End {
                 end,
@@ -351,21 +397,34 @@ impl Counts {
     }
 }
 
-type PendingClaim = (String, i64, JobStateChange, Reply<bool>);
+/// A claim waiting to be written.
+struct PendingClaim {
+    job_id: String,
+    expected_version: i64,
+    change: JobStateChange,
+    start: Option<Box<ExecutionStart>>,
+    missed: Vec<MissedFire>,
+    reply: Reply<bool>,
+}
 
-/// Claims of distinct rows go in one statement; a second claim of a row
+/// Claims of distinct rows go in one statement (with the `running` rows of
+/// those that win, in the same transaction); a second claim of a row
 /// already in the batch is written after it, on its own (it will usually
-/// lose, as it should: the first one moved the version).
+/// lose, as it should: the first one moved the version), and so is a claim
+/// that comes with `missed` rows (a fire that was late), which is rare.
 async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts: &Counts) {
     let mut rows = HashSet::new();
-    let (together, after): (Vec<_>, Vec<_>) = claims.into_iter().partition(|c| rows.insert(c.0.clone()));
+    let (together, after): (Vec<_>, Vec<_>) = claims
+        .into_iter()
+        .partition(|c| c.missed.is_empty() && rows.insert(c.job_id.clone()));
     if together.len() > 1 {
         let batch: Vec<Claim<'_>> = together
             .iter()
-            .map(|(job_id, expected_version, change, _)| Claim {
-                job_id,
-                expected_version: *expected_version,
-                change,
+            .map(|c| Claim {
+                job_id: &c.job_id,
+                expected_version: c.expected_version,
+                change: &c.change,
+                start: c.start.as_deref(),
             })
             .collect();
         match claim::compare_and_set_many(db, &batch).await {
@@ -375,7 +434,7 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts
                 for (claim, answer) in together.into_iter().zip(answers) {
                     match answer {
                         Some(won) => {
-                            let _ = claim.3.send(Ok(won));
+                            let _ = claim.reply.send(Ok(won));
                         }
                         // Another transaction held the row: claim it alone.
                         None => held.push(claim),
@@ -400,10 +459,19 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts
 /// another transaction holds makes its claim wait, and that wait must not
 /// hold up every batch behind it.
 async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
-    for (job_id, expected_version, change, reply) in claims {
+    for claim in claims {
         let db = db.clone();
         tokio::spawn(async move {
-            let _ = reply.send(claim::compare_and_set(&db, &job_id, expected_version, &change).await);
+            let won = claim::claim_alone(
+                &db,
+                &claim.job_id,
+                claim.expected_version,
+                &claim.change,
+                claim.start.as_deref(),
+                &claim.missed,
+            )
+            .await;
+            let _ = claim.reply.send(won);
         });
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ruqi_core::JobStateChange;
+use ruqi_core::{ExecutionStart, JobStateChange, MissedFire};
 use ruqi_migration::SKIP_NOTIFY_SETTING;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -12,13 +12,17 @@ use sea_orm::{
 };
 
 use super::bulk::BulkUpdate;
+use super::history;
 use crate::entity::job_info::{Column, Entity};
 
-/// One compare-and-set of a batch: the row, the version it must still have, the change.
+/// One compare-and-set of a batch: the row, the version it must still have,
+/// the change, and the `running` row of the run it claims, if any (written
+/// in the same transaction when the claim wins).
 pub(crate) struct Claim<'a> {
     pub(crate) job_id: &'a str,
     pub(crate) expected_version: i64,
     pub(crate) change: &'a JobStateChange,
+    pub(crate) start: Option<&'a ExecutionStart>,
 }
 
 /// Every column of [`JobStateChange`] as a flag (whether to set it) and a value.
@@ -196,12 +200,19 @@ pub(crate) async fn compare_and_set_many(
     claims: &[Claim<'_>],
 ) -> Result<Vec<Option<bool>>, DbErr> {
     match db.get_database_backend() {
-        DbBackend::Sqlite => return claim_in_one_statement(db, claims).await,
+        DbBackend::Sqlite => {
+            let txn = db.begin().await?;
+            let answers = claim_in_one_statement(&txn, claims).await?;
+            insert_winners_rows(&txn, claims, &answers).await?;
+            txn.commit().await?;
+            return Ok(answers);
+        }
         DbBackend::Postgres => {
             let txn = db.begin().await?;
             skip_notify(&txn, true).await?;
             match claim_in_one_statement(&txn, claims).await {
                 Ok(answers) => {
+                    insert_winners_rows(&txn, claims, &answers).await?;
                     txn.commit().await?;
                     return Ok(answers);
                 }
@@ -222,11 +233,59 @@ pub(crate) async fn compare_and_set_many(
         .map(Claim::values)
         .collect();
     CLAIM.run(&txn, winners, false).await?;
-    txn.commit().await?;
-    Ok(claims
+    let answers: Vec<Option<bool>> = claims
         .iter()
         .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
-        .collect())
+        .collect();
+    insert_winners_rows(&txn, claims, &answers).await?;
+    txn.commit().await?;
+    Ok(answers)
+}
+
+/// Inserts the `running` rows of the claims that won (`answers` as
+/// [`compare_and_set_many`] gives them), in the claims' transaction.
+async fn insert_winners_rows(
+    txn: &DatabaseTransaction,
+    claims: &[Claim<'_>],
+    answers: &[Option<bool>],
+) -> Result<(), DbErr> {
+    let starts: Vec<&ExecutionStart> = claims
+        .iter()
+        .zip(answers)
+        .filter(|(_, answer)| **answer == Some(true))
+        .filter_map(|(claim, _)| claim.start)
+        .collect();
+    if starts.is_empty() {
+        return Ok(());
+    }
+    history::insert_start_rows(txn, &starts).await
+}
+
+/// One claim with its rows, in a transaction of its own: the
+/// compare-and-set, then, if it won, the `running` row of its run and the
+/// `missed` rows of the instants that will not run.
+pub(crate) async fn claim_alone(
+    db: &DatabaseConnection,
+    job_id: &str,
+    expected_version: i64,
+    change: &JobStateChange,
+    start: Option<&ExecutionStart>,
+    missed: &[MissedFire],
+) -> Result<bool, DbErr> {
+    if start.is_none() && missed.is_empty() {
+        return compare_and_set(db, job_id, expected_version, change).await;
+    }
+    let txn = db.begin().await?;
+    if !compare_and_set(&txn, job_id, expected_version, change).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    if let Some(start) = start {
+        history::insert_start_rows(&txn, &[start]).await?;
+    }
+    history::insert_missed_rows(&txn, missed).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Every claim in one statement that returns the rows it changed: those

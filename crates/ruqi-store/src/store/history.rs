@@ -2,10 +2,10 @@
 
 use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
-    TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
+    QueryFilter, Statement, TransactionTrait, Value,
 };
 
 use super::bulk::{BulkUpdate, json_rows};
@@ -16,9 +16,17 @@ use crate::entity::{job_execution, job_info};
 const INSERT_CHUNK: usize = 500;
 
 /// Records fires that did not run, and the last one's reason on its job, in
-/// one transaction.
+/// one transaction (see [`insert_missed_rows`]).
 pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire]) -> Result<(), DbErr> {
     let txn = db.begin().await?;
+    insert_missed_rows(&txn, fires).await?;
+    txn.commit().await
+}
+
+/// Inserts `missed` rows, leaving any whose id exists already (a write
+/// made again after its answer was lost), and writes the last one's reason
+/// to its job.
+pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[MissedFire]) -> Result<(), DbErr> {
     for chunk in fires.chunks(INSERT_CHUNK) {
         let rows = chunk.iter().map(|f| job_execution::ActiveModel {
             id: Set(f.id.clone()),
@@ -36,7 +44,14 @@ pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire])
             trigger_source: Set("schedule".to_owned()),
             cancel_requested_at: Set(None),
         });
-        job_execution::Entity::insert_many(rows).exec(&txn).await?;
+        job_execution::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(job_execution::Column::Id)
+                    .do_nothing_on([job_execution::Column::Id])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
     }
     if let Some(last) = fires.iter().max_by_key(|f| f.scheduled_for) {
         job_info::Entity::update_many()
@@ -46,10 +61,21 @@ pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire])
             )
             .col_expr(job_info::Column::LastError, Expr::value(last.reason.clone()))
             .filter(job_info::Column::JobId.eq(last.job_id.as_str()))
-            .exec(&txn)
+            .exec(db)
             .await?;
     }
-    txn.commit().await
+    Ok(())
+}
+
+/// The status of the execution row `id`, if it exists.
+pub(crate) async fn execution_status<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    job_execution::Entity::find_by_id(id.to_owned())
+        .select_only()
+        .column(job_execution::Column::Status)
+        .into_tuple::<String>()
+        .one(db)
+        .await
 }
 
 fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
@@ -130,14 +156,30 @@ fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
     insert_json_statement(&START_COLUMNS, &rows)
 }
 
+/// The columns a run's end sets on a row that exists already. On PostgreSQL
+/// and SQLite the upsert's condition keeps a row that is no longer
+/// `running`; MySQL has no such condition, so there each assignment checks
+/// `status` itself, and `status` comes last (MySQL assigns left to right).
+const END_UPSERT: [job_execution::Column; 6] = [
+    job_execution::Column::StartedAt,
+    job_execution::Column::FinishedAt,
+    job_execution::Column::DurationMs,
+    job_execution::Column::Output,
+    job_execution::Column::Error,
+    job_execution::Column::Status,
+];
+
 /// PostgreSQL: finished runs whose start was never written, each as one
-/// whole row (see [`insert_json_statement`]).
+/// whole row (see [`insert_json_statement`]); a row that exists already
+/// (an earlier attempt of this write did land) is finished only if it is
+/// still `running`.
 fn insert_runs_statement(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Statement {
     let columns: Vec<(&str, &str)> = START_COLUMNS.iter().chain(&END_COLUMNS).copied().collect();
     let rows: Vec<Vec<Value>> = runs
         .iter()
         .map(|(start, end)| {
             let mut values = start_values(start, end.status);
+            values[4] = end.started_at.into();
             values.extend([
                 Some(end.finished_at).into(),
                 Some(end.duration_ms).into(),
@@ -147,13 +189,26 @@ fn insert_runs_statement(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Statement
             values
         })
         .collect();
-    insert_json_statement(&columns, &rows)
+    let mut statement = insert_json_statement(&columns, &rows);
+    let set: Vec<String> = END_UPSERT
+        .iter()
+        .map(|column| {
+            let name = column.as_str();
+            format!("{name} = EXCLUDED.{name}")
+        })
+        .collect();
+    statement.sql.push_str(&format!(
+        " ON CONFLICT (id) DO UPDATE SET {} WHERE job_execution.status = 'running'",
+        set.join(", ")
+    ));
+    statement
 }
 
 /// A finished run's row as one insert (its start was never written).
 fn whole_row(start: &ExecutionStart, end: &ExecutionEnd) -> job_execution::ActiveModel {
     let mut row = start_row(start);
     row.status = Set(end.status.as_str().to_owned());
+    row.started_at = Set(end.started_at);
     row.finished_at = Set(Some(end.finished_at));
     row.duration_ms = Set(Some(end.duration_ms));
     row.output = Set(end.output.clone());
@@ -161,17 +216,53 @@ fn whole_row(start: &ExecutionStart, end: &ExecutionEnd) -> job_execution::Activ
     row
 }
 
-/// Inserts finished runs whose start was never written.
+/// The `ON CONFLICT` clause of [`insert_runs`] on SQLite and MySQL.
+fn end_upsert(backend: DbBackend) -> OnConflict {
+    let mut on_conflict = OnConflict::column(job_execution::Column::Id);
+    if backend == DbBackend::MySql {
+        for column in END_UPSERT {
+            let name = column.as_str();
+            on_conflict.value(
+                column,
+                Expr::cust(format!("IF(status = 'running', VALUES({name}), {name})")),
+            );
+        }
+    } else {
+        on_conflict.update_columns(END_UPSERT).action_and_where(
+            Expr::col((job_execution::Entity, job_execution::Column::Status)).eq(ExecutionStatus::Running.as_str()),
+        );
+    }
+    on_conflict
+}
+
+/// Inserts finished runs whose start was never written, or finishes their
+/// rows if an earlier attempt of this write inserted them.
 async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Result<(), DbErr> {
     if runs.is_empty() {
         return Ok(());
     }
-    if db.get_database_backend() == DbBackend::Postgres {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
         db.execute_raw(insert_runs_statement(runs)).await?;
         return Ok(());
     }
     for chunk in runs.chunks(INSERT_CHUNK) {
         job_execution::Entity::insert_many(chunk.iter().map(|(start, end)| whole_row(start, end)))
+            .on_conflict(end_upsert(backend))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts the `running` rows of `starts`, one multi-row insert per chunk.
+pub(crate) async fn insert_start_rows<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(insert_starts_statement(starts)).await?;
+        return Ok(());
+    }
+    for chunk in starts.chunks(INSERT_CHUNK) {
+        job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
             .exec_without_returning(db)
             .await?;
     }
@@ -183,15 +274,7 @@ async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &Exec
 /// one transaction.
 pub(crate) async fn record_starts(db: &DatabaseConnection, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(insert_starts_statement(starts)).await?;
-    } else {
-        for chunk in starts.chunks(INSERT_CHUNK) {
-            job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
-                .exec_without_returning(&txn)
-                .await?;
-        }
-    }
+    insert_start_rows(&txn, starts).await?;
     // Scheduled fires set is_running in their claim; other runs set it here.
     let unclaimed: Vec<&str> = starts
         .iter()
@@ -215,6 +298,7 @@ const EXECUTION_END: BulkUpdate = BulkUpdate {
     values: &[
         ("v_id", "text"),
         ("v_status", "text"),
+        ("v_started", "timestamptz"),
         ("v_finished", "timestamptz"),
         ("v_duration", "bigint"),
         ("v_output", "text"),
@@ -222,12 +306,15 @@ const EXECUTION_END: BulkUpdate = BulkUpdate {
     ],
     set: &[
         ("status", "v.v_status"),
+        ("started_at", "v.v_started"),
         ("finished_at", "v.v_finished"),
         ("duration_ms", "v.v_duration"),
         ("output", "v.v_output"),
         ("error", "v.v_error"),
     ],
-    filter: None,
+    // A row a peer marked `lost` meanwhile keeps that status, and writing
+    // an end again after its answer was lost changes nothing.
+    filter: Some("t.status = 'running'"),
 };
 
 /// The columns of its `job_info` row a run's end writes.
@@ -336,6 +423,7 @@ async fn record_ends_locking(
                 vec![
                     end.id.as_str().into(),
                     end.status.as_str().into(),
+                    end.started_at.into(),
                     Some(end.finished_at).into(),
                     Some(end.duration_ms).into(),
                     end.output.clone().into(),
@@ -453,6 +541,7 @@ mod tests {
             id: "run-1".into(),
             job_id: "job-1".into(),
             status: ExecutionStatus::Failed,
+            started_at: Some(at),
             finished_at: at + chrono::Duration::milliseconds(7),
             duration_ms: 7,
             output: None,
@@ -466,7 +555,10 @@ mod tests {
              started_at, status, attempt, node, trigger_source, finished_at, duration_ms, output, error \
              FROM json_to_recordset($1::json) AS v(id text, job_id text, job_name text, scheduled_for timestamptz, \
              started_at timestamptz, status text, attempt integer, node text, trigger_source text, \
-             finished_at timestamptz, duration_ms bigint, output text, error text)"
+             finished_at timestamptz, duration_ms bigint, output text, error text) \
+             ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, \
+             duration_ms = EXCLUDED.duration_ms, output = EXCLUDED.output, error = EXCLUDED.error, \
+             status = EXCLUDED.status WHERE job_execution.status = 'running'"
         );
         let values = statement.values.map(|v| v.0).unwrap_or_default();
         let [Value::String(Some(json))] = values.as_slice() else {

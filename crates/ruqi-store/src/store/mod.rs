@@ -8,6 +8,7 @@ mod claim;
 mod control;
 mod history;
 mod nodes;
+mod retry;
 mod sqlite_page;
 
 use std::sync::{Arc, OnceLock};
@@ -16,8 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ruqi_core::{
-    CancelTarget, ChangeFeed, ExecutionEnd, ExecutionStart, JobRecord, JobStateChange, JobStore, LostRun, MissedFire,
-    NodeInfo,
+    CancelTarget, ChangeFeed, ExecutionEnd, ExecutionStart, ExecutionStatus, Heartbeat, JobRecord, JobStateChange,
+    JobStore, LostRun, MissedFire, NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -182,12 +183,17 @@ impl JobStore for SeaOrmStore {
             })
     }
 
-    async fn heartbeat(&self, node: &NodeInfo) -> ruqi_core::Result<Vec<NodeInfo>> {
+    async fn heartbeat(&self, node: &NodeInfo) -> ruqi_core::Result<Heartbeat> {
         nodes::heartbeat(self.control(), node).await.map_err(store_error)
     }
 
-    async fn reap_dead_nodes(&self, dead_after: Duration, now: DateTime<Utc>) -> ruqi_core::Result<Vec<LostRun>> {
-        nodes::reap(self.control(), dead_after, None, now)
+    async fn reap_dead_nodes(
+        &self,
+        me: &str,
+        dead_after: Duration,
+        now: DateTime<Utc>,
+    ) -> ruqi_core::Result<Vec<LostRun>> {
+        nodes::reap(self.control(), dead_after, nodes::Reaping::AllBut(me), now)
             .await
             .map_err(store_error)
     }
@@ -203,9 +209,28 @@ impl JobStore for SeaOrmStore {
         change: &JobStateChange,
     ) -> ruqi_core::Result<bool> {
         self.writer
-            .claim(&self.db, job_id, expected_version, change)
+            .claim(&self.db, job_id, expected_version, change, None, &[])
             .await
             .map_err(store_error)
+    }
+
+    async fn claim_fire(
+        &self,
+        job_id: &str,
+        expected_version: i64,
+        change: &JobStateChange,
+        start: Option<&ExecutionStart>,
+        missed: &[MissedFire],
+    ) -> ruqi_core::Result<bool> {
+        self.writer
+            .claim(&self.db, job_id, expected_version, change, start, missed)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn execution_status(&self, id: &str) -> ruqi_core::Result<Option<ExecutionStatus>> {
+        let status = history::execution_status(&self.db, id).await.map_err(store_error)?;
+        Ok(status.map(|status| status.parse().unwrap_or(ExecutionStatus::Running)))
     }
 
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> ruqi_core::Result<()> {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ruqi_core::{ExecutionStatus, LostRun, NodeInfo};
+use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -37,7 +37,7 @@ pub(crate) async fn register(
     dead_after: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<LostRun>, RegisterError> {
-    let lost = reap(db, dead_after, Some(&node.node), now).await?;
+    let lost = reap(db, dead_after, Reaping::Only(&node.node), now).await?;
     if let Some(live) = scheduler_node::Entity::find_by_id(node.node.clone()).one(db).await? {
         return Err(RegisterError::InUse {
             heartbeat_at: live.heartbeat_at,
@@ -77,8 +77,9 @@ async fn touch<C: ConnectionTrait>(db: &C, node: &str) -> Result<bool, DbErr> {
 
 /// Records the heartbeat (joining again if a peer took this node for dead
 /// and removed it) and returns the registry.
-pub(crate) async fn heartbeat<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Result<Vec<NodeInfo>, DbErr> {
-    if !touch(db, &node.node).await? {
+pub(crate) async fn heartbeat<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Result<Heartbeat, DbErr> {
+    let rejoined = !touch(db, &node.node).await?;
+    if rejoined {
         tracing::warn!(node = %node.node, "this node had been taken for dead by a peer; joining the registry again");
         insert(db, node).await?;
     }
@@ -86,7 +87,7 @@ pub(crate) async fn heartbeat<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Re
         .order_by_asc(scheduler_node::Column::Node)
         .all(db)
         .await?;
-    Ok(rows
+    let nodes = rows
         .into_iter()
         .map(|r| NodeInfo {
             node: r.node,
@@ -95,7 +96,8 @@ pub(crate) async fn heartbeat<C: ConnectionTrait>(db: &C, node: &NodeInfo) -> Re
             started_at: r.started_at,
             heartbeat_at: r.heartbeat_at,
         })
-        .collect())
+        .collect();
+    Ok(Heartbeat { nodes, rejoined })
 }
 
 /// Leaves the registry.
@@ -104,7 +106,17 @@ pub(crate) async fn deregister<C: ConnectionTrait>(db: &C, node: &str) -> Result
     Ok(())
 }
 
-/// Removes the nodes (or the one named `only`) whose heartbeat is older than
+/// Which nodes a [`reap`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reaping<'a> {
+    /// Only this one: a node joining under the name of a dead one.
+    Only(&'a str),
+    /// Every node but this one (the reaper itself), and the `running`
+    /// rows of nodes that are not registered at all.
+    AllBut(&'a str),
+}
+
+/// Removes the nodes `reaping` names whose heartbeat is older than
 /// `dead_after` and marks their `running` executions `lost`; also runs left
 /// `running` by a node that is not in the registry at all. Each removal and
 /// each mark is a conditional write, so of several reapers exactly one
@@ -112,15 +124,16 @@ pub(crate) async fn deregister<C: ConnectionTrait>(db: &C, node: &str) -> Result
 pub(crate) async fn reap(
     db: &DatabaseConnection,
     dead_after: Duration,
-    only: Option<&str>,
+    reaping: Reaping<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<LostRun>, DbErr> {
     let backend = db.get_database_backend();
     let stale = || Expr::col(scheduler_node::Column::HeartbeatAt).lt(db_time_ago(backend, dead_after));
-    let mut dead = scheduler_node::Entity::find().filter(stale());
-    if let Some(node) = only {
-        dead = dead.filter(scheduler_node::Column::Node.eq(node));
-    }
+    let dead = scheduler_node::Entity::find().filter(stale());
+    let dead = match reaping {
+        Reaping::Only(node) => dead.filter(scheduler_node::Column::Node.eq(node)),
+        Reaping::AllBut(me) => dead.filter(scheduler_node::Column::Node.ne(me)),
+    };
     let mut lost = Vec::new();
     for node in dead.all(db).await? {
         let removed = scheduler_node::Entity::delete_many()
@@ -138,12 +151,13 @@ pub(crate) async fn reap(
             lost.extend(mark_lost(db, &node.node, &reason, now).await?);
         }
     }
-    if only.is_none() {
+    if let Reaping::AllBut(me) = reaping {
         let orphaned: Vec<Option<String>> = job_execution::Entity::find()
             .select_only()
             .column(job_execution::Column::Node)
             .distinct()
             .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .filter(job_execution::Column::Node.ne(me))
             .filter(
                 job_execution::Column::Node.not_in_subquery(
                     Query::select()
