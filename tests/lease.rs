@@ -1,0 +1,431 @@
+//! A node's lease: a node cut off from the database fences itself before a
+//! peer may take its runs over; a database outage that every node saw makes
+//! no live node dead; a claim whose answer was lost still runs its fire
+//! once; and history writes can be made again without harm.
+//!
+//! The node under test runs on a store that passes everything to the real
+//! one, except while the test has "cut it off": then what this node asks of
+//! the node registry fails, as it would with the database out of reach.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use common::{executions, job, t, wait_until};
+use ruqi::entity::scheduler_node;
+use ruqi::execution::{ExecutionEnd, ExecutionStart, MissedFire};
+use ruqi::{
+    CancelTarget, ChangeFeed, CoreError, ExecutionStatus, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore,
+    LostRun, ManualClock, NodeInfo, Registry, Scheduler, SeaOrmStore,
+};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter};
+
+/// The heartbeat interval here: the lease is fenced after 400 ms and runs
+/// out for the peers after 600 ms.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+
+/// The real store, with switches.
+struct Switched {
+    inner: SeaOrmStore,
+    /// This node cannot reach the node registry (heartbeats, reaping).
+    cut_off: Arc<AtomicBool>,
+    /// How many of the next claims lose their answer after they were written.
+    lose_claim_answers: Arc<AtomicUsize>,
+}
+
+fn unreachable() -> CoreError {
+    CoreError::Store("the database cannot be reached (cut off by the test)".into())
+}
+
+#[async_trait]
+impl JobStore for Switched {
+    async fn load_jobs(&self) -> Result<Vec<JobRecord>, CoreError> {
+        self.inner.load_jobs().await
+    }
+    async fn load_jobs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<JobRecord>, CoreError> {
+        self.inner.load_jobs_after(after, limit).await
+    }
+    async fn load_job(&self, job_id: &str) -> Result<Option<JobRecord>, CoreError> {
+        self.inner.load_job(job_id).await
+    }
+    async fn load_jobs_by_id(&self, job_ids: &[String]) -> Result<Vec<JobRecord>, CoreError> {
+        self.inner.load_jobs_by_id(job_ids).await
+    }
+    async fn update_job_state(
+        &self,
+        job_id: &str,
+        expected_version: i64,
+        change: &JobStateChange,
+    ) -> Result<bool, CoreError> {
+        self.inner.update_job_state(job_id, expected_version, change).await
+    }
+    async fn claim_fire(
+        &self,
+        job_id: &str,
+        expected_version: i64,
+        change: &JobStateChange,
+        start: Option<&ExecutionStart>,
+        missed: &[MissedFire],
+    ) -> Result<bool, CoreError> {
+        let won = self
+            .inner
+            .claim_fire(job_id, expected_version, change, start, missed)
+            .await?;
+        let lose = self
+            .lose_claim_answers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if lose {
+            return Err(CoreError::Store("connection reset after the commit was sent".into()));
+        }
+        Ok(won)
+    }
+    async fn execution_status(&self, id: &str) -> Result<Option<ExecutionStatus>, CoreError> {
+        self.inner.execution_status(id).await
+    }
+    async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> Result<(), CoreError> {
+        self.inner.set_last_error(job_id, error).await
+    }
+    async fn record_missed(&self, fires: &[MissedFire]) -> Result<(), CoreError> {
+        self.inner.record_missed(fires).await
+    }
+    async fn record_start(&self, start: &ExecutionStart) -> Result<(), CoreError> {
+        self.inner.record_start(start).await
+    }
+    async fn record_end(&self, end: &ExecutionEnd, still_running: bool) -> Result<(), CoreError> {
+        // As the real store does with a passing error: wait, then write.
+        while self.cut_off.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.inner.record_end(end, still_running).await
+    }
+    async fn open_change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, CoreError> {
+        self.inner.open_change_feed().await
+    }
+    async fn register_node(&self, node: &NodeInfo, dead_after: Duration) -> Result<Vec<LostRun>, CoreError> {
+        self.inner.register_node(node, dead_after).await
+    }
+    async fn heartbeat(&self, node: &NodeInfo) -> Result<Heartbeat, CoreError> {
+        if self.cut_off.load(Ordering::Acquire) {
+            return Err(unreachable());
+        }
+        self.inner.heartbeat(node).await
+    }
+    async fn reap_dead_nodes(
+        &self,
+        me: &str,
+        dead_after: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LostRun>, CoreError> {
+        if self.cut_off.load(Ordering::Acquire) {
+            return Err(unreachable());
+        }
+        self.inner.reap_dead_nodes(me, dead_after, now).await
+    }
+    async fn record_progress(&self, execution_id: &str, output: &str) -> Result<(), CoreError> {
+        self.inner.record_progress(execution_id, output).await
+    }
+    async fn request_cancel(&self, target: &CancelTarget, except_node: &str) -> Result<u64, CoreError> {
+        self.inner.request_cancel(target, except_node).await
+    }
+    async fn cancel_requests(&self, node: &str) -> Result<Vec<String>, CoreError> {
+        if self.cut_off.load(Ordering::Acquire) {
+            return Err(unreachable());
+        }
+        self.inner.cancel_requests(node).await
+    }
+    async fn deregister_node(&self, node: &str) -> Result<(), CoreError> {
+        self.inner.deregister_node(node).await
+    }
+}
+
+struct Node {
+    scheduler: Scheduler,
+    clock: ManualClock,
+    cut_off: Arc<AtomicBool>,
+    lose_claim_answers: Arc<AtomicUsize>,
+}
+
+async fn start_node(db: &DatabaseConnection, registry: Registry) -> Node {
+    let cut_off = Arc::new(AtomicBool::new(false));
+    let lose_claim_answers = Arc::new(AtomicUsize::new(0));
+    let store = Switched {
+        inner: SeaOrmStore::new(db.clone()),
+        cut_off: cut_off.clone(),
+        lose_claim_answers: lose_claim_answers.clone(),
+    };
+    let clock = ManualClock::new(t(0));
+    let scheduler = Scheduler::builder(Arc::new(store), registry)
+        .node_name("test-node")
+        .heartbeat_interval(HEARTBEAT)
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await
+        .unwrap();
+    Node {
+        scheduler,
+        clock,
+        cut_off,
+        lose_claim_answers,
+    }
+}
+
+/// Notes when the run holding it stopped (an async run that is cancelled
+/// is dropped at its next await).
+struct StopWatch(Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl Drop for StopWatch {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = Some(Instant::now());
+    }
+}
+
+/// A function that runs until it is stopped, and says when that was.
+fn until_cancelled(cancelled_at: Arc<std::sync::Mutex<Option<Instant>>>) -> Registry {
+    let mut registry = Registry::new();
+    registry.register("long", move |_ctx: JobContext| {
+        let watch = StopWatch(cancelled_at.clone());
+        async move {
+            let _watch = watch;
+            std::future::pending::<()>().await;
+            Ok::<_, String>("never")
+        }
+    });
+    registry.register("hello", |_ctx: JobContext| async { Ok::<_, String>("hello") });
+    registry
+}
+
+async fn add_peer(db: &DatabaseConnection, node: &str) {
+    scheduler_node::ActiveModel {
+        node: Set(node.into()),
+        host: Set(Some("elsewhere".into())),
+        pid: Set(Some(4242)),
+        started_at: Set(Utc::now()),
+        heartbeat_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    beat(db, node).await;
+}
+
+/// Writes `node`'s heartbeat as a live node does: the database's time, in
+/// the form the registry compares.
+async fn beat(db: &DatabaseConnection, node: &str) {
+    let now = match db.get_database_backend() {
+        DatabaseBackend::Postgres => "clock_timestamp()",
+        DatabaseBackend::MySql => "UTC_TIMESTAMP(6)",
+        _ => "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
+    };
+    scheduler_node::Entity::update_many()
+        .col_expr(scheduler_node::Column::HeartbeatAt, Expr::cust(now))
+        .filter(scheduler_node::Column::Node.eq(node))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+async fn status_of(db: &DatabaseConnection, id: &str) -> String {
+    ruqi::entity::job_execution::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .map(|row| row.status)
+        .unwrap_or_default()
+}
+
+/// A node that cannot renew its lease cancels its runs after two heartbeat
+/// intervals — before its peers could take it for dead after three — and
+/// records them once it reaches the database again.
+async fn a_cut_off_node_fences_itself_before_its_lease_runs_out(db: DatabaseConnection) {
+    let cancelled_at = Arc::new(std::sync::Mutex::new(None));
+    let node = start_node(&db, until_cancelled(cancelled_at.clone())).await;
+    job("j", "long", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    wait_until(&node.scheduler, "scheduled", || async {
+        node.scheduler.live("j").is_some()
+    })
+    .await;
+    let id = node.scheduler.run_now("j").await.unwrap().unwrap();
+    wait_until(&node.scheduler, "running", || async {
+        status_of(&db, &id).await == "running"
+    })
+    .await;
+
+    let cut_at = Instant::now();
+    node.cut_off.store(true, Ordering::Release);
+    wait_until(&node.scheduler, "the run is cancelled", || async {
+        cancelled_at.lock().unwrap().is_some()
+    })
+    .await;
+    let fenced_after = cancelled_at.lock().unwrap().unwrap() - cut_at;
+    assert!(
+        fenced_after < HEARTBEAT * 3,
+        "fenced {fenced_after:?} after the cut, not before the lease ran out for the peers"
+    );
+    assert!(
+        fenced_after >= HEARTBEAT,
+        "fenced {fenced_after:?} after the cut: before its lease was at risk"
+    );
+
+    node.cut_off.store(false, Ordering::Release);
+    wait_until(&node.scheduler, "the run is recorded", || async {
+        status_of(&db, &id).await == "cancelled"
+    })
+    .await;
+    let row = &executions(&db, "j").await[0];
+    assert!(
+        row.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("could not renew its lease"),
+        "{row:?}"
+    );
+}
+
+/// The database was out of reach for every node (this one cut off, the
+/// peer silent) for several leases. When it is back, this node does not
+/// take the peer for dead at once: the peer renews within a lease and keeps
+/// its run. A peer that stays silent is taken for dead a lease later.
+async fn an_outage_for_everyone_makes_no_live_node_dead(db: DatabaseConnection) {
+    let node = start_node(&db, until_cancelled(Arc::default())).await;
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_peer(&db, "peer").await;
+    common::add_running(&db, "peer-run", "j", "peer", t(0)).await;
+    // A lease of good heartbeats, with the peer beating too.
+    let until = Instant::now() + HEARTBEAT * 4;
+    while Instant::now() < until {
+        beat(&db, "peer").await;
+        tokio::time::sleep(HEARTBEAT / 4).await;
+    }
+    assert_eq!(node.scheduler.status().nodes.len(), 2);
+
+    // The outage: nobody's heartbeat goes through for five leases' worth.
+    node.cut_off.store(true, Ordering::Release);
+    tokio::time::sleep(HEARTBEAT * 10).await;
+    node.cut_off.store(false, Ordering::Release);
+    // The peer comes back a little later than this node, within a lease.
+    tokio::time::sleep(HEARTBEAT * 2).await;
+    let until = Instant::now() + HEARTBEAT * 6;
+    let mut last_beat = Instant::now();
+    while Instant::now() < until {
+        last_beat = Instant::now();
+        beat(&db, "peer").await;
+        tokio::time::sleep(HEARTBEAT / 4).await;
+    }
+    assert_eq!(
+        status_of(&db, "peer-run").await,
+        "running",
+        "a live peer's run was taken as lost"
+    );
+
+    // Now the peer really stops.
+    wait_until(&node.scheduler, "the silent peer's run is lost", || async {
+        status_of(&db, "peer-run").await == "lost"
+    })
+    .await;
+    assert!(last_beat.elapsed() >= HEARTBEAT * 3, "not before its lease ran out");
+}
+
+/// The claim of a fire is written, but its answer is lost on the way back:
+/// the node finds its row, and the fire runs once, on time.
+async fn a_claim_whose_answer_was_lost_still_runs_once(db: DatabaseConnection) {
+    let node = start_node(&db, until_cancelled(Arc::default())).await;
+    job("j", "hello", "interval", "1m").insert(&db).await.unwrap();
+    wait_until(&node.scheduler, "scheduled", || async {
+        node.scheduler.live("j").is_some()
+    })
+    .await;
+    node.lose_claim_answers.store(1, Ordering::Release);
+    node.clock.advance(chrono::Duration::seconds(60));
+    wait_until(&node.scheduler, "the run succeeded", || async {
+        executions(&db, "j").await.iter().any(|e| e.status == "success")
+    })
+    .await;
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].scheduled_for, t(60));
+    assert_eq!(
+        node.lose_claim_answers.load(Ordering::Acquire),
+        0,
+        "the answer was lost"
+    );
+}
+
+/// The end of a run written twice (its first answer lost) leaves one row,
+/// and an end that comes after a peer marked the run `lost` keeps `lost`.
+async fn history_writes_can_be_made_again(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    let store = SeaOrmStore::new(db.clone());
+    let start = ExecutionStart {
+        id: "run-1".into(),
+        job_id: "j".into(),
+        job_name: None,
+        scheduled_for: t(0),
+        started_at: t(0),
+        attempt: 1,
+        trigger_source: ruqi::TriggerSource::Manual,
+        node: "test-node".into(),
+    };
+    let end = ExecutionEnd {
+        id: "run-1".into(),
+        job_id: "j".into(),
+        status: ExecutionStatus::Success,
+        started_at: Some(t(0)),
+        finished_at: t(1),
+        duration_ms: 1_000,
+        output: Some("done".into()),
+        error: None,
+    };
+    // Start still queued: the end writes the whole row; then again.
+    store.record_start(&start).await.unwrap();
+    store.record_end(&end, false).await.unwrap();
+    store.record_end(&end, false).await.unwrap();
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].output.as_deref()),
+        ("success", Some("done"))
+    );
+
+    common::add_running(&db, "run-2", "j", "test-node", t(60)).await;
+    ruqi::entity::job_execution::Entity::update_many()
+        .col_expr(ruqi::entity::job_execution::Column::Status, Expr::value("lost"))
+        .filter(ruqi::entity::job_execution::Column::Id.eq("run-2"))
+        .exec(&db)
+        .await
+        .unwrap();
+    let late = ExecutionEnd {
+        id: "run-2".into(),
+        ..end.clone()
+    };
+    store.record_end(&late, false).await.unwrap();
+    assert_eq!(status_of(&db, "run-2").await, "lost");
+
+    let missed = MissedFire {
+        id: "missed-1".into(),
+        job_id: "j".into(),
+        job_name: None,
+        scheduled_for: t(120),
+        noticed_at: t(130),
+        reason: "missed by 10s".into(),
+        node: "test-node".into(),
+    };
+    store.record_missed(std::slice::from_ref(&missed)).await.unwrap();
+    store.record_missed(std::slice::from_ref(&missed)).await.unwrap();
+    assert_eq!(executions(&db, "j").await.len(), 3);
+}
+
+backend_tests!(
+    a_cut_off_node_fences_itself_before_its_lease_runs_out,
+    an_outage_for_everyone_makes_no_live_node_dead,
+    a_claim_whose_answer_was_lost_still_runs_once,
+    history_writes_can_be_made_again,
+);
