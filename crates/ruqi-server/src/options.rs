@@ -55,8 +55,9 @@ pub struct Options {
     #[arg(long, env = "RUQI_ALLOW_SHELL")]
     pub allow_shell: bool,
 
-    /// How often this node writes its heartbeat and looks for dead nodes
-    /// sharing the database (500ms, 2s, 1m…) [default: 5s]
+    /// The time unit of this node's lease (500ms, 2s, 1m…): it renews the
+    /// lease twice per interval, fences itself after two intervals without a
+    /// renewal, and its peers take it for dead after three [default: 1s]
     #[arg(long, env = "RUQI_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
     pub heartbeat_interval: Option<Duration>,
 
