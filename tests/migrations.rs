@@ -382,6 +382,47 @@ async fn migrate_gives_up_when_the_lock_stays_held(backend: Backend) {
     test_db.drop_database().await;
 }
 
+async fn a_pool_of_one_connection_migrates_only_on_sqlite(backend: Backend) {
+    common::init_tracing();
+    let Some(test_db) = TestDb::empty(backend).await else {
+        return;
+    };
+    let mut options = sea_orm::ConnectOptions::new(test_db.url.clone());
+    options.max_connections(1);
+    let single = Database::connect(options).await.unwrap();
+    let migrated = ruqi::migrate(&single).await;
+    single.close().await.unwrap();
+    if backend == Backend::Sqlite {
+        // The run is one transaction on the one connection.
+        migrated.unwrap();
+        assert_eq!(applied(&test_db.db).await, MIGRATIONS);
+    } else {
+        // The lock would hold the one connection the migrations need.
+        let message = migrated.unwrap_err().to_string();
+        assert!(message.contains("a pool of at least two connections"), "{message}");
+    }
+    test_db.drop_database().await;
+}
+
+mod a_pool_of_one_connection_migrates_only_on_sqlite {
+    use super::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::MySql).await;
+    }
+}
+
 mod migrate_gives_up_when_the_lock_stays_held {
     use super::Backend;
 
