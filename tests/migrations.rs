@@ -1,20 +1,26 @@
 //! The schema on every backend: migrations that can run again and be undone,
-//! history that outlives its job, the trigger that keeps `version` honest for
-//! plain SQL writers, and timestamps that keep their sub-second part.
+//! that several processes can start at once, history that outlives its job,
+//! the trigger that keeps `version` honest for plain SQL writers, and
+//! timestamps that keep their sub-second part.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use chrono::Duration;
-use common::{executions, job, row, t, trigger_col};
+use common::{Backend, TestDb, executions, job, row, t, trigger_col};
 use ruqi::Migrator;
 use ruqi::entity::{job_change, job_execution, job_info, scheduler_node};
 use ruqi_migration::MigratorTrait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, Statement,
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryOrder, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::Barrier;
 
 const MIGRATIONS: [&str; 8] = [
     "m20261121_000001_create_job_tables",
@@ -208,6 +214,232 @@ async fn timestamps_keep_sub_second_precision(db: DatabaseConnection) {
         (stored.scheduled_for, stored.finished_at),
         (second, Some(second + Duration::microseconds(1)))
     );
+}
+
+/// Pools, each standing for a process of its own, that migrate one fresh
+/// database at the same instant.
+const SIMULTANEOUS_MIGRATORS: usize = 4;
+
+/// Fresh databases migrated that way per backend: a race that one start in a
+/// few would lose must not hide.
+const SIMULTANEOUS_ROUNDS: usize = 4;
+
+async fn pools_migrating_a_fresh_database_at_once_all_succeed(backend: Backend) {
+    common::init_tracing();
+    for round in 1..=SIMULTANEOUS_ROUNDS {
+        let Some(test_db) = TestDb::empty(backend).await else {
+            return;
+        };
+        let start = Arc::new(Barrier::new(SIMULTANEOUS_MIGRATORS));
+        let migrators: Vec<_> = (0..SIMULTANEOUS_MIGRATORS)
+            .map(|_| {
+                let (url, start) = (test_db.url.clone(), start.clone());
+                tokio::spawn(async move {
+                    let db = Database::connect(&url).await.unwrap();
+                    start.wait().await;
+                    let migrated = ruqi::migrate(&db).await;
+                    db.close().await.unwrap();
+                    migrated
+                })
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for (i, migrator) in migrators.into_iter().enumerate() {
+            if let Err(e) = migrator.await.unwrap() {
+                failures.push(format!("pool {i}: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "round {round} on {backend:?}: {failures:#?}");
+
+        // The schema is complete, and recorded once.
+        let db = &test_db.db;
+        assert_eq!(applied(db).await, MIGRATIONS, "round {round} on {backend:?}");
+        job("j", "noop", "interval", "10m").insert(db).await.unwrap();
+        let after = version_after(db, "UPDATE job_info SET rule = '20m' WHERE job_id = 'j'").await;
+        assert_eq!(after, 2, "the version trigger, round {round} on {backend:?}");
+        let logged = job_change::Entity::find().all(db).await.unwrap();
+        assert_eq!(logged.len(), 2, "the change log, round {round} on {backend:?}");
+        scheduler_node::Entity::find().all(db).await.unwrap();
+        test_db.drop_database().await;
+    }
+}
+
+mod pools_migrating_a_fresh_database_at_once_all_succeed {
+    use super::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::pools_migrating_a_fresh_database_at_once_all_succeed(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::pools_migrating_a_fresh_database_at_once_all_succeed(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        super::pools_migrating_a_fresh_database_at_once_all_succeed(Backend::MySql).await;
+    }
+}
+
+/// ruqi's migration lock, held on a connection of its own the way a process
+/// in the middle of migrating holds it.
+struct LockHolder {
+    transaction: DatabaseTransaction,
+}
+
+impl LockHolder {
+    async fn hold(url: &str) -> LockHolder {
+        let holder = Database::connect(url).await.unwrap();
+        let backend = holder.get_database_backend();
+        let (transaction, take) = match backend {
+            // The file's write lock, held from the start of the transaction.
+            DatabaseBackend::Sqlite => {
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                (holder.begin_with_options(options).await.unwrap(), None)
+            }
+            // Session locks: the transaction only keeps their connection apart.
+            DatabaseBackend::Postgres => (
+                holder.begin().await.unwrap(),
+                Some(format!(
+                    "SELECT pg_try_advisory_lock({})::int::bigint AS got",
+                    ruqi_migration::POSTGRES_MIGRATION_LOCK_KEY
+                )),
+            ),
+            _ => (
+                holder.begin().await.unwrap(),
+                Some(format!(
+                    "SELECT GET_LOCK(CONCAT('{}', DATABASE()), 0) AS got",
+                    ruqi_migration::MYSQL_MIGRATION_LOCK_PREFIX
+                )),
+            ),
+        };
+        if let Some(take) = take {
+            let row = transaction
+                .query_one_raw(Statement::from_string(backend, take))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get::<i64>("", "got").unwrap(), 1, "the lock is free");
+        }
+        LockHolder { transaction }
+    }
+
+    async fn release(self) {
+        let backend = self.transaction.get_database_backend();
+        let unlock = match backend {
+            DatabaseBackend::Postgres => Some(format!(
+                "SELECT pg_advisory_unlock({})",
+                ruqi_migration::POSTGRES_MIGRATION_LOCK_KEY
+            )),
+            DatabaseBackend::MySql => Some(format!(
+                "SELECT RELEASE_LOCK(CONCAT('{}', DATABASE()))",
+                ruqi_migration::MYSQL_MIGRATION_LOCK_PREFIX
+            )),
+            _ => None,
+        };
+        if let Some(unlock) = unlock {
+            self.transaction.execute_unprepared(&unlock).await.unwrap();
+        }
+        self.transaction.rollback().await.unwrap();
+    }
+}
+
+async fn migrate_gives_up_when_the_lock_stays_held(backend: Backend) {
+    common::init_tracing();
+    let Some(test_db) = TestDb::empty(backend).await else {
+        return;
+    };
+    let db = &test_db.db;
+    let holder = LockHolder::hold(&test_db.url).await;
+    let max_wait = std::time::Duration::from_secs(1);
+    let started = Instant::now();
+    let error = ruqi_migration::migrate_waiting(db, max_wait).await.unwrap_err();
+    assert!(started.elapsed() >= max_wait, "gave up after {:?}", started.elapsed());
+    let message = error.to_string();
+    let lock = match backend {
+        Backend::Postgres => format!("advisory lock {}", ruqi_migration::POSTGRES_MIGRATION_LOCK_KEY),
+        Backend::MySql => "lock 'ruqi_migrations.ruqi_t_".to_owned(),
+        Backend::Sqlite => "SQLite write lock".to_owned(),
+    };
+    assert!(
+        message.contains("waiting 1.0 s for the migration lock") && message.contains(&lock),
+        "{message}"
+    );
+    let recorded = Statement::from_string(db.get_database_backend(), "SELECT version FROM ruqi_migrations");
+    assert!(
+        db.query_all_raw(recorded).await.is_err(),
+        "nothing is migrated without the lock"
+    );
+
+    holder.release().await;
+    ruqi_migration::migrate_waiting(db, max_wait).await.unwrap();
+    assert_eq!(applied(db).await, MIGRATIONS);
+    test_db.drop_database().await;
+}
+
+async fn a_pool_of_one_connection_migrates_only_on_sqlite(backend: Backend) {
+    common::init_tracing();
+    let Some(test_db) = TestDb::empty(backend).await else {
+        return;
+    };
+    let mut options = sea_orm::ConnectOptions::new(test_db.url.clone());
+    options.max_connections(1);
+    let single = Database::connect(options).await.unwrap();
+    let migrated = ruqi::migrate(&single).await;
+    single.close().await.unwrap();
+    if backend == Backend::Sqlite {
+        // The run is one transaction on the one connection.
+        migrated.unwrap();
+        assert_eq!(applied(&test_db.db).await, MIGRATIONS);
+    } else {
+        // The lock would hold the one connection the migrations need.
+        let message = migrated.unwrap_err().to_string();
+        assert!(message.contains("a pool of at least two connections"), "{message}");
+    }
+    test_db.drop_database().await;
+}
+
+mod a_pool_of_one_connection_migrates_only_on_sqlite {
+    use super::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        super::a_pool_of_one_connection_migrates_only_on_sqlite(Backend::MySql).await;
+    }
+}
+
+mod migrate_gives_up_when_the_lock_stays_held {
+    use super::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::migrate_gives_up_when_the_lock_stays_held(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::migrate_gives_up_when_the_lock_stays_held(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        super::migrate_gives_up_when_the_lock_stays_held(Backend::MySql).await;
+    }
 }
 
 backend_tests!(

@@ -6,12 +6,17 @@
 //! The migrations record themselves in their own table, `ruqi_migrations`,
 //! so they never mix with an application's own `seaql_migrations`.
 //!
-//! ```no_run
+//! Run them with [`migrate`], which is safe to call from every process at
+//! its start, all at once: it holds a lock in the database for the run, so
+//! one process migrates and the others wait, then find nothing left to do.
+//! [`Migrator`]'s own `up` takes no lock.
+//!
+//! ```
 //! # async fn run() -> Result<(), sea_orm_migration::DbErr> {
-//! use sea_orm_migration::MigratorTrait;
 //! let db = sea_orm_migration::sea_orm::Database::connect("sqlite::memory:").await?;
-//! ruqi_migration::Migrator::up(&db, None).await?;
+//! ruqi_migration::migrate(&db).await?;
 //! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
 //! ```
 
 mod backend;
@@ -23,7 +28,11 @@ mod m20261121_000005_lighter_run_writes;
 mod m20261121_000006_unindexed_next_run_time;
 mod m20261122_000007_notify_logged_changes;
 mod m20261122_000008_claims_without_notify;
+mod migrate;
 
+pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
+pub use backend::postgres::POSTGRES_MIGRATION_LOCK_KEY;
+pub use migrate::{MIGRATION_LOCK_WAIT, migrate, migrate_waiting};
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
@@ -38,7 +47,9 @@ pub const CHANGE_CHANNEL: &str = "ruqi_job_change";
 /// claims set it; see migration 8.
 pub const SKIP_NOTIFY_SETTING: &str = "ruqi.skip_notify";
 
-/// Runs ruqi's migrations in order; idempotent.
+/// Runs ruqi's migrations in order; idempotent. Its `up` takes no lock:
+/// several processes running it at once on a fresh database fail, which
+/// [`migrate`] prevents.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migrator;
 
@@ -60,9 +71,4 @@ impl MigratorTrait for Migrator {
     fn migration_table_name() -> sea_orm_migration::sea_orm::DynIden {
         "ruqi_migrations".into_iden()
     }
-}
-
-/// Brings the schema up to date: creates what is missing, leaves the rest.
-pub async fn migrate(db: &sea_orm_migration::sea_orm::DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
 }

@@ -49,13 +49,20 @@ pub struct TestDb {
 impl TestDb {
     /// A new database, or `None` when the backend's URL is not set (outside CI).
     pub async fn new(backend: Backend) -> Option<TestDb> {
+        let test_db = TestDb::empty(backend).await?;
+        ruqi::migrate(&test_db.db).await.unwrap();
+        Some(test_db)
+    }
+
+    /// A new database with nothing in it, not even ruqi's schema, or `None`
+    /// when the backend's URL is not set (outside CI).
+    pub async fn empty(backend: Backend) -> Option<TestDb> {
         let Some(var) = backend.env_var() else {
             // A file, not `sqlite::memory:`: an in-memory database vanishes
             // with its connection, and the pool may recycle connections.
             let path = std::env::temp_dir().join(format!("ruqi-test-{}.db", uuid::Uuid::new_v4().simple()));
             let url = format!("sqlite://{}?mode=rwc", path.display());
             let db = Database::connect(&url).await.unwrap();
-            ruqi::migrate(&db).await.unwrap();
             return Some(TestDb {
                 backend,
                 db,
@@ -80,7 +87,6 @@ impl TestDb {
         let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
         let url = format!("{base}/{name}");
         let db = Database::connect(&url).await.unwrap();
-        ruqi::migrate(&db).await.unwrap();
         Some(TestDb {
             backend,
             db,

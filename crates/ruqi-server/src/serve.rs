@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use poem::endpoint::make_sync;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::{Acceptor, BoxAcceptor, Listener, TcpListener};
 use poem::middleware::Tracing;
 use poem::web::Redirect;
 use poem::{EndpointExt, Route, Server};
@@ -24,15 +24,20 @@ const PAGE_PATH: &str = "/api/ui/";
 /// How long requests in flight may take to finish once a stop was asked for.
 const REQUEST_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs the server until Ctrl-C or SIGTERM: opens (and migrates) the
-/// database, starts the scheduler with the built-in functions, serves the
-/// admin API under `/api` (with the admin page at `/api/ui/`, where `/`
-/// leads), and on the signal stops taking requests, then lets running jobs
-/// finish (or records them as cancelled).
+/// Runs the server until Ctrl-C or SIGTERM: binds the listen address, opens
+/// (and migrates) the database, starts the scheduler with the built-in
+/// functions, serves the admin API under `/api` (with the admin page at
+/// `/api/ui/`, where `/` leads), and on the signal stops taking requests,
+/// then lets running jobs finish (or records them as cancelled).
+///
+/// A start that fails leaves the node registry as it found it: a port in
+/// use, or a database that cannot be opened or migrated, fails the start
+/// before the scheduler registers the node.
 pub async fn serve(options: Options) -> Result<(), Error> {
     let stop = StopSignals::install()?;
     let addrs = resolve(&options.listen).await?;
     options.check_exposure(&addrs)?;
+    let acceptor = bind(&options.listen, &addrs).await?;
 
     let db = Database::connect(&options.database_url).await?;
     ruqi::migrate(&db).await?;
@@ -81,18 +86,6 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         .at("/", make_sync(|_| Redirect::see_other(PAGE_PATH)))
         .with(Tracing);
 
-    let listener = addrs
-        .iter()
-        .map(|addr| TcpListener::bind(*addr).boxed())
-        .reduce(|all, one| all.combine(one).boxed())
-        .ok_or_else(|| Error::Listen {
-            address: options.listen.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "resolves to no address"),
-        })?;
-    let acceptor = listener.into_acceptor().await.map_err(|source| Error::Listen {
-        address: options.listen.clone(),
-        source,
-    })?;
     for addr in acceptor
         .local_addr()
         .iter()
@@ -122,6 +115,23 @@ async fn resolve(listen: &str) -> Result<Vec<SocketAddr>, Error> {
         })?
         .collect();
     Ok(addrs)
+}
+
+/// Binds every address of `addrs` (what `listen` resolved to). Connections
+/// that arrive before the server runs wait in the backlog.
+async fn bind(listen: &str, addrs: &[SocketAddr]) -> Result<BoxAcceptor, Error> {
+    let listener = addrs
+        .iter()
+        .map(|addr| TcpListener::bind(*addr).boxed())
+        .reduce(|all, one| all.combine(one).boxed())
+        .ok_or_else(|| Error::Listen {
+            address: listen.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "resolves to no address"),
+        })?;
+    listener.into_acceptor().await.map_err(|source| Error::Listen {
+        address: listen.to_owned(),
+        source,
+    })
 }
 
 /// Ctrl-C and SIGTERM, listened for from the start: a stop asked for while

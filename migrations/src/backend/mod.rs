@@ -1,5 +1,6 @@
 //! SQL that differs per backend, one file each; the migrations pick one with
-//! `get_database_backend()` at run time.
+//! `get_database_backend()` at run time, and [`migrate`](crate::migrate)
+//! picks each backend's lock around the run.
 
 pub(crate) mod mysql;
 pub(crate) mod postgres;
@@ -90,4 +91,60 @@ pub(crate) async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) ->
         manager.get_connection().execute_unprepared(&sql).await?;
     }
     Ok(())
+}
+
+/// A connection of the pool that takes a session-level lock (PostgreSQL's
+/// advisory lock, MySQL's `GET_LOCK`). It goes back to the pool only once
+/// [`released`](Self::released) says the lock was let go; dropped otherwise
+/// (the lock was not taken, releasing it failed, or the migration future was
+/// dropped midway) it is closed, and the server ends its session and every
+/// lock the session held.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) struct LockConnection<DB: sea_orm_migration::sea_orm::sqlx::Database> {
+    conn: sea_orm_migration::sea_orm::sqlx::pool::PoolConnection<DB>,
+    released: bool,
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<DB: sea_orm_migration::sea_orm::sqlx::Database> LockConnection<DB> {
+    /// Takes a connection of `pool` for the lock. A pool of one connection
+    /// is refused: the migrations would wait for the lock's connection.
+    pub(crate) async fn acquire(pool: &sea_orm_migration::sea_orm::sqlx::Pool<DB>) -> Result<Self, DbErr> {
+        if pool.options().get_max_connections() < 2 {
+            return Err(DbErr::Migration(
+                "migrating needs a pool of at least two connections: one holds the migration lock \
+                 while the others migrate"
+                    .to_owned(),
+            ));
+        }
+        let conn = pool.acquire().await.map_err(sqlx_error)?;
+        Ok(Self { conn, released: false })
+    }
+
+    /// The connection, to take and release the lock on.
+    pub(crate) fn conn(&mut self) -> &mut DB::Connection {
+        &mut self.conn
+    }
+
+    /// The lock is let go: the connection may go back to the pool.
+    pub(crate) fn released(&mut self) {
+        self.released = true;
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<DB: sea_orm_migration::sea_orm::sqlx::Database> Drop for LockConnection<DB> {
+    fn drop(&mut self) {
+        if !self.released {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// An error of a statement run through sqlx directly, as sea-orm reports one.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn sqlx_error(error: sea_orm_migration::sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(sea_orm_migration::sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(
+        error,
+    )))
 }

@@ -1,9 +1,91 @@
-//! PostgreSQL: a `BEFORE UPDATE` trigger function bumps `version`.
+//! PostgreSQL: a `BEFORE UPDATE` trigger function bumps `version`, and a
+//! session advisory lock keeps migration runs one at a time.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
+#[cfg(feature = "postgres")]
+use sea_orm_migration::sea_orm::{DatabaseConnection, sqlx};
 
 use super::any_changed;
+
+/// The key of the PostgreSQL advisory lock that [`migrate`](crate::migrate)
+/// holds for its run: `"ruqimigr"` in ASCII. Advisory locks belong to one
+/// database, so runs on other databases of the server do not wait for it.
+/// `pg_locks` shows the holder as `locktype = 'advisory'`, `classid = 1920299369`
+/// (the key's upper 32 bits), `objid = 1835624306` (its lower 32 bits) and
+/// `objsubid = 1`.
+pub const POSTGRES_MIGRATION_LOCK_KEY: i64 = 0x7275_7169_6d69_6772;
+
+/// Runs the migrations holding the advisory lock on a connection of `db`'s
+/// pool of its own, and lets it go after, whether the run succeeded or not.
+#[cfg(feature = "postgres")]
+pub(crate) async fn migrate_holding_lock(db: &DatabaseConnection, max_wait: std::time::Duration) -> Result<(), DbErr> {
+    use super::LockConnection;
+    use sea_orm_migration::MigratorTrait;
+
+    let mut lock = LockConnection::acquire(db.get_postgres_connection_pool()).await?;
+    take_migration_lock(lock.conn(), max_wait).await?;
+    let migrated = crate::Migrator::up(db, None).await;
+    let unlocked = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+        .bind(POSTGRES_MIGRATION_LOCK_KEY)
+        .fetch_one(&mut *lock.conn())
+        .await;
+    match unlocked {
+        Ok(true) => lock.released(),
+        // Dropping `lock` closes its connection, and the lock goes with it.
+        Ok(false) => tracing::warn!("the migration lock was not held at the end of the run; closing its connection"),
+        Err(error) => tracing::warn!(%error, "releasing the migration lock failed; closing its connection"),
+    }
+    migrated
+}
+
+/// Takes the advisory lock, waiting at most `max_wait` for another run to
+/// end. The wait is PostgreSQL's own `lock_timeout`, set for one transaction
+/// (`set_config(…, true)`) so the pooled connection keeps its settings; the
+/// session lock outlives that transaction.
+#[cfg(feature = "postgres")]
+async fn take_migration_lock(conn: &mut sqlx::PgConnection, max_wait: std::time::Duration) -> Result<(), DbErr> {
+    use super::sqlx_error;
+    use sqlx::Connection;
+
+    let free = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+        .bind(POSTGRES_MIGRATION_LOCK_KEY)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sqlx_error)?;
+    if free {
+        return Ok(());
+    }
+    tracing::info!(
+        key = POSTGRES_MIGRATION_LOCK_KEY,
+        max_wait_s = max_wait.as_secs_f64(),
+        "another process is migrating the database; waiting for it"
+    );
+    let mut transaction = conn.begin().await.map_err(sqlx_error)?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", max_wait.as_millis().max(1)))
+        .execute(&mut *transaction)
+        .await
+        .map_err(sqlx_error)?;
+    let locked = sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(POSTGRES_MIGRATION_LOCK_KEY)
+        .execute(&mut *transaction)
+        .await;
+    match locked {
+        Ok(_) => transaction.commit().await.map_err(sqlx_error),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            Err(crate::migrate::lock_wait_timed_out(
+                &format!("PostgreSQL advisory lock {POSTGRES_MIGRATION_LOCK_KEY}"),
+                max_wait,
+            ))
+        }
+        Err(error) => Err(sqlx_error(error)),
+    }
+}
+
+/// SQLSTATE `lock_not_available`: `lock_timeout` ran out.
+#[cfg(feature = "postgres")]
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Runs `statements` (see [`super::run`]) when the database is PostgreSQL;
 /// on the other backends the migration has nothing to do.
