@@ -58,6 +58,9 @@ mod backend;
 mod child;
 mod db;
 mod engine;
+// Wired into the `faults` scenario in the commits that follow.
+#[allow(dead_code, unused_imports)]
+mod faults;
 mod limits;
 mod machine;
 mod plot;
