@@ -223,6 +223,7 @@ pub(crate) async fn run(instance: &mut Instance, database: &str, plan: &Plan, di
     for node in &nodes {
         node.terminate()?;
     }
+    eprintln!("    SIGTERM to every node at {}", clock(stopped_at));
     let ends = futures::future::join_all(nodes.iter_mut().map(|node| async move {
         let began = Instant::now();
         let exited = node.wait_exit(STOP_LIMIT).await;

@@ -280,16 +280,20 @@ impl Node {
     }
 }
 
-/// The last non-empty line of a log file, for a one-line reason.
+/// The last non-empty line of a log file, for a one-line reason, without
+/// the timestamp and level `tracing` puts in front of an error.
 pub(crate) fn last_line(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = text
         .lines()
         .rev()
         .find(|line| !line.trim().is_empty())
         .unwrap_or_default()
-        .trim()
-        .to_owned()
+        .trim();
+    match line.split_once(" ERROR ") {
+        Some((_, rest)) => rest.split_once(": ").map_or(rest, |(_, message)| message).to_owned(),
+        None => line.to_owned(),
+    }
 }
 
 /// The server settings this run took from the environment, as `NAME=value`.
