@@ -3,10 +3,11 @@
 //! Run it from the workspace root, always as a release build:
 //!
 //! ```text
-//! cargo run --release -p ruqi-bench -- all          # every scenario
-//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api
+//! cargo run --release -p ruqi-bench -- all          # every scenario but faults
+//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api, faults
 //! cargo run --release -p ruqi-bench -- all --quick  # smoke run: 1 run each, short windows, fewer rows
 //! cargo run --release -p ruqi-bench -- all --full   # adds feed's 100,000-job configuration
+//! cargo run --release -p ruqi-bench -- faults --quick --backend postgres --no-save   # one short fault run, nothing written
 //! cargo run --release -p ruqi-bench -- render       # rewrite BENCHMARKS.md from the saved results
 //! ```
 //!
@@ -36,7 +37,20 @@
 //!   process's share;
 //! - `api`: the admin API over real HTTP (SQLite, and PostgreSQL when set):
 //!   requests per second and latency of getting, listing and creating jobs,
-//!   next to `GET /health` on the same server.
+//!   next to `GET /health` on the same server;
+//!
+//! and, on a PostgreSQL and a MariaDB server of its own (started from the
+//! `postgresql` and `mariadb-server` packages' binaries on a spare loopback
+//! port, so that it may stop and kill them; no URL needed):
+//!
+//! - `faults`: three `ruqi-server` nodes and 300 jobs, one node killed with
+//!   SIGKILL and started again, a fast and a crash restart of the database,
+//!   then, from `job_execution`: fires run twice, fires with no row, runs
+//!   started past their grace, live nodes taken for dead, rows left
+//!   `running`; and three nodes started at once on an empty database. Every
+//!   count must be 0: the command fails otherwise, and prints one
+//!   `RUQI_FAULTS_SUMMARY` JSON line per backend. Not part of `all` (about
+//!   25 minutes; `--quick`, one run per backend, about 2).
 //!
 //! What to look at: the tables on stdout (progress goes to stderr) and the
 //! bars at the end — lateness p99 ≤ 5 ms with 10,000 jobs, 100,000 rows
@@ -48,11 +62,16 @@
 //! figures to `docs/bench/results.json`.
 //!
 //! ruqi's scheduler is one per process, so each measurement runs in a child
-//! process: this binary started again with a hidden `__child` argument.
+//! process: this binary started again with a hidden `__child` argument (or,
+//! for a `faults` node, `__ruqi-server` and the server's own flags).
+//! `--no-save` prints the tables without writing `results.json` or
+//! `BENCHMARKS.md`.
 //! When a run looks wrong, `RUST_LOG=debug` shows the scheduler's (and
 //! tokio-cron-scheduler's) logs on stderr, and `RUQI_BENCH_KEEP_DB=1` keeps
 //! each run's SQLite file or server database (its path or name is printed)
-//! for a look at `job_info`, `job_execution` and `job_change`.
+//! for a look at `job_info`, `job_execution` and `job_change` (for `faults`,
+//! the servers' data directories, and the nodes' logs, which are kept
+//! anyway when a run found something).
 
 mod backend;
 mod child;

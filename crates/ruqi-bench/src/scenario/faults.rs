@@ -157,7 +157,12 @@ impl Scenario for Faults {
     type Report = Report;
 
     async fn run(options: Options) -> Result<Report> {
-        run(options).await
+        // On Ctrl-C the run is dropped, and with it the servers (stopped,
+        // their directories removed) and the nodes (killed).
+        tokio::select! {
+            report = run(options) => report,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        }
     }
 
     fn markdown(section: &Section<Report>) -> String {
