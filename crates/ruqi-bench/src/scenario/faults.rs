@@ -215,7 +215,7 @@ fn plan(index: usize, quick: bool) -> Plan {
         restart_after: pick([3, 5, 8, 2, 10]),
         between: s(15),
         fast_hold: pick([2, 5, 1, 8, 3]),
-        crash_hold: pick([3, 1, 7, 5, 9]),
+        crash_hold: pick([3, 1, 7, 5, 8]),
         settle: s(20),
     }
 }
