@@ -22,5 +22,5 @@ pub(crate) use counts::{CUTOFF_BEFORE_STOP, Counts, Lateness, WINDOW_AFTER_RECOV
 pub(crate) use fault_run::{NODES, Plan, Timeline, connect, node_name, run};
 pub(crate) use instance::{Instance, Restart};
 pub(crate) use load::{GROUPS, SLOW_ANSWER, job_count};
-pub(crate) use nodes::{NODE_ARG, NODE_LOG_ENV, RESTART_PAUSE, serve_as_node, settings_from_env};
+pub(crate) use nodes::{NODE_ARG, NODE_LOG_DEFAULT, NODE_LOG_ENV, RESTART_PAUSE, serve_as_node, settings_from_env};
 pub(crate) use simultaneous::{SimultaneousStart, start_at_once};

@@ -9,7 +9,7 @@
 //! `RUQI_HEARTBEAT_INTERVAL`, `RUQI_TAKEOVER_AFTER` and `RUQI_POLL_INTERVAL`
 //! from the environment it inherits, for experiments. A node's stdout and
 //! stderr go to `<name>.log` in the run's directory (`RUST_LOG` there is
-//! `RUQI_FAULTS_NODE_LOG`, default `info,sqlx=warn`).
+//! `RUQI_FAULTS_NODE_LOG`, default [`NODE_LOG_DEFAULT`]).
 //!
 //! A node is ready when `GET /api/health` answers. A start that exits before
 //! that is retried after [`RESTART_PAUSE`], as a service manager would
@@ -41,6 +41,11 @@ pub(crate) const NODE_ARG: &str = "__ruqi-server";
 
 /// The environment variable with the nodes' `RUST_LOG`.
 pub(crate) const NODE_LOG_ENV: &str = "RUQI_FAULTS_NODE_LOG";
+
+/// The nodes' `RUST_LOG` unless [`NODE_LOG_ENV`] says otherwise: warnings
+/// (failed writes, nodes taken for dead) and the server's start and stop,
+/// without a line per run (a run's 300 jobs would write about 15 MB per node).
+pub(crate) const NODE_LOG_DEFAULT: &str = "warn,ruqi_server=info";
 
 /// The server's settings a run may take from the environment (they reach
 /// the nodes by inheritance); the report names those that were set.
@@ -151,7 +156,7 @@ impl Node {
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .env(
                 "RUST_LOG",
-                std::env::var(NODE_LOG_ENV).unwrap_or_else(|_| "info,sqlx=warn".to_owned()),
+                std::env::var(NODE_LOG_ENV).unwrap_or_else(|_| NODE_LOG_DEFAULT.to_owned()),
             )
             // Plain text in the log file.
             .env("NO_COLOR", "1")
