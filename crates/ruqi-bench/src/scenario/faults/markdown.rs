@@ -164,10 +164,11 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
                 || "—".to_owned(),
                 |k| {
                     format!(
-                        "{} {:.1} s ({})",
+                        "{} {:.1} s ({} start{})",
                         k.node,
                         (k.healthy_at - k.killed_at).as_seconds_f64(),
-                        k.starts
+                        k.starts,
+                        if k.starts == 1 { "" } else { "s" }
                     )
                 },
             );
