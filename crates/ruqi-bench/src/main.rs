@@ -3,10 +3,11 @@
 //! Run it from the workspace root, always as a release build:
 //!
 //! ```text
-//! cargo run --release -p ruqi-bench -- all          # every scenario
-//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api
+//! cargo run --release -p ruqi-bench -- all          # every scenario but faults
+//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api, faults
 //! cargo run --release -p ruqi-bench -- all --quick  # smoke run: 1 run each, short windows, fewer rows
 //! cargo run --release -p ruqi-bench -- all --full   # adds feed's 100,000-job configuration
+//! cargo run --release -p ruqi-bench -- faults --quick --backend postgres --no-save   # one short fault run, nothing written
 //! cargo run --release -p ruqi-bench -- render       # rewrite BENCHMARKS.md from the saved results
 //! ```
 //!
@@ -36,7 +37,20 @@
 //!   process's share;
 //! - `api`: the admin API over real HTTP (SQLite, and PostgreSQL when set):
 //!   requests per second and latency of getting, listing and creating jobs,
-//!   next to `GET /health` on the same server.
+//!   next to `GET /health` on the same server;
+//!
+//! and, on a PostgreSQL and a MariaDB server of its own (started from the
+//! `postgresql` and `mariadb-server` packages' binaries on a spare loopback
+//! port, so that it may stop and kill them; no URL needed):
+//!
+//! - `faults`: three `ruqi-server` nodes and 300 jobs, one node killed with
+//!   SIGKILL and started again, a fast and a crash restart of the database,
+//!   then, from `job_execution`: fires run twice, fires with no row, runs
+//!   started past their grace, live nodes taken for dead, rows left
+//!   `running`; and three nodes started at once on an empty database. Every
+//!   count must be 0: the command fails otherwise, and prints one
+//!   `RUQI_FAULTS_SUMMARY` JSON line per backend. Not part of `all` (about
+//!   25 minutes; `--quick`, one run per backend, about 2).
 //!
 //! What to look at: the tables on stdout (progress goes to stderr) and the
 //! bars at the end — lateness p99 ≤ 5 ms with 10,000 jobs, 100,000 rows
@@ -48,21 +62,28 @@
 //! figures to `docs/bench/results.json`.
 //!
 //! ruqi's scheduler is one per process, so each measurement runs in a child
-//! process: this binary started again with a hidden `__child` argument.
+//! process: this binary started again with a hidden `__child` argument (or,
+//! for a `faults` node, `__ruqi-server` and the server's own flags).
+//! `--no-save` prints the tables without writing `results.json` or
+//! `BENCHMARKS.md`.
 //! When a run looks wrong, `RUST_LOG=debug` shows the scheduler's (and
 //! tokio-cron-scheduler's) logs on stderr, and `RUQI_BENCH_KEEP_DB=1` keeps
 //! each run's SQLite file or server database (its path or name is printed)
-//! for a look at `job_info`, `job_execution` and `job_change`.
+//! for a look at `job_info`, `job_execution` and `job_change` (for `faults`,
+//! the servers' data directories, and the nodes' logs, which are kept
+//! anyway when a run found something).
 
 mod backend;
 mod child;
 mod db;
 mod engine;
+mod faults;
 mod limits;
 mod machine;
 mod plot;
 mod report;
 mod scenario;
+mod section;
 mod stats;
 mod telemetry;
 
@@ -73,14 +94,16 @@ use anyhow::{Context, Result, bail};
 
 use crate::backend::Backend;
 use crate::child::CHILD_ARG;
+use crate::faults::NODE_ARG;
 use crate::report::{Results, RunInfo, Section};
-use crate::scenario::{Options, api, cluster, feed, precision, startup, throughput};
+use crate::scenario::faults::Faults;
+use crate::scenario::{Options, Scenario as _, api, cluster, feed, precision, startup, throughput};
 
-const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api> [--quick] [--full]
-                  [--backend sqlite|postgres|mysql]
+const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api|faults> [--quick] [--full]
+                  [--backend sqlite|postgres|mysql] [--no-save]
        ruqi-bench render
 
-  all         every scenario
+  all         every scenario but faults
   precision   timer lateness with 1, 10,000, 100,000 and 1,000,000 idle jobs, heap vs
               tokio-cron-scheduler
   startup     start() over 10,000, 100,000 and 1,000,000 rows: time and resident
@@ -94,12 +117,19 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
               duplicates, lost jobs, each process's share (PostgreSQL, MySQL/MariaDB)
   api         the admin API over HTTP, 16 requests in flight: get, list, create
               against GET /health (SQLite, and PostgreSQL when its URL is set)
+  faults      three ruqi-server processes on a PostgreSQL and a MariaDB server of
+              the harness's own, 300 jobs: a node killed and started again, a fast
+              and a crash restart of the database; fires run twice, fires with no
+              row, runs past their grace, live nodes taken for dead, rows left
+              running (all must be 0; the command fails otherwise); and three nodes
+              started at once on an empty database. About 25 minutes, 3 with --quick
   render      rewrite BENCHMARKS.md from docs/bench/results.json, measuring nothing
 
   --quick     one run per configuration, fewer samples, shorter windows, fewer rows or jobs (a smoke run)
   --full      adds 100,000 idle jobs to the feed scenario
   --backend   measures on that backend alone; the scenario's section then lists the
               others as skipped
+  --no-save   prints the tables but writes neither results.json nor BENCHMARKS.md
 
 Writes docs/bench/results.json and rewrites BENCHMARKS.md; run it with --release.";
 
@@ -112,6 +142,7 @@ enum Scenario {
     Throughput,
     Cluster,
     Api,
+    Faults,
 }
 
 impl Scenario {
@@ -133,6 +164,8 @@ enum Invocation {
     Run { scenarios: Vec<Scenario>, options: Options },
     /// Be a child: one measurement, result on stdout.
     Child { scenario: String, config: String },
+    /// Be a `ruqi-server` node of the `faults` scenario, with these flags.
+    Node { args: Vec<String> },
     /// Rewrite `BENCHMARKS.md` from the saved results.
     Render,
     /// Print the usage.
@@ -149,6 +182,11 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
             config: config.clone(),
         });
     }
+    if let Some((first, rest)) = args.split_first()
+        && first == NODE_ARG
+    {
+        return Ok(Invocation::Node { args: rest.to_vec() });
+    }
     if args == ["render"] {
         return Ok(Invocation::Render);
     }
@@ -157,6 +195,7 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
         quick: false,
         full: false,
         only: None,
+        save: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -171,6 +210,7 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
                 });
             }
             "--full" => options.full = true,
+            "--no-save" => options.save = false,
             "-h" | "--help" | "help" => return Ok(Invocation::Help),
             name if !name.starts_with('-') && scenarios.is_none() => {
                 scenarios = Some(match name {
@@ -181,6 +221,7 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
                     "throughput" => vec![Scenario::Throughput],
                     "cluster" => vec![Scenario::Cluster],
                     "api" => vec![Scenario::Api],
+                    Faults::NAME => vec![Scenario::Faults],
                     other => bail!("unknown scenario {other:?}\n\n{USAGE}"),
                 });
             }
@@ -195,9 +236,14 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match parse_args(&args)? {
+    let invocation = parse_args(&args)?;
+    if let Invocation::Node { args } = &invocation {
+        // A node logs as the `ruqi-server` binary does, not as the harness.
+        return faults::serve_as_node(args).await;
+    }
+    telemetry::init();
+    match invocation {
         Invocation::Help => {
             writeln!(std::io::stdout(), "{USAGE}")?;
             Ok(())
@@ -209,6 +255,7 @@ async fn main() -> Result<()> {
             std::process::exit(0)
         }
         Invocation::Run { scenarios, options } => run_parent(&args, &scenarios, options).await,
+        Invocation::Node { .. } => Ok(()),
         Invocation::Render => {
             let root = report::workspace_root();
             let markdown = report::write_benchmarks_md(&root, &report::load(&root))?;
@@ -239,6 +286,7 @@ async fn run_parent(args: &[String], scenarios: &[Scenario], options: Options) -
     let run = RunInfo::now(&root, args, options.quick);
     let mut results: Results = report::load(&root);
     let mut out = String::new();
+    let mut failures = Vec::new();
     for scenario in scenarios {
         match scenario {
             Scenario::Precision => {
@@ -307,23 +355,62 @@ async fn run_parent(args: &[String], scenarios: &[Scenario], options: Options) -
                 out.push_str(&api::markdown(&section));
                 results.api = Some(section);
             }
+            Scenario::Faults => failures.extend(run_reported::<Faults>(options, &run, &mut results, &mut out).await?),
         }
         // Saved after each scenario, so a failure later keeps what was measured.
-        report::save(&root, &results)?;
+        if options.save {
+            report::save(&root, &results)?;
+        }
     }
-    let json = report::save(&root, &results)?;
-    let markdown = report::write_benchmarks_md(&root, &results)?;
     out.push_str("## Bars\n\n");
     out.push_str(&report::bars_markdown(&results));
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "\n{out}")?;
-    eprintln!(
-        "wrote {} and {} in {:.0} s",
-        json.display(),
-        markdown.display(),
-        began.elapsed().as_secs_f64()
-    );
+    writeln!(std::io::stdout().lock(), "\n{out}")?;
+    if options.save {
+        let json = report::save(&root, &results)?;
+        let markdown = report::write_benchmarks_md(&root, &results)?;
+        eprintln!(
+            "wrote {} and {} in {:.0} s",
+            json.display(),
+            markdown.display(),
+            began.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!("--no-save: wrote nothing, in {:.0} s", began.elapsed().as_secs_f64());
+    }
+    if !failures.is_empty() {
+        bail!("{}", failures.join("; "));
+    }
     Ok(())
+}
+
+/// Runs a scenario that reaches the report through [`scenario::Scenario`]:
+/// its section goes into `results` and its markdown into `out`; returns why
+/// the command should fail, if it should.
+async fn run_reported<S: scenario::Scenario>(
+    options: Options,
+    run: &RunInfo,
+    results: &mut Results,
+    out: &mut String,
+) -> Result<Option<String>> {
+    let load_before = report::load_average();
+    let report = S::run(options)
+        .await
+        .with_context(|| format!("the {} scenario", S::NAME))?;
+    let mut run = run.clone();
+    if !S::SHARED_SERVERS {
+        run.servers.clear();
+    }
+    let section = Section {
+        run,
+        load_average: [load_before, report::load_average()],
+        report,
+    };
+    out.push_str(&S::markdown(&section));
+    let failure = S::failure(&section.report);
+    results
+        .reported
+        .insert(S::NAME.to_owned(), serde_json::to_value(&section)?);
+    Ok(failure)
 }
 
 #[cfg(test)]
@@ -350,7 +437,8 @@ mod tests {
                 options: Options {
                     quick: true,
                     full: false,
-                    only: None
+                    only: None,
+                    save: true
                 },
             }
         );
@@ -361,7 +449,8 @@ mod tests {
                 options: Options {
                     quick: false,
                     full: true,
-                    only: None
+                    only: None,
+                    save: true
                 },
             }
         );
@@ -372,7 +461,8 @@ mod tests {
                 options: Options {
                     quick: false,
                     full: false,
-                    only: None
+                    only: None,
+                    save: true
                 },
             }
         );
@@ -388,7 +478,8 @@ mod tests {
                     options: Options {
                         quick: true,
                         full: false,
-                        only: None
+                        only: None,
+                        save: true
                     },
                 }
             );
@@ -400,7 +491,8 @@ mod tests {
                 options: Options {
                     quick: false,
                     full: false,
-                    only: Some(Backend::Postgres)
+                    only: Some(Backend::Postgres),
+                    save: true
                 },
             }
         );
@@ -410,6 +502,22 @@ mod tests {
         assert!(parse_args(&args("latency")).is_err());
         assert!(parse_args(&args("--quick")).is_err());
         assert!(parse_args(&args("all precision")).is_err());
+        assert_eq!(
+            parse_args(&args("faults --quick --backend mysql --no-save")).unwrap(),
+            Invocation::Run {
+                scenarios: vec![Scenario::Faults],
+                options: Options {
+                    quick: true,
+                    full: false,
+                    only: Some(Backend::MySql),
+                    save: false
+                },
+            }
+        );
+        assert!(
+            !parse_args(&args("all"))
+                .is_ok_and(|i| matches!(i, Invocation::Run { scenarios, .. } if scenarios.contains(&Scenario::Faults)))
+        );
         assert_eq!(parse_args(&args("--help")).unwrap(), Invocation::Help);
         assert_eq!(parse_args(&args("render")).unwrap(), Invocation::Render);
     }
@@ -431,5 +539,11 @@ mod tests {
             }
         );
         assert!(parse_args(&args("__child precision")).is_err());
+        assert_eq!(
+            parse_args(&args("__ruqi-server --node-name n1 --listen 127.0.0.1:1")).unwrap(),
+            Invocation::Node {
+                args: args("--node-name n1 --listen 127.0.0.1:1")
+            }
+        );
     }
 }

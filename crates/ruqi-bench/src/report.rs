@@ -5,6 +5,7 @@
 //! others from the previous `results.json`, so `BENCHMARKS.md` always shows
 //! the latest figures of every scenario, each with its own date and command.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -12,70 +13,11 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::db::SQLITE_SETUP;
 use crate::engine::Engine;
-use crate::machine::Machine;
-use crate::scenario::{api, cluster, feed, precision, startup, throughput};
+use crate::scenario::{REPORTED, api, cluster, feed, precision, startup, throughput};
+// The older scenarios reach these through the report.
+pub(crate) use crate::section::{Bar, RunInfo, Section, run_line};
 use crate::stats::{Spread, percentile, sorted};
-
-/// How and where one scenario's figures were taken.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RunInfo {
-    /// When the run started (UTC, RFC 3339).
-    pub(crate) date: String,
-    /// The command that ran it.
-    pub(crate) command: String,
-    /// The commit measured.
-    pub(crate) commit: String,
-    /// `release`, or `debug` (figures not to be quoted).
-    pub(crate) build: String,
-    /// Whether it was a `--quick` run.
-    pub(crate) quick: bool,
-    /// The machine.
-    pub(crate) machine: Machine,
-    /// How the database was set up.
-    pub(crate) database: String,
-    /// How each server was reached (see `backend::server_connections`).
-    #[serde(default)]
-    pub(crate) servers: Vec<String>,
-}
-
-impl RunInfo {
-    /// Describes a run starting now with `args` (the command-line arguments after the program name).
-    pub(crate) fn now(root: &Path, args: &[String], quick: bool) -> RunInfo {
-        let build = if cfg!(debug_assertions) { "debug" } else { "release" };
-        let args = args.join(" ");
-        // `cargo run` sets CARGO for the program it runs.
-        let command = if std::env::var_os("CARGO").is_some() {
-            let release = if cfg!(debug_assertions) { "" } else { " --release" };
-            format!("cargo run{release} -p ruqi-bench -- {args}")
-        } else {
-            format!("ruqi-bench {args}")
-        };
-        RunInfo {
-            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-            command,
-            commit: crate::machine::git_commit(root),
-            build: build.to_owned(),
-            quick,
-            machine: Machine::describe(),
-            database: SQLITE_SETUP.to_owned(),
-            servers: crate::backend::server_connections(),
-        }
-    }
-}
-
-/// A scenario's figures with how they were taken.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Section<T> {
-    /// How and where.
-    pub(crate) run: RunInfo,
-    /// The machine's load average (1, 5, 15 min) when the scenario began and
-    /// when it ended: other work on the machine shows up here.
-    pub(crate) load_average: [String; 2],
-    /// The figures.
-    pub(crate) report: T,
-}
 
 /// Everything `results.json` holds: the latest section of each scenario.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -96,6 +38,20 @@ pub(crate) struct Results {
     /// The admin API under load.
     #[serde(default)]
     pub(crate) api: Option<Section<api::Report>>,
+    /// The sections of the scenarios in [`REPORTED`], by name, as JSON
+    /// (each a `Section` of that scenario's report).
+    #[serde(flatten)]
+    pub(crate) reported: BTreeMap<String, serde_json::Value>,
+}
+
+impl Results {
+    /// The run of each section of a scenario in [`REPORTED`].
+    fn reported_runs(&self) -> Vec<RunInfo> {
+        self.reported
+            .values()
+            .filter_map(|section| serde_json::from_value(section.get("run")?.clone()).ok())
+            .collect()
+    }
 }
 
 /// The workspace root (where `BENCHMARKS.md` lives), from where this crate was built.
@@ -139,27 +95,6 @@ pub(crate) fn write_benchmarks_md(root: &Path, results: &Results) -> Result<Path
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, render(results)).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
-}
-
-/// A target the figures are held to: one line of the "Bars" table.
-pub(crate) struct Bar {
-    /// The goal, in words ("lateness p99 ≤ 2 ms with 100,000 jobs").
-    pub(crate) what: String,
-    /// What this run measured, in words and numbers, or why it was not measured.
-    pub(crate) measured: String,
-    /// `None` when this run did not measure it.
-    pub(crate) pass: Option<bool>,
-}
-
-impl Bar {
-    /// A bar this run did not measure, with why in `measured`.
-    pub(crate) fn unmeasured(what: String, why: impl Into<String>) -> Bar {
-        Bar {
-            what,
-            measured: why.into(),
-            pass: None,
-        }
-    }
 }
 
 fn verdict(pass: Option<bool>) -> &'static str {
@@ -250,6 +185,9 @@ fn bars(results: &Results) -> Vec<Bar> {
     all.extend(feed_bars(results.feed.as_ref().map(|s| &s.report)));
     all.extend(throughput::bars(results.throughput.as_ref().map(|s| &s.report)));
     all.extend(cluster::bars(results.cluster.as_ref().map(|s| &s.report)));
+    for scenario in REPORTED {
+        all.extend((scenario.bars)(results.reported.get(scenario.name)));
+    }
     all
 }
 
@@ -330,6 +268,7 @@ pub(crate) fn render(results: &Results) -> String {
          same edit through the ORM's hooks, the database's own statement rate, the API's health endpoint) are \
          always measured in the same invocation.\n\n",
     );
+    let reported_runs = results.reported_runs();
     let latest = [
         results.precision.as_ref().map(|s| &s.run),
         results.startup.as_ref().map(|s| &s.run),
@@ -340,6 +279,7 @@ pub(crate) fn render(results: &Results) -> String {
     ]
     .into_iter()
     .flatten()
+    .chain(&reported_runs)
     .max_by(|a, b| a.date.cmp(&b.date));
     if let Some(run) = latest {
         md.push_str("## Machine\n\n");
@@ -409,28 +349,21 @@ pub(crate) fn render(results: &Results) -> String {
     if let Some(section) = &results.api {
         md.push_str(&api::markdown(section));
     }
+    for scenario in REPORTED {
+        if let Some(section) = results.reported.get(scenario.name) {
+            match (scenario.markdown)(section) {
+                Ok(section) => md.push_str(&section),
+                Err(error) => {
+                    let _ = writeln!(
+                        md,
+                        "## `{}`\n\nIts saved figures could not be read: {error:#}\n",
+                        scenario.name
+                    );
+                }
+            }
+        }
+    }
     md
-}
-
-/// The italic line under a section's heading: when, with what command, at
-/// which commit, under what load.
-pub(crate) fn run_line<T>(section: &Section<T>) -> String {
-    let run = &section.run;
-    let mut line = format!(
-        "*Measured {} with `{}` at commit `{}` ({} build); load average {} before, {} after",
-        run.date, run.command, run.commit, run.build, section.load_average[0], section.load_average[1]
-    );
-    if !run.servers.is_empty() {
-        let _ = write!(line, "; {}", run.servers.join(", "));
-    }
-    if run.quick {
-        line.push_str("; a `--quick` smoke run: one run per configuration, shorter windows, fewer rows");
-    }
-    if run.build != "release" {
-        line.push_str("; **a debug build: do not quote these figures**");
-    }
-    line.push_str(".*\n\n");
-    line
 }
 
 /// The precision section.

@@ -1,10 +1,15 @@
 //! The scenarios, one file each. Every scenario has a parent side (`run`:
 //! plans the configurations, starts one child per measurement, summarises)
-//! and a child side (`measure`: one scheduler, one engine or backend, one
-//! configuration).
+//! and most have a child side (`measure`: one scheduler, one engine or
+//! backend, one configuration).
+//!
+//! A scenario that implements [`Scenario`] and is listed in [`REPORTED`]
+//! reaches the report through them alone (`faults` does); the six older ones
+//! are still wired into `report.rs` by name.
 
 pub(crate) mod api;
 pub(crate) mod cluster;
+pub(crate) mod faults;
 pub(crate) mod feed;
 pub(crate) mod precision;
 pub(crate) mod startup;
@@ -17,9 +22,12 @@ use anyhow::{Context, Result};
 use ruqi::entity::job_info;
 use ruqi::{JobContext, Registry};
 use sea_orm::{ActiveModelTrait, DatabaseConnection};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use crate::backend::Backend;
+use crate::section::{Bar, Section};
 use crate::telemetry;
 
 /// The function of the sentinel job (see [`Sentinel`]).
@@ -35,6 +43,8 @@ pub(crate) struct Options {
     /// Measures on this backend alone (`--backend`); the others are
     /// reported as skipped.
     pub(crate) only: Option<Backend>,
+    /// Writes `docs/bench/results.json` and `BENCHMARKS.md` (not with `--no-save`).
+    pub(crate) save: bool,
 }
 
 impl Options {
@@ -51,6 +61,63 @@ impl Options {
             _ => backend.availability(),
         }
     }
+}
+
+/// A scenario that reaches the report through this trait and [`REPORTED`]
+/// alone: the report neither names it nor imports its file.
+pub(crate) trait Scenario {
+    /// Its name on the command line, and its key in `results.json`.
+    const NAME: &'static str;
+    /// Whether it measures on the servers of `RUQI_TEST_POSTGRES_URL` and
+    /// `RUQI_TEST_MYSQL_URL` (its run line then says how they were reached).
+    const SHARED_SERVERS: bool;
+    /// Its figures, as `results.json` keeps them.
+    type Report: Serialize + DeserializeOwned;
+
+    /// Parent side: measures everything `options` asks for.
+    async fn run(options: Options) -> Result<Self::Report>;
+
+    /// Its section of `BENCHMARKS.md`.
+    fn markdown(section: &Section<Self::Report>) -> String;
+
+    /// Its lines of the Bars table; `None` before it was first run.
+    fn bars(report: Option<&Self::Report>) -> Vec<Bar>;
+
+    /// Whether the command that measured `report` should fail (a bar it
+    /// exists to guard was missed), and why.
+    fn failure(report: &Self::Report) -> Option<String>;
+}
+
+/// What the report needs of a [`Scenario`], working on its section as JSON.
+pub(crate) struct Reported {
+    /// [`Scenario::NAME`].
+    pub(crate) name: &'static str,
+    /// [`Scenario::markdown`] of a saved section.
+    pub(crate) markdown: fn(&serde_json::Value) -> Result<String>,
+    /// [`Scenario::bars`] of a saved section, or of none.
+    pub(crate) bars: fn(Option<&serde_json::Value>) -> Vec<Bar>,
+}
+
+/// The scenarios the report renders through [`Scenario`], in the order of
+/// their sections.
+pub(crate) const REPORTED: [Reported; 1] = [reported::<faults::Faults>()];
+
+const fn reported<S: Scenario>() -> Reported {
+    Reported {
+        name: S::NAME,
+        markdown: markdown_of::<S>,
+        bars: bars_of::<S>,
+    }
+}
+
+fn markdown_of<S: Scenario>(section: &serde_json::Value) -> Result<String> {
+    let section: Section<S::Report> = serde_json::from_value(section.clone())?;
+    Ok(S::markdown(&section))
+}
+
+fn bars_of<S: Scenario>(section: Option<&serde_json::Value>) -> Vec<Bar> {
+    let section = section.and_then(|s| serde_json::from_value::<Section<S::Report>>(s.clone()).ok());
+    S::bars(section.as_ref().map(|s| &s.report))
 }
 
 /// A job inserted through the ORM right after start-up that tells when the
