@@ -1,5 +1,6 @@
 //! The `faults` section of `BENCHMARKS.md` and its bars.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{BACKENDS, Report, label};
@@ -245,11 +246,15 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
             .iter()
             .map(|s| format!("{}/{}", s.healthy, s.nodes))
             .collect();
-        let failures: Vec<String> = backend
-            .simultaneous
+        // Each reason once, with how many nodes gave it (the node's name aside).
+        let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+        for failure in backend.simultaneous.iter().flat_map(|s| &s.failures) {
+            let reason = failure.split_once(": ").map_or(failure.as_str(), |(_, reason)| reason);
+            *reasons.entry(reason).or_default() += 1;
+        }
+        let failures: Vec<String> = reasons
             .iter()
-            .flat_map(|s| s.failures.iter().map(|f| format!("`{}`", f.replace('|', "\\|"))))
-            .take(3)
+            .map(|(reason, n)| format!("{n} × `{}`", reason.replace('|', "\\|")))
             .collect();
         let _ = writeln!(
             md,
