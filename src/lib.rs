@@ -36,11 +36,11 @@
 //! layer) and `ruqi-migration` (the schema).
 
 pub use ruqi_core::{
-    AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, DeathRule, Error as CoreError,
-    ExecutionPolicy, ExecutionStatus, FieldError, FunctionInfo, Heartbeat, JobContext, JobRecord, JobStateChange,
-    JobStore, LiveJob, LogSink, LostRun, ManualClock, MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry,
-    RowChange, Schedule, Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind,
-    TriggerSource, UNSCHEDULABLE_PREFIX, ValidationContext, compile, execution, fire_owner, job, registry, trigger,
+    AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, DeathRule, Error as CoreError, ExecutionPolicy,
+    ExecutionStatus, FieldError, FunctionInfo, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore, LiveJob,
+    LogSink, LostRun, ManualClock, MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule,
+    Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource,
+    UNSCHEDULABLE_PREFIX, ValidationContext, compile, execution, fire_owner, job, registry, trigger,
 };
 pub use ruqi_core::{
     CancelOutcome, CancelTarget, EventStream, FireMissed, IntoJobError, JobError, LogTail, RetryAdvice, RunEnded,

@@ -17,8 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ruqi_core::{
-    CancelTarget, ChangeFeed, DeathRule, ExecutionEnd, ExecutionStart, ExecutionStatus, Heartbeat, JobRecord,
-    JobStateChange, JobStore, LostRun, MissedFire, NodeInfo,
+    CancelTarget, ChangeFeed, DeathRule, ExecutionEnd, ExecutionStart, ExecutionStatus, Heartbeat, JobRecord, JobStateChange,
+    JobStore, LostRun, MissedFire, NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
