@@ -36,7 +36,7 @@
 //! layer) and `ruqi-migration` (the schema).
 
 pub use ruqi_core::{
-    AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, DeathRule, Error as CoreError, ExecutionPolicy,
+    AlertConfig, ChangeBatch, ChangeExpectation, ChangeFeed, Clock, CompiledJob, Error as CoreError, ExecutionPolicy,
     ExecutionStatus, FieldError, FunctionInfo, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore, LiveJob,
     LogSink, LostRun, ManualClock, MisfirePolicy, NodeInfo, Overlap, ReconcileReport, Registry, RowChange, Schedule,
     Scheduler, SchedulerBuilder, SchedulerConfig, SchedulerStatus, SystemClock, TriggerKind, TriggerSource,

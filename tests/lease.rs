@@ -21,7 +21,7 @@ use common::{executions, job, t, wait_until};
 use ruqi::entity::scheduler_node;
 use ruqi::execution::{ExecutionEnd, ExecutionStart, MissedFire};
 use ruqi::{
-    CancelTarget, ChangeFeed, CoreError, DeathRule, ExecutionStatus, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore,
+    CancelTarget, ChangeFeed, CoreError, ExecutionStatus, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore,
     LostRun, ManualClock, NodeInfo, Registry, Scheduler, SeaOrmStore,
 };
 use sea_orm::ActiveValue::Set;
@@ -119,11 +119,16 @@ impl JobStore for Switched {
         }
         self.inner.heartbeat(node).await
     }
-    async fn reap_dead_nodes(&self, me: &str, rule: &DeathRule, now: DateTime<Utc>) -> Result<Vec<LostRun>, CoreError> {
+    async fn reap_dead_nodes(
+        &self,
+        me: &str,
+        dead_after: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LostRun>, CoreError> {
         if self.cut_off.load(Ordering::Acquire) {
             return Err(unreachable());
         }
-        self.inner.reap_dead_nodes(me, rule, now).await
+        self.inner.reap_dead_nodes(me, dead_after, now).await
     }
     async fn record_progress(&self, execution_id: &str, output: &str) -> Result<(), CoreError> {
         self.inner.record_progress(execution_id, output).await

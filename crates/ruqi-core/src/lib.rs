@@ -34,6 +34,6 @@ pub use scheduler::{
     SchedulerStatus, TimerEngine, UNSCHEDULABLE_PREFIX, fire_owner,
 };
 pub use store::{
-    CancelTarget, ChangeBatch, ChangeFeed, DeathRule, Heartbeat, JobStateChange, JobStore, LostRun, NodeInfo, RowChange,
+    CancelTarget, ChangeBatch, ChangeFeed, Heartbeat, JobStateChange, JobStore, LostRun, NodeInfo, RowChange,
 };
 pub use trigger::{Schedule, TriggerKind};

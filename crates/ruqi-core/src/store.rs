@@ -99,33 +99,6 @@ pub struct Heartbeat {
     pub rejoined: bool,
 }
 
-/// When a node takes a peer for dead, by the database's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeathRule {
-    /// The lease of a peer this node has seen heartbeat: dead once its last
-    /// heartbeat is this old.
-    pub dead_after: Duration,
-    /// Since when this node's own heartbeats have gone through without a
-    /// break: a peer whose last heartbeat is older than that was never seen
-    /// alive by this node in that time (it may have been cut off, alone,
-    /// all along).
-    pub observed_since: DateTime<Utc>,
-    /// The lease of a peer not seen heartbeat since `observed_since`: a node
-    /// that saw no peer at its last renewal fences itself only after a
-    /// longer time, so it is taken for dead only after this.
-    pub unobserved_dead_after: Duration,
-    /// The database's time the ages are measured at.
-    pub as_of: DateTime<Utc>,
-}
-
-impl DeathRule {
-    /// Whether a node whose last heartbeat was at `heartbeat_at` is dead.
-    pub fn is_dead(&self, heartbeat_at: DateTime<Utc>) -> bool {
-        let age = (self.as_of - heartbeat_at).to_std().unwrap_or(Duration::ZERO);
-        age >= self.dead_after && (heartbeat_at >= self.observed_since || age >= self.unobserved_dead_after)
-    }
-}
-
 /// Which runs a cancellation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelTarget {
@@ -255,14 +228,14 @@ pub trait JobStore: Send + Sync + 'static {
         Ok(Heartbeat::default())
     }
 
-    /// Finds the nodes other than `me` that `rule` declares dead, removes
-    /// them and marks their unfinished runs `lost` (finished at `now`); also
-    /// `running` rows of nodes that are not registered at all, except
-    /// `me`'s. Of several schedulers doing this at once, each lost run is
-    /// returned to exactly one. The caller asks only while its own
-    /// heartbeats have gone through for at least `rule.dead_after` (see the
-    /// scheduler's `lease` module).
-    async fn reap_dead_nodes(&self, _me: &str, _rule: &DeathRule, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
+    /// Finds the nodes other than `me` whose last heartbeat is older than
+    /// `dead_after` by the database's clock, removes them and marks their
+    /// unfinished runs `lost` (finished at `now`); also `running` rows of
+    /// nodes that are not registered at all, except `me`'s. Of several
+    /// schedulers doing this at once, each lost run is returned to exactly
+    /// one. The caller asks only while its own heartbeats have gone through
+    /// for at least `dead_after` (see the scheduler's `cluster` module).
+    async fn reap_dead_nodes(&self, _me: &str, _dead_after: Duration, _now: DateTime<Utc>) -> Result<Vec<LostRun>> {
         Ok(Vec::new())
     }
 

@@ -134,7 +134,7 @@ impl Inner {
             state.claiming.insert(due.job_id.clone(), claim.1 + 1);
             claim
         };
-        if !self.lease.is_held() {
+        if !self.lease.is_held(self.config.fence_after()) {
             // Fenced: this node claims nothing until its lease is renewed. A
             // peer takes the fire over meanwhile, or this node claims it then.
             self.lock().claiming.remove(&due.job_id);
@@ -273,7 +273,7 @@ impl Inner {
         if at > self.clock.now() {
             self.clock.sleep_until(at).await;
         }
-        if !self.lease.is_held() {
+        if !self.lease.is_held(self.config.fence_after()) {
             tokio::select! {
                 () = self.shutdown.cancelled() => {}
                 () = self.lease.held_again() => {}

@@ -18,12 +18,7 @@
 //!   renewal that went through was *sent*
 //!   [`fence_after`](super::SchedulerConfig::fence_after) ago, it starts no
 //!   run and cancels the runs it has going, one interval before the earliest
-//!   moment a peer could take it for dead. A node whose last renewal found
-//!   no live peer waits
-//!   [`lone_fence_after`](super::SchedulerConfig::lone_fence_after) instead
-//!   (a busy lone node is not stopped by a slow heartbeat): a peer that
-//!   starts meanwhile has not seen it heartbeat, and takes it for dead only
-//!   two intervals after that. So a run marked `lost` and run
+//!   moment a peer could take it for dead. So a run marked `lost` and run
 //!   again elsewhere cannot still be running here (a blocking function that
 //!   ignores its cancellation token is the exception: it is told to stop but
 //!   cannot be stopped from outside). When renewals go through again, the
@@ -39,7 +34,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{Inner, duration_to_chrono};
-use crate::store::{DeathRule, Heartbeat, NodeInfo};
+use crate::store::{Heartbeat, NodeInfo};
 
 /// This node's lease, as far as it knows.
 pub(super) struct Lease {
@@ -61,8 +56,6 @@ struct LeaseState {
     failing: bool,
     /// The lease ran out: nothing starts until it is renewed.
     fenced: bool,
-    /// The last renewal found another live node in the registry.
-    peers_seen: bool,
     /// How many times a peer took this node for dead.
     epoch: u64,
 }
@@ -77,7 +70,6 @@ impl Lease {
                 last_renewal: None,
                 failing: false,
                 fenced: false,
-                peers_seen: false,
                 epoch: 0,
             }),
             held: watch::channel(true).0,
@@ -94,9 +86,10 @@ impl Lease {
         self.lock().epoch
     }
 
-    /// Whether the lease is held now: not fenced.
-    pub(super) fn is_held(&self) -> bool {
-        !self.lock().fenced
+    /// Whether the lease is held now: not fenced, and renewed within `fence_after`.
+    pub(super) fn is_held(&self, fence_after: Duration) -> bool {
+        let state = self.lock();
+        !state.fenced && state.renewed_at.elapsed() < fence_after
     }
 
     /// Waits until the lease is held again (returns at once if it is).
@@ -132,7 +125,7 @@ impl Inner {
     /// the lease's fence period counts as failed.
     async fn renew_lease(&self, me: &NodeInfo) -> bool {
         let sent = Instant::now();
-        match tokio::time::timeout(self.fence_period(), self.store.heartbeat(me)).await {
+        match tokio::time::timeout(self.config.fence_after(), self.store.heartbeat(me)).await {
             Ok(Ok(beat)) => {
                 self.lease_renewed(sent, beat);
                 true
@@ -159,12 +152,6 @@ impl Inner {
     pub(super) fn lease_renewed(&self, sent: Instant, beat: Heartbeat) {
         let me = self.config.node_name.as_str();
         let written = beat.nodes.iter().find(|n| n.node == me).map(|n| n.heartbeat_at);
-        let lease = duration_to_chrono(self.config.dead_after());
-        let peers_seen = written.is_some_and(|mine| {
-            beat.nodes
-                .iter()
-                .any(|n| n.node != me && (mine - n.heartbeat_at).abs() <= lease)
-        });
         let (was_fenced, recovered) = {
             let mut state = self.lease.lock();
             let unbroken = !state.failing
@@ -175,7 +162,6 @@ impl Inner {
                 state.healthy_since = written;
             }
             state.last_renewal = written;
-            state.peers_seen = peers_seen;
             state.renewed_at = state.renewed_at.max(sent);
             let recovered = state.failing;
             state.failing = false;
@@ -202,18 +188,14 @@ impl Inner {
         *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = beat.nodes;
     }
 
-    /// How this node may judge its peers, if at all: only once its own
-    /// renewals have gone through without a break for at least `dead_after`,
-    /// by the database's clock.
-    fn death_rule(&self) -> Option<DeathRule> {
+    /// Whether this node may take peers for dead: its own renewals have gone
+    /// through without a break for at least `dead_after`, by the database's clock.
+    fn may_judge_peers(&self) -> bool {
         let state = self.lease.lock();
-        let (since, last) = (state.healthy_since?, state.last_renewal?);
-        (last - since >= duration_to_chrono(self.config.dead_after())).then(|| DeathRule {
-            dead_after: self.config.dead_after(),
-            observed_since: since,
-            unobserved_dead_after: self.config.lone_fence_after() + self.config.heartbeat_interval * 2,
-            as_of: last,
-        })
+        match (state.healthy_since, state.last_renewal) {
+            (Some(since), Some(last)) => last - since >= duration_to_chrono(self.config.dead_after()),
+            _ => false,
+        }
     }
 
     /// Cancels this node's runs that a peer asked to cancel.
@@ -234,12 +216,12 @@ impl Inner {
     /// Takes the peers whose lease ran out for dead (see the module doc) and
     /// runs their lost runs again as their misfire policy says.
     async fn reap_dead_peers(self: &Arc<Self>) {
-        let Some(rule) = self.death_rule() else {
+        if !self.may_judge_peers() {
             return;
-        };
+        }
         match self
             .store
-            .reap_dead_nodes(&self.config.node_name, &rule, self.clock.now())
+            .reap_dead_nodes(&self.config.node_name, self.config.dead_after(), self.clock.now())
             .await
         {
             // Started apart, so that the runs' writes never hold up the next renewal.
@@ -254,8 +236,8 @@ impl Inner {
 
     /// Fences this node when its lease runs out, until shutdown.
     pub(super) async fn guard_lease(self: Arc<Self>) {
+        let fence_after = self.config.fence_after();
         loop {
-            let fence_after = self.fence_period();
             let deadline = self.lease.lock().renewed_at + fence_after;
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
@@ -263,7 +245,7 @@ impl Inner {
             }
             let expired = {
                 let mut state = self.lease.lock();
-                let expired = !state.fenced && state.renewed_at + self.fence_period() <= Instant::now();
+                let expired = !state.fenced && state.renewed_at + fence_after <= Instant::now();
                 state.fenced |= expired;
                 expired
             };
@@ -286,18 +268,6 @@ impl Inner {
                 () = self.shutdown.cancelled() => return,
                 () = self.lease.held_again() => {}
             }
-        }
-    }
-
-    /// How long this node may go without renewing its lease before it fences
-    /// itself: `fence_after` when its last renewal found live peers, the
-    /// longer `lone_fence_after` when it found none (a node that starts
-    /// meanwhile takes it for dead only after that; see [`DeathRule`]).
-    fn fence_period(&self) -> Duration {
-        if self.lease.lock().peers_seen {
-            self.config.fence_after()
-        } else {
-            self.config.lone_fence_after()
         }
     }
 

@@ -124,14 +124,6 @@ impl SchedulerConfig {
     pub fn fence_after(&self) -> Duration {
         self.heartbeat_interval * 2
     }
-
-    /// [`fence_after`](Self::fence_after) for a node whose last renewal
-    /// found no live peer: ten heartbeat intervals. A node that joins while
-    /// it is cut off has not seen it heartbeat, so it takes it for dead only
-    /// two intervals after this.
-    pub fn lone_fence_after(&self) -> Duration {
-        self.heartbeat_interval * 10
-    }
 }
 
 /// What waits for the deadlines. Everything else — claims, misfires,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ruqi_core::{
-    CancelTarget, ChangeFeed, DeathRule, ExecutionEnd, ExecutionStart, ExecutionStatus, Heartbeat, JobRecord, JobStateChange,
+    CancelTarget, ChangeFeed, ExecutionEnd, ExecutionStart, ExecutionStatus, Heartbeat, JobRecord, JobStateChange,
     JobStore, LostRun, MissedFire, NodeInfo,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -187,8 +187,13 @@ impl JobStore for SeaOrmStore {
         nodes::heartbeat(self.control(), node).await.map_err(store_error)
     }
 
-    async fn reap_dead_nodes(&self, me: &str, rule: &DeathRule, now: DateTime<Utc>) -> ruqi_core::Result<Vec<LostRun>> {
-        nodes::reap(self.control(), rule.dead_after, nodes::Reaping::AllBut(me, rule), now)
+    async fn reap_dead_nodes(
+        &self,
+        me: &str,
+        dead_after: Duration,
+        now: DateTime<Utc>,
+    ) -> ruqi_core::Result<Vec<LostRun>> {
+        nodes::reap(self.control(), dead_after, nodes::Reaping::AllBut(me), now)
             .await
             .map_err(store_error)
     }

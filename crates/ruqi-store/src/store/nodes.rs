@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ruqi_core::{DeathRule, ExecutionStatus, Heartbeat, LostRun, NodeInfo};
+use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -111,9 +111,9 @@ pub(crate) async fn deregister<C: ConnectionTrait>(db: &C, node: &str) -> Result
 pub(crate) enum Reaping<'a> {
     /// Only this one: a node joining under the name of a dead one.
     Only(&'a str),
-    /// Every node but this one (the reaper itself) that the rule declares
-    /// dead, and the `running` rows of nodes that are not registered at all.
-    AllBut(&'a str, &'a DeathRule),
+    /// Every node but this one (the reaper itself), and the `running`
+    /// rows of nodes that are not registered at all.
+    AllBut(&'a str),
 }
 
 /// Removes the nodes `reaping` names whose heartbeat is older than
@@ -132,14 +132,10 @@ pub(crate) async fn reap(
     let dead = scheduler_node::Entity::find().filter(stale());
     let dead = match reaping {
         Reaping::Only(node) => dead.filter(scheduler_node::Column::Node.eq(node)),
-        Reaping::AllBut(me, _) => dead.filter(scheduler_node::Column::Node.ne(me)),
+        Reaping::AllBut(me) => dead.filter(scheduler_node::Column::Node.ne(me)),
     };
     let mut lost = Vec::new();
-    let judged = |node: &scheduler_node::Model| match reaping {
-        Reaping::Only(_) => true,
-        Reaping::AllBut(_, rule) => rule.is_dead(node.heartbeat_at),
-    };
-    for node in dead.all(db).await?.into_iter().filter(judged) {
+    for node in dead.all(db).await? {
         let removed = scheduler_node::Entity::delete_many()
             .filter(scheduler_node::Column::Node.eq(node.node.as_str()))
             .filter(stale())
@@ -155,7 +151,7 @@ pub(crate) async fn reap(
             lost.extend(mark_lost(db, &node.node, &reason, now).await?);
         }
     }
-    if let Reaping::AllBut(me, _) = reaping {
+    if let Reaping::AllBut(me) = reaping {
         let orphaned: Vec<Option<String>> = job_execution::Entity::find()
             .select_only()
             .column(job_execution::Column::Node)
