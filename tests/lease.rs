@@ -423,7 +423,89 @@ async fn history_writes_can_be_made_again(db: DatabaseConnection) {
     assert_eq!(executions(&db, "j").await.len(), 3);
 }
 
+/// A pool of two connections on the test's database (one of them held by
+/// the change feed on PostgreSQL), as a small application pool that other
+/// work can take up entirely; waiting for one of them fails after 500 ms.
+async fn small_pool(db: &DatabaseConnection) -> DatabaseConnection {
+    use sea_orm::sqlx::{mysql::MySqlPoolOptions, postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_millis(500))
+                .connect_with(options);
+            sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool.await.unwrap())
+        }
+        DatabaseBackend::MySql => {
+            let options = (*db.get_mysql_connection_pool().connect_options()).clone();
+            let pool = MySqlPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_millis(500))
+                .connect_with(options);
+            sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool.await.unwrap())
+        }
+        _ => {
+            let options = (*db.get_sqlite_connection_pool().connect_options()).clone();
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_millis(500))
+                .connect_with(options);
+            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.await.unwrap())
+        }
+    }
+}
+
+async fn heartbeat_of(db: &DatabaseConnection, node: &str) -> DateTime<Utc> {
+    scheduler_node::Entity::find_by_id(node.to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .heartbeat_at
+}
+
+/// A node whose every pooled connection is taken up by other work (as when
+/// thousands of fires come due at once) still renews its lease through a
+/// connection of its own, so it neither fences itself nor stops its runs.
+async fn a_node_with_a_busy_pool_keeps_its_lease(db: DatabaseConnection) {
+    let small = small_pool(&db).await;
+    let cancelled_at = Arc::new(std::sync::Mutex::new(None));
+    let node = start_node(&small, until_cancelled(cancelled_at.clone())).await;
+    job("j", "long", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    wait_until(&node.scheduler, "scheduled", || async {
+        node.scheduler.live("j").is_some()
+    })
+    .await;
+    let id = node.scheduler.run_now("j").await.unwrap().unwrap();
+    wait_until(&node.scheduler, "running", || async {
+        status_of(&db, &id).await == "running"
+    })
+    .await;
+
+    // Other work takes every connection of the pool that is free.
+    let mut busy = Vec::new();
+    while let Ok(txn) = sea_orm::TransactionTrait::begin(&small).await {
+        busy.push(txn);
+    }
+    assert!(!busy.is_empty());
+    let from = heartbeat_of(&db, "test-node").await;
+    let lease = chrono::Duration::from_std(HEARTBEAT * 3).unwrap();
+    wait_until(&node.scheduler, "renewals for a whole lease", || async {
+        heartbeat_of(&db, "test-node").await - from >= lease
+    })
+    .await;
+    assert!(
+        cancelled_at.lock().unwrap().is_none(),
+        "the run was stopped while the node kept renewing its lease"
+    );
+    assert_eq!(status_of(&db, &id).await, "running");
+    drop(busy);
+    node.scheduler.cancel_running("j");
+}
+
 backend_tests!(
+    a_node_with_a_busy_pool_keeps_its_lease,
     a_cut_off_node_fences_itself_before_its_lease_runs_out,
     an_outage_for_everyone_makes_no_live_node_dead,
     a_claim_whose_answer_was_lost_still_runs_once,

@@ -7,9 +7,12 @@
 //! and the peers would then take a busy node for dead and run its fires a
 //! second time. On PostgreSQL and MySQL the registry statements (heartbeat,
 //! cancellation requests, reaping) therefore go through a small pool of their
-//! own, opened with the same settings as the application's. SQLite keeps one
-//! pool: its writers queue for the file lock whichever pool they come from,
-//! and an in-memory database exists only inside its own pool.
+//! own, opened with the same settings as the application's. On a SQLite file
+//! the registry has one connection of its own: it still waits for the file's
+//! write lock, but each holder keeps it only for one transaction, while the
+//! application's pool can have seconds of work queued. An in-memory SQLite
+//! database exists only inside its own pool, so it keeps that one (and a
+//! database no other process can open has no peer to take it for dead).
 
 use sea_orm::DatabaseConnection;
 
@@ -42,6 +45,31 @@ pub(crate) fn control_connection(db: &DatabaseConnection) -> DatabaseConnection 
                 .connect_lazy_with(options);
             sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool)
         }
+        #[cfg(feature = "sqlite")]
+        DatabaseBackend::Sqlite => {
+            use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+            let options = (*db.get_sqlite_connection_pool().connect_options()).clone();
+            if is_in_memory(&options) {
+                return db.clone();
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .connect_lazy_with(options);
+            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+        }
+        #[allow(unreachable_patterns)]
         _ => db.clone(),
     }
+}
+
+/// Whether SQLite connections opened with `options` reach an in-memory database.
+#[cfg(feature = "sqlite")]
+fn is_in_memory(options: &sea_orm::sqlx::sqlite::SqliteConnectOptions) -> bool {
+    use sea_orm::sqlx::ConnectOptions;
+    options.get_filename().as_os_str() == ":memory:"
+        || options
+            .to_url_lossy()
+            .query_pairs()
+            .any(|(key, value)| key == "mode" && value == "memory")
 }
