@@ -232,16 +232,18 @@ impl Node {
     }
 
     /// Kills the process with SIGKILL, waits until it is gone, and returns
-    /// the instant of the kill.
+    /// the instant it was known gone. The signal takes effect a moment after
+    /// it is sent (milliseconds on a loaded machine), and the process can
+    /// claim and start a fire in that moment: such a run was in flight when
+    /// the process died, so the kill's instant is taken once it is over.
     pub(crate) async fn kill(&mut self) -> Result<DateTime<Utc>> {
         let mut process = self
             .process
             .take()
             .ok_or_else(|| anyhow!("{} is not running", self.name))?;
-        let killed_at = Utc::now();
         process.start_kill()?;
         process.wait().await?;
-        Ok(killed_at)
+        Ok(Utc::now())
     }
 
     /// Sends SIGTERM without waiting (see [`Node::wait_exit`]).
