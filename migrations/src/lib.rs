@@ -28,6 +28,7 @@ mod m20261121_000005_lighter_run_writes;
 mod m20261121_000006_unindexed_next_run_time;
 mod m20261122_000007_notify_logged_changes;
 mod m20261122_000008_claims_without_notify;
+mod m20261203_000009_running_runs_index;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_unindexed_next_run_time::Migration),
             Box::new(m20261122_000007_notify_logged_changes::Migration),
             Box::new(m20261122_000008_claims_without_notify::Migration),
+            Box::new(m20261203_000009_running_runs_index::Migration),
         ]
     }
 

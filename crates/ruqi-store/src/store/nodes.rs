@@ -7,9 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
@@ -152,29 +152,40 @@ pub(crate) async fn reap(
         }
     }
     if let Reaping::AllBut(me) = reaping {
-        let orphaned: Vec<Option<String>> = job_execution::Entity::find()
-            .select_only()
-            .column(job_execution::Column::Node)
-            .distinct()
-            .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-            .filter(job_execution::Column::Node.ne(me))
-            .filter(
-                job_execution::Column::Node.not_in_subquery(
-                    Query::select()
-                        .column(scheduler_node::Column::Node)
-                        .from(scheduler_node::Entity)
-                        .to_owned(),
-                ),
-            )
-            .into_tuple()
-            .all(db)
-            .await?;
-        for node in orphaned.into_iter().flatten() {
+        let orphaned = running_nodes_not_registered(db, me).await?;
+        for node in orphaned {
             let reason = format!("lost: node {node} is no longer registered");
             lost.extend(mark_lost(db, &node, &reason, now).await?);
         }
     }
     Ok(lost)
+}
+
+/// The nodes other than `me` that have `running` runs but are not in the
+/// registry. A skip scan: each step asks the `(status, node, …)` index for
+/// the next node after the last one, so the cost grows with the number of
+/// nodes, not with the number of runs in progress (which can be tens of
+/// thousands when many fires come due at once, and this runs twice a second).
+async fn running_nodes_not_registered(db: &DatabaseConnection, me: &str) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let param = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let sql = format!(
+        "WITH RECURSIVE n(node) AS ( \
+           SELECT MIN(node) FROM job_execution WHERE status = 'running' \
+           UNION ALL \
+           SELECT (SELECT MIN(e.node) FROM job_execution e WHERE e.status = 'running' AND e.node > n.node) \
+           FROM n WHERE n.node IS NOT NULL) \
+         SELECT node FROM n WHERE node IS NOT NULL AND node <> {param} \
+           AND node NOT IN (SELECT node FROM scheduler_node)"
+    );
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [me.into()]))
+        .await?;
+    rows.iter().map(|row| row.try_get_by_index::<String>(0)).collect()
 }
 
 /// Marks the `running` executions of `node` lost and writes their jobs'
