@@ -64,12 +64,42 @@ pub(crate) fn control_connection(db: &DatabaseConnection) -> DatabaseConnection 
 }
 
 /// Whether SQLite connections opened with `options` reach an in-memory database.
+///
+/// sqlx has a setter for that flag but no getter, and rebuilding a URL from
+/// the options panics for some file names (its own `file:sqlx-in-memory-N`
+/// among them), so the flag is read by comparing the options with a copy that
+/// has it set; `:memory:` as a bare file name (set through the low-level API)
+/// is in-memory to SQLite itself.
 #[cfg(feature = "sqlite")]
 fn is_in_memory(options: &sea_orm::sqlx::sqlite::SqliteConnectOptions) -> bool {
-    use sea_orm::sqlx::ConnectOptions;
     options.get_filename().as_os_str() == ":memory:"
-        || options
-            .to_url_lossy()
-            .query_pairs()
-            .any(|(key, value)| key == "mode" && value == "memory")
+        || format!("{options:?}") == format!("{:?}", options.clone().in_memory(true))
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::is_in_memory;
+    use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+
+    fn in_memory(url: &str) -> bool {
+        is_in_memory(&SqliteConnectOptions::from_str(url).expect("a valid SQLite URL"))
+    }
+
+    #[test]
+    fn in_memory_databases_are_recognised_in_every_spelling() {
+        assert!(in_memory("sqlite::memory:"));
+        assert!(in_memory("sqlite://:memory:"));
+        assert!(in_memory("sqlite://?mode=memory"));
+        assert!(in_memory("sqlite:shared?mode=memory&cache=shared"));
+        assert!(is_in_memory(&SqliteConnectOptions::new().filename(":memory:")));
+    }
+
+    #[test]
+    fn files_are_not_in_memory_whatever_their_name() {
+        assert!(!in_memory("sqlite://ruqi.db?mode=rwc"));
+        assert!(!in_memory("sqlite:///tmp/a:b.db"));
+        assert!(!in_memory("sqlite:file:memory.db"));
+        assert!(!in_memory("sqlite://in_memory: true.db"));
+    }
 }
