@@ -252,6 +252,12 @@ impl GroupCommit {
     }
 }
 
+/// `error` again, for each caller of a batch that failed with it (an error
+/// on the way to the database, which is what [`retry::may_have_committed`] lets through).
+fn copy_error(error: &DbErr) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(error.to_string()))
+}
+
 fn writer_gone() -> DbErr {
     DbErr::Custom("the store's writer stopped before answering".to_owned())
 }
@@ -441,6 +447,19 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts
                     }
                 }
                 write_one_by_one(db, held.into_iter().chain(after).collect()).await;
+                return;
+            }
+            Err(error) if retry::may_have_committed(&error) => {
+                // The batch may have committed with its answer lost: claiming
+                // again would lose to the batch's own version bump and leave its
+                // `running` rows to nobody. Each caller settles its claim by
+                // looking its rows up instead.
+                tracing::debug!(%error, claims = batch.len(), "a batch of claims may or may not have committed");
+                drop(batch);
+                for claim in together {
+                    let _ = claim.reply.send(Err(copy_error(&error)));
+                }
+                write_one_by_one(db, after).await;
                 return;
             }
             Err(error) => {

@@ -46,6 +46,28 @@ pub(crate) fn is_passing(error: &DbErr) -> bool {
     database.code().is_some_and(|code| is_passing_code(&code))
 }
 
+/// Whether a write that failed with `error` may have committed all the
+/// same: the error came on the way to or from the database (the connection
+/// broke, the server went away), so the answer to a `COMMIT` that landed may
+/// be what was lost. A refusal, a connection never acquired, and a conflict
+/// the database resolved by rolling the transaction back (deadlock,
+/// serialization failure, lock wait given up, busy SQLite file) did not
+/// commit.
+pub(crate) fn may_have_committed(error: &DbErr) -> bool {
+    if !is_passing(error) || matches!(error, DbErr::ConnectionAcquire(_)) {
+        return false;
+    }
+    const ROLLED_BACK: [&str; 7] = ["40001", "40P01", "55P03", "1205", "1213", "5", "6"];
+    let code = match error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            sea_orm::sqlx::Error::Database(database) => database.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
+    };
+    !code.is_some_and(|code| ROLLED_BACK.contains(&code.as_str()))
+}
+
 /// The database error codes of [`is_passing`]: PostgreSQL SQLSTATEs, MySQL
 /// error numbers, SQLite result codes.
 fn is_passing_code(code: &str) -> bool {
@@ -96,6 +118,17 @@ mod tests {
         assert!(!is_passing_code("23505"));
         assert!(!is_passing_code("1062"));
         assert!(!is_passing_code("57"));
+    }
+
+    #[test]
+    fn a_broken_connection_may_have_committed_and_a_refusal_did_not() {
+        assert!(may_have_committed(&DbErr::Conn(RuntimeErr::Internal("reset".into()))));
+        assert!(!may_have_committed(&DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout
+        )));
+        assert!(!may_have_committed(&DbErr::Custom("bad row".into())));
+        let io = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(may_have_committed(&DbErr::Exec(RuntimeErr::SqlxError(io.into()))));
     }
 
     #[test]
