@@ -51,7 +51,14 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
         })
         .collect();
     let settings = if report.settings.is_empty() {
-        "the product's defaults (heartbeat 5 s, takeover after 2 s, poll 1 s: no such flag passed)".to_owned()
+        let scheduler = ruqi::SchedulerConfig::default();
+        let feed = ruqi::FeedConfig::default();
+        format!(
+            "the product's defaults (heartbeat {} s, takeover after {} s, poll {} s: no such flag passed)",
+            scheduler.heartbeat_interval.as_secs_f64(),
+            scheduler.takeover_after.as_secs_f64(),
+            feed.poll_interval.as_secs_f64()
+        )
     } else {
         format!("**not the defaults**: {}", report.settings.join(", "))
     };
