@@ -153,13 +153,19 @@ pub(crate) struct Recovery {
 }
 
 /// Whether `row` is a `lost` row of a run that was in flight on a node
-/// when that node was killed: the run started before the kill, on the
-/// killed node (named by the row's `node`, or by the reaper's error text).
+/// when that node was killed: a run of the killed node (named by the row's
+/// `node`, or by the reaper's error text) that its killed process claimed,
+/// i.e. started before the process was started again under that name. A
+/// fire claimed a moment ahead of its instant (`claim_ahead`) carries that
+/// instant as its start, which can fall just after the kill; the process
+/// started again cannot have written it, since its runs start after it does.
 pub(crate) fn is_killed_run(row: &job_execution::Model, kills: &[Kill]) -> bool {
     row.status == "lost"
         && kills.iter().any(|kill| {
             lost_node(row).as_deref() == Some(kill.node.as_str())
-                && row.started_at.is_some_and(|started| started <= kill.killed_at)
+                && row
+                    .started_at
+                    .is_some_and(|started| started <= kill.killed_at || started < kill.restarted_at)
         })
 }
 
@@ -578,6 +584,29 @@ mod tests {
         let rows = vec![row("j", "01", "lost", "c", 1), retry];
         let counts = count(&jobs, &rows, &timeline("00.100", "06.900"));
         assert_eq!((counts.twice_run, counts.live_reaped, counts.unrecorded), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_fire_claimed_ahead_by_the_killed_process_is_its_own_not_a_live_reap() {
+        let jobs = [job("j", "00", "01")];
+        let mut timeline = timeline("02.999", "06.900");
+        timeline.kills[0].restarted_at = at("04.500");
+        // Claimed a moment before the kill for the instant just after it, then
+        // taken over and run once on a.
+        let mut retry = row("j", "03", "success", "a", 800);
+        retry.attempt = 2;
+        retry.trigger_source = "retry".into();
+        let mut rows: Vec<_> = ["01", "02", "04", "05", "06"]
+            .iter()
+            .map(|s| row("j", s, "success", "a", 2))
+            .collect();
+        rows.extend([row("j", "03", "lost", "b", 0), retry]);
+        let counts = count(&jobs, &rows, &timeline);
+        assert!(counts.all_zero(), "{counts:?}");
+        assert_eq!(counts.killed_runs, 1);
+        // A run the restarted process started and lost is a live node reaped.
+        rows.push(row("j", "05", "lost", "b", 0));
+        assert_eq!(count(&jobs, &rows, &timeline).live_reaped, 1);
     }
 
     #[test]
