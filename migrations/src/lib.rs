@@ -29,6 +29,7 @@ mod m20261121_000006_unindexed_next_run_time;
 mod m20261122_000007_notify_logged_changes;
 mod m20261122_000008_claims_without_notify;
 mod m20261203_000009_running_runs_index;
+mod m20261204_000010_schedule_hash;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_notify_logged_changes::Migration),
             Box::new(m20261122_000008_claims_without_notify::Migration),
             Box::new(m20261203_000009_running_runs_index::Migration),
+            Box::new(m20261204_000010_schedule_hash::Migration),
         ]
     }
 

@@ -165,6 +165,8 @@ fn scheduled_job(
         updated_at: Set(created_at),
         last_status: Set(None),
         last_error: Set(None),
+        // As a writer that does not plan leaves it: `next_run_time` stands.
+        schedule_hash: Set(None),
     }
 }
 

@@ -23,6 +23,9 @@ pub struct JobStateChange {
     pub run_right_now: Option<bool>,
     /// New `is_running`.
     pub is_running: Option<bool>,
+    /// New `schedule_hash`: the [`JobRecord::plan_basis`](crate::JobRecord::plan_basis)
+    /// a new `next_run_time` was planned from.
+    pub schedule_hash: Option<i64>,
 }
 
 /// One `job_info` row that changed, as the change feed reports it.

@@ -36,6 +36,7 @@ impl From<job_info::Model> for JobRecord {
             updated_at: m.updated_at,
             last_status: m.last_status,
             last_error: m.last_error,
+            schedule_hash: m.schedule_hash,
         }
     }
 }
@@ -72,6 +73,7 @@ impl From<JobRecord> for job_info::Model {
             updated_at: r.updated_at,
             last_status: r.last_status,
             last_error: r.last_error,
+            schedule_hash: r.schedule_hash,
         }
     }
 }

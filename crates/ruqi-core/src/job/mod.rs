@@ -308,6 +308,14 @@ pub(crate) struct Before {
     pub(crate) paused: bool,
 }
 
+impl Before {
+    /// A row whose schedule was edited: planned from its rule again.
+    pub(crate) const EDITED: Self = Self {
+        schedule_changed: true,
+        paused: false,
+    };
+}
+
 /// [`planned_next_run_time`], told only what it needs of the row before.
 pub(crate) fn plan_next_run_time(
     before: Option<Before>,

@@ -70,6 +70,13 @@ pub struct JobRecord {
     pub last_status: Option<String>,
     /// Error of the last run, or why the row cannot be scheduled.
     pub last_error: Option<String>,
+    /// [`JobRecord::plan_basis`] of the row as it was when `next_run_time`
+    /// was last planned, written by whoever planned it (the scheduler, the
+    /// ORM hooks). A row whose basis no longer matches was edited by a
+    /// writer that did not plan (plain SQL) while no scheduler saw it, so
+    /// its `next_run_time` is planned again. `None` when the writer did not
+    /// say: the stored `next_run_time` stands.
+    pub schedule_hash: Option<i64>,
 }
 
 impl JobRecord {
@@ -117,7 +124,60 @@ impl JobRecord {
             updated_at: now,
             last_status: None,
             last_error: None,
+            schedule_hash: None,
         }
+    }
+
+    /// A hash of what `next_run_time` is planned from: `trigger`, `rule`,
+    /// `timezone`, `start_at`, `end_at` (to the microsecond, as every
+    /// backend stores them) and `is_paused`. Stable across processes and
+    /// versions (64-bit FNV-1a over a fixed encoding), since it is stored in
+    /// [`schedule_hash`](Self::schedule_hash) and compared by any node later.
+    ///
+    /// ```
+    /// let mut job = ruqi_core::JobRecord::new("j", "f", "cron", "*/5 * * * *");
+    /// let planned = job.plan_basis();
+    /// job.rule = "*/10 * * * *".into();
+    /// assert_ne!(job.plan_basis(), planned);
+    /// ```
+    pub fn plan_basis(&self) -> i64 {
+        self.plan_basis_if_paused(self.is_paused)
+    }
+
+    /// [`plan_basis`](Self::plan_basis) of the row paused (or not) as told.
+    pub(crate) fn plan_basis_if_paused(&self, paused: bool) -> i64 {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET;
+        let mut feed = |bytes: &[u8]| {
+            for byte in bytes {
+                hash ^= u64::from(*byte);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        };
+        // Each text is followed by its length, so no two splits of the same
+        // bytes hash alike; an absent value differs from every present one.
+        for text in [
+            Some(self.trigger.as_str()),
+            Some(self.rule.as_str()),
+            self.timezone.as_deref(),
+        ] {
+            match text {
+                Some(text) => {
+                    feed(text.as_bytes());
+                    feed(&(text.len() as u64).to_le_bytes());
+                }
+                None => feed(&[0xff]),
+            }
+        }
+        for at in [self.start_at, self.end_at] {
+            match at {
+                Some(at) => feed(&at.timestamp_micros().to_le_bytes()),
+                None => feed(&[0xfe]),
+            }
+        }
+        feed(&[u8::from(paused)]);
+        i64::from_ne_bytes(hash.to_ne_bytes())
     }
 
     /// Whether the fields that decide *when* the job fires differ from `other`'s.

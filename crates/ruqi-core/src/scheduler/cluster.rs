@@ -15,6 +15,7 @@
 //! reach the database fences itself first) one live node marks them `lost`,
 //! and the job's misfire policy decides whether the lost fire runs again.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -90,7 +91,7 @@ impl Inner {
     pub(super) async fn take_over(self: Arc<Self>, due: Vec<Due>) {
         for chunk in due.chunks(READ_CHUNK) {
             let job_ids: Vec<String> = chunk.iter().map(|item| item.job_id.to_string()).collect();
-            if let Err(error) = self.reread_rows(&job_ids).await {
+            if let Err(error) = self.reread_rows(&job_ids, &HashSet::new()).await {
                 // The claim's compare-and-set still decides; this read only saves lost claims.
                 tracing::warn!(%error, "reading rows before taking their fires over failed");
             }

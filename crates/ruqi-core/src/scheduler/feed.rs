@@ -49,6 +49,9 @@ impl Inner {
     /// failed read until it succeeds, so no reported change is lost.
     async fn apply_changes(self: &Arc<Self>, changes: Vec<RowChange>) -> crate::Result<()> {
         let oldest = changes.iter().filter_map(|c| c.changed_at).min();
+        // Rows deleted since this scheduler read them: one found again was
+        // inserted anew under its key, and is a new job whatever its version.
+        let mut deleted = HashSet::new();
         let unseen: Vec<String> = {
             let state = self.lock();
             changes
@@ -58,7 +61,12 @@ impl Inner {
                         .version
                         .is_none_or(|reported| state.is_news(&change.job_id, reported))
                 })
-                .map(|change| change.job_id)
+                .map(|change| {
+                    if change.version.is_none() {
+                        deleted.insert(change.job_id.clone());
+                    }
+                    change.job_id
+                })
                 .collect()
         };
         if unseen.is_empty() {
@@ -68,7 +76,7 @@ impl Inner {
         tracing::debug!(rows = unseen.len(), "applying changed rows");
         for chunk in unseen.chunks(READ_CHUNK) {
             let mut backoff = Duration::from_millis(100);
-            while let Err(error) = self.reread_rows(chunk).await {
+            while let Err(error) = self.reread_rows(chunk, &deleted).await {
                 tracing::warn!(%error, retry_in = ?backoff, "reading changed rows failed");
                 tokio::select! {
                     () = self.shutdown.cancelled() => return Ok(()),
@@ -83,17 +91,24 @@ impl Inner {
     }
 
     /// Reads the rows of `job_ids` (at most [`READ_CHUNK`] of them) in one
-    /// statement and applies them; jobs whose row is gone are dropped.
-    pub(super) async fn reread_rows(self: &Arc<Self>, job_ids: &[String]) -> crate::Result<()> {
+    /// statement and applies them; jobs whose row is gone are dropped, and
+    /// those in `deleted` that have a row again start over as new jobs. The
+    /// rows are applied side by side, so the writes they need (plans of
+    /// `next_run_time`) go to the store together and are written in batches.
+    pub(super) async fn reread_rows(
+        self: &Arc<Self>,
+        job_ids: &[String],
+        deleted: &HashSet<String>,
+    ) -> crate::Result<()> {
         let rows = self.store.load_jobs_by_id(job_ids).await?;
-        let mut present = HashSet::with_capacity(rows.len());
-        for row in rows {
-            present.insert(row.job_id.clone());
-            self.apply_or_sync(row).await;
-        }
-        for job_id in job_ids.iter().filter(|id| !present.contains(id.as_str())) {
+        let present: HashSet<String> = rows.iter().map(|row| row.job_id.clone()).collect();
+        for job_id in job_ids
+            .iter()
+            .filter(|id| deleted.contains(*id) || !present.contains(id.as_str()))
+        {
             self.remove_job(job_id);
         }
+        futures::future::join_all(rows.into_iter().map(|row| self.apply_or_sync(row))).await;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use super::Inner;
 use super::state::{InvalidJob, JobEntry, Known, RunRequest, ScheduledJob};
 use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
-use crate::job::{JobRecord, compile_or_return, no_fire_left, plan_next_run_time};
+use crate::job::{Before, JobRecord, compile_or_return, no_fire_left, plan_next_run_time};
 use crate::store::JobStateChange;
 use crate::{Error, Result};
 
@@ -266,15 +266,26 @@ impl Inner {
             }
         };
         let unseen_raw_insert = job.record.version == 0 && job.record.next_run_time.is_none();
+        let basis = job.record.plan_basis();
+        let stored_basis = job.record.schedule_hash;
+        // Planned from the rule as it is now, whatever `next_run_time` says:
+        // a row no scheduler has planned yet; a row a writer that does not
+        // plan (plain SQL) edited since it was planned, which memory may not
+        // know of (it changed while no scheduler ran); a row that could not
+        // run and was repaired, which has no plan to keep.
+        let replan = unseen_raw_insert
+            || stored_basis.is_some_and(|stored| stored != basis)
+            || (was_invalid && job.record.next_run_time.is_none());
         let planned = match (&existing, fingerprint) {
-            _ if unseen_raw_insert => plan_next_run_time(None, &job, now),
+            _ if replan => plan_next_run_time(Some(Before::EDITED), &job, now),
             (Some(existing), Some(fingerprint)) => plan_next_run_time(Some(existing.before(fingerprint)), &job, now),
             _ if job.record.is_paused => None,
             _ => job.record.next_run_time,
         };
-        if planned != job.record.next_run_time || job.record.version == 0 {
+        if planned != job.record.next_run_time || job.record.version == 0 || stored_basis.is_some_and(|s| s != basis) {
             let change = JobStateChange {
                 next_run_time: Some(planned),
+                schedule_hash: Some(basis),
                 ..JobStateChange::default()
             };
             if !self
@@ -286,16 +297,30 @@ impl Inner {
             }
             job.record.version += 1;
             job.record.next_run_time = planned;
+            job.record.schedule_hash = Some(basis);
         }
-        if unseen_raw_insert && planned.is_none() && !job.record.is_paused {
+        let replanned = replan
+            || existing
+                .as_ref()
+                .zip(fingerprint)
+                .is_some_and(|(existing, fingerprint)| {
+                    let before = existing.before(fingerprint);
+                    before.schedule_changed || before.paused
+                });
+        if replanned && planned.is_none() && !job.record.is_paused {
+            // Nothing left to fire (a date moved into the past, bounds that end
+            // before now): say so on the row, as a writer through the API is told.
             let message = format!("{UNSCHEDULABLE_PREFIX}{}", no_fire_left(&job));
-            self.store.set_last_error(&job.record.job_id, Some(&message)).await?;
+            if job.record.last_error.as_deref() != Some(message.as_str()) {
+                self.store.set_last_error(&job.record.job_id, Some(&message)).await?;
+            }
             job.record.last_error = Some(message);
-        } else if job
-            .record
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX))
+        } else if (planned.is_some() || job.record.is_paused)
+            && job
+                .record
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(UNSCHEDULABLE_PREFIX))
         {
             self.store.set_last_error(&job.record.job_id, None).await?;
             job.record.last_error = None;
@@ -450,6 +475,7 @@ impl Inner {
             let change = JobStateChange {
                 is_paused: Some(paused),
                 next_run_time: Some(next),
+                schedule_hash: Some(job.plan_bases[usize::from(paused)]),
                 ..JobStateChange::default()
             };
             if self.store.update_job_state(job_id, version, &change).await? {

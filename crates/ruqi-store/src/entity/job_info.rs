@@ -96,6 +96,12 @@ pub struct Model {
     /// Error of the last run, or why the row cannot be scheduled.
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+    /// A hash of the schedule columns and `is_paused` as they were when
+    /// `next_run_time` was last planned ([`ruqi_core::JobRecord::plan_basis`]),
+    /// written by the scheduler and the hooks. Plain SQL leaves it alone:
+    /// a row edited while no scheduler ran then no longer matches it, and
+    /// the next scheduler to start plans `next_run_time` again.
+    pub schedule_hash: Option<i64>,
 }
 
 impl ActiveModel {

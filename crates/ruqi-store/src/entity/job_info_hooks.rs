@@ -184,6 +184,9 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
         return Err(refused_write(no_fire_left(&job)));
     }
     let row = job.record;
+    // What `planned` was planned from, so a scheduler starting later can tell
+    // whether the row was edited without planning since.
+    let basis = Some(row.plan_basis());
     match before {
         None => {
             let mut model: Model = row.into();
@@ -194,6 +197,7 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
             model.last_status = None;
             model.last_error = None;
             model.updated_at = now;
+            model.schedule_hash = basis;
             am = ActiveModel::from(model).reset_all();
         }
         Some(before) => {
@@ -210,6 +214,7 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
                 Set(planned)
             };
             am.updated_at = Set(now);
+            am.schedule_hash = Set(basis);
         }
     }
     Ok(am)

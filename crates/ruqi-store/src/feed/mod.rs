@@ -10,7 +10,10 @@
 //! A `seq` is taken when a change is made but becomes visible at commit, so
 //! a reader can see `seq` 7 before 6 (whose transaction is still open). A
 //! skipped number is kept as a gap and looked for again until it appears or
-//! the log's retention passes (its transaction rolled back).
+//! the log's retention passes (its transaction rolled back). A reader that
+//! starts (or starts over) at the newest change also keeps the missing
+//! numbers just below it as gaps: a transaction that began before it may
+//! still commit one of them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -29,6 +32,10 @@ use crate::store::store_error;
 const READ_LIMIT: u64 = 1_000;
 /// Gaps followed at once; beyond this the reader compares the whole table instead.
 const MAX_GAPS: usize = 1_000;
+/// Numbers below the newest change at start-up that are looked for as gaps
+/// when absent: a transaction that began before the start may commit a
+/// change numbered below it.
+const GAPS_AT_OPEN: i64 = 256;
 /// How often a reader prunes the log behind it.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -84,11 +91,16 @@ impl LogFeed {
         };
         let cursor = newest_seq(&db).await?;
         let now = Instant::now();
+        let gaps = gaps_below(&db, cursor)
+            .await?
+            .into_iter()
+            .map(|seq| (seq, now))
+            .collect();
         Ok(Self {
             db,
             config,
             cursor,
-            gaps: BTreeMap::new(),
+            gaps,
             lost_track: false,
             read_now: false,
             last_read: now,
@@ -222,7 +234,13 @@ impl ChangeFeed for LogFeed {
             self.last_read = Instant::now();
             if cut_off_for > self.config.retention / 2 || self.lost_track {
                 self.cursor = newest_seq(&self.db).await.map_err(store_error)?;
-                self.gaps.clear();
+                let now = Instant::now();
+                self.gaps = gaps_below(&self.db, self.cursor)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|seq| (seq, now))
+                    .collect();
                 self.lost_track = false;
                 self.read_now = false;
                 return Ok(ChangeBatch::Resync);
@@ -233,6 +251,24 @@ impl ChangeFeed for LogFeed {
             }
         }
     }
+}
+
+/// The numbers among the [`GAPS_AT_OPEN`] just below `newest` that the log
+/// does not hold (yet): the changes of transactions still open, or rolled
+/// back, or pruned. Each is looked for like any gap, until it appears or
+/// the retention passes.
+async fn gaps_below(db: &DatabaseConnection, newest: i64) -> Result<Vec<i64>, DbErr> {
+    let lowest = (newest - GAPS_AT_OPEN).max(0) + 1;
+    let present: std::collections::HashSet<i64> = Entity::find()
+        .select_only()
+        .column(Column::Seq)
+        .filter(Column::Seq.between(lowest, newest))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok((lowest..newest).filter(|seq| !present.contains(seq)).collect())
 }
 
 /// The newest `seq` in the log, or 0 when it is empty.

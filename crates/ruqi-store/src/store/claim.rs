@@ -40,6 +40,8 @@ const CLAIM: BulkUpdate = BulkUpdate {
         ("v_now", "boolean"),
         ("v_set_running", "boolean"),
         ("v_running", "boolean"),
+        ("v_set_hash", "boolean"),
+        ("v_hash", "bigint"),
     ],
     set: &[
         (
@@ -57,6 +59,10 @@ const CLAIM: BulkUpdate = BulkUpdate {
         (
             "is_running",
             "CASE WHEN v.v_set_running THEN v.v_running ELSE t.is_running END",
+        ),
+        (
+            "schedule_hash",
+            "CASE WHEN v.v_set_hash THEN v.v_hash ELSE t.schedule_hash END",
         ),
         ("version", "t.version + 1"),
     ],
@@ -77,6 +83,8 @@ impl Claim<'_> {
             change.run_right_now.unwrap_or_default().into(),
             change.is_running.is_some().into(),
             change.is_running.unwrap_or_default().into(),
+            change.schedule_hash.is_some().into(),
+            change.schedule_hash.unwrap_or_default().into(),
         ]
     }
 }
@@ -323,6 +331,9 @@ pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     }
     if let Some(running) = change.is_running {
         update = update.col_expr(Column::IsRunning, Expr::value(running));
+    }
+    if let Some(hash) = change.schedule_hash {
+        update = update.col_expr(Column::ScheduleHash, Expr::value(hash));
     }
     Ok(update.exec(db).await?.rows_affected == 1)
 }

@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 /// The columns, in the order of [`JobRecord`]'s fields (its `Deserialize`
 /// reads a JSON array positionally); booleans become JSON booleans.
-const COLUMNS: [&str; 29] = [
+const COLUMNS: [&str; 30] = [
     "job_id",
     "job_name",
     "description",
@@ -47,6 +47,7 @@ const COLUMNS: [&str; 29] = [
     "updated_at",
     "last_status",
     "last_error",
+    "schedule_hash",
 ];
 
 fn page_sql(after: bool) -> String {
