@@ -72,15 +72,15 @@ async fn lowered_version_edits_take_effect(db: DatabaseConnection) {
             &format!("UPDATE job_info SET rule = '{rule}', version = {version} WHERE job_id = 'j'"),
         )
         .await;
+        wait_until(&scheduler, "the edit with a lowered version applies", || async {
+            next_fire(&scheduler, "j") == Some(next)
+        })
+        .await;
         let after = row(&db, "j").await.unwrap().version;
         assert!(
             after > before,
             "version {before} became {after} with `version = {version}`"
         );
-        wait_until(&scheduler, "the edit with a lowered version applies", || async {
-            next_fire(&scheduler, "j") == Some(next)
-        })
-        .await;
     }
 }
 
@@ -321,7 +321,9 @@ async fn mysql_scheduler_refuses_a_connection_not_in_utc(db: DatabaseConnection)
         .node_name("test-node")
         .start()
         .await;
-    let error = started.err().expect("the scheduler starts on a +02:00 connection");
+    let Err(error) = started else {
+        panic!("the scheduler started on a +02:00 connection");
+    };
     assert!(error.to_string().contains("time_zone is '+02:00'"), "{error}");
     shifted.close().await.unwrap();
 }

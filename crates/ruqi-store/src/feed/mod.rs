@@ -8,7 +8,8 @@
 //! poll is how changes are found.
 //!
 //! A `TRUNCATE` of `job_info` changes no row one by one. On PostgreSQL a
-//! trigger logs it as one marker row ([`Model::is_truncation`]); MySQL has
+//! trigger logs it as one marker row
+//! ([`is_truncation`](crate::entity::job_change::Model::is_truncation)); MySQL has
 //! no such trigger, and the feed watches the table's InnoDB id instead
 //! ([`TruncationWatch`]); SQLite has no `TRUNCATE`. Either way the
 //! scheduler is asked to compare the whole table with memory.
@@ -29,8 +30,6 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use tokio::time::Instant;
 
 use crate::backend::mysql::TruncationWatch;
-#[cfg(doc)]
-use crate::entity::job_change::Model;
 use crate::entity::job_change::{Column, Entity};
 use crate::store::store_error;
 
