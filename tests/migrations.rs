@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -33,6 +33,7 @@ const MIGRATIONS: [&str; 10] = [
     "m20261122_000008_claims_without_notify",
     "m20261203_000009_running_runs_index",
     "m20261204_000010_schedule_hash",
+    "m20261204_000011_sql_session_edits",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

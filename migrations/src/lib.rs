@@ -30,6 +30,7 @@ mod m20261122_000007_notify_logged_changes;
 mod m20261122_000008_claims_without_notify;
 mod m20261203_000009_running_runs_index;
 mod m20261204_000010_schedule_hash;
+mod m20261204_000011_sql_session_edits;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -48,6 +49,19 @@ pub const CHANGE_CHANNEL: &str = "ruqi_job_change";
 /// their next poll of the log instead of at once. ruqi's own batches of
 /// claims set it; see migration 8.
 pub const SKIP_NOTIFY_SETTING: &str = "ruqi.skip_notify";
+
+/// The `job_id` of the row a PostgreSQL `TRUNCATE job_info` logs to
+/// `job_change` (with [`TRUNCATED_VERSION`]): the table was emptied at once,
+/// and the schedulers compare all of it with memory. No change of a real row
+/// logs this pair: a row's version starts at 0 and never goes down (see
+/// migration 11), and should a row be typed in with both, reading its
+/// change as a truncation costs one comparison of the table and is still
+/// right.
+pub const TRUNCATED_JOB_ID: &str = "";
+
+/// The `version` of the row a PostgreSQL `TRUNCATE job_info` logs to
+/// `job_change` (see [`TRUNCATED_JOB_ID`]).
+pub const TRUNCATED_VERSION: i64 = -1;
 
 /// Runs ruqi's migrations in order; idempotent. Its `up` takes no lock:
 /// several processes running it at once on a fresh database fail, which
@@ -69,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_claims_without_notify::Migration),
             Box::new(m20261203_000009_running_runs_index::Migration),
             Box::new(m20261204_000010_schedule_hash::Migration),
+            Box::new(m20261204_000011_sql_session_edits::Migration),
         ]
     }
 

@@ -87,8 +87,8 @@ impl MigrationTrait for Migration {
             .await?;
         let statements = match db {
             DatabaseBackend::Postgres => backend::postgres::create_change_triggers(),
-            DatabaseBackend::MySql => backend::mysql::create_change_triggers(),
-            _ => backend::sqlite::create_change_triggers(),
+            DatabaseBackend::MySql => backend::mysql::create_change_triggers(backend::mysql::NOW),
+            _ => backend::sqlite::create_change_triggers(backend::VersionBump::WhenKept),
         };
         backend::run(manager, statements).await
     }

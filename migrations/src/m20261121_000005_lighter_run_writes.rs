@@ -65,7 +65,8 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
-        let mut statements = postgres::create_version_trigger(&backend::versioned_columns());
+        let mut statements =
+            postgres::create_version_trigger(&backend::versioned_columns(), backend::VersionBump::WhenKept);
         statements.extend(postgres::create_statement_change_triggers());
         statements.push(format!(
             "ALTER TABLE job_info SET (fillfactor = {})",

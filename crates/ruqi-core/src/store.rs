@@ -50,6 +50,10 @@ pub enum ChangeBatch {
     /// The feed lost track (it was cut off longer than its log is kept):
     /// compare the whole table with memory once.
     Resync,
+    /// The whole table was emptied at once (`TRUNCATE`): every job held
+    /// is gone, and whatever rows the table holds now are new jobs, whatever
+    /// their `version`.
+    Truncated,
 }
 
 /// A stream of the changes made to `job_info` by any writer in any process

@@ -43,6 +43,36 @@ pub(crate) const FIRST_VERSIONED_COLUMNS: &[&str] = &[
     "max_retries",
 ];
 
+/// When a version trigger gives a row `OLD.version + 1` (and `updated_at`
+/// the current time). A write that moves `version` up itself, as the
+/// schedulers' compare-and-set claims do (`SET version = v + 1 WHERE
+/// version = v`), is never touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionBump {
+    /// When the write changed a versioned column and kept `version` as it
+    /// was (migrations 2 to 10). A hand edit that lowered `version` went
+    /// through lowered, and the schedulers took it for a stale read.
+    WhenKept,
+    /// Also when the write lowered `version`, whatever else it changed
+    /// (migration 11 on): a row's version never goes down, so every edit
+    /// is news to the schedulers.
+    Monotonic,
+}
+
+impl VersionBump {
+    /// The trigger's condition in SQL, given `changed`, the test that a
+    /// versioned column changed (`NEW` and `OLD` read the same on every
+    /// backend).
+    pub(crate) fn condition(self, changed: &str) -> String {
+        match self {
+            VersionBump::WhenKept => format!("NEW.version = OLD.version AND ({changed})"),
+            VersionBump::Monotonic => {
+                format!("NEW.version < OLD.version OR (NEW.version = OLD.version AND ({changed}))")
+            }
+        }
+    }
+}
+
 /// `<a> OR <b> OR …` over `columns`, each test built by `changed`.
 pub(crate) fn any_changed(columns: &[&str], changed: impl Fn(&str) -> String) -> String {
     columns.iter().map(|c| changed(c)).collect::<Vec<_>>().join(" OR ")
@@ -76,12 +106,14 @@ pub(crate) fn now(db: DatabaseBackend) -> SimpleExpr {
     }
 }
 
-/// The statements creating the version trigger of `db` over `columns`.
+/// The statements creating the version trigger of `db` over `columns`, as
+/// migrations 2 to 10 have it ([`VersionBump::WhenKept`]; migration 11 makes
+/// it monotonic and, on MySQL, converts session times).
 pub(crate) fn create_version_trigger(db: DatabaseBackend, columns: &[&str]) -> Vec<String> {
     match db {
-        DatabaseBackend::Postgres => postgres::create_version_trigger(columns),
+        DatabaseBackend::Postgres => postgres::create_version_trigger(columns, VersionBump::WhenKept),
         DatabaseBackend::MySql => mysql::create_version_trigger(columns),
-        _ => sqlite::create_version_trigger(columns),
+        _ => sqlite::create_version_trigger(columns, VersionBump::WhenKept),
     }
 }
 

@@ -6,7 +6,7 @@ use sea_orm_migration::sea_orm::DatabaseBackend;
 #[cfg(feature = "postgres")]
 use sea_orm_migration::sea_orm::{DatabaseConnection, sqlx};
 
-use super::any_changed;
+use super::{VersionBump, any_changed};
 
 /// The key of the PostgreSQL advisory lock that [`migrate`](crate::migrate)
 /// holds for its run: `"ruqimigr"` in ASCII. Advisory locks belong to one
@@ -96,17 +96,18 @@ pub(crate) async fn run_if_postgres(manager: &SchemaManager<'_>, statements: Vec
     super::run(manager, statements).await
 }
 
-/// The function, and a trigger that calls it only `WHEN` the row keeps its
-/// version and changes a versioned column: a write that moves `version`
-/// itself (a claim) or touches only bookkeeping columns (a run's outcome)
-/// calls no function at all, which is most of the writes on `job_info`.
-pub(crate) fn create_version_trigger(columns: &[&str]) -> Vec<String> {
+/// The function, and a trigger that calls it only `WHEN` the row needs a
+/// bump (see [`VersionBump`]): a write that moves `version` up itself (a
+/// claim) or touches only bookkeeping columns (a run's outcome) calls no
+/// function at all, which is most of the writes on `job_info`.
+pub(crate) fn create_version_trigger(columns: &[&str], bump: VersionBump) -> Vec<String> {
     let changed = any_changed(columns, |c| format!("NEW.\"{c}\" IS DISTINCT FROM OLD.\"{c}\""));
+    let condition = bump.condition(&changed);
     vec![
         format!(
             "CREATE OR REPLACE FUNCTION ruqi_job_info_bump_version() RETURNS trigger AS $$
 BEGIN
-    IF NEW.version = OLD.version AND ({changed}) THEN
+    IF {condition} THEN
         NEW.version := OLD.version + 1;
         NEW.updated_at := now();
     END IF;
@@ -117,7 +118,7 @@ $$ LANGUAGE plpgsql"
         "DROP TRIGGER IF EXISTS ruqi_job_info_version ON job_info".to_owned(),
         format!(
             "CREATE TRIGGER ruqi_job_info_version BEFORE UPDATE ON job_info \
-             FOR EACH ROW WHEN (NEW.version = OLD.version AND ({changed})) \
+             FOR EACH ROW WHEN ({condition}) \
              EXECUTE FUNCTION ruqi_job_info_bump_version()"
         ),
     ]
@@ -285,6 +286,43 @@ pub(crate) fn drop_statement_change_triggers() -> Vec<String> {
             ]
         })
         .collect()
+}
+
+/// Logs a `TRUNCATE` of `job_info`, which fires no row trigger, as one
+/// marker row in `job_change` ([`TRUNCATED_JOB_ID`](crate::TRUNCATED_JOB_ID),
+/// [`TRUNCATED_VERSION`](crate::TRUNCATED_VERSION)) and notifies as the other
+/// change triggers do; a scheduler that reads the marker compares the whole
+/// table with memory and drops the jobs whose rows are gone.
+pub(crate) fn create_truncate_trigger() -> Vec<String> {
+    vec![
+        format!(
+            "CREATE OR REPLACE FUNCTION ruqi_job_info_log_truncate() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO job_change (job_id, version) VALUES ('{job_id}', {version});
+    IF current_setting('{skip}', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_notify('{channel}', '');
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql",
+            job_id = crate::TRUNCATED_JOB_ID,
+            version = crate::TRUNCATED_VERSION,
+            skip = crate::SKIP_NOTIFY_SETTING,
+            channel = crate::CHANGE_CHANNEL,
+        ),
+        "DROP TRIGGER IF EXISTS ruqi_job_info_truncate_changes ON job_info".to_owned(),
+        "CREATE TRIGGER ruqi_job_info_truncate_changes AFTER TRUNCATE ON job_info \
+         FOR EACH STATEMENT EXECUTE FUNCTION ruqi_job_info_log_truncate()"
+            .to_owned(),
+    ]
+}
+
+/// Drops the `TRUNCATE` trigger and its function.
+pub(crate) fn drop_truncate_trigger() -> Vec<String> {
+    vec![
+        "DROP TRIGGER IF EXISTS ruqi_job_info_truncate_changes ON job_info".to_owned(),
+        "DROP FUNCTION IF EXISTS ruqi_job_info_log_truncate()".to_owned(),
+    ]
 }
 
 /// Room left free in each `job_info` page, so that the new version of a row

@@ -9,7 +9,7 @@ use sea_orm_migration::sea_orm::{
     DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use super::any_changed;
+use super::{VersionBump, any_changed};
 
 /// Runs the migrations inside one `BEGIN IMMEDIATE` transaction: it holds
 /// the file's write lock from its start, so of several processes starting at
@@ -90,13 +90,15 @@ fn is_busy(_: &DbErr) -> bool {
 /// must use the same form for `ORDER BY updated_at` to be right.
 pub(crate) const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))";
 
-pub(crate) fn create_version_trigger(columns: &[&str]) -> Vec<String> {
+/// The trigger, bumping `version` as `bump` says (see [`VersionBump`]).
+pub(crate) fn create_version_trigger(columns: &[&str], bump: VersionBump) -> Vec<String> {
     let changed = any_changed(columns, |c| format!("NEW.\"{c}\" IS NOT OLD.\"{c}\""));
+    let condition = bump.condition(&changed);
     vec![
         "DROP TRIGGER IF EXISTS ruqi_job_info_version".to_owned(),
         format!(
             "CREATE TRIGGER ruqi_job_info_version AFTER UPDATE ON job_info FOR EACH ROW
-WHEN NEW.version = OLD.version AND ({changed})
+WHEN {condition}
 BEGIN
     UPDATE job_info
        SET version = OLD.version + 1,
@@ -112,9 +114,17 @@ pub(crate) fn drop_version_trigger() -> Vec<String> {
 }
 
 /// Logs every schedule change of a `job_info` row to `job_change`. An update
-/// that changes a versioned column without bumping `version` is logged when
-/// the trigger above bumps it (its inner `UPDATE` fires this trigger).
-pub(crate) fn create_change_triggers() -> Vec<String> {
+/// that the version trigger (bumping as `bump` says) corrects is logged when
+/// that trigger writes the bumped version (its inner `UPDATE` fires this
+/// trigger), so the log holds the version the row ends with: with
+/// [`VersionBump::WhenKept`] an update is logged when it moved `version`
+/// itself, with [`VersionBump::Monotonic`] only when it raised it (a
+/// lowered version is bumped past the old one at once).
+pub(crate) fn create_change_triggers(bump: VersionBump) -> Vec<String> {
+    let version_moved = match bump {
+        VersionBump::WhenKept => "NEW.version IS NOT OLD.version",
+        VersionBump::Monotonic => "NEW.version > OLD.version",
+    };
     let mut statements = drop_change_triggers();
     statements.extend([
         "CREATE TRIGGER ruqi_job_info_insert_change AFTER INSERT ON job_info FOR EACH ROW
@@ -122,13 +132,14 @@ BEGIN
     INSERT INTO job_change (job_id, version) VALUES (NEW.job_id, NEW.version);
 END"
         .to_owned(),
-        "CREATE TRIGGER ruqi_job_info_update_change AFTER UPDATE ON job_info FOR EACH ROW
-WHEN NEW.version IS NOT OLD.version OR NEW.job_id IS NOT OLD.job_id
+        format!(
+            "CREATE TRIGGER ruqi_job_info_update_change AFTER UPDATE ON job_info FOR EACH ROW
+WHEN {version_moved} OR NEW.job_id IS NOT OLD.job_id
 BEGIN
     INSERT INTO job_change (job_id, version) SELECT OLD.job_id, NULL WHERE NEW.job_id IS NOT OLD.job_id;
     INSERT INTO job_change (job_id, version) VALUES (NEW.job_id, NEW.version);
 END"
-        .to_owned(),
+        ),
         "CREATE TRIGGER ruqi_job_info_delete_change AFTER DELETE ON job_info FOR EACH ROW
 BEGIN
     INSERT INTO job_change (job_id, version) VALUES (OLD.job_id, NULL);

@@ -28,6 +28,11 @@ impl Inner {
                     tracing::info!("change feed lost track; comparing the whole table");
                     self.reconcile_all().await.map(|_| ())
                 }
+                Ok(ChangeBatch::Truncated) => {
+                    tracing::info!("job_info was emptied; every job is dropped and the table read again");
+                    self.forget_every_job();
+                    self.reconcile_all().await.map(|_| ())
+                }
                 Err(error) => Err(error),
             };
             match applied {
@@ -110,6 +115,24 @@ impl Inner {
         }
         futures::future::join_all(rows.into_iter().map(|row| self.apply_or_sync(row))).await;
         Ok(())
+    }
+
+    /// Drops every job held (their rows are gone); runs in progress finish
+    /// and are recorded.
+    fn forget_every_job(&self) {
+        let held: Vec<String> = {
+            let state = self.lock();
+            state
+                .jobs
+                .iter()
+                .filter(|(_, entry)| !entry.retired)
+                .map(|(id, _)| id.to_string())
+                .chain(state.invalid.keys().map(|id| id.to_string()))
+                .collect()
+        };
+        for job_id in held {
+            self.remove_job(&job_id);
+        }
     }
 
     /// Reports how long the oldest change of a batch took from its commit

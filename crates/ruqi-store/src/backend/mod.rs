@@ -1,7 +1,8 @@
 //! SQL that differs per backend, one file each, chosen at run time from the
-//! connection's backend: the database's clock, and PostgreSQL's `LISTEN`.
+//! connection's backend: the database's clock, PostgreSQL's `LISTEN`, and
+//! MySQL's session zone and table id.
 
-mod mysql;
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 mod sqlite;

@@ -7,6 +7,13 @@
 //! is only a safety net for a dropped notification; on SQLite and MySQL the
 //! poll is how changes are found.
 //!
+//! A `TRUNCATE` of `job_info` changes no row one by one. On PostgreSQL a
+//! trigger logs it as one marker row
+//! ([`is_truncation`](crate::entity::job_change::Model::is_truncation)); MySQL has
+//! no such trigger, and the feed watches the table's InnoDB id instead
+//! ([`TruncationWatch`]); SQLite has no `TRUNCATE`. Either way the
+//! scheduler is asked to compare the whole table with memory.
+//!
 //! A `seq` is taken when a change is made but becomes visible at commit, so
 //! a reader can see `seq` 7 before 6 (whose transaction is still open). A
 //! skipped number is kept as a gap and looked for again until it appears or
@@ -25,6 +32,7 @@ use ruqi_core::{ChangeBatch, ChangeFeed, RowChange};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::time::Instant;
 
+use crate::backend::mysql::TruncationWatch;
 use crate::entity::job_change::{Column, Entity};
 use crate::store::store_error;
 
@@ -71,6 +79,10 @@ pub(crate) struct LogFeed {
     lost_track: bool,
     /// Read again without waiting (the last read was full, or a wake-up came).
     read_now: bool,
+    /// `job_info` was truncated: the next batch is a resync.
+    truncated: bool,
+    /// MySQL: `job_info`'s table id, which a `TRUNCATE` changes.
+    truncation_watch: Option<TruncationWatch>,
     /// When the log was last read successfully.
     last_read: Instant,
     /// The cursor at past instants, to prune the log `retention` behind.
@@ -81,8 +93,16 @@ pub(crate) struct LogFeed {
 }
 
 impl LogFeed {
-    /// Starts reading after the newest change now in the log.
+    /// Starts reading after the newest change now in the log. On MySQL,
+    /// refuses a connection whose sessions are not in UTC, and notes
+    /// `job_info`'s table id.
     pub(crate) async fn open(db: DatabaseConnection, config: FeedConfig) -> Result<Self, DbErr> {
+        let truncation_watch = if db.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+            crate::backend::mysql::check_session_is_utc(&db).await?;
+            Some(TruncationWatch::start(&db).await)
+        } else {
+            None
+        };
         #[cfg(feature = "postgres")]
         let listener = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             Some(crate::backend::postgres::ChangeListener::connect(&db).await?)
@@ -103,6 +123,8 @@ impl LogFeed {
             gaps,
             lost_track: false,
             read_now: false,
+            truncated: false,
+            truncation_watch,
             last_read: now,
             marks: VecDeque::from([(now, cursor)]),
             last_prune: now,
@@ -170,6 +192,10 @@ impl LogFeed {
         // One entry per job: the newest version wins; a deletion (None) means "read it".
         let mut latest: HashMap<String, (Option<i64>, DateTime<Utc>)> = HashMap::with_capacity(rows.len());
         for row in rows {
+            if row.is_truncation() {
+                self.truncated = true;
+                continue;
+            }
             latest
                 .entry(row.job_id)
                 .and_modify(|(v, at)| {
@@ -232,6 +258,12 @@ impl ChangeFeed for LogFeed {
             let cut_off_for = self.last_read.elapsed();
             let changes = self.read().await.map_err(store_error)?;
             self.last_read = Instant::now();
+            if let Some(watch) = self.truncation_watch.as_mut()
+                && watch.truncated(&self.db).await
+            {
+                self.truncated = true;
+            }
+            let truncated = std::mem::take(&mut self.truncated);
             if cut_off_for > self.config.retention / 2 || self.lost_track {
                 self.cursor = newest_seq(&self.db).await.map_err(store_error)?;
                 let now = Instant::now();
@@ -243,7 +275,17 @@ impl ChangeFeed for LogFeed {
                     .collect();
                 self.lost_track = false;
                 self.read_now = false;
-                return Ok(ChangeBatch::Resync);
+                return Ok(if truncated {
+                    ChangeBatch::Truncated
+                } else {
+                    ChangeBatch::Resync
+                });
+            }
+            if truncated {
+                // The log itself stays in step: what it lacks is the rows
+                // the truncation took, and reading the table again finds them.
+                tracing::info!("job_info was truncated; reading the whole table again");
+                return Ok(ChangeBatch::Truncated);
             }
             self.prune_if_due().await;
             if !changes.is_empty() {
