@@ -36,7 +36,10 @@ const FIRES: usize = 2_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let starts: [DateTime<Utc>; 2] = ["2026-01-01T00:00:00Z".parse()?, "2100-01-01T00:00:00Z".parse()?];
-    println!("{:<16} {:<22} {:>12} {:>12}", "rule", "zone", "2026 µs/call", "2100 µs/call");
+    println!(
+        "{:<16} {:<22} {:>12} {:>12}",
+        "rule", "zone", "2026 µs/call", "2100 µs/call"
+    );
     let mut total_calls = 0usize;
     let mut total_seconds = 0f64;
     for rule in RULES {

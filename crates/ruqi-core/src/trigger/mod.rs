@@ -43,7 +43,7 @@ use crate::FieldError;
 use cron::CronRule;
 use date::DateRule;
 use interval::{IntervalRule, format_period};
-use timezone::truncate_to_millis;
+use timezone::{Zone, truncate_to_millis};
 
 /// The kind of a trigger, stored in the `trigger` column as `cron`,
 /// `interval` or `date`.
@@ -91,7 +91,7 @@ impl fmt::Display for TriggerKind {
 #[derive(Debug, Clone)]
 pub struct Schedule {
     kind: TriggerKind,
-    timezone: Tz,
+    zone: Zone,
     rule: Rule,
     start_at: Option<DateTime<Utc>>,
     end_at: Option<DateTime<Utc>>,
@@ -164,6 +164,7 @@ impl Schedule {
                 ),
             ));
         }
+        let zone = Zone::new(timezone)?;
         let rule = match kind {
             TriggerKind::Cron => Rule::Cron(Box::new(CronRule::parse(rule)?)),
             TriggerKind::Interval => {
@@ -173,11 +174,11 @@ impl Schedule {
                     rule: IntervalRule::new(period, start_at, anchor),
                 }
             }
-            TriggerKind::Date => Rule::Date(DateRule::parse(rule, timezone, anchor)?),
+            TriggerKind::Date => Rule::Date(DateRule::parse(rule, &zone, anchor)?),
         };
         Ok(Schedule {
             kind,
-            timezone,
+            zone,
             rule,
             start_at,
             end_at,
@@ -191,7 +192,7 @@ impl Schedule {
 
     /// The time zone cron and local date rules are read in.
     pub fn timezone(&self) -> Tz {
-        self.timezone
+        self.zone.tz()
     }
 
     /// The first fire instant strictly after `after`, honouring `start_at`
@@ -236,7 +237,7 @@ impl Schedule {
             None => after,
         };
         let fire = match &self.rule {
-            Rule::Cron(rule) => rule.next_after(self.timezone, after),
+            Rule::Cron(rule) => rule.next_after(&self.zone, after),
             Rule::Interval { rule, .. } => rule.next_after(after),
             Rule::Date(rule) => rule.next_after(after),
         }?;
@@ -265,9 +266,9 @@ impl Schedule {
     /// (Europe/Berlin)", "every 1h30m", "once at 2026-12-16 18:03:17 UTC".
     pub fn describe(&self) -> String {
         match &self.rule {
-            Rule::Cron(rule) => rule.describe(self.timezone),
+            Rule::Cron(rule) => rule.describe(self.zone.tz()),
             Rule::Interval { period, .. } => format!("every {}", format_period(*period)),
-            Rule::Date(rule) => rule.describe(self.timezone),
+            Rule::Date(rule) => rule.describe(&self.zone),
         }
     }
 }
