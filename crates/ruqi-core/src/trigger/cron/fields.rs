@@ -128,6 +128,14 @@ pub(super) fn normalize_field(field: Field, text: &str) -> Result<NormalizedFiel
         }
         items.push(normalize_item(field, item)?);
     }
+    // croner reads L beside LW as LW alone.
+    if items.iter().any(|item| item == "L") && items.iter().any(|item| item == "LW") {
+        return Err(
+            "L and LW cannot share a list (L is the last day of the month, LW its last weekday; \
+             use one)"
+                .to_owned(),
+        );
+    }
     Ok(normalized(items.join(",")))
 }
 

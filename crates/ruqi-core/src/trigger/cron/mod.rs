@@ -84,10 +84,10 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
-use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
+use croner::{Cron, CronPattern};
 
 use crate::FieldError;
 use fields::{Field, NormalizedField, normalize_field};
@@ -206,13 +206,8 @@ impl CronRule {
             .map_err(|err| fail(err.to_string().to_lowercase()))?;
 
         // croner would search up to year 5000 on every call before giving up
-        // on a rule like `0 0 30 2 *`; pay that once, here, and refuse it.
-        let first_possible = i32::try_from(FIRST_YEAR)
-            .ok()
-            .and_then(|year| NaiveDate::from_ymd_opt(year, 1, 1))
-            .and_then(|date| date.and_hms_opt(0, 0, 0))
-            .ok_or_else(|| fail("internal error: no start date".to_owned()))?;
-        if cron.find_next_occurrence(&first_possible, true).is_err() {
+        // on a rule like `0 0 30 2 *`; find that out once, here, and refuse it.
+        if !fires_on_some_day(&cron.pattern) {
             return Err(fail(format!(
                 "never fires: no date from {FIRST_YEAR} to {LAST_YEAR} matches its day, month \
                  and year fields"
@@ -247,4 +242,43 @@ impl CronRule {
         }
         format!("{text} ({})", tz.name())
     }
+}
+
+/// Whether any date from 1970 to 4999 matches the rule's year, month and day
+/// fields (every day has a matching time: no time field is empty).
+///
+/// Whether a date matches depends on its year only through the calendar of
+/// that year: leap or not, and the weekday of 1 January. So one year of each
+/// of those 14 kinds that the year field allows stands for all of them, and
+/// no more than 14 years are walked day by day.
+fn fires_on_some_day(pattern: &CronPattern) -> bool {
+    let mut seen = [[false; 7]; 2];
+    for year in FIRST_YEAR..=LAST_YEAR {
+        let Ok(year) = i32::try_from(year) else {
+            return false;
+        };
+        let Some(first_day) = NaiveDate::from_ymd_opt(year, 1, 1) else {
+            return false;
+        };
+        let kind = &mut seen[usize::from(first_day.leap_year())][first_day.weekday().num_days_from_sunday() as usize];
+        if *kind || !pattern.year_match(year).unwrap_or(false) {
+            continue;
+        }
+        *kind = true;
+        let matches = |date: &NaiveDate| {
+            let weekday = croner::Weekday::from_days_from_sunday(date.weekday().num_days_from_sunday());
+            pattern.month_match(date.month()).unwrap_or(false)
+                && pattern
+                    .day_match(year, date.month(), date.day(), weekday)
+                    .unwrap_or(false)
+        };
+        if first_day
+            .iter_days()
+            .take_while(|date| date.year() == year)
+            .any(|date| matches(&date))
+        {
+            return true;
+        }
+    }
+    false
 }

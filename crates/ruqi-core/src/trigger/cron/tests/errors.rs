@@ -134,12 +134,36 @@ fn misplaced_special_characters_are_explained() {
 
 #[test]
 fn a_rule_that_can_never_fire_is_refused() {
-    for never in ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 0 29 2 * 2027"] {
+    for never in [
+        "0 0 30 2 *",
+        "0 0 31 4,6,9,11 *",
+        "0 0 0 29 2 * 2027",
+        "0 0 0 29 2 * 2100",
+        "0 0 0 29 2 * 4001-4003",
+        // A weekday field beginning with `*` must match too: no help.
+        "0 0 30 2 */2",
+        "0 0 30W 2 *",
+        // The 1st is never the last of its weekday in the month.
+        "0 0 1 * +1L",
+    ] {
         let reason = error(never);
         assert!(reason.starts_with("never fires"), "{never}: {reason}");
     }
     // Restricted weekdays rescue an impossible day of month (either matches).
     assert!(CronRule::parse("0 0 30 2 MON").is_ok());
+    for fires in [
+        "0 0 0 29 2 * 2096",
+        "0 0 0 29 2 MON 4998-4999",
+        "0 0 0 31 12 * 4999",
+        "0 0 7 * +6L",
+    ] {
+        assert!(CronRule::parse(fires).is_ok(), "{fires}");
+    }
+    assert_eq!(
+        error("0 0 L,LW * *"),
+        "day-of-month field: L and LW cannot share a list (L is the last day of the month, LW its last \
+         weekday; use one)"
+    );
 }
 
 #[test]
