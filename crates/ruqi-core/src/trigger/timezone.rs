@@ -137,35 +137,40 @@ impl Zone {
             .map(|transition| transition.timestamp())
     }
 
-    /// When `instant` lies in the second pass of a repeated stretch of wall
-    /// clock (after an autumn change), the wall-clock time that stretch ends
-    /// at; `None` otherwise.
+    /// Where a walk over wall-clock times looking for the first fire after
+    /// `instant` starts: `(local, false)`, strictly after the wall-clock time
+    /// of `instant`; or, when `instant` lies in the second pass of a stretch
+    /// repeated by an autumn change, `(end, true)`, at the wall-clock time the
+    /// stretch ends, since every time before it already had its first
+    /// occurrence. `None` outside the years jiff represents.
     ///
     /// The stretch is `[change + after, change + before)` for the change of
     /// offset from `before` to `after`, the last one at or before `instant`.
-    pub(crate) fn end_of_second_pass(&self, instant: DateTime<Utc>) -> Option<NaiveDateTime> {
+    pub(crate) fn wall_clock_search_start(&self, instant: DateTime<Utc>) -> Option<(NaiveDateTime, bool)> {
         let at = to_timestamp(instant)?;
         let offset = self.rules.to_offset(at);
-        let AmbiguousOffset::Fold { before, after } =
-            self.rules.to_ambiguous_timestamp(offset.to_datetime(at)).offset()
-        else {
-            return None;
+        let wall = offset.to_datetime(at);
+        let end_of_repeat = match self.rules.to_ambiguous_timestamp(wall).offset() {
+            AmbiguousOffset::Fold { before, after } if offset == after && before != after => {
+                // `preceding` yields transitions strictly before its argument.
+                // A transition that changes only the zone's abbreviation keeps
+                // the offset, so the change is the earliest of the run of
+                // transitions to `after`.
+                let just_after = at.checked_add(jiff::SignedDuration::from_nanos(1)).ok()?;
+                let change = self
+                    .rules
+                    .preceding(just_after)
+                    .take(8)
+                    .take_while(|transition| transition.offset() == after)
+                    .last()?;
+                Some(before.to_datetime(change.timestamp()))
+            }
+            _ => None,
         };
-        if offset != after || before == after {
-            return None;
+        match end_of_repeat {
+            Some(end) => Some((to_naive(end)?, true)),
+            None => Some((to_naive(wall)?, false)),
         }
-        // `preceding` yields transitions strictly before its argument. A
-        // transition that changes only the zone's abbreviation keeps the
-        // offset, so the change is the earliest of the run of transitions to
-        // `after`.
-        let just_after = at.checked_add(jiff::SignedDuration::from_nanos(1)).ok()?;
-        let change = self
-            .rules
-            .preceding(just_after)
-            .take(8)
-            .take_while(|transition| transition.offset() == after)
-            .last()?;
-        to_naive(before.to_datetime(change.timestamp()))
     }
 }
 
@@ -398,25 +403,30 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_end_of_a_second_pass() {
+    fn a_wall_clock_search_skips_the_rest_of_a_second_pass() {
         let new_york = zone(Tz::America__New_York);
+        let start = |at: &str| new_york.wall_clock_search_start(utc(at));
         // 01:30 EST, the second 01:30 of 2026-11-01: the stretch ends at 02:00.
+        assert_eq!(start("2026-11-01T06:30:00Z"), Some((naive(2026, 11, 1, 2, 0, 0), true)));
+        assert_eq!(start("2026-11-01T06:00:00Z"), Some((naive(2026, 11, 1, 2, 0, 0), true)));
+        // The first pass, the instant before the change and after the stretch.
         assert_eq!(
-            new_york.end_of_second_pass(utc("2026-11-01T06:30:00Z")),
-            Some(naive(2026, 11, 1, 2, 0, 0))
+            start("2026-11-01T05:30:00Z"),
+            Some((naive(2026, 11, 1, 1, 30, 0), false))
         );
         assert_eq!(
-            new_york.end_of_second_pass(utc("2026-11-01T06:00:00Z")),
-            Some(naive(2026, 11, 1, 2, 0, 0))
+            start("2026-11-01T05:59:59.999Z"),
+            Some((naive(2026, 11, 1, 1, 59, 59) + TimeDelta::milliseconds(999), false))
         );
-        // The first pass, the instant before the change and after it.
-        assert_eq!(new_york.end_of_second_pass(utc("2026-11-01T05:30:00Z")), None);
-        assert_eq!(new_york.end_of_second_pass(utc("2026-11-01T05:59:59.999Z")), None);
-        assert_eq!(new_york.end_of_second_pass(utc("2026-11-01T07:00:00Z")), None);
+        assert_eq!(
+            start("2026-11-01T07:00:00Z"),
+            Some((naive(2026, 11, 1, 2, 0, 0), false))
+        );
         // Lord Howe repeats half an hour, and in 2190 as in 2026.
         assert_eq!(
-            zone(Tz::Australia__Lord_Howe).end_of_second_pass(utc("2190-04-03T15:10:00Z")),
-            Some(naive(2190, 4, 4, 2, 0, 0))
+            zone(Tz::Australia__Lord_Howe).wall_clock_search_start(utc("2190-04-03T15:10:00Z")),
+            Some((naive(2190, 4, 4, 2, 0, 0), true))
         );
+        assert_eq!(zone(Tz::UTC).wall_clock_search_start(DateTime::<Utc>::MAX_UTC), None);
     }
 }

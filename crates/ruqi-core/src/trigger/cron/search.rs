@@ -39,10 +39,7 @@ impl CronRule {
         // In the second pass of a repeated stretch every match in the rest of
         // that stretch has already fired in the first pass, so the search
         // resumes where the stretch ends.
-        let (mut from, mut inclusive): (NaiveDateTime, bool) = match zone.end_of_second_pass(after) {
-            Some(end) => (end, true),
-            None => (zone.local_time(after)?, false),
-        };
+        let (mut from, mut inclusive) = zone.wall_clock_search_start(after)?;
         // By the reasoning above the first match is the answer; the bound
         // only keeps a zone with surprising transitions from looping.
         for _ in 0..16 {
