@@ -265,19 +265,20 @@ fn fires_on_some_day(pattern: &CronPattern) -> bool {
             continue;
         }
         *kind = true;
-        let matches = |date: &NaiveDate| {
-            let weekday = croner::Weekday::from_days_from_sunday(date.weekday().num_days_from_sunday());
-            pattern.month_match(date.month()).unwrap_or(false)
-                && pattern
-                    .day_match(year, date.month(), date.day(), weekday)
-                    .unwrap_or(false)
-        };
-        if first_day
-            .iter_days()
-            .take_while(|date| date.year() == year)
-            .any(|date| matches(&date))
-        {
-            return true;
+        for month in 1..=12 {
+            if !pattern.month_match(month).unwrap_or(false) {
+                continue;
+            }
+            let Some(first_of_month) = NaiveDate::from_ymd_opt(year, month, 1) else {
+                return false;
+            };
+            let weekday_of_first = first_of_month.weekday().num_days_from_sunday();
+            for day in 1..=croner::time::days_in_month(year, month) {
+                let weekday = croner::Weekday::from_days_from_sunday(weekday_of_first + day - 1);
+                if pattern.day_match(year, month, day, weekday).unwrap_or(false) {
+                    return true;
+                }
+            }
         }
     }
     false
