@@ -1,24 +1,38 @@
 //! Finding the next fire of a compiled rule in a zone.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 
 use super::{CronRule, FIRST_YEAR, LAST_YEAR};
 use crate::trigger::timezone::{Zone, zoned_instant};
 
 impl CronRule {
     /// The first fire strictly after `after`, evaluated in `zone`.
+    ///
+    /// Fires lie from the start of 1970 to the end of 4999, both in UTC and
+    /// on the zone's clock: at either end of that range the zone's date and
+    /// the UTC date can be in different years.
     pub(crate) fn next_after(&self, zone: &Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let (floor, ceiling) = search_window()?;
-        if after >= ceiling {
+        // No zone is a day away from UTC, so the zone's own year boundary is
+        // looked up only within two days of the UTC one.
+        let near = TimeDelta::days(2);
+        let first = year_start(FIRST_YEAR)?;
+        let end = year_start(LAST_YEAR + 1)?;
+        if after >= end {
             return None;
         }
-        let after = after.max(floor);
+        // One millisecond before, so that a fire at the very start counts.
+        let mut after = after.max(first - TimeDelta::milliseconds(1));
+        if after < first + near {
+            let local_first = zone.resolve_local(first.naive_utc())?;
+            after = after.max(local_first - TimeDelta::milliseconds(1));
+        }
         let fire = if self.wall_clock {
             self.next_wall_clock(zone, after)
         } else {
             self.next_elapsed(zone, after)
         }?;
-        (fire < ceiling).then_some(fire)
+        let inside = fire < end && (fire < end - near || fire < zone.resolve_local(end.naive_utc())?);
+        inside.then_some(fire)
     }
 
     /// Elapsed-time rules: croner's zoned search already skips wall-clock
@@ -55,10 +69,7 @@ impl CronRule {
     }
 }
 
-/// The instants searches are confined to: from 1970 to the end of 4999.
-fn search_window() -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let year_start = |year: u32| Utc.with_ymd_and_hms(i32::try_from(year).ok()?, 1, 1, 0, 0, 0).single();
-    // One millisecond before 1970 so that a fire at 1970-01-01T00:00Z counts.
-    let floor = year_start(FIRST_YEAR)? - chrono::TimeDelta::milliseconds(1);
-    Some((floor, year_start(LAST_YEAR + 1)?))
+/// The first instant of a year in UTC.
+fn year_start(year: u32) -> Option<DateTime<Utc>> {
+    Utc.with_ymd_and_hms(i32::try_from(year).ok()?, 1, 1, 0, 0, 0).single()
 }

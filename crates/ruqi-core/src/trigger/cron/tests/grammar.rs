@@ -289,6 +289,23 @@ fn searches_stay_inside_the_supported_years() {
     }
     let last = daily.next_after(&zone(Tz::UTC), utc("4999-12-30T12:00:00Z")).unwrap();
     assert_eq!(last.year(), 4999);
+    // The zone's clock stays inside the years too: 23:00 on 4999-12-31 in
+    // Berlin is the last hour, and in New York the first is the first hour
+    // of 1970 there, 05:00 UTC.
+    assert_eq!(
+        hourly.next_after(&zone(BERLIN), utc("4999-12-31T21:30:00Z")),
+        Some(utc("4999-12-31T22:00:00Z"))
+    );
+    assert_eq!(hourly.next_after(&zone(BERLIN), utc("4999-12-31T22:00:00Z")), None);
+    assert_eq!(
+        hourly.next_after(&zone(NY), DateTime::<Utc>::MIN_UTC),
+        Some(utc("1970-01-01T05:00:00Z"))
+    );
+    assert_eq!(
+        daily.next_after(&zone(NY), utc("4999-12-31T04:00:00Z")),
+        Some(utc("4999-12-31T05:00:00Z"))
+    );
+    assert_eq!(daily.next_after(&zone(NY), utc("4999-12-31T05:00:00Z")), None);
 }
 
 #[test]
@@ -318,6 +335,15 @@ fn describes_rules_in_english_with_the_zone() {
     assert_eq!(
         rule("0 0 29 2 *").describe(Tz::UTC),
         "at 00:00, on day 29, in February (UTC)"
+    );
+    // Both day fields must match: croner says "if it is also".
+    assert_eq!(
+        rule("0 0 */10 * MON").describe(Tz::UTC),
+        "at 00:00, on day 1, 11, 21, and 31 (if it is also Monday) (UTC)"
+    );
+    assert_eq!(
+        rule("0 0 1-31/10 * MON").describe(Tz::UTC),
+        "at 00:00, on day 1, 11, 21, and 31 or Monday (UTC)"
     );
 }
 
