@@ -14,7 +14,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use super::timezone::{resolve_local, truncate_to_millis};
+use super::timezone::{Zone, truncate_to_millis};
 use crate::FieldError;
 
 const ACCEPTED: &str = "use YYYY-MM-DD HH:MM:SS[.ffffff] or YYYY-MM-DDTHH:MM:SS[.ffffff] \
@@ -29,7 +29,7 @@ pub(crate) struct DateRule {
 
 impl DateRule {
     /// Parses a date rule; `now` stands for `anchor`.
-    pub(crate) fn parse(rule: &str, tz: Tz, anchor: DateTime<Utc>) -> Result<Self, FieldError> {
+    pub(crate) fn parse(rule: &str, zone: &Zone, anchor: DateTime<Utc>) -> Result<Self, FieldError> {
         let fail = |reason: String| FieldError::new("rule", rule, reason);
         let text = rule.trim();
         let at = if text.eq_ignore_ascii_case("now") {
@@ -41,7 +41,9 @@ impl DateRule {
                     .checked_sub_offset(offset)
                     .map(|utc| utc.and_utc())
                     .ok_or_else(|| fail("the date is out of range".to_owned()))?,
-                None => resolve_local(tz, local).ok_or_else(|| fail("the date is out of range".to_owned()))?,
+                None => zone
+                    .resolve_local(local)
+                    .ok_or_else(|| fail("the date is out of range".to_owned()))?,
             }
         };
         Ok(Self {
@@ -62,16 +64,17 @@ impl DateRule {
 
     /// "once at 2026-12-16 18:03:17 UTC", or the wall-clock time and zone
     /// name for other zones, since that is how the rule was most likely written.
-    pub(crate) fn describe(&self, tz: Tz) -> String {
+    pub(crate) fn describe(&self, zone: &Zone) -> String {
         let format = if self.at.timestamp_subsec_millis() == 0 {
             "%Y-%m-%d %H:%M:%S"
         } else {
             "%Y-%m-%d %H:%M:%S%.3f"
         };
-        if tz == Tz::UTC {
-            format!("once at {} UTC", self.at.format(format))
-        } else {
-            format!("once at {} ({})", self.at.with_timezone(&tz).format(format), tz.name())
+        match zone.local_time(self.at) {
+            Some(local) if zone.tz() != Tz::UTC => {
+                format!("once at {} ({})", local.format(format), zone.tz().name())
+            }
+            _ => format!("once at {} UTC", self.at.format(format)),
         }
     }
 }
@@ -179,12 +182,16 @@ mod tests {
 
     const ANCHOR: &str = "2026-06-01T08:00:00.123Z";
 
+    fn zone(tz: Tz) -> Zone {
+        Zone::new(tz).unwrap()
+    }
+
     fn at(rule: &str, tz: Tz) -> DateTime<Utc> {
-        DateRule::parse(rule, tz, utc(ANCHOR)).unwrap().at()
+        DateRule::parse(rule, &zone(tz), utc(ANCHOR)).unwrap().at()
     }
 
     fn reason(rule: &str) -> String {
-        let err = DateRule::parse(rule, Tz::UTC, utc(ANCHOR)).unwrap_err();
+        let err = DateRule::parse(rule, &zone(Tz::UTC), utc(ANCHOR)).unwrap_err();
         assert_eq!(err.field, "rule");
         assert_eq!(err.value, rule);
         err.reason
@@ -242,7 +249,7 @@ mod tests {
         assert_eq!(at("now", Tz::Europe__Berlin), utc(ANCHOR));
         assert_eq!(at(" NOW ", Tz::UTC), utc(ANCHOR));
         let precise = utc("2026-06-01T08:00:00.123456Z");
-        let rule = DateRule::parse("now", Tz::UTC, precise).unwrap();
+        let rule = DateRule::parse("now", &zone(Tz::UTC), precise).unwrap();
         assert_eq!(rule.at(), utc("2026-06-01T08:00:00.123Z"));
     }
 
@@ -271,8 +278,25 @@ mod tests {
     }
 
     #[test]
+    fn a_local_time_after_2099_keeps_the_zones_summer_time() {
+        assert_eq!(
+            at("2100-07-04 12:00:00", Tz::America__New_York),
+            utc("2100-07-04T16:00:00Z")
+        );
+        assert_eq!(
+            at("2250-07-04 12:00:00", Tz::Australia__Sydney),
+            utc("2250-07-04T02:00:00Z")
+        );
+        let rule = DateRule::parse("2100-07-04 12:00:00", &zone(Tz::America__New_York), utc(ANCHOR)).unwrap();
+        assert_eq!(
+            rule.describe(&zone(Tz::America__New_York)),
+            "once at 2100-07-04 12:00:00 (America/New_York)"
+        );
+    }
+
+    #[test]
     fn fires_once() {
-        let rule = DateRule::parse("2026-12-16 18:03:17", Tz::UTC, utc(ANCHOR)).unwrap();
+        let rule = DateRule::parse("2026-12-16 18:03:17", &zone(Tz::UTC), utc(ANCHOR)).unwrap();
         let fire = utc("2026-12-16T18:03:17Z");
         assert_eq!(rule.next_after(utc("2026-01-01T00:00:00Z")), Some(fire));
         assert_eq!(rule.next_after(fire - chrono::TimeDelta::milliseconds(1)), Some(fire));
@@ -317,11 +341,11 @@ mod tests {
 
     #[test]
     fn describes_the_fire_time() {
-        let rule = DateRule::parse("2026-12-16 18:03:17", Tz::UTC, utc(ANCHOR)).unwrap();
-        assert_eq!(rule.describe(Tz::UTC), "once at 2026-12-16 18:03:17 UTC");
-        let berlin = DateRule::parse("2026-12-16 19:03:17.250", Tz::Europe__Berlin, utc(ANCHOR)).unwrap();
+        let rule = DateRule::parse("2026-12-16 18:03:17", &zone(Tz::UTC), utc(ANCHOR)).unwrap();
+        assert_eq!(rule.describe(&zone(Tz::UTC)), "once at 2026-12-16 18:03:17 UTC");
+        let berlin = DateRule::parse("2026-12-16 19:03:17.250", &zone(Tz::Europe__Berlin), utc(ANCHOR)).unwrap();
         assert_eq!(
-            berlin.describe(Tz::Europe__Berlin),
+            berlin.describe(&zone(Tz::Europe__Berlin)),
             "once at 2026-12-16 19:03:17.250 (Europe/Berlin)"
         );
     }

@@ -9,10 +9,26 @@
 //!
 //! - **cron** ([`TriggerKind::Cron`]): a cron rule of 5, 6 (seconds first) or
 //!   7 (seconds first, year last) fields, or an alias such as `@daily`,
-//!   evaluated in the job's IANA zone. Daylight-saving changes are handled the
-//!   way Vixie cron does: a fixed wall-clock time skipped in spring fires at the
-//!   end of the gap and a repeated one fires once, while rules with `*` in the
-//!   second, minute or hour field follow real time. See `cron.rs`.
+//!   evaluated in the job's IANA zone. Month and weekday names work wherever
+//!   a number does (`JUN-JUL`, `MON-FRI/2`), and `L`, `W` and `#` are
+//!   extensions. The rules are Vixie cron's:
+//!   - *the day fields*: a day-of-month or day-of-week field that begins with
+//!     `*` (`*`, `*/2`) is unrestricted; when either is, a day must match
+//!     both fields, and when both are restricted, either one. `0 0 */2 * MON`
+//!     is the Mondays that are odd days of the month, `0 0 1,15 * MON` the
+//!     1st, the 15th and every Monday. A `+` before the day-of-week field
+//!     asks for both in any case (`0 0 1-7 * +MON`, the first Monday), and a
+//!     range written out keeps the either-or reading (`0 0 1-31/2 * MON`, odd
+//!     days or Mondays);
+//!   - *daylight saving*: a fixed wall-clock time skipped in spring fires at
+//!     the end of the gap and a repeated one fires once, while a rule whose
+//!     second, minute or hour field begins with `*` follows real time;
+//!   - `31W` is the weekday nearest the 31st in the months that have one, and
+//!     does not fire in the others (`LW` is the last weekday of every month).
+//!
+//!   The zones' rules hold for every year a rule can fire in (1970 to 4999),
+//!   past the end of the compiled tables of the zone database in 2099. See
+//!   `cron/` and `timezone.rs`.
 //! - **interval** ([`TriggerKind::Interval`]): a period such as `10s`, `5m` or
 //!   `1h30m` ([`parse_interval`]). It fires at `start_at`, `start_at + period`,
 //!   … or, without `start_at`, one period after the row was created and every
@@ -21,9 +37,37 @@
 //!   time in the job's zone (`2026-12-16 18:03:17`), as RFC 3339 with an offset,
 //!   or as `now`. It fires once.
 //!
-//! The files: `cron.rs`, `interval.rs` and `date.rs` hold one kind each, and
+//! The files: `cron/`, `interval.rs` and `date.rs` hold one kind each, and
 //! `timezone.rs` the zone names ([`parse_timezone`]) and the mapping of
 //! wall-clock times to instants shared by cron and date rules.
+//!
+//! # Example
+//!
+//! ```
+//! use chrono::{DateTime, Datelike, Utc, Weekday};
+//! use ruqi_core::trigger::{Schedule, TriggerKind, parse_timezone};
+//!
+//! let after: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+//! let odd_mondays = Schedule::parse(TriggerKind::Cron, "0 0 */2 * MON", chrono_tz::Tz::UTC, None, None, after)
+//!     .unwrap();
+//! for fire in odd_mondays.preview(after, 4) {
+//!     assert_eq!(fire.weekday(), Weekday::Mon);
+//!     assert_eq!(fire.day() % 2, 1);
+//! }
+//!
+//! // Noon in New York is 16:00 UTC in July, in 2100 as in 2026.
+//! let noon = Schedule::parse(
+//!     TriggerKind::Cron,
+//!     "0 12 * JUL *",
+//!     parse_timezone("America/New_York").unwrap(),
+//!     None,
+//!     None,
+//!     after,
+//! )
+//! .unwrap();
+//! let july_2100: DateTime<Utc> = "2100-06-30T00:00:00Z".parse().unwrap();
+//! assert_eq!(noon.next_fire_after(july_2100).unwrap().to_rfc3339(), "2100-07-01T16:00:00+00:00");
+//! ```
 
 mod cron;
 mod date;
@@ -43,13 +87,14 @@ use crate::FieldError;
 use cron::CronRule;
 use date::DateRule;
 use interval::{IntervalRule, format_period};
-use timezone::truncate_to_millis;
+use timezone::{Zone, truncate_to_millis};
 
 /// The kind of a trigger, stored in the `trigger` column as `cron`,
 /// `interval` or `date`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TriggerKind {
-    /// A cron rule evaluated in the job's time zone.
+    /// A cron rule evaluated in the job's time zone, read the way Vixie cron
+    /// reads it (see the [module docs](self)).
     Cron,
     /// A fixed period of elapsed time.
     Interval,
@@ -91,7 +136,7 @@ impl fmt::Display for TriggerKind {
 #[derive(Debug, Clone)]
 pub struct Schedule {
     kind: TriggerKind,
-    timezone: Tz,
+    zone: Zone,
     rule: Rule,
     start_at: Option<DateTime<Utc>>,
     end_at: Option<DateTime<Utc>>,
@@ -117,7 +162,8 @@ impl Schedule {
     ///
     /// A [`FieldError`] naming the column at fault: `rule` for a rule that
     /// does not parse or a cron rule that never fires, `end_at` when it lies
-    /// before `start_at`.
+    /// before `start_at`, `timezone` for a zone without rules in the bundled
+    /// database (none of the names [`parse_timezone`] accepts).
     ///
     /// # Example
     ///
@@ -164,6 +210,7 @@ impl Schedule {
                 ),
             ));
         }
+        let zone = Zone::new(timezone)?;
         let rule = match kind {
             TriggerKind::Cron => Rule::Cron(Box::new(CronRule::parse(rule)?)),
             TriggerKind::Interval => {
@@ -173,11 +220,11 @@ impl Schedule {
                     rule: IntervalRule::new(period, start_at, anchor),
                 }
             }
-            TriggerKind::Date => Rule::Date(DateRule::parse(rule, timezone, anchor)?),
+            TriggerKind::Date => Rule::Date(DateRule::parse(rule, &zone, anchor)?),
         };
         Ok(Schedule {
             kind,
-            timezone,
+            zone,
             rule,
             start_at,
             end_at,
@@ -191,7 +238,7 @@ impl Schedule {
 
     /// The time zone cron and local date rules are read in.
     pub fn timezone(&self) -> Tz {
-        self.timezone
+        self.zone.tz()
     }
 
     /// The first fire instant strictly after `after`, honouring `start_at`
@@ -236,7 +283,7 @@ impl Schedule {
             None => after,
         };
         let fire = match &self.rule {
-            Rule::Cron(rule) => rule.next_after(self.timezone, after),
+            Rule::Cron(rule) => rule.next_after(&self.zone, after),
             Rule::Interval { rule, .. } => rule.next_after(after),
             Rule::Date(rule) => rule.next_after(after),
         }?;
@@ -265,9 +312,9 @@ impl Schedule {
     /// (Europe/Berlin)", "every 1h30m", "once at 2026-12-16 18:03:17 UTC".
     pub fn describe(&self) -> String {
         match &self.rule {
-            Rule::Cron(rule) => rule.describe(self.timezone),
+            Rule::Cron(rule) => rule.describe(self.zone.tz()),
             Rule::Interval { period, .. } => format!("every {}", format_period(*period)),
-            Rule::Date(rule) => rule.describe(self.timezone),
+            Rule::Date(rule) => rule.describe(&self.zone),
         }
     }
 }
