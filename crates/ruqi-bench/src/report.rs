@@ -191,8 +191,27 @@ fn bars(results: &Results) -> Vec<Bar> {
     all
 }
 
-/// One bar per backend for the change feed.
+/// One bar per backend for the change feed's single edits, and one for its bulk edits.
 fn feed_bars(report: Option<&feed::Report>) -> Vec<Bar> {
+    let mut bars = feed_edit_bars(report);
+    if let Some(report) = report {
+        bars.extend(Backend::ALL.into_iter().filter_map(|backend| {
+            let label = report
+                .status(backend)
+                .map_or(backend.label(), feed::BackendStatus::label);
+            let bar = report.bulk_bar(backend)?;
+            Some(Bar {
+                what: format!("{label}: {} (change feed)", bar.bar),
+                measured: bar.measured,
+                pass: Some(bar.pass),
+            })
+        }));
+    }
+    bars
+}
+
+/// One bar per backend for the change feed's single edits.
+fn feed_edit_bars(report: Option<&feed::Report>) -> Vec<Bar> {
     let poll_ms = report.map_or_else(
         || u64::try_from(ruqi::FeedConfig::default().poll_interval.as_millis()).unwrap_or(u64::MAX),
         |r| r.poll_interval_ms,

@@ -65,6 +65,10 @@ const APPLY_LIMIT: Duration = Duration::from_secs(60);
 pub(crate) const BAR_POSTGRES_P99_MS: f64 = 100.0;
 /// The SQLite and MySQL bar: every edit applied within the poll interval plus this.
 pub(crate) const BAR_POLL_SLACK_MS: f64 = 50.0;
+/// The bulk bar on PostgreSQL: every row of a bulk `UPDATE` applied within this.
+pub(crate) const BAR_BULK_POSTGRES_MS: f64 = 300.0;
+/// The bulk bar elsewhere: within the poll interval plus this.
+pub(crate) const BAR_BULK_POLL_SLACK_MS: f64 = 300.0;
 
 /// The two rules the probes alternate between, with their one fire each
 /// (the zone is NULL: UTC). Years before 2038: on MariaDB, sqlx sends a
@@ -359,6 +363,46 @@ impl Report {
             bar: Report::bar_text(backend, self.poll_interval_ms),
             measured,
             pass: rows.iter().all(|r| self.row_passes(r) == Some(true)),
+        })
+    }
+
+    /// The bulk bar of `backend`, in words.
+    pub(crate) fn bulk_bar_text(&self, backend: Backend, poll_interval_ms: u64) -> String {
+        let rows = thousands(self.bulk_rows);
+        match backend {
+            Backend::Postgres => {
+                format!("{rows} rows changed by one statement all applied ≤ {BAR_BULK_POSTGRES_MS} ms")
+            }
+            _ => format!(
+                "{rows} rows changed by one statement all applied ≤ poll interval + {BAR_BULK_POLL_SLACK_MS} ms = {} ms",
+                thousands(usize::try_from(poll_interval_ms).unwrap_or(usize::MAX) + BAR_BULK_POLL_SLACK_MS as usize)
+            ),
+        }
+    }
+
+    /// `backend`'s bulk bar: the slowest bulk edit, from the statement's
+    /// return until its last row was applied, over every size measured.
+    pub(crate) fn bulk_bar(&self, backend: Backend) -> Option<BarResult> {
+        let rows: Vec<&Row> = self.rows.iter().filter(|r| r.backend == backend).collect();
+        let (row, slowest) = rows
+            .iter()
+            .filter_map(|r| Some((*r, r.bulk_all?)))
+            .max_by(|a, b| a.1.max_ms.total_cmp(&b.1.max_ms))?;
+        let limit = match backend {
+            Backend::Postgres => BAR_BULK_POSTGRES_MS,
+            _ => self.poll_interval_ms as f64 + BAR_BULK_POLL_SLACK_MS,
+        };
+        let unapplied: usize = rows.iter().map(|r| r.run.unapplied).sum();
+        Some(BarResult {
+            bar: self.bulk_bar_text(backend, self.poll_interval_ms),
+            measured: format!(
+                "slowest {:.1} ms (of {} bulk edits, at {} idle jobs; p50 {:.1} ms)",
+                slowest.max_ms,
+                slowest.samples,
+                thousands(row.idle_jobs),
+                slowest.p50_ms
+            ),
+            pass: unapplied == 0 && rows.iter().all(|r| r.bulk_all.is_some_and(|b| b.max_ms <= limit)),
         })
     }
 
@@ -845,5 +889,35 @@ mod tests {
         assert!(report.bar(Backend::Postgres).unwrap().pass);
         assert!(report.bar(Backend::Sqlite).unwrap().pass);
         assert!(!report.bar(Backend::MySql).unwrap().pass);
+    }
+
+    #[test]
+    fn bulk_bars_take_the_slowest_bulk_edit() {
+        let run = |bulk_all_ms: Vec<f64>| RunResult {
+            bulk_all_ms,
+            ..RunResult::default()
+        };
+        let report = Report {
+            poll_interval_ms: 1000,
+            bulk_rows: BULK_ROWS,
+            direct_edits: 0,
+            hook_edits: 0,
+            bulk_edits: 2,
+            backends: Vec::new(),
+            rows: vec![
+                Row::new(Backend::Postgres, 1_000, run(vec![120.0, 299.0])),
+                Row::new(Backend::Postgres, 10_000, run(vec![120.0, 301.0])),
+                Row::new(Backend::Sqlite, 1_000, run(vec![900.0, 1_299.0])),
+            ],
+        };
+        let postgres = report.bulk_bar(Backend::Postgres).unwrap();
+        assert!(!postgres.pass);
+        assert!(
+            postgres.measured.starts_with("slowest 301.0 ms"),
+            "{}",
+            postgres.measured
+        );
+        assert!(report.bulk_bar(Backend::Sqlite).unwrap().pass);
+        assert!(report.bulk_bar(Backend::MySql).is_none());
     }
 }
