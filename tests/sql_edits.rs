@@ -155,6 +155,25 @@ async fn a_rule_changed_while_stopped_applies_at_start(db: DatabaseConnection) {
     wait_scheduled_at(&scheduler, &db, "lowered", t(480)).await;
 }
 
+async fn an_orm_write_after_a_hand_edit_plans_from_the_edited_rule(db: DatabaseConnection) {
+    use chrono::Timelike;
+    job("yearly", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    sql(&db, "UPDATE job_info SET rule = '4 * * * *' WHERE job_id = 'yearly'").await;
+    // Through the hooks, before any scheduler has read the hand edit: the
+    // stored plan (next new year) is stale and must not be vouched for.
+    let mut edit: ruqi::entity::job_info::ActiveModel = row(&db, "yearly").await.unwrap().into();
+    edit.description = sea_orm::ActiveValue::Set(Some("edited".into()));
+    edit.update(&db).await.unwrap();
+    let planned = row(&db, "yearly").await.unwrap().next_run_time.unwrap();
+    assert_eq!(
+        (planned.minute(), planned.second()),
+        (4, 0),
+        "planned from the new rule: {planned}"
+    );
+    let (scheduler, _clock) = start(&db, registry()).await;
+    wait_scheduled_at(&scheduler, &db, "yearly", planned).await;
+}
+
 async fn a_job_resumed_while_stopped_is_scheduled_at_start(db: DatabaseConnection) {
     let mut paused = job("p", "hello", "cron", "4 * * * *");
     paused.is_paused = sea_orm::ActiveValue::Set(true);
@@ -287,6 +306,7 @@ backend_tests!(
     a_date_set_to_now_runs,
     a_rule_changed_while_stopped_applies_at_start,
     a_job_resumed_while_stopped_is_scheduled_at_start,
+    an_orm_write_after_a_hand_edit_plans_from_the_edited_rule,
     a_next_run_time_set_while_stopped_is_kept,
     a_finished_date_job_stays_finished_after_a_restart,
     a_row_deleted_and_inserted_again_in_one_transaction_is_the_new_one,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ruqi_core::job::{check_child_cycle, compile, no_fire_left, parse_child_jobs, planned_next_run_time};
+use ruqi_core::job::{check_child_cycle, compile, first_fire, no_fire_left, parse_child_jobs, planned_next_run_time};
 use ruqi_core::{ChangeExpectation, FieldError, JobRecord, Scheduler, ValidationContext};
 use sea_orm::ActiveValue::{self, NotSet, Set, Unchanged};
 use sea_orm::entity::prelude::*;
@@ -77,6 +77,11 @@ fn written<T: Clone + Into<sea_orm::Value>>(v: &ActiveValue<T>, insert: bool) ->
         Unchanged(x) if insert => Some(x.clone()),
         _ => None,
     }
+}
+
+/// Whether the write sets `next_run_time` itself (to move the next fire).
+fn written_next_run_time(am: &ActiveModel) -> bool {
+    matches!(am.next_run_time, Set(_))
 }
 
 fn now() -> DateTime<Utc> {
@@ -179,7 +184,17 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
     let ctx = scheduler.map_or_else(ValidationContext::default, Scheduler::validation_context);
     let job = compile(row, ctx).map_err(refused_write)?;
     check_children(db, &job.record.job_id, &job.children).await?;
-    let planned = planned_next_run_time(before.as_ref(), &job, now);
+    // A row edited by a writer that does not plan (plain SQL) since its
+    // `next_run_time` was planned: that plan is stale, whatever this write
+    // changes, and writing the hash below would vouch for it.
+    let stale = before
+        .as_ref()
+        .is_some_and(|b| b.schedule_hash.is_some_and(|stored| stored != b.plan_basis()));
+    let planned = if stale && !job.record.is_paused && !written_next_run_time(&am) {
+        first_fire(&job, now)
+    } else {
+        planned_next_run_time(before.as_ref(), &job, now)
+    };
     if insert && planned.is_none() && !job.record.is_paused {
         return Err(refused_write(no_fire_left(&job)));
     }
