@@ -13,6 +13,7 @@ pub use policy::{
     MisfirePolicy, Overlap, RETRY_DELAY_MAX, RetryPolicy,
 };
 pub(crate) use record::Fingerprint;
+pub(crate) use record::plan_basis_if_paused;
 pub use record::{JOB_ID_MAX_LEN, JobRecord};
 
 use std::str::FromStr;

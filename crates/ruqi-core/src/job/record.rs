@@ -141,18 +141,18 @@ impl JobRecord {
     /// assert_ne!(job.plan_basis(), planned);
     /// ```
     pub fn plan_basis(&self) -> i64 {
-        self.plan_basis_if_paused(self.is_paused)
+        plan_basis_if_paused(self.schedule_basis(), self.is_paused)
     }
 
-    /// [`plan_basis`](Self::plan_basis) of the row paused (or not) as told.
-    pub(crate) fn plan_basis_if_paused(&self, paused: bool) -> i64 {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut hash = OFFSET;
+    /// The part of [`plan_basis`](Self::plan_basis) that does not depend on
+    /// `is_paused`: with [`plan_basis_if_paused`], the basis of the row
+    /// paused or not, without the row.
+    pub(crate) fn schedule_basis(&self) -> u64 {
+        let mut hash = FNV_OFFSET;
         let mut feed = |bytes: &[u8]| {
             for byte in bytes {
                 hash ^= u64::from(*byte);
-                hash = hash.wrapping_mul(PRIME);
+                hash = hash.wrapping_mul(FNV_PRIME);
             }
         };
         // Each text is followed by its length, so no two splits of the same
@@ -176,8 +176,7 @@ impl JobRecord {
                 None => feed(&[0xfe]),
             }
         }
-        feed(&[u8::from(paused)]);
-        i64::from_ne_bytes(hash.to_ne_bytes())
+        hash
     }
 
     /// Whether the fields that decide *when* the job fires differ from `other`'s.
@@ -236,6 +235,17 @@ impl JobRecord {
             )),
         }
     }
+}
+
+/// 64-bit FNV-1a's starting value and multiplier.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// [`JobRecord::plan_basis`] from its [`schedule_basis`](JobRecord::schedule_basis)
+/// and the pause flag: the flag is the last byte hashed.
+pub(crate) fn plan_basis_if_paused(schedule_basis: u64, paused: bool) -> i64 {
+    let hash = (schedule_basis ^ u64::from(paused)).wrapping_mul(FNV_PRIME);
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// What a scheduler keeps of a row's columns instead of the row itself,

@@ -101,10 +101,10 @@ pub(super) struct ScheduledJob {
     /// The jobs a successful run triggers (`child_jobs`), in the order written.
     pub(super) children: Box<[Arc<str>]>,
     pub(super) fingerprint: Fingerprint,
-    /// The row's [`JobRecord::plan_basis`](crate::JobRecord::plan_basis)
-    /// unpaused (`[0]`) and paused (`[1]`), written with a plan made without
+    /// The row's [`JobRecord::schedule_basis`](crate::JobRecord::schedule_basis):
+    /// its plan basis, paused or not, is written with a plan made without
     /// re-reading the row (pause and resume).
-    pub(super) plan_bases: [i64; 2],
+    pub(super) schedule_basis: u64,
 }
 
 impl ScheduledJob {
@@ -119,7 +119,7 @@ impl ScheduledJob {
         } = job;
         Self {
             fingerprint: record.fingerprint(),
-            plan_bases: [record.plan_basis_if_paused(false), record.plan_basis_if_paused(true)],
+            schedule_basis: record.schedule_basis(),
             job_id: record.job_id.into(),
             job_name: record.job_name.map(String::into_boxed_str),
             function: registry.get(&record.func).cloned().ok_or(record.func.into_boxed_str()),

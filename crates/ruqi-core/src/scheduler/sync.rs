@@ -475,7 +475,7 @@ impl Inner {
             let change = JobStateChange {
                 is_paused: Some(paused),
                 next_run_time: Some(next),
-                schedule_hash: Some(job.plan_bases[usize::from(paused)]),
+                schedule_hash: Some(crate::job::plan_basis_if_paused(job.schedule_basis, paused)),
                 ..JobStateChange::default()
             };
             if self.store.update_job_state(job_id, version, &change).await? {

@@ -77,14 +77,10 @@ impl Zone {
     /// zone. Every name chrono-tz knows is in it (a test checks), so this is
     /// a safety net for a future chrono-tz with a newer zone.
     pub(crate) fn new(tz: Tz) -> Result<Self, FieldError> {
-        let rules = jiff::tz::db().get(tz.name()).map_err(|_| {
-            FieldError::new(
-                "timezone",
-                tz.name(),
-                "no rules for this zone in the time-zone database",
-            )
-        })?;
-        Ok(Self { tz, rules })
+        Ok(Self {
+            tz,
+            rules: rules_of(tz)?,
+        })
     }
 
     /// The zone's name.
@@ -172,6 +168,33 @@ impl Zone {
             None => Some((to_naive(wall)?, false)),
         }
     }
+}
+
+/// The rules of `tz`, looked up once per zone and process: every job of a
+/// zone shares them, and a million jobs load without a million look-ups by
+/// name. UTC needs no look-up at all.
+fn rules_of(tz: Tz) -> Result<TimeZone, FieldError> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, RwLock};
+    static LOOKED_UP: LazyLock<RwLock<HashMap<Tz, TimeZone>>> = LazyLock::new(RwLock::default);
+    if tz == Tz::UTC {
+        return Ok(TimeZone::UTC);
+    }
+    if let Some(rules) = LOOKED_UP.read().unwrap_or_else(|p| p.into_inner()).get(&tz) {
+        return Ok(rules.clone());
+    }
+    let rules = jiff::tz::db().get(tz.name()).map_err(|_| {
+        FieldError::new(
+            "timezone",
+            tz.name(),
+            "no rules for this zone in the time-zone database",
+        )
+    })?;
+    LOOKED_UP
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(tz, rules.clone());
+    Ok(rules)
 }
 
 /// chrono's instant as jiff's, to the nanosecond; `None` outside jiff's years.
