@@ -166,13 +166,15 @@ async fn malformed_requests_are_400_in_the_json_shape() {
     answer.assert_error(400, "bad_request", None);
     let answer = TestApi::answer(raw("func=noop", "application/x-www-form-urlencoded").await.unwrap()).await;
     answer.assert_error(415, "unsupported_media_type", None);
-    api.get("/jobs?limit=0").await.assert_error(400, "bad_request", None);
+    api.get("/jobs?limit=0")
+        .await
+        .assert_error(400, "bad_request", Some("limit"));
     api.get("/jobs?paused=maybe")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("paused"));
     api.get("/jobs?order=random")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("order"));
     assert!(api.rows().await.is_empty());
 }
 
