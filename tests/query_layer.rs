@@ -565,11 +565,22 @@ async fn unschedulable_row_is_listed_with_its_error(db: DatabaseConnection) {
         .await
         .unwrap();
     db.execute_unprepared(&insert("plain", "noop")).await.unwrap();
+    // A blank zone is no NULL: the row is invalid, and the scheduler says so.
+    db.execute_unprepared(&insert("zoneless", "noop")).await.unwrap();
+    db.execute_unprepared("UPDATE job_info SET timezone = ' ' WHERE job_id = 'zoneless'")
+        .await
+        .unwrap();
     let (_scheduler, _clock) = start(&db, registry(Arc::new(Semaphore::new(0)))).await;
 
     let page = jobs(&db, JobFilter::default()).await;
-    assert_eq!(ids(&page), ["ghost", "plain"]);
-    assert_eq!(page.total, 2);
+    assert_eq!(ids(&page), ["ghost", "plain", "zoneless"]);
+    assert_eq!(page.total, 3);
+    let zoneless = &page.items[2];
+    let error = zoneless.job.last_error.as_deref().unwrap_or_default();
+    assert!(error.starts_with(ruqi::UNSCHEDULABLE_PREFIX), "{error:?}");
+    assert!(error.contains("timezone"), "{error:?} should name the field");
+    assert!(!zoneless.scheduled);
+    assert_eq!(zoneless.job.next_run_time, None);
 
     let ghost = &page.items[0];
     let error = ghost.job.last_error.as_deref().unwrap_or_default();

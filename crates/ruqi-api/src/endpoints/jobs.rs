@@ -6,6 +6,7 @@ use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, OpenApi};
+use ruqi::FieldError;
 use ruqi::entity::job_info;
 use ruqi::query::{JobFilter, JobOrder, Page};
 use sea_orm::ActiveModelTrait;
@@ -114,6 +115,9 @@ impl JobsApi {
         req: &Request,
         job: Json<JobSpec>,
     ) -> Result<CreateJobResponse, ApiError> {
+        if let Some(job_id) = job.job_id.as_deref().filter(|id| id.trim().is_empty()) {
+            return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
+        }
         let created = job.0.into_new().insert(&self.0.db).await?;
         tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
         self.0.apply_now(&created.job_id).await;
