@@ -197,10 +197,23 @@ impl From<CoreError> for ApiError {
     }
 }
 
-/// Turns every error that reached the edge of the API into the JSON shape:
-/// the API's own errors pass as they are; the rest (a body that does not
-/// parse, an unknown path, a wrong method) keep their status and get a body.
-pub(crate) async fn error_to_json(error: poem::Error) -> Response {
+/// Turns an error that reached the edge of the application into the API's
+/// JSON shape: the API's own errors pass as they are; the rest (a body that
+/// does not parse, an unknown path, a wrong method, a path that does not
+/// decode) keep their status and get an [`ErrorBody`].
+///
+/// [`AdminApi::endpoint`](crate::AdminApi::endpoint) answers this way
+/// already; an application's own router refuses some requests before they
+/// reach the API (a path under the prefix that is not UTF-8 once decoded),
+/// so wrap it too:
+///
+/// ```
+/// use poem::{EndpointExt, Route};
+///
+/// let app = Route::new().catch_all_error(ruqi_api::error_to_json);
+/// # drop(app);
+/// ```
+pub async fn error_to_json(error: poem::Error) -> Response {
     if error.is_from_response() {
         return error.into_response();
     }
