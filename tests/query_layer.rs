@@ -340,6 +340,20 @@ async fn list_jobs_pages_and_counts_every_match(db: DatabaseConnection) {
     assert!(beyond.items.is_empty());
     assert_eq!(beyond.total, 5);
 
+    // Offsets no database takes (beyond a signed 64-bit integer) are pages
+    // past the end too, not a failed query.
+    for offset in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let far = list_jobs(&db, &JobFilter::default(), JobOrder::JobId, page(offset, 2))
+            .await
+            .unwrap();
+        assert!(far.items.is_empty(), "offset {offset}");
+        assert_eq!((far.total, far.offset), (5, offset));
+        let history = list_executions(&db, &ExecutionFilter::default(), page(offset, 2))
+            .await
+            .unwrap();
+        assert!(history.items.is_empty(), "offset {offset}");
+    }
+
     // `total` counts the filter's matches, not the page.
     let odd = JobFilter {
         job_name: Some("odd".into()),
@@ -551,11 +565,22 @@ async fn unschedulable_row_is_listed_with_its_error(db: DatabaseConnection) {
         .await
         .unwrap();
     db.execute_unprepared(&insert("plain", "noop")).await.unwrap();
+    // A blank zone is no NULL: the row is invalid, and the scheduler says so.
+    db.execute_unprepared(&insert("zoneless", "noop")).await.unwrap();
+    db.execute_unprepared("UPDATE job_info SET timezone = ' ' WHERE job_id = 'zoneless'")
+        .await
+        .unwrap();
     let (_scheduler, _clock) = start(&db, registry(Arc::new(Semaphore::new(0)))).await;
 
     let page = jobs(&db, JobFilter::default()).await;
-    assert_eq!(ids(&page), ["ghost", "plain"]);
-    assert_eq!(page.total, 2);
+    assert_eq!(ids(&page), ["ghost", "plain", "zoneless"]);
+    assert_eq!(page.total, 3);
+    let zoneless = &page.items[2];
+    let error = zoneless.job.last_error.as_deref().unwrap_or_default();
+    assert!(error.starts_with(ruqi::UNSCHEDULABLE_PREFIX), "{error:?}");
+    assert!(error.contains("timezone"), "{error:?} should name the field");
+    assert!(!zoneless.scheduled);
+    assert_eq!(zoneless.job.next_run_time, None);
 
     let ghost = &page.items[0];
     let error = ghost.job.last_error.as_deref().unwrap_or_default();
@@ -743,6 +768,32 @@ async fn cleanup_by_age_deletes_only_older_rows(db: DatabaseConnection) {
     assert_eq!(cleanup_executions(&db, &retention, now()).await.unwrap(), 0);
 }
 
+async fn cleanup_older_than_the_earliest_date_deletes_nothing(db: DatabaseConnection) {
+    insert_history(
+        &db,
+        vec![
+            history("a-4000d", "a", "g", days_ago(4000), "success"),
+            history("a-1d", "a", "g", days_ago(1), "success"),
+        ],
+    )
+    .await;
+    // u32::MAX days reach back before the first instant a date can hold.
+    for keep_last in [None, Some(0), Some(u32::MAX)] {
+        let retention = Retention {
+            older_than_days: Some(u32::MAX),
+            keep_last,
+            ..Retention::default()
+        };
+        assert_eq!(cleanup_executions(&db, &retention, now()).await.unwrap(), 0);
+    }
+    let all_but_newest = Retention {
+        keep_last: Some(u32::MAX),
+        ..Retention::default()
+    };
+    assert_eq!(cleanup_executions(&db, &all_but_newest, now()).await.unwrap(), 0);
+    assert_eq!(remaining(&db).await, ["a-1d", "a-4000d"]);
+}
+
 async fn cleanup_keep_last_keeps_the_newest_per_job(db: DatabaseConnection) {
     let mut rows: Vec<_> = (1..=5)
         .map(|d| history(&format!("a-{d}d"), "a", "g", days_ago(d), "success"))
@@ -892,6 +943,7 @@ backend_tests!(
     list_executions_filters_pages_newest_first,
     get_execution_returns_output_and_error,
     cleanup_by_age_deletes_only_older_rows,
+    cleanup_older_than_the_earliest_date_deletes_nothing,
     cleanup_keep_last_keeps_the_newest_per_job,
     cleanup_by_age_keeps_the_newest_even_when_old,
     cleanup_is_scoped_by_job_id_and_job_name,

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
-use poem::{EndpointExt, Route};
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, ServerObject};
 use ruqi::Scheduler;
 use sea_orm::DatabaseConnection;
@@ -13,6 +14,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::Auth;
 use crate::endpoints::{Apis, Ctx, apis};
 use crate::error::error_to_json;
+use crate::methods::AllowedMethods;
 use crate::ui;
 
 /// The admin API of one scheduler: every job, history, function and
@@ -78,12 +80,16 @@ impl AdminApi {
     ///
     /// Every error comes back as JSON `{code, message, field?}`: the API's
     /// own, and those of the request parser and router (a body that does not
-    /// parse, an unknown path).
+    /// parse, an unknown path); a 405 carries an `Allow` header listing the
+    /// path's methods. The application's router refuses a few requests
+    /// before they get here: wrap it in [`error_to_json`](crate::error_to_json)
+    /// too.
     pub fn endpoint(self, prefix: &str) -> BoxEndpoint<'static> {
         let prefix = normalize_prefix(prefix);
         let service = self.service(&prefix);
         let spec = service.spec_endpoint();
         let docs = service.swagger_ui();
+        let allowed = Arc::new(AllowedMethods::from_spec(&service.spec()));
         Route::new()
             .nest("/", service)
             .at("/openapi.json", spec)
@@ -91,6 +97,20 @@ impl AdminApi {
             .nest("/ui", ui::endpoint())
             .data(Arc::new(self.auth))
             .catch_all_error(error_to_json)
+            .around(move |ep, req| {
+                let allowed = allowed.clone();
+                async move {
+                    let path = req.uri().path().to_owned();
+                    let mut response = ep.call(req).await?;
+                    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+                        && !response.headers().contains_key(header::ALLOW)
+                        && let Some(value) = allowed.allow(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+                    {
+                        response.headers_mut().insert(header::ALLOW, value);
+                    }
+                    Ok(response)
+                }
+            })
             .boxed()
     }
 

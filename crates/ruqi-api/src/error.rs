@@ -3,6 +3,7 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
+use poem_openapi::error::{ParseParamError, ParsePathError};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 use ruqi::{CoreError, FieldError};
@@ -19,7 +20,8 @@ pub struct ErrorBody {
     /// What went wrong, in lower case.
     pub message: String,
     /// The `job_info` column (or argument path, such as `args/url`) that was
-    /// refused, on `invalid` and `already_exists`.
+    /// refused, on `invalid` and `already_exists`; the query, path or body
+    /// parameter that was refused, on a `bad_request` about one parameter.
     #[oai(skip_serializing_if_is_none)]
     pub field: Option<String>,
 }
@@ -70,6 +72,11 @@ impl ApiError {
         Self::BadRequest(body("bad_request", message, None))
     }
 
+    /// 400 `bad_request` about one parameter, naming it.
+    pub(crate) fn bad_parameter(field: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest(body("bad_request", message, Some(field.to_owned())))
+    }
+
     /// 401 `unauthorized`.
     pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::Unauthorized(body("unauthorized", message, None), "Bearer".to_owned())
@@ -116,8 +123,9 @@ impl ApiError {
     }
 
     /// The JSON error for a status raised outside the operations (the
-    /// request parser, the router): its code follows from the status.
-    pub(crate) fn from_status(status: StatusCode, message: String) -> Response {
+    /// request parser, the router): its code follows from the status; `field`
+    /// names the parameter the parser refused, if it was one.
+    pub(crate) fn from_status(status: StatusCode, message: String, field: Option<String>) -> Response {
         let code = match status {
             StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::UNAUTHORIZED => "unauthorized",
@@ -136,7 +144,7 @@ impl ApiError {
         } else {
             message
         };
-        (status, body(code, message, None)).into_response()
+        (status, body(code, message, field)).into_response()
     }
 }
 
@@ -189,13 +197,31 @@ impl From<CoreError> for ApiError {
     }
 }
 
-/// Turns every error that reached the edge of the API into the JSON shape:
-/// the API's own errors pass as they are; the rest (a body that does not
-/// parse, an unknown path, a wrong method) keep their status and get a body.
-pub(crate) async fn error_to_json(error: poem::Error) -> Response {
+/// Turns an error that reached the edge of the application into the API's
+/// JSON shape: the API's own errors pass as they are; the rest (a body that
+/// does not parse, an unknown path, a wrong method, a path that does not
+/// decode) keep their status and get an [`ErrorBody`].
+///
+/// [`AdminApi::endpoint`](crate::AdminApi::endpoint) answers this way
+/// already; an application's own router refuses some requests before they
+/// reach the API (a path under the prefix that is not UTF-8 once decoded),
+/// so wrap it too:
+///
+/// ```
+/// use poem::{EndpointExt, Route};
+///
+/// let app = Route::new().catch_all_error(ruqi_api::error_to_json);
+/// # drop(app);
+/// ```
+pub async fn error_to_json(error: poem::Error) -> Response {
     if error.is_from_response() {
         return error.into_response();
     }
     let status = error.status();
-    ApiError::from_status(status, error.to_string())
+    let field = if let Some(param) = error.downcast_ref::<ParseParamError>() {
+        Some(param.name.to_owned())
+    } else {
+        error.downcast_ref::<ParsePathError>().map(|path| path.name.to_owned())
+    };
+    ApiError::from_status(status, error.to_string(), field)
 }

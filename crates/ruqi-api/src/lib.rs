@@ -24,9 +24,10 @@ mod admin;
 mod auth;
 mod endpoints;
 mod error;
+mod methods;
 mod model;
 mod ui;
 
 pub use admin::AdminApi;
 pub use auth::{Auth, Scope};
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, error_to_json};

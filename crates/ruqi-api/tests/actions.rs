@@ -175,7 +175,7 @@ async fn preview_of_a_saved_job() {
     assert_eq!(default.body["next_run_times"].as_array().unwrap().len(), 5);
     api.get("/jobs/every-10m/next-run-times?n=101")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("n"));
     api.get("/jobs/nope/next-run-times")
         .await
         .assert_error(404, "not_found", None);
@@ -211,6 +211,6 @@ async fn preview_of_an_unsaved_rule() {
         .assert_error(422, "invalid", Some("trigger"));
     api.get("/preview?trigger=cron")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("rule"));
     assert!(api.rows().await.is_empty(), "a preview saves nothing");
 }

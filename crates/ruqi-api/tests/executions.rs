@@ -3,7 +3,8 @@
 mod common;
 
 use chrono::Duration;
-use common::{TestApi, epoch};
+use common::{READ, TestApi, epoch};
+use reqwest::Method;
 use ruqi::entity::job_execution;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
@@ -46,10 +47,10 @@ async fn executions_of_a_job_and_one_with_its_output() {
     assert_eq!(api.get("/jobs/say/executions?status=SUCCESS").await.body["total"], 1);
     api.get("/jobs/say/executions?status=fine")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("status"));
     api.get("/jobs/say/executions?from=yesterday")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("from"));
     api.get("/jobs/never/executions")
         .await
         .assert_error(404, "not_found", None);
@@ -101,10 +102,10 @@ async fn all_executions_filter_and_page() {
     assert_eq!(page.body["limit"], 2);
     api.get("/executions?limit=1001")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("limit"));
     api.get("/executions?status=nope")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("status"));
 }
 
 /// A finished history row scheduled `days_ago` days before the epoch.
@@ -163,4 +164,73 @@ async fn cleanup_deletes_old_history_and_says_how_much() {
         .await
         .assert_error(400, "bad_request", None);
     assert_eq!(api.execution_count().await, before);
+}
+
+#[tokio::test]
+async fn numbers_too_large_are_refused_by_name_or_reach_past_the_end() {
+    let api = TestApi::start().await;
+    api.create(json!({"job_id": "a", "func": "noop", "trigger": "interval", "rule": "1h"}))
+        .await;
+    old_row(&api, "a-old", "a", 10).await;
+    let api = &api;
+    let read = |path: String| async move { api.call(Method::GET, &path, Some(READ), None).await };
+    for list in ["/jobs", "/executions", "/jobs/a/executions"] {
+        // The largest offset a database takes: past the end, an empty page.
+        let far = read(format!("{list}?offset=9223372036854775807")).await;
+        assert_eq!(far.status, 200, "{list}: {far:?}");
+        assert_eq!(far.body["items"], json!([]), "{list}");
+        assert_eq!(far.body["total"], 1, "{list}");
+        assert_eq!(far.body["offset"], 9_223_372_036_854_775_807_u64, "{list}");
+        for offset in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+        ] {
+            read(format!("{list}?offset={offset}"))
+                .await
+                .assert_error(400, "bad_request", Some("offset"));
+        }
+        for limit in ["18446744073709551616", "1001", "0"] {
+            read(format!("{list}?limit={limit}"))
+                .await
+                .assert_error(400, "bad_request", Some("limit"));
+        }
+    }
+    read("/executions/a-old/log?from_line=18446744073709551615".to_owned())
+        .await
+        .body["lines"]
+        .as_array()
+        .map(|lines| assert!(lines.is_empty()))
+        .expect("a log tail");
+    for n in ["101", "18446744073709551616", "-1"] {
+        read(format!("/jobs/a/next-run-times?n={n}"))
+            .await
+            .assert_error(400, "bad_request", Some("n"));
+        read(format!("/preview?trigger=interval&rule=1h&n={n}"))
+            .await
+            .assert_error(400, "bad_request", Some("n"));
+    }
+
+    // u32::MAX days reach back before the earliest date there can be: nothing is older.
+    for body in [
+        json!({"older_than_days": 4_294_967_295_u32}),
+        json!({"older_than_days": 4_294_967_295_u32, "keep_last": 0}),
+        json!({"keep_last": 4_294_967_295_u32}),
+    ] {
+        let answer = api.post("/executions/cleanup", body.clone()).await;
+        assert_eq!(answer.status, 200, "{body}: {answer:?}");
+        assert_eq!(answer.body, json!({"deleted": 0}), "{body}");
+    }
+    for body in [
+        json!({"older_than_days": 4_294_967_296_u64}),
+        json!({"keep_last": 18_446_744_073_709_551_615_u64}),
+    ] {
+        api.post("/executions/cleanup", body)
+            .await
+            .assert_error(400, "bad_request", None);
+    }
+    assert_eq!(api.execution_count().await, 1);
+    let cleaned = api.post("/executions/cleanup", json!({"older_than_days": 9})).await;
+    assert_eq!(cleaned.body, json!({"deleted": 1}), "small counts still delete");
 }

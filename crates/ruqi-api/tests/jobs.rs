@@ -166,13 +166,15 @@ async fn malformed_requests_are_400_in_the_json_shape() {
     answer.assert_error(400, "bad_request", None);
     let answer = TestApi::answer(raw("func=noop", "application/x-www-form-urlencoded").await.unwrap()).await;
     answer.assert_error(415, "unsupported_media_type", None);
-    api.get("/jobs?limit=0").await.assert_error(400, "bad_request", None);
+    api.get("/jobs?limit=0")
+        .await
+        .assert_error(400, "bad_request", Some("limit"));
     api.get("/jobs?paused=maybe")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("paused"));
     api.get("/jobs?order=random")
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("order"));
     assert!(api.rows().await.is_empty());
 }
 
@@ -355,4 +357,56 @@ async fn delete_unschedules_the_job_and_keeps_its_history() {
     api.delete("/jobs/gone").await.assert_error(404, "not_found", None);
     assert_eq!(api.get("/jobs/gone/executions").await.body["total"], 1);
     assert_eq!(api.scheduler.status().jobs, 0);
+}
+
+#[tokio::test]
+async fn blank_names_are_refused_by_field_on_every_write() {
+    let api = TestApi::start().await;
+    api.create(job("kept")).await;
+    let before = api.rows().await;
+    let blank_zone = "must not be blank: leave it out or null for the scheduler's default";
+    for blank in ["", " ", "\t"] {
+        let with = |field: &str| {
+            let mut body = job("new");
+            body[field] = json!(blank);
+            body
+        };
+        for (body, field) in [
+            (with("timezone"), "timezone"),
+            (with("func"), "func"),
+            (with("job_name"), "job_name"),
+            (with("job_id"), "job_id"),
+        ] {
+            api.post("/jobs", body.clone())
+                .await
+                .assert_error(422, "invalid", Some(field));
+            if field == "job_id" {
+                // A replace names its job in the path; a body's differing id is a 400 of its own.
+                continue;
+            }
+            let mut replacement = body;
+            replacement["job_id"] = json!("kept");
+            api.put("/jobs/kept", replacement)
+                .await
+                .assert_error(422, "invalid", Some(field));
+            api.patch("/jobs/kept", json!({field: blank}))
+                .await
+                .assert_error(422, "invalid", Some(field));
+        }
+        let zone = api.post("/jobs", with("timezone")).await;
+        assert!(zone.body["message"].as_str().unwrap().ends_with(blank_zone), "{zone:?}");
+        let encoded = blank.replace('\t', "%09").replace(' ', "%20");
+        api.get(&format!("/preview?trigger=interval&rule=1h&timezone={encoded}"))
+            .await
+            .assert_error(422, "invalid", Some("timezone"));
+        assert_eq!(api.rows().await, before, "{blank:?} wrote something");
+    }
+    // Left out or null: the scheduler's default zone.
+    let mut null_zone = job("default-zone");
+    null_zone["timezone"] = Value::Null;
+    assert_eq!(api.create(null_zone).await["timezone"], Value::Null);
+    let cleared = api
+        .patch("/jobs/kept", json!({"timezone": null, "job_name": null}))
+        .await;
+    assert_eq!(cleared.status, 200, "{cleared:?}");
 }

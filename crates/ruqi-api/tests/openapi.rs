@@ -134,3 +134,38 @@ async fn unknown_paths_and_methods_answer_json() {
         .await
         .assert_error(405, "method_not_allowed", None);
 }
+
+#[tokio::test]
+async fn every_refusal_of_the_router_is_json_with_what_it_needs() {
+    let api = TestApi::start().await;
+    let raw = |path: &str| {
+        api.http
+            .get(format!("{}{path}", api.base))
+            .bearer_auth(common::ADMIN)
+            .send()
+    };
+    let response = raw("/jobs/%ff").await.unwrap();
+    assert!(is_json(response.headers()), "{response:?}");
+    TestApi::answer(response).await.assert_error(400, "bad_request", None);
+    let response = raw("/nothing/here").await.unwrap();
+    assert!(is_json(response.headers()), "{response:?}");
+    TestApi::answer(response).await.assert_error(404, "not_found", None);
+    for (method, path, allow) in [
+        (Method::DELETE, "/functions", "GET"),
+        (Method::PATCH, "/jobs", "GET, POST"),
+        (Method::POST, "/jobs/x", "GET, PUT, PATCH, DELETE"),
+        (Method::GET, "/executions/cleanup", "POST"),
+        (Method::GET, "/jobs/x/run", "POST"),
+    ] {
+        let answer = api.call(method.clone(), path, Some(common::ADMIN), None).await;
+        answer.assert_error(405, "method_not_allowed", None);
+        assert!(is_json(&answer.headers), "{method} {path}");
+        assert_eq!(answer.headers["allow"], allow, "{method} {path}");
+    }
+}
+
+fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
+    headers["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("application/json"))
+}

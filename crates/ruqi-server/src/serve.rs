@@ -84,6 +84,9 @@ pub async fn serve(options: Options) -> Result<(), Error> {
             AdminApi::new(db, scheduler.clone()).auth(auth).endpoint(API_PREFIX),
         )
         .at("/", make_sync(|_| Redirect::see_other(PAGE_PATH)))
+        // Outside the API (and before it: a path that does not decode) the
+        // answers are JSON of the API's shape too.
+        .catch_all_error(ruqi_api::error_to_json)
         .with(Tracing);
 
     for addr in acceptor

@@ -253,3 +253,48 @@ async fn an_open_api_is_refused_on_a_non_loopback_address() {
     with_token.wait_healthy().await;
     assert!(with_token.terminate().await.success(), "{}", with_token.output());
 }
+
+#[tokio::test]
+async fn every_refusal_is_json_in_the_api_shape_inside_api_and_out() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut server = ServerProcess::start(dir.path(), &[], &[]).await;
+    let send =
+        |method: reqwest::Method, path: &str| server.http.request(method, format!("{}{path}", server.base)).send();
+    for (method, path, status, code, allow) in [
+        (reqwest::Method::GET, "/api/jobs/%ff", 400, "bad_request", None),
+        (reqwest::Method::GET, "/api/nothing/here", 404, "not_found", None),
+        (reqwest::Method::GET, "/nothing-here", 404, "not_found", None),
+        (
+            reqwest::Method::DELETE,
+            "/api/functions",
+            405,
+            "method_not_allowed",
+            Some("GET"),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/api/jobs",
+            405,
+            "method_not_allowed",
+            Some("GET, POST"),
+        ),
+    ] {
+        let response = send(method.clone(), path).await.expect("an answer");
+        assert_eq!(response.status(), status, "{method} {path}");
+        let content_type = response.headers()["content-type"].to_str().expect("text");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{method} {path}: {content_type}"
+        );
+        assert_eq!(
+            response.headers().get("allow").and_then(|a| a.to_str().ok()),
+            allow,
+            "{method} {path}"
+        );
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["code"], code, "{method} {path}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    let exit = server.terminate().await;
+    assert!(exit.success(), "{exit}:\n{}", server.output());
+}

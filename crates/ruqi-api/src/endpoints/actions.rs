@@ -143,7 +143,7 @@ impl ActionsApi {
         trigger: Query<String>,
         /// The rule, as in a job's `rule`.
         rule: Query<String>,
-        /// IANA time zone; left out: the scheduler's default.
+        /// IANA time zone; left out: the scheduler's default. A blank name is refused.
         timezone: Query<Option<String>>,
         /// How many (0 to 100).
         #[oai(default = "default_preview_count", validator(maximum(value = "100")))]

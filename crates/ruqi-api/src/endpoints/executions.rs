@@ -10,7 +10,7 @@ use poem_openapi::payload::Json;
 use ruqi::ExecutionStatus;
 use ruqi::query::{ExecutionFilter, Page, Retention};
 
-use super::{ApiTags, Ctx};
+use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
 use crate::model::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
@@ -28,7 +28,7 @@ fn status_filter(status: Option<String>) -> Result<Option<String>, ApiError> {
         .map(|s| {
             ExecutionStatus::from_str(&s)
                 .map(|status| status.as_str().to_owned())
-                .map_err(|e| ApiError::bad_request(e.to_string()))
+                .map_err(|e| ApiError::bad_parameter("status", e.to_string()))
         })
         .transpose()
 }
@@ -56,7 +56,7 @@ impl ExecutionsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Only executions scheduled before this instant (RFC 3339).
         to: Query<Option<DateTime<Utc>>>,
-        /// Executions to skip.
+        /// Executions to skip (at most 9223372036854775807); past the last one: an empty page.
         #[oai(default)]
         offset: Query<u64>,
         /// Executions to return (1 to 1000).
@@ -70,10 +70,7 @@ impl ExecutionsApi {
             from: from.0,
             to: to.0,
         };
-        let page = Page {
-            offset: offset.0,
-            limit: limit.0,
-        };
+        let page = requested_page(offset.0, limit.0)?;
         let executions = ruqi::query::list_executions(&self.0.db, &filter, page).await?;
         if executions.total == 0 {
             // No history: tell a job that never existed from one that never ran.
@@ -101,7 +98,7 @@ impl ExecutionsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Only executions scheduled before this instant (RFC 3339).
         to: Query<Option<DateTime<Utc>>>,
-        /// Executions to skip.
+        /// Executions to skip (at most 9223372036854775807); past the last one: an empty page.
         #[oai(default)]
         offset: Query<u64>,
         /// Executions to return (1 to 1000).
@@ -115,10 +112,7 @@ impl ExecutionsApi {
             from: from.0,
             to: to.0,
         };
-        let page = Page {
-            offset: offset.0,
-            limit: limit.0,
-        };
+        let page = requested_page(offset.0, limit.0)?;
         Ok(Json(
             ruqi::query::list_executions(&self.0.db, &filter, page).await?.into(),
         ))
@@ -214,7 +208,10 @@ impl ExecutionsApi {
 
     /// Clean up history
     ///
-    /// Deletes old executions and answers how many went.
+    /// Deletes old executions and answers how many went. An
+    /// `older_than_days` reaching back before the earliest date there can be
+    /// (any count above about 95 million) means "older than anything":
+    /// nothing is deleted.
     #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
     async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {
         let retention = Retention::from(cleanup.0);

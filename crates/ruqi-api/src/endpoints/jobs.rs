@@ -6,12 +6,13 @@ use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, OpenApi};
+use ruqi::FieldError;
 use ruqi::entity::job_info;
 use ruqi::query::{JobFilter, JobOrder, Page};
 use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Unchanged;
 
-use super::{ApiTags, Ctx};
+use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
 use crate::model::{Job, JobList, JobPatch, JobSpec};
@@ -82,7 +83,7 @@ impl JobsApi {
         paused: Query<Option<bool>>,
         /// Only jobs whose `job_id`, `job_name`, `description` or `func` contains this text (any case).
         text: Query<Option<String>>,
-        /// Jobs to skip.
+        /// Jobs to skip (at most 9223372036854775807); past the last job: an empty page.
         #[oai(default)]
         offset: Query<u64>,
         /// Jobs to return (1 to 1000).
@@ -98,10 +99,7 @@ impl JobsApi {
             text: text.0,
         };
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
-        let page = Page {
-            offset: offset.0,
-            limit: limit.0,
-        };
+        let page = requested_page(offset.0, limit.0)?;
         let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
         Ok(Json(JobList::new(jobs, self.0.default_timezone())))
     }
@@ -117,6 +115,9 @@ impl JobsApi {
         req: &Request,
         job: Json<JobSpec>,
     ) -> Result<CreateJobResponse, ApiError> {
+        if let Some(job_id) = job.job_id.as_deref().filter(|id| id.trim().is_empty()) {
+            return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
+        }
         let created = job.0.into_new().insert(&self.0.db).await?;
         tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
         self.0.apply_now(&created.job_id).await;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use poem_openapi::Tags;
 use ruqi::Scheduler;
+use ruqi::query::Page;
 use sea_orm::DatabaseConnection;
 
 use crate::error::ApiError;
@@ -58,6 +59,19 @@ pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
         EventsApi(ctx),
         AccessApi,
     )
+}
+
+/// The page a list operation was asked for: an `offset` beyond the largest
+/// signed 64-bit integer is refused, naming `offset` (databases count rows in
+/// signed 64 bits); one past the end of the data gives an empty page.
+pub(crate) fn requested_page(offset: u64, limit: u64) -> Result<Page, ApiError> {
+    if i64::try_from(offset).is_err() {
+        return Err(ApiError::bad_parameter(
+            "offset",
+            format!("offset {offset} is too large: at most {}", i64::MAX),
+        ));
+    }
+    Ok(Page { offset, limit })
 }
 
 impl Ctx {

@@ -98,7 +98,8 @@ impl From<Paged<job_execution::Model>> for ExecutionList {
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct Cleanup {
-    /// Delete rows scheduled more than this many days ago.
+    /// Delete rows scheduled more than this many days ago; a count reaching
+    /// back before the earliest date there can be deletes nothing.
     pub(crate) older_than_days: Option<u32>,
     /// Keep this many newest rows per job.
     pub(crate) keep_last: Option<u32>,

@@ -180,10 +180,10 @@ impl JobList {
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct JobSpec {
-    /// The job's id (at most 191 characters). On create, a UUID when left
-    /// out; on replace, it may be left out and must otherwise match the path.
+    /// The job's id (at most 191 characters, not blank). On create, a UUID
+    /// when left out; on replace, it may be left out and must otherwise match the path.
     pub(crate) job_id: Option<String>,
-    /// Group or category.
+    /// Group or category; not blank (leave it out for none).
     pub(crate) job_name: Option<String>,
     /// Free text.
     pub(crate) description: Option<String>,
@@ -196,7 +196,8 @@ pub(crate) struct JobSpec {
     /// cron: 5 fields, 6 (seconds first) or 7 (with a year), `@daily`…;
     /// interval: `500ms`, `10s`, `5m`, `1h30m`, `1d`; date: `2026-12-16 18:03:17`, RFC 3339, or `now`.
     pub(crate) rule: String,
-    /// IANA time zone such as `Europe/Berlin`; left out: the scheduler's default.
+    /// IANA time zone such as `Europe/Berlin`; left out or `null`: the
+    /// scheduler's default. A blank name is refused.
     pub(crate) timezone: Option<String>,
     /// No fire before this.
     pub(crate) start_at: Option<DateTime<Utc>>,
@@ -300,7 +301,7 @@ impl JobSpec {
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct JobPatch {
-    /// Group or category; `null` clears it.
+    /// Group or category (not blank); `null` clears it.
     pub(crate) job_name: MaybeUndefined<String>,
     /// Free text; `null` clears it.
     pub(crate) description: MaybeUndefined<String>,
@@ -312,7 +313,7 @@ pub(crate) struct JobPatch {
     pub(crate) trigger: Option<String>,
     /// The trigger's rule.
     pub(crate) rule: Option<String>,
-    /// IANA time zone; `null`: the scheduler's default.
+    /// IANA time zone; `null`: the scheduler's default. A blank name is refused.
     pub(crate) timezone: MaybeUndefined<String>,
     /// No fire before this; `null` removes the bound.
     pub(crate) start_at: MaybeUndefined<DateTime<Utc>>,

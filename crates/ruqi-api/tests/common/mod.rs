@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Route, Server};
+use poem::{EndpointExt, Route, Server};
 use reqwest::Method;
 use ruqi::entity::job_info;
 use ruqi::{JobContext, ManualClock, Registry, Scheduler};
@@ -103,7 +103,10 @@ impl TestApi {
             .await
             .unwrap();
         let admin = configure(AdminApi::new(db.clone(), scheduler.clone()));
-        let app = Route::new().nest(prefix, admin.endpoint(prefix));
+        // As an application mounts it: its own router's refusals are JSON too.
+        let app = Route::new()
+            .nest(prefix, admin.endpoint(prefix))
+            .catch_all_error(ruqi_api::error_to_json);
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
         let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));

@@ -113,8 +113,9 @@ fn compile_parts(record: &JobRecord, ctx: ValidationContext<'_>) -> Result<Parts
         return Err(FieldError::new("func", &record.func, "must name a registered function"));
     }
     let kind = TriggerKind::from_str(&record.trigger)?;
-    let timezone = match record.timezone.as_deref().map(str::trim) {
-        None | Some("") => ctx.default_timezone,
+    // NULL is the default zone; a blank name is a mistake, not another NULL.
+    let timezone = match record.timezone.as_deref() {
+        None => ctx.default_timezone,
         Some(name) => parse_timezone(name)?,
     };
     let schedule = Schedule::parse(
@@ -336,7 +337,8 @@ pub(crate) fn plan_next_run_time(
 }
 
 /// The next `n` fire instants after `now` of a rule that need not be saved
-/// anywhere: what a form shows while somebody types a rule.
+/// anywhere: what a form shows while somebody types a rule. `timezone`
+/// `None` reads the rule in UTC; a blank name is refused as a row's is.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -353,8 +355,8 @@ pub fn preview_rule(
     now: DateTime<Utc>,
 ) -> Result<Vec<DateTime<Utc>>, FieldError> {
     let kind = TriggerKind::from_str(trigger)?;
-    let tz = match timezone.map(str::trim) {
-        None | Some("") => Tz::UTC,
+    let tz = match timezone {
+        None => Tz::UTC,
         Some(name) => parse_timezone(name)?,
     };
     let schedule = Schedule::parse(kind, rule, tz, None, None, now)?;
@@ -438,6 +440,24 @@ mod tests {
         let mut r = JobRecord::new("j", "f", "interval", "5m");
         r.args = Some("{not json".into());
         assert_eq!(compile(r, ValidationContext::default()).unwrap_err().field, "args");
+    }
+
+    #[test]
+    fn a_blank_zone_is_refused_and_null_is_the_default() {
+        for blank in ["", " ", "\t "] {
+            let mut r = JobRecord::new("j", "f", "interval", "5m");
+            r.timezone = Some(blank.into());
+            let err = compile(r, ValidationContext::default()).unwrap_err();
+            assert_eq!(err.field, "timezone", "{blank:?}");
+            let err = preview_rule("interval", "5m", Some(blank), 1, at(0, 0)).unwrap_err();
+            assert_eq!(err.field, "timezone", "{blank:?}");
+        }
+        let default = ValidationContext {
+            default_timezone: Tz::Asia__Tokyo,
+            ..ValidationContext::default()
+        };
+        let job = compile(JobRecord::new("j", "f", "cron", "0 9 * * *"), default).unwrap();
+        assert_eq!(job.schedule.describe(), "at 09:00 every day (Asia/Tokyo)");
     }
 
     #[test]

@@ -33,15 +33,17 @@ use crate::FieldError;
 ///
 /// # Errors
 ///
-/// A [`FieldError`] on field `timezone` when the name is empty or not in the
-/// IANA time-zone database (fixed offsets such as `+02:00` are not names).
+/// A [`FieldError`] on field `timezone` when the name is blank (empty or only
+/// spaces: a row means the default zone by NULL, never by a blank name) or
+/// not in the IANA time-zone database (fixed offsets such as `+02:00` are not
+/// names).
 pub fn parse_timezone(name: &str) -> Result<Tz, FieldError> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(
             "timezone",
             name,
-            "empty time zone name (use an IANA name such as Europe/Berlin or UTC)",
+            "must not be blank: leave it out or null for the scheduler's default",
         ));
     }
     if let Ok(tz) = trimmed.parse::<Tz>() {
@@ -294,9 +296,14 @@ mod tests {
 
     #[test]
     fn refuses_an_empty_name() {
-        let err = parse_timezone("  ").unwrap_err();
-        assert_eq!(err.field, "timezone");
-        assert!(err.reason.starts_with("empty time zone name"), "{err}");
+        for blank in ["", "  ", "\t"] {
+            let err = parse_timezone(blank).unwrap_err();
+            assert_eq!(err.field, "timezone");
+            assert_eq!(
+                err.reason, "must not be blank: leave it out or null for the scheduler's default",
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -174,6 +174,18 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
         child_jobs,
         alert_url
     );
+    // A group is named or left out (NULL); a blank name would be a group of
+    // its own that no list can tell from "none". Only what is written now is
+    // checked: a row typed in plain SQL keeps running as it is.
+    if let Some(Some(name)) = written(&am.job_name, insert)
+        && name.trim().is_empty()
+    {
+        return Err(refused_write(FieldError::new(
+            "job_name",
+            name,
+            "must not be blank: leave it out or null for no group",
+        )));
+    }
     if insert {
         take!(created_at);
         if row.job_id.is_empty() {

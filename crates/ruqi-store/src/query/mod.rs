@@ -15,7 +15,8 @@ use serde::Serialize;
 /// Which slice of a result to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
-    /// Rows to skip.
+    /// Rows to skip. Past the last row (however far, even beyond what a
+    /// database counts in signed 64 bits) the page is empty.
     pub offset: u64,
     /// Rows to return (at most [`Page::MAX_LIMIT`]).
     pub limit: u64,
@@ -65,7 +66,13 @@ where
     E::Model: FromQueryResult + Sized + Send + Sync,
 {
     let total = query.clone().count(db).await?;
-    let items = query.offset(page.offset).limit(page.clamped_limit()).all(db).await?;
+    // PostgreSQL and SQLite take an OFFSET only as a signed 64-bit integer,
+    // and no table holds more rows than that: a page beyond it is empty.
+    let items = if page.offset < total && i64::try_from(page.offset).is_ok() {
+        query.offset(page.offset).limit(page.clamped_limit()).all(db).await?
+    } else {
+        Vec::new()
+    };
     Ok(Paged {
         items,
         total,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use ruqi_core::FieldError;
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
@@ -13,6 +13,10 @@ use crate::entity::job_execution::{Column, Entity};
 /// Which history to delete. A row goes when it is in scope (`job_id`,
 /// `job_name`), older than `older_than_days` (if set) and not among the
 /// newest `keep_last` of its job (if set). Rows still `running` always stay.
+///
+/// An `older_than_days` reaching back before the earliest instant a date can
+/// hold (about 262,000 years before the common era) means "older than
+/// anything": nothing is deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retention {
     /// Delete rows scheduled more than this many days ago.
@@ -45,7 +49,11 @@ pub async fn cleanup_executions(
         cond = cond.add(Column::JobName.eq(job_name.as_str()));
     }
     if let Some(days) = retention.older_than_days {
-        cond = cond.add(Column::ScheduledFor.lt(now - Duration::days(i64::from(days))));
+        let cutoff = TimeDelta::try_days(i64::from(days)).and_then(|age| now.checked_sub_signed(age));
+        let Some(cutoff) = cutoff else {
+            return Ok(0);
+        };
+        cond = cond.add(Column::ScheduledFor.lt(cutoff));
     }
     let Some(keep) = retention.keep_last else {
         return Ok(Entity::delete_many().filter(cond).exec(db).await?.rows_affected);
@@ -76,7 +84,7 @@ pub async fn cleanup_executions(
         .iter()
         .filter(|(_, job_id)| {
             let n = seen.entry(job_id.as_str()).or_insert(0);
-            *n += 1;
+            *n = n.saturating_add(1);
             *n > keep
         })
         .map(|(id, _)| id.clone())
