@@ -410,13 +410,14 @@ impl Inner {
     fn retire(&self, job_id: &str) {
         let mut state = self.lock();
         state.unschedule(job_id);
-        let Some(entry) = state.jobs.get_mut(job_id) else {
+        let Some(mut entry) = state.jobs.get_mut(job_id) else {
             return;
         };
         if entry.is_running() {
             entry.retired = true;
             entry.activity_mut().queued.clear();
         } else {
+            drop(entry);
             state.jobs.remove(job_id);
         }
     }
@@ -433,7 +434,7 @@ impl Inner {
             Ok(true) => {
                 {
                     let mut state = self.lock();
-                    if let Some(entry) = state.jobs.get_mut(&job_id)
+                    if let Some(mut entry) = state.jobs.get_mut(&job_id)
                         && entry.version == version
                     {
                         entry.version = version + 1;
@@ -482,7 +483,7 @@ impl Inner {
                 let job_id = job.job_id.clone();
                 let earlier = {
                     let mut state = self.lock();
-                    if let Some(entry) = state.jobs.get_mut(&job_id)
+                    if let Some(mut entry) = state.jobs.get_mut(&job_id)
                         && entry.version == version
                     {
                         entry.job = Arc::new(updated);
