@@ -191,6 +191,7 @@ impl From<CoreError> for ApiError {
         match error {
             CoreError::Invalid(field_error) => Self::invalid(&field_error),
             CoreError::JobNotFound { job_id } => Self::job_not_found(&job_id),
+            conflict @ CoreError::Conflict { .. } => Self::conflict(conflict.to_string()),
             CoreError::ShutDown => Self::Unavailable(body("unavailable", "the scheduler is shutting down", None)),
             other => Self::internal(&other),
         }
