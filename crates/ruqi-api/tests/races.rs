@@ -12,18 +12,27 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Answer, Backend, TestApi};
 use reqwest::Method;
+use ruqi::entity::job_info;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 /// Rounds of [`writes_racing_delete`]: 9 requests each.
-const DELETE_ROUNDS: usize = 60;
-/// Rounds of [`pause_racing_patch_resume_run`]: 8 requests each.
+const DELETE_ROUNDS: usize = 150;
+/// Rounds of [`pause_racing_patch_resume_run`]: 24 requests each.
 const PAUSE_ROUNDS: usize = 60;
+/// Writes outside the API in each round of [`pause_racing_patch_resume_run`]:
+/// many more than the API's own writes of the round, but a bounded number,
+/// so that a pause retrying its compare-and-set wins in the end. (A writer
+/// that never stops would make every pause answer 409, rightly.)
+const SQL_WRITES: usize = 20;
 /// Rounds of [`child_jobs_cycles_racing`]: two or three PATCHes each.
-const CYCLE_ROUNDS: usize = 80;
+const CYCLE_ROUNDS: usize = 130;
 
 /// One request of a round.
 #[derive(Debug, Clone)]
@@ -170,6 +179,7 @@ async fn pause_racing_patch_resume_run(backend: Backend) {
     };
     let api = Arc::new(api);
     let mut statuses: HashMap<(String, u16), usize> = HashMap::new();
+    let mut sql_writes = 0;
     for round in 0..PAUSE_ROUNDS {
         let id = format!("pause-{round}");
         api.create(common::job(&id)).await;
@@ -181,13 +191,24 @@ async fn pause_racing_patch_resume_run(backend: Backend) {
             Call::new(Method::POST, format!("{path}/resume"), None),
             Call::new(Method::POST, format!("{path}/run"), None),
             Call::new(Method::POST, format!("{path}/pause"), None),
+            Call::new(Method::PATCH, &path, Some(json!({"job_name": "raced"}))),
             Call::new(Method::POST, format!("{path}/run"), None),
+            Call::new(Method::POST, format!("{path}/resume"), None),
             Call::new(Method::POST, format!("{path}/cancel"), None),
+            Call::new(Method::POST, format!("{path}/pause"), None),
+            Call::new(Method::POST, format!("{path}/run"), None),
             Call::new(Method::POST, format!("{path}/resume"), None),
         ];
+        calls.extend(calls.clone());
         let turn = round % calls.len();
         calls.rotate_left(turn);
+        // Meanwhile another writer (a SQL session, another node) keeps
+        // changing the row, so compare-and-sets lose over and over.
+        let writing = Arc::new(AtomicBool::new(true));
+        let writer = tokio::spawn(write_until_stopped(api.db.clone(), id.clone(), writing.clone()));
         let answers = race(&api, &calls).await;
+        writing.store(false, Ordering::Release);
+        sql_writes += writer.await.unwrap();
         let (mut paused, mut resumed) = (0, 0);
         for (call, answer) in calls.iter().zip(&answers) {
             *statuses
@@ -209,9 +230,6 @@ async fn pause_racing_patch_resume_run(backend: Backend) {
             if answer.status == 200 && call.path.ends_with("/resume") {
                 resumed += 1;
             }
-            if answer.status == 200 && call.method == Method::PATCH {
-                assert_eq!(answer.body["description"], description.as_str(), "{answer:?}");
-            }
         }
         let row = api.rows().await.into_iter().find(|row| row.job_id == id).unwrap();
         assert_eq!(
@@ -227,18 +245,23 @@ async fn pause_racing_patch_resume_run(backend: Backend) {
                 "active after a pause won, but no resume answered 200: {answers:?}"
             );
         }
-        let patched = answers
-            .iter()
-            .zip(&calls)
-            .any(|(answer, call)| call.method == Method::PATCH && answer.status == 200);
-        if patched {
-            assert_eq!(row.description.as_deref(), Some(description.as_str()), "{row:?}");
+        // A PATCH that answered 200 is in the row: no other write undoes it.
+        for (call, answer) in calls.iter().zip(&answers) {
+            if call.method == Method::PATCH && answer.status == 200 {
+                let (field, value) = call.body.as_ref().unwrap().as_object().unwrap().iter().next().unwrap();
+                let stored = match field.as_str() {
+                    "description" => row.description.clone(),
+                    _ => row.job_name.clone(),
+                };
+                assert_eq!(stored.as_deref(), value.as_str(), "{field} of {row:?}");
+                assert_eq!(&answer.body[field], value, "{answer:?}");
+            }
         }
         let job = api.get(&path).await;
         assert_eq!(job.status, 200, "{job:?}");
         assert_eq!(job.body["is_paused"], row.is_paused, "{job:?} {row:?}");
     }
-    eprintln!("{backend:?}: answers over {PAUSE_ROUNDS} rounds: {statuses:?}");
+    eprintln!("{backend:?}: answers over {PAUSE_ROUNDS} rounds, {sql_writes} writes outside the API: {statuses:?}");
     Arc::into_inner(api).unwrap().finish().await;
 }
 
@@ -289,6 +312,26 @@ async fn child_jobs_cycles_racing(backend: Backend) {
     Arc::into_inner(api).unwrap().finish().await;
 }
 
+/// Changes `job_id`'s `max_retries` (a versioned column) straight through
+/// SQL, past the hooks and the scheduler, until `writing` is cleared or it
+/// made [`SQL_WRITES`] writes; returns how many it made.
+async fn write_until_stopped(db: DatabaseConnection, job_id: String, writing: Arc<AtomicBool>) -> usize {
+    let mut writes = 0;
+    while writing.load(Ordering::Acquire) && writes < SQL_WRITES {
+        job_info::Entity::update_many()
+            .col_expr(
+                job_info::Column::MaxRetries,
+                Expr::value(i32::try_from(writes % 5).unwrap()),
+            )
+            .filter(job_info::Column::JobId.eq(job_id.as_str()))
+            .exec(&db)
+            .await
+            .unwrap();
+        writes += 1;
+    }
+    writes
+}
+
 /// Fails the test if the stored `child_jobs` links close a cycle.
 async fn assert_no_cycle(api: &TestApi) {
     let links: HashMap<String, Vec<String>> = api
@@ -325,6 +368,36 @@ async fn assert_no_cycle(api: &TestApi) {
     for id in links.keys() {
         visit(id, &links, &mut Vec::new(), &mut done);
     }
+}
+
+/// The OpenAPI document lists 404 and 409, each with the error body, on
+/// every write of a job: the answers a writer racing another gets.
+#[tokio::test]
+async fn the_document_lists_404_and_409_on_every_write_of_a_job() {
+    let api = TestApi::start().await;
+    let spec = api.get("/openapi.json").await;
+    assert_eq!(spec.status, 200, "{spec:?}");
+    let writes = [
+        ("/jobs/{job_id}", "put"),
+        ("/jobs/{job_id}", "patch"),
+        ("/jobs/{job_id}", "delete"),
+        ("/jobs/{job_id}/pause", "post"),
+        ("/jobs/{job_id}/resume", "post"),
+        ("/jobs/{job_id}/run", "post"),
+        ("/jobs/{job_id}/cancel", "post"),
+    ];
+    for (path, method) in writes {
+        let responses = &spec.body["paths"][path][method]["responses"];
+        for status in ["404", "409"] {
+            let schema = &responses[status]["content"]["application/json; charset=utf-8"]["schema"]["$ref"];
+            assert_eq!(
+                schema.as_str().map(|r| r.ends_with("/ErrorBody")),
+                Some(true),
+                "{method} {path} documents no {status} with the error body: {responses}"
+            );
+        }
+    }
+    api.finish().await;
 }
 
 backend_tests!(

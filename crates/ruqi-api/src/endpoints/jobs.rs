@@ -143,7 +143,8 @@ impl JobsApi {
     /// Replace a job
     ///
     /// Every writable field takes the body's value, or its default when the
-    /// body leaves it out. A changed schedule is planned again from now.
+    /// body leaves it out. A changed schedule is planned again from now. A
+    /// job deleted meanwhile, even while this request was under way, is 404.
     #[oai(path = "/jobs/:job_id", method = "put", operation_id = "replaceJob")]
     async fn replace_job(
         &self,
@@ -171,6 +172,9 @@ impl JobsApi {
     /// Update a job
     ///
     /// Changes only the fields the body names; `null` clears a field that may be empty.
+    /// A job deleted meanwhile, even while this request was under way, is 404.
+    /// Links in `child_jobs` that would close a cycle are refused (422) even
+    /// when another request writes the rest of the cycle at the same time.
     #[oai(path = "/jobs/:job_id", method = "patch", operation_id = "updateJob")]
     async fn update_job(
         &self,
