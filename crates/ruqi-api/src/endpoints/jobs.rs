@@ -9,8 +9,8 @@ use poem_openapi::{ApiResponse, Enum, OpenApi};
 use ruqi::FieldError;
 use ruqi::entity::job_info;
 use ruqi::query::{JobFilter, JobOrder, Page};
-use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Unchanged;
+use sea_orm::{ActiveModelTrait, DbErr};
 
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
@@ -118,7 +118,9 @@ impl JobsApi {
         if let Some(job_id) = job.job_id.as_deref().filter(|id| id.trim().is_empty()) {
             return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
         }
-        let created = job.0.into_new().insert(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let created = job.0.into_new().insert(&txn).await?;
+        txn.commit().await?;
         tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
         self.0.apply_now(&created.job_id).await;
         let location = format!(
@@ -141,7 +143,8 @@ impl JobsApi {
     /// Replace a job
     ///
     /// Every writable field takes the body's value, or its default when the
-    /// body leaves it out. A changed schedule is planned again from now.
+    /// body leaves it out. A changed schedule is planned again from now. A
+    /// job deleted meanwhile, even while this request was under way, is 404.
     #[oai(path = "/jobs/:job_id", method = "put", operation_id = "replaceJob")]
     async fn replace_job(
         &self,
@@ -157,7 +160,10 @@ impl JobsApi {
                 job_id.0
             )));
         }
-        job.0.into_replacement(job_id.0.clone()).update(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let replaced = job.0.into_replacement(job_id.0.clone()).update(&txn).await;
+        written(replaced, &job_id)?;
+        txn.commit().await?;
         tracing::info!(job_id = %job_id.0, "job replaced through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(Json(self.0.job(&job_id).await?))
@@ -166,6 +172,9 @@ impl JobsApi {
     /// Update a job
     ///
     /// Changes only the fields the body names; `null` clears a field that may be empty.
+    /// A job deleted meanwhile, even while this request was under way, is 404.
+    /// Links in `child_jobs` that would close a cycle are refused (422) even
+    /// when another request writes the rest of the cycle at the same time.
     #[oai(path = "/jobs/:job_id", method = "patch", operation_id = "updateJob")]
     async fn update_job(
         &self,
@@ -173,7 +182,10 @@ impl JobsApi {
         job_id: Path<String>,
         patch: Json<JobPatch>,
     ) -> Result<Json<Job>, ApiError> {
-        patch.0.into_update(job_id.0.clone()).update(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let updated = patch.0.into_update(job_id.0.clone()).update(&txn).await;
+        written(updated, &job_id)?;
+        txn.commit().await?;
         tracing::info!(job_id = %job_id.0, "job updated through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(Json(self.0.job(&job_id).await?))
@@ -195,6 +207,17 @@ impl JobsApi {
         tracing::info!(job_id = %job_id.0, "job deleted through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(DeleteJobResponse::Deleted)
+    }
+}
+
+/// The outcome of an update of `job_id`'s row: an update that found no row
+/// to change (it was deleted after the hook read it) is a 404, as one that
+/// found none to read.
+fn written(outcome: Result<job_info::Model, DbErr>, job_id: &str) -> Result<(), ApiError> {
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(DbErr::RecordNotUpdated) => Err(ApiError::job_not_found(job_id)),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -510,12 +510,16 @@ impl Scheduler {
     }
 
     /// Pauses the job: no fire until it is resumed. Writes `is_paused` and
-    /// `next_run_time = NULL` to the row.
+    /// `next_run_time = NULL` to the row, by a compare-and-set that is tried
+    /// again from the row as it is whenever another write won; fails with
+    /// [`Error::Conflict`](crate::Error::Conflict), changing nothing, only
+    /// if the row kept changing through every attempt.
     pub async fn pause(&self, job_id: &str) -> Result<()> {
         self.inner.set_paused(job_id, true).await
     }
 
-    /// Resumes a paused job from its next fire after now.
+    /// Resumes a paused job from its next fire after now. Concurrent writes
+    /// of the row: as for [`pause`](Self::pause).
     pub async fn resume(&self, job_id: &str) -> Result<()> {
         self.inner.set_paused(job_id, false).await
     }
