@@ -100,7 +100,8 @@ pub struct Options {
     pub header_read_timeout: Duration,
 
     /// How long a connection may go without a byte read or written (a body
-    /// sent too slowly, an answer not read) before it is closed.
+    /// sent too slowly, an answer not read) before it is closed. Keep it
+    /// above 15s, the keep-alive of `/api/events`.
     #[arg(long, env = "RUQI_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub idle_timeout: Duration,
 
