@@ -1,9 +1,10 @@
 //! The server's limits, seen by clients over real connections to the
 //! `ruqi-server` binary: half-sent requests are closed after the header read
-//! timeout while `/api/health` keeps answering, connections beyond the cap
+//! timeout while `/api/health` keeps answering, a stalled body is cut after
+//! the idle timeout, connections beyond the cap
 //! wait while open ones are served, oversized URLs and bodies are answered
-//! with JSON 414 and 413 (and nothing is written), and event streams are
-//! capped.
+//! with JSON 414 and 413 (and nothing is written), as is a request that is
+//! not HTTP (400), and event streams are capped.
 
 #![allow(clippy::unwrap_used)]
 
@@ -109,6 +110,32 @@ async fn beyond_the_connection_cap_new_connections_wait_and_open_ones_are_served
     assert!(server.terminate().await.success(), "{}", server.output());
 }
 
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_cut_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--idle-timeout", "1s", "--header-read-timeout", "30s"];
+    let mut server = ServerProcess::start(dir.path(), &args, &[]).await;
+    let mut stream = TcpStream::connect(address(&server)).await.unwrap();
+    let head = format!(
+        "POST /api/jobs HTTP/1.1\r\nHost: {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n",
+        address(&server)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(br#"{"job_id": "#).await.unwrap();
+    let stalled = Instant::now();
+    assert!(
+        closed_by_server(&mut stream).await,
+        "a stalled body is still being waited for"
+    );
+    assert!(
+        stalled.elapsed() >= Duration::from_millis(900),
+        "closed after {:?}, before the 1s idle timeout",
+        stalled.elapsed()
+    );
+    assert_eq!(server.get("/api/jobs").await.1["total"], 0);
+    assert!(server.terminate().await.success(), "{}", server.output());
+}
+
 async fn oversized_urls_and_bodies_are_refused_with_json(backend: Backend) {
     let Some(test_db) = TestDb::new(backend).await else {
         return;
@@ -131,6 +158,14 @@ async fn oversized_urls_and_bodies_are_refused_with_json(backend: Backend) {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "uri_too_long", "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+
+    // A request that is not HTTP at all gets the same shape from the parser.
+    let mut stream = TcpStream::connect(address(&server)).await.unwrap();
+    stream.write_all(b"HELLO THERE\r\n\r\n").await.unwrap();
+    let (status, head, body) = read_answer(&mut stream).await;
+    assert_eq!(status, 400, "{head}{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "bad_request", "{body}");
 
     // A body over the limit, with its length declared…
     let job = |job_id: &str, description_bytes: usize| {
