@@ -34,6 +34,12 @@ const REQUEST_GRACE: Duration = Duration::from_secs(10);
 /// `/api/ui/`, where `/` leads), and on the signal stops taking requests,
 /// then lets running jobs finish (or records them as cancelled).
 ///
+/// Connections are served under the limits of `options` (header read and
+/// idle timeouts, a connection cap), requests under its rules (a body size
+/// limit, a cap on event streams, JSON-only writes, and without a token a
+/// `Host` naming the server); `http` jobs and alert webhooks refuse the
+/// server's own address unless `--allow-self-requests` is given.
+///
 /// A start that fails leaves the node registry as it found it: a port in
 /// use, or a database that cannot be opened or migrated, fails the start
 /// before the scheduler registers the node.
