@@ -80,13 +80,73 @@ impl OwnAddresses {
                 Err(_) => Vec::new(),
             },
         };
-        match targets.into_iter().find(|target| self.is_own(*target)) {
-            Some(target) => Err(Refused {
+        if let Some(target) = targets.iter().find(|target| self.is_own(**target)) {
+            return Err(Refused {
                 url: url.clone(),
-                target,
-            }),
-            None => Ok(()),
+                target: *target,
+            });
         }
+        if literal.is_err() && !targets.is_empty() {
+            VettedNames::global().remember(host, targets.iter().map(SocketAddr::ip).collect());
+        }
+        Ok(())
+    }
+}
+
+/// How many names [`VettedNames`] keeps before it starts afresh.
+const MAX_VETTED_NAMES: usize = 1024;
+
+/// The addresses [`OwnAddresses::check`] last found for each name it let
+/// through, which the clients of [`client_builder`] connect to instead of
+/// asking DNS again: a name whose answer changes between the check and the
+/// connection (DNS rebinding) cannot lead that request to this server.
+/// Names never checked are resolved as usual.
+///
+/// Kept by name alone (the resolver is not told the port), so two requests
+/// racing to one name on different ports while its answer flips could still
+/// swap addresses; each request's own check narrows that to such a race.
+#[derive(Debug, Default)]
+struct VettedNames {
+    names: std::sync::Mutex<std::collections::HashMap<String, Vec<IpAddr>>>,
+}
+
+impl VettedNames {
+    /// The one table of the process, shared by every client of this module.
+    fn global() -> &'static Self {
+        static NAMES: std::sync::OnceLock<VettedNames> = std::sync::OnceLock::new();
+        NAMES.get_or_init(Self::default)
+    }
+
+    fn remember(&self, name: &str, addrs: Vec<IpAddr>) {
+        let mut names = self.names.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if names.len() >= MAX_VETTED_NAMES && !names.contains_key(name) {
+            names.clear();
+        }
+        names.insert(name.to_ascii_lowercase(), addrs);
+    }
+
+    fn get(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let names = self.names.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        names.get(&name.to_ascii_lowercase()).cloned()
+    }
+}
+
+/// Resolves through [`VettedNames`], and DNS for names not checked.
+#[derive(Debug)]
+struct VettedResolver;
+
+impl reqwest::dns::Resolve for VettedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let vetted = VettedNames::global().get(name.as_str());
+        let name = name.as_str().to_owned();
+        Box::pin(async move {
+            // Port 0: the connector puts the URL's port in.
+            let addrs: Vec<SocketAddr> = match vetted {
+                Some(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect(),
+                None => tokio::net::lookup_host((name.as_str(), 0)).await?.collect(),
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -132,11 +192,13 @@ pub(crate) enum SendError {
     TooManyRedirects(Url),
 }
 
-/// A client that leaves redirects to [`send`].
+/// A client that leaves redirects to [`send`] and connects to the addresses
+/// its checks found.
 pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     Client::builder()
         .user_agent(concat!("ruqi/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(VettedResolver))
 }
 
 /// Sends `request` with `client` (built by [`client_builder`]), following
@@ -318,6 +380,22 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_checked_name_connects_to_the_addresses_checked() {
+        let own = OwnAddresses::new(vec![addr("127.0.0.1:8200")]);
+        own.check(&Url::parse("http://LocalHost:9000/").unwrap()).await.unwrap();
+        let vetted = VettedNames::global().get("localhost").unwrap();
+        assert!(vetted.iter().all(IpAddr::is_loopback), "{vetted:?}");
+        // What the client connects to is what was checked, not a fresh answer.
+        VettedNames::global().remember("rebound.test", vec!["192.0.2.7".parse().unwrap()]);
+        let resolved: Vec<SocketAddr> =
+            reqwest::dns::Resolve::resolve(&VettedResolver, "rebound.test".parse().unwrap())
+                .await
+                .unwrap()
+                .collect();
+        assert_eq!(resolved, [addr("192.0.2.7:0")]);
     }
 
     #[test]

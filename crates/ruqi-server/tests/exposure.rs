@@ -234,6 +234,11 @@ async fn http_jobs_and_alerts_cannot_reach_the_servers_own_api(backend: Backend)
     let output = run["output"].as_str().unwrap();
     assert!(output.contains(r#""method":"POST""#), "{output}");
     assert!(output.contains("planted"), "{output}");
+    // By name too: `localhost` on another port is not the server.
+    let by_name = elsewhere.replace("127.0.0.1", "localhost");
+    http_job(&server, "elsewhere-by-name", &format!("{by_name}/echo")).await;
+    let run = server.run_to_end("elsewhere-by-name").await;
+    assert_eq!(run["status"], "success", "{run}");
 
     // An alert aimed at the API is not sent either; the log says why.
     let job = json!({
@@ -254,7 +259,17 @@ async fn http_jobs_and_alerts_cannot_reach_the_servers_own_api(backend: Backend)
 
     let mut ids = job_ids(&server).await;
     ids.sort();
-    assert_eq!(ids, ["alerting", "by-name", "direct", "elsewhere", "redirected"]);
+    assert_eq!(
+        ids,
+        [
+            "alerting",
+            "by-name",
+            "direct",
+            "elsewhere",
+            "elsewhere-by-name",
+            "redirected"
+        ]
+    );
     assert!(server.terminate().await.success(), "{}", server.output());
 
     // Allowed by the operator, the same job reaches the API.
