@@ -80,6 +80,45 @@ pub struct Options {
     /// timed-out, missed or lost run of a job without an alert_url of its own
     #[arg(long, env = "RUQI_ALERT_WEBHOOK", value_parser = parse_webhook, hide_env_values = true)]
     pub alert_webhook: Option<String>,
+
+    /// Let `http` jobs and alert webhooks send requests to this server's own
+    /// listen address (its admin API), directly or through a redirect.
+    #[arg(long, env = "RUQI_ALLOW_SELF_REQUESTS")]
+    pub allow_self_requests: bool,
+
+    /// Host names (host or host:port, comma-separated) the `Host` header may
+    /// name besides the listen address and, on loopback, `localhost`. Without
+    /// a token the `Host` header is always checked (against DNS rebinding);
+    /// with tokens, only when this flag is given.
+    #[arg(long = "allowed-host", env = "RUQI_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// How long a client has to send a request's headers, from the moment
+    /// the connection opens or the previous answer was sent; a connection
+    /// that has not sent them by then is closed (an idle keep-alive one too).
+    #[arg(long, env = "RUQI_HEADER_READ_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// How long a connection may go without a byte read or written (a body
+    /// sent too slowly, an answer not read) before it is closed. Keep it
+    /// above 15s, the keep-alive of `/api/events`.
+    #[arg(long, env = "RUQI_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+
+    /// The largest request body accepted (bytes, or with KiB, MiB or GiB);
+    /// a larger one is answered 413.
+    #[arg(long, env = "RUQI_MAX_BODY_SIZE", value_parser = parse_size, default_value = "1MiB")]
+    pub max_body_size: usize,
+
+    /// How many connections are served at once; further ones wait to be
+    /// accepted until one closes (requests on open connections go on).
+    #[arg(long, env = "RUQI_MAX_CONNECTIONS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// How many clients may follow `/api/events` at once; one more is
+    /// answered 503.
+    #[arg(long, env = "RUQI_MAX_EVENT_STREAMS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_event_streams: u32,
 }
 
 impl Options {
@@ -128,6 +167,26 @@ fn parse_webhook(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// A size in bytes: `1048576`, `512KiB`, `1MiB`, `2GiB` (`K`, `M`, `G`, `KB`… read the same).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (such as 1048576, 512KiB or 1MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("`{other}` is not a size unit (KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
 /// A period written as a job's interval rule is: `500ms`, `10s`, `1m30s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let period = ruqi::trigger::parse_interval(text).map_err(|e| e.reason)?;
@@ -153,6 +212,25 @@ mod tests {
         assert_eq!(options.takeover_after, None);
         assert_eq!(options.poll_interval, None);
         assert_eq!(options.alert_webhook, None);
+        assert_eq!(options.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(options.idle_timeout, Duration::from_secs(60));
+        assert_eq!(options.max_body_size, 1024 * 1024);
+        assert_eq!(options.max_connections, 256);
+        assert_eq!(options.max_event_streams, 32);
+        assert!(options.allowed_hosts.is_empty());
+        assert!(!options.allow_self_requests);
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("2 MiB"), Ok(2 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+        assert!(Options::try_parse_from(["ruqi-server", "--max-connections", "0"]).is_err());
     }
 
     #[test]

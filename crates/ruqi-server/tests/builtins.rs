@@ -411,7 +411,13 @@ async fn log_writes_its_args_as_the_output_line() {
 
 fn registry(allow_shell: bool) -> Registry {
     let mut registry = Registry::new();
-    register_builtins(&mut registry, &BuiltinOptions { allow_shell });
+    register_builtins(
+        &mut registry,
+        &BuiltinOptions {
+            allow_shell,
+            ..Default::default()
+        },
+    );
     registry
 }
 

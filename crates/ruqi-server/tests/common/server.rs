@@ -13,7 +13,7 @@ use serde_json::Value;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 8] = [
+const SERVER_VARS: [&str; 17] = [
     "RUQI_DATABASE_URL",
     "RUQI_LISTEN",
     "RUQI_TOKEN",
@@ -22,6 +22,15 @@ const SERVER_VARS: [&str; 8] = [
     "RUQI_HEARTBEAT_INTERVAL",
     "RUQI_ALLOW_SHELL",
     "RUQI_ALLOW_UNAUTHENTICATED",
+    "RUQI_ALERT_WEBHOOK",
+    "RUQI_ALLOW_SELF_REQUESTS",
+    "RUQI_ALLOWED_HOSTS",
+    "RUQI_HEADER_READ_TIMEOUT",
+    "RUQI_IDLE_TIMEOUT",
+    "RUQI_MAX_BODY_SIZE",
+    "RUQI_MAX_CONNECTIONS",
+    "RUQI_MAX_EVENT_STREAMS",
+    "RUQI_POLL_INTERVAL",
 ];
 
 /// A free port on 127.0.0.1.
@@ -139,12 +148,15 @@ impl ServerProcess {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
+        } else if method != reqwest::Method::GET {
+            // The server takes writes only as JSON, body or not.
+            request = request.header("content-type", "application/json");
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status().as_u16();
@@ -193,6 +205,50 @@ impl Drop for ServerProcess {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 answer from `stream`: its status, its head (lower
+/// case) and its body, read by `content-length`.
+pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    let head_end = loop {
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk).await.expect("read the answer");
+        assert!(n > 0, "closed before an answer: {}", String::from_utf8_lossy(&data));
+        data.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).expect("a status line");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |l| l.trim().parse().expect("a length"));
+    while data.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.expect("read the body");
+        assert!(n > 0, "closed mid-body");
+        data.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&data[head_end..head_end + length]).into_owned();
+    (status, head, body)
+}
+
+/// Whether the server closed `stream` (reads end) within [`DEADLINE`]; what
+/// it sent before closing is ignored.
+pub async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0; 1024];
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(give_up, stream.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
         }
     }
 }
