@@ -13,11 +13,13 @@ use serde_json::Value;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 8] = [
+const SERVER_VARS: [&str; 10] = [
     "RUQI_DATABASE_URL",
     "RUQI_LISTEN",
     "RUQI_TOKEN",
+    "RUQI_TOKEN_FILE",
     "RUQI_READ_TOKEN",
+    "RUQI_READ_TOKEN_FILE",
     "RUQI_NODE_NAME",
     "RUQI_HEARTBEAT_INTERVAL",
     "RUQI_ALLOW_SHELL",
@@ -104,6 +106,11 @@ impl ServerProcess {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server logged.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -167,14 +174,21 @@ impl ServerProcess {
 
     /// Runs `job_id` now and polls its execution until it has ended.
     pub async fn run_to_end(&self, job_id: &str) -> Value {
+        self.run_to_end_as(job_id, None).await
+    }
+
+    /// [`ServerProcess::run_to_end`] with `token` on every request.
+    pub async fn run_to_end_as(&self, job_id: &str, token: Option<&str>) -> Value {
         let (status, run) = self
-            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), None, None)
+            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), token, None)
             .await;
         assert_eq!(status, 202, "{run}");
         let id = run["execution_id"].as_str().expect("an execution id").to_owned();
         let give_up = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let (status, execution) = self.get(&format!("/api/executions/{id}")).await;
+            let (status, execution) = self
+                .call(reqwest::Method::GET, &format!("/api/executions/{id}"), token, None)
+                .await;
             if status == 200 && execution["status"] != "running" {
                 return execution;
             }
