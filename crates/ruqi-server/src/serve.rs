@@ -30,10 +30,9 @@ const REQUEST_GRACE: Duration = Duration::from_secs(10);
 /// `/api/ui/`, where `/` leads), and on the signal stops taking requests,
 /// then lets running jobs finish (or records them as cancelled).
 ///
-/// A start that fails leaves the node registry as it found it: a token file
-/// that cannot be read or holds no token, a port in use, or a database that
-/// cannot be opened or migrated, fails the start before the scheduler
-/// registers the node.
+/// A start that fails leaves the node registry as it found it: a port in
+/// use, or a database that cannot be opened or migrated, fails the start
+/// before the scheduler registers the node.
 pub async fn serve(options: Options) -> Result<(), Error> {
     let options = options.read_token_files()?;
     let stop = StopSignals::install()?;

@@ -7,8 +7,7 @@ use poem_openapi::Object;
 use poem_openapi::types::MaybeUndefined;
 use ruqi::entity::job_info;
 use ruqi::query::{JobView, Paged};
-use ruqi::registry::REDACTED;
-use ruqi::{Registry, Schedule, TriggerKind};
+use ruqi::{Schedule, TriggerKind};
 use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
 use serde_json::Value;
 
@@ -99,7 +98,7 @@ impl Job {
     /// The job as the API shows it; a row without a `timezone` is read in
     /// `default_timezone` (the scheduler's). With `hide_secrets`, the secret
     /// arguments its function declares there are redacted.
-    pub(crate) fn new(view: JobView, default_timezone: &str, hide_secrets: Option<&Registry>) -> Self {
+    pub(crate) fn new(view: JobView, default_timezone: &str, hide_secrets: Option<&ruqi::Registry>) -> Self {
         let row = view.job;
         let args = match (ruqi::job::parse_args(row.args.as_deref()), hide_secrets) {
             (Ok(mut value), Some(registry)) => {
@@ -108,7 +107,9 @@ impl Job {
             }
             (Ok(value), None) => value,
             // Text that does not parse cannot be told apart: all of it, or none.
-            (Err(_), Some(registry)) if registry.may_hold_secrets(&row.func) => Value::String(REDACTED.to_owned()),
+            (Err(_), Some(registry)) if registry.may_hold_secrets(&row.func) => {
+                Value::String(ruqi::registry::REDACTED.to_owned())
+            }
             (Err(_), _) => Value::String(row.args.unwrap_or_default()),
         };
         let rule_description = describe_rule(
@@ -169,7 +170,7 @@ pub(crate) struct JobList {
 
 impl JobList {
     /// The page as the API shows it (see [`Job::new`]).
-    pub(crate) fn new(page: Paged<JobView>, default_timezone: &str, hide_secrets: Option<&Registry>) -> Self {
+    pub(crate) fn new(page: Paged<JobView>, default_timezone: &str, hide_secrets: Option<&ruqi::Registry>) -> Self {
         Self {
             items: page
                 .items

@@ -13,18 +13,19 @@ use serde_json::Value;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 10] = [
+const SERVER_VARS: [&str; 8] = [
     "RUQI_DATABASE_URL",
     "RUQI_LISTEN",
     "RUQI_TOKEN",
-    "RUQI_TOKEN_FILE",
     "RUQI_READ_TOKEN",
-    "RUQI_READ_TOKEN_FILE",
     "RUQI_NODE_NAME",
     "RUQI_HEARTBEAT_INTERVAL",
     "RUQI_ALLOW_SHELL",
     "RUQI_ALLOW_UNAUTHENTICATED",
 ];
+
+/// The files the server reads tokens from, cleared like [`SERVER_VARS`].
+const TOKEN_FILE_VARS: [&str; 2] = ["RUQI_TOKEN_FILE", "RUQI_READ_TOKEN_FILE"];
 
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
@@ -51,7 +52,7 @@ impl ServerProcess {
         let log_file = std::fs::File::create(&log).expect("create the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ruqi-server"));
         command.current_dir(dir).args(args);
-        for var in SERVER_VARS {
+        for var in SERVER_VARS.into_iter().chain(TOKEN_FILE_VARS) {
             command.env_remove(var);
         }
         let names_listen = args.contains(&"--listen") || env.iter().any(|(k, _)| *k == "RUQI_LISTEN");
