@@ -1,6 +1,7 @@
 //! The server's flags, each with an environment variable to fall back on.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -25,6 +26,16 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 /// let options = Options::try_parse_from(["ruqi-server", "--token", "s3cret", "--allow-shell"]).unwrap();
 /// assert!(options.allow_shell);
 /// assert!(options.auth().is_enabled());
+///
+/// // Tokens are better kept out of the command line, which every user of the host can read.
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("admin"), "first\n\n  second  \n").unwrap();
+/// let file = dir.path().join("admin");
+/// let options = Options::try_parse_from(["ruqi-server", "--token-file", file.to_str().unwrap()])
+///     .unwrap()
+///     .read_token_files()
+///     .unwrap();
+/// assert_eq!(options.token, ["first", "second"]);
 /// ```
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ruqi-server", version, about, long_about = None)]
@@ -39,12 +50,23 @@ pub struct Options {
 
     /// Bearer token with the admin scope (comma-separated for several).
     /// Without any token the API is open, and only a loopback address is allowed.
+    /// On a shared host prefer --token-file or RUQI_TOKEN: every user can read
+    /// a process's command line.
     #[arg(long, env = "RUQI_TOKEN", value_delimiter = ',', hide_env_values = true)]
     pub token: Vec<String>,
+
+    /// File holding admin-scope tokens, one per line (blank lines and
+    /// surrounding spaces ignored); adds to --token.
+    #[arg(long, env = "RUQI_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 
     /// Bearer token with the read-only scope (comma-separated for several).
     #[arg(long, env = "RUQI_READ_TOKEN", value_delimiter = ',', hide_env_values = true)]
     pub read_token: Vec<String>,
+
+    /// File holding read-only tokens, one per line; adds to --read-token.
+    #[arg(long, env = "RUQI_READ_TOKEN_FILE")]
+    pub read_token_file: Option<PathBuf>,
 
     /// This process's name in job_execution.node [default: host name and process id]
     #[arg(long, env = "RUQI_NODE_NAME")]
@@ -122,6 +144,20 @@ pub struct Options {
 }
 
 impl Options {
+    /// Reads `--token-file` and `--read-token-file` (if given) into `token` and
+    /// `read_token`. A file that cannot be read, or holds no token, fails: a
+    /// server meant to be protected must not start open, or with a token
+    /// nobody has.
+    pub fn read_token_files(mut self) -> Result<Self, Error> {
+        if let Some(path) = self.token_file.take() {
+            self.token.extend(tokens_in_file("--token-file", &path)?);
+        }
+        if let Some(path) = self.read_token_file.take() {
+            self.read_token.extend(tokens_in_file("--read-token-file", &path)?);
+        }
+        Ok(self)
+    }
+
     /// The tokens as the admin API checks them; no token at all disables the check.
     pub fn auth(&self) -> Auth {
         let tokens = || self.token.iter().chain(&self.read_token).filter(|t| !t.is_empty());
@@ -153,6 +189,27 @@ impl Options {
             None => Ok(()),
         }
     }
+}
+
+/// The tokens in the file at `path`: one per line, blank lines and the spaces
+/// around each token ignored.
+fn tokens_in_file(flag: &'static str, path: &Path) -> Result<Vec<String>, Error> {
+    let failed = |reason: String| Error::TokenFile {
+        flag,
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| failed(format!("cannot be read: {e}")))?;
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if tokens.is_empty() {
+        return Err(failed("holds no token (one per line expected)".to_owned()));
+    }
+    Ok(tokens)
 }
 
 /// A webhook address: `http://` or `https://`, a host, no spaces.
@@ -263,6 +320,51 @@ mod tests {
         assert_eq!(auth.scope_of("b"), Some(ruqi_api::Scope::Admin));
         assert_eq!(auth.scope_of("r"), Some(ruqi_api::Scope::Read));
         assert!(parse(&["--read-token", "r"]).auth().is_enabled());
+    }
+
+    #[test]
+    fn token_files_add_one_token_per_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = dir.path().join("admin");
+        let read = dir.path().join("read");
+        std::fs::write(&admin, "  a1  \r\n\n\ta2\n").unwrap();
+        std::fs::write(&read, "r1").unwrap();
+        let options = parse(&[
+            "--token",
+            "cli",
+            "--token-file",
+            admin.to_str().unwrap(),
+            "--read-token-file",
+            read.to_str().unwrap(),
+        ])
+        .read_token_files()
+        .unwrap();
+        assert_eq!(options.token, ["cli", "a1", "a2"]);
+        assert_eq!(options.read_token, ["r1"]);
+        let auth = options.auth();
+        assert_eq!(auth.scope_of("a2"), Some(ruqi_api::Scope::Admin));
+        assert_eq!(auth.scope_of("r1"), Some(ruqi_api::Scope::Read));
+    }
+
+    #[test]
+    fn an_empty_or_missing_token_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank");
+        std::fs::write(&blank, "\n   \n").unwrap();
+        let err = parse(&["--read-token-file", blank.to_str().unwrap()])
+            .read_token_files()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--read-token-file") && err.contains("holds no token"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing");
+        let err = parse(&["--token-file", missing.to_str().unwrap()])
+            .read_token_files()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--token-file") && err.contains("cannot be read"), "{err}");
     }
 
     #[test]

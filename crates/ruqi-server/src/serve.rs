@@ -44,6 +44,7 @@ const REQUEST_GRACE: Duration = Duration::from_secs(10);
 /// use, or a database that cannot be opened or migrated, fails the start
 /// before the scheduler registers the node.
 pub async fn serve(options: Options) -> Result<(), Error> {
+    let options = options.read_token_files()?;
     let stop = StopSignals::install()?;
     let addrs = resolve(&options.listen).await?;
     options.check_exposure(&addrs)?;

@@ -70,11 +70,12 @@ impl JobsApi {
     ///
     /// Jobs matching every filter given, one page at a time, with the live
     /// `next_run_time`, `is_running` and `running` of this process's scheduler.
+    /// A read-only token sees secret arguments as `"***"`.
     #[oai(path = "/jobs", method = "get", operation_id = "listJobs")]
     #[allow(clippy::too_many_arguments)]
     async fn list_jobs(
         &self,
-        _auth: ReadAccess,
+        auth: ReadAccess,
         /// Only jobs in this group.
         job_name: Query<Option<String>>,
         /// Only jobs running this function.
@@ -101,7 +102,11 @@ impl JobsApi {
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
         let page = requested_page(offset.0, limit.0)?;
         let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
-        Ok(Json(JobList::new(jobs, self.0.default_timezone())))
+        Ok(Json(JobList::new(
+            jobs,
+            self.0.default_timezone(),
+            self.0.hide_secrets_from(auth.0),
+        )))
     }
 
     /// Create a job
@@ -135,9 +140,11 @@ impl JobsApi {
     }
 
     /// Get a job
+    ///
+    /// A read-only token sees secret arguments as `"***"`; the admin scope sees them in full.
     #[oai(path = "/jobs/:job_id", method = "get", operation_id = "getJob")]
-    async fn get_job(&self, _auth: ReadAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
-        Ok(Json(self.0.job(&job_id).await?))
+    async fn get_job(&self, auth: ReadAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
+        Ok(Json(self.0.job_for(&job_id, auth.0).await?))
     }
 
     /// Replace a job

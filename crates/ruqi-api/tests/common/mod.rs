@@ -42,6 +42,17 @@ struct EchoArgs {
     text: String,
 }
 
+/// The arguments of `upload`: a function of the application with a secret argument.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UploadArgs {
+    bucket: String,
+    #[schemars(extend("x-ruqi-secret" = true))]
+    access_key: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
 /// An answer: status, headers and the JSON body (`null` when empty).
 #[derive(Debug)]
 pub struct Answer {
@@ -264,6 +275,12 @@ fn registry(gate: Arc<Semaphore>) -> Registry {
             Ok::<_, String>(())
         })
         .description("Writes its text to the output");
+    registry
+        .register_typed("upload", |ctx: JobContext, args: UploadArgs| async move {
+            ctx.log(format!("uploading to {} with {} tags", args.bucket, args.tags.len()));
+            Ok::<_, String>(args.access_key.len().to_string())
+        })
+        .description("Uploads to a bucket; its access key is secret");
     registry.register("fail", |_ctx: JobContext| async { Err::<(), _>("boom") });
     let chatty_gate = gate.clone();
     registry.register("chatty", move |ctx: JobContext| {

@@ -152,8 +152,9 @@ struct HttpFields {
     method: Option<HttpMethod>,
     /// The `http://` or `https://` URL to request.
     url: HttpUrl,
-    /// Request headers, by name.
+    /// Request headers, by name. Secret: a read-only token sees the names, not the values.
     #[serde(default)]
+    #[schemars(extend("x-ruqi-secret" = true))]
     headers: BTreeMap<String, String>,
     /// A JSON body, sent as `application/json` unless `headers` name another content type.
     json: Option<Value>,

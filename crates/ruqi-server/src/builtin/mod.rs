@@ -13,7 +13,7 @@ pub use http::{
     DEFAULT_HTTP_TIMEOUT, HttpArgs, HttpBody, HttpMethod, RESPONSE_BODY_LIMIT_BYTES, run_http, run_http_guarded,
 };
 pub use log::run_log;
-pub use shell::{STDERR_LABEL, ShellArgs, ShellCommand, run_shell};
+pub use shell::{INHERITED_VARS, SHELL_PATH, STDERR_LABEL, ShellArgs, ShellCommand, run_shell};
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -72,8 +72,9 @@ pub fn register_builtins(registry: &mut Registry, options: &BuiltinOptions) {
                 run_shell(&ctx, args).await
             })
             .description(
-                "Runs a command as the server's user. Args: {argv: [program, args…]} or {script: \"text for sh -c\"}, \
-                 with optional cwd, env and timeout_s.",
+                "Runs a command as the server's user, without the server's environment. Args: {argv: [program, args…]} \
+                 or {script: \"text for sh -c\"}, with optional cwd, env (its only variables besides PATH, HOME, USER, \
+                 LOGNAME and LANG) and timeout_s.",
             );
     }
 }

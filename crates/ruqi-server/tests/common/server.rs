@@ -33,6 +33,9 @@ const SERVER_VARS: [&str; 17] = [
     "RUQI_POLL_INTERVAL",
 ];
 
+/// The files the server reads tokens from, cleared like [`SERVER_VARS`].
+const TOKEN_FILE_VARS: [&str; 2] = ["RUQI_TOKEN_FILE", "RUQI_READ_TOKEN_FILE"];
+
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind a free port");
@@ -58,7 +61,7 @@ impl ServerProcess {
         let log_file = std::fs::File::create(&log).expect("create the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ruqi-server"));
         command.current_dir(dir).args(args);
-        for var in SERVER_VARS {
+        for var in SERVER_VARS.into_iter().chain(TOKEN_FILE_VARS) {
             command.env_remove(var);
         }
         let names_listen = args.contains(&"--listen") || env.iter().any(|(k, _)| *k == "RUQI_LISTEN");
@@ -111,6 +114,11 @@ impl ServerProcess {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the server logged.
@@ -179,14 +187,21 @@ impl ServerProcess {
 
     /// Runs `job_id` now and polls its execution until it has ended.
     pub async fn run_to_end(&self, job_id: &str) -> Value {
+        self.run_to_end_as(job_id, None).await
+    }
+
+    /// [`ServerProcess::run_to_end`] with `token` on every request.
+    pub async fn run_to_end_as(&self, job_id: &str, token: Option<&str>) -> Value {
         let (status, run) = self
-            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), None, None)
+            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), token, None)
             .await;
         assert_eq!(status, 202, "{run}");
         let id = run["execution_id"].as_str().expect("an execution id").to_owned();
         let give_up = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let (status, execution) = self.get(&format!("/api/executions/{id}")).await;
+            let (status, execution) = self
+                .call(reqwest::Method::GET, &format!("/api/executions/{id}"), token, None)
+                .await;
             if status == 200 && execution["status"] != "running" {
                 return execution;
             }
