@@ -299,3 +299,28 @@ pub async fn add_running(db: &DatabaseConnection, id: &str, job_id: &str, node: 
     .await
     .unwrap();
 }
+
+/// Declares, for each test function `name(backend: Backend)` given, a module `name`
+/// with one test per backend (`sqlite`, `postgres`, `mysql`); a backend whose URL is
+/// not set skips (and fails under `CI=true`) as [`TestDb`] decides.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    super::$name(super::Backend::MySql).await;
+                }
+            }
+        )+
+    };
+}

@@ -313,27 +313,6 @@ async fn a_killed_process_loses_no_fire(backend: Backend) {
     test_db.drop_database().await;
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$name(super::Backend::MySql).await;
-                }
-            }
-        )+
-    };
-}
-
 on_every_backend!(
     three_processes_run_every_fire_exactly_once,
     a_killed_process_loses_no_fire

@@ -283,27 +283,6 @@ async fn http_jobs_and_alerts_cannot_reach_the_servers_own_api(backend: Backend)
     test_db.drop_database().await;
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$name(super::Backend::MySql).await;
-                }
-            }
-        )+
-    };
-}
-
 on_every_backend!(
     writes_a_browser_could_send_from_another_site_are_refused,
     http_jobs_and_alerts_cannot_reach_the_servers_own_api,

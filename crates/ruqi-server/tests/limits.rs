@@ -262,25 +262,4 @@ async fn event_streams_beyond_the_cap_are_refused_until_one_closes() {
     assert!(server.terminate().await.success(), "{}", server.output());
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$name(super::Backend::MySql).await;
-                }
-            }
-        )+
-    };
-}
-
 on_every_backend!(oversized_urls_and_bodies_are_refused_with_json);

@@ -259,27 +259,6 @@ async fn read_tokens_see_http_headers_and_shell_env_redacted(backend: Backend) {
     test_db.drop_database().await;
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$name(super::Backend::MySql).await;
-                }
-            }
-        )+
-    };
-}
-
 on_every_backend!(
     token_files_guard_the_api_and_stay_off_the_command_line,
     shell_jobs_see_their_env_and_nothing_of_the_servers,

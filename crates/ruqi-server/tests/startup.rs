@@ -104,27 +104,6 @@ async fn a_start_that_cannot_bind_its_port_leaves_no_node_behind(backend: Backen
     test_db.drop_database().await;
 }
 
-macro_rules! on_every_backend {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$name(super::Backend::MySql).await;
-                }
-            }
-        )+
-    };
-}
-
 on_every_backend!(
     three_servers_started_at_once_on_an_empty_database_all_come_up,
     a_start_that_cannot_bind_its_port_leaves_no_node_behind,
