@@ -56,7 +56,7 @@ impl TestDb {
             }
         };
         let admin = Database::connect(&url).await.expect("connect to the test server");
-        let name = format!("ruqi_api_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let name = format!("ruqi_t_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
