@@ -22,10 +22,12 @@
 
 mod admin;
 mod auth;
+mod body_field;
 mod endpoints;
 mod error;
 mod methods;
 mod model;
+mod spec;
 mod ui;
 
 pub use admin::AdminApi;

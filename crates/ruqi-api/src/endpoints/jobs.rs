@@ -118,6 +118,7 @@ impl JobsApi {
         if let Some(job_id) = job.job_id.as_deref().filter(|id| id.trim().is_empty()) {
             return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
         }
+        job.check_limits()?;
         let created = job.0.into_new().insert(&self.0.db).await?;
         tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
         self.0.apply_now(&created.job_id).await;
@@ -152,11 +153,14 @@ impl JobsApi {
         if let Some(body_id) = &job.job_id
             && *body_id != *job_id
         {
-            return Err(ApiError::bad_request(format!(
-                "the body's job_id {body_id:?} differs from the path's {:?}; a job_id cannot be changed",
-                job_id.0
-            )));
+            return Err(FieldError::new(
+                "job_id",
+                body_id.as_str(),
+                format!("differs from the path's {:?}: a job_id cannot be changed", job_id.0),
+            )
+            .into());
         }
+        job.check_limits()?;
         job.0.into_replacement(job_id.0.clone()).update(&self.0.db).await?;
         tracing::info!(job_id = %job_id.0, "job replaced through the admin API");
         self.0.apply_now(&job_id).await;
@@ -173,6 +177,7 @@ impl JobsApi {
         job_id: Path<String>,
         patch: Json<JobPatch>,
     ) -> Result<Json<Job>, ApiError> {
+        patch.check_limits()?;
         patch.0.into_update(job_id.0.clone()).update(&self.0.db).await?;
         tracing::info!(job_id = %job_id.0, "job updated through the admin API");
         self.0.apply_now(&job_id).await;
