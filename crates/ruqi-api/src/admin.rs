@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::endpoint::BoxEndpoint;
 use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::{OpenApiService, ServerObject};
 use ruqi::Scheduler;
 use sea_orm::DatabaseConnection;
@@ -15,8 +15,9 @@ use sea_orm::DatabaseConnection;
 use crate::auth::Auth;
 use crate::body_field::BodySchemas;
 use crate::endpoints::{Apis, Ctx, apis};
-use crate::error::error_to_json;
+use crate::error::{ApiError, error_to_json};
 use crate::methods::AllowedMethods;
+use crate::nul::TextParameters;
 use crate::spec;
 use crate::ui;
 
@@ -94,6 +95,7 @@ impl AdminApi {
         let docs = service.swagger_ui();
         let allowed = Arc::new(AllowedMethods::from_spec(&document));
         let bodies = Arc::new(BodySchemas::from_document(&document));
+        let texts = Arc::new(TextParameters::from_document(&document));
         let spec = make_sync(move |_| {
             poem::Response::builder()
                 .content_type("application/json")
@@ -109,9 +111,14 @@ impl AdminApi {
             .around(move |ep, mut req| {
                 let allowed = allowed.clone();
                 let bodies = bodies.clone();
+                let texts = texts.clone();
                 async move {
                     let path = req.uri().path().to_owned();
                     let method = req.method().clone();
+                    if let Some(field) = texts.with_nul(&method, &path, req.uri().query()) {
+                        let message = format!("{field} holds the NUL character (%00), which no text may hold");
+                        return Ok(ApiError::bad_parameter(&field, message).into_response());
+                    }
                     // Kept to name the field of a body the parser refuses (see `name_refused_field`).
                     let body = if bodies.takes_body(&method, &path) {
                         let bytes = req.take_body().into_bytes().await?;

@@ -108,6 +108,7 @@ fn fits(property: &Value, value: &Value) -> bool {
     match property.get("type").and_then(Value::as_str) {
         Some("string") => match (value.as_str(), format) {
             (Some(text), Some("date-time")) => DateTime::parse_from_rfc3339(text).is_ok(),
+            (Some(text), _) if text.contains('\0') => false,
             (Some(_), _) => property
                 .get("enum")
                 .and_then(Value::as_array)
@@ -174,6 +175,7 @@ mod tests {
         let refused = |body: &str| bodies.refused_field(&put, "/things/a", body.as_bytes());
         assert_eq!(refused(r#"{"name": "a", "count": null, "args": [1]}"#), None);
         assert_eq!(refused(r#"{"name": false}"#).as_deref(), Some("name"));
+        assert_eq!(refused(r#"{"name": "a\u0000"}"#).as_deref(), Some("name"));
         assert_eq!(refused(r#"{"name": "a", "count": -1}"#).as_deref(), Some("count"));
         assert_eq!(
             refused(r#"{"name": "a", "count": 4294967296}"#).as_deref(),

@@ -27,6 +27,7 @@ mod endpoints;
 mod error;
 mod methods;
 mod model;
+mod nul;
 mod spec;
 mod ui;
 

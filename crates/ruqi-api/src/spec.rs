@@ -25,6 +25,10 @@ const JOB_BODIES: [&str; 2] = ["JobSpec", "JobPatch"];
 /// readers take bounds in.
 const PARAMETER_BOUNDS: [(&str, u64, u64); 2] = [("offset", 0, i64::MAX as u64), ("from_line", 0, i64::MAX as u64)];
 
+/// What every text parameter and text field of a body matches: no NUL
+/// character (see [`TextParameters`](crate::nul::TextParameters)).
+const NO_NUL: &str = r"^[^\x00]*$";
+
 /// Operations reached from a created or read job, with its `job_id`.
 const JOB_LINKS: [(&str, &str); 10] = [
     ("GetJob", "getJob"),
@@ -136,7 +140,21 @@ fn close_bodies(schemas: &mut Map<String, Value>) {
     for name in CLOSED_BODIES {
         if let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) {
             schema.insert("additionalProperties".to_owned(), Value::Bool(false));
+            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                properties.values_mut().for_each(forbid_nul);
+            }
         }
+    }
+}
+
+/// A plain text schema (no format, no enum) gets the [`NO_NUL`] pattern.
+fn forbid_nul(schema: &mut Value) {
+    let Some(schema) = schema.as_object_mut() else { return };
+    if schema.get("type").and_then(Value::as_str) == Some("string")
+        && !schema.contains_key("format")
+        && !schema.contains_key("enum")
+    {
+        schema.insert("pattern".to_owned(), json!(NO_NUL));
     }
 }
 
@@ -168,7 +186,10 @@ fn bound_parameters(operation: &mut Value) {
     let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else {
         return;
     };
-    for parameter in parameters {
+    for parameter in parameters.iter_mut() {
+        if let Some(schema) = parameter.get_mut("schema") {
+            forbid_nul(schema);
+        }
         let Some(name) = parameter.get("name").and_then(Value::as_str) else {
             continue;
         };

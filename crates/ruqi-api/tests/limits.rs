@@ -172,3 +172,26 @@ async fn the_document_states_nullability_bounds_closed_bodies_and_every_refusal(
     assert_eq!(created["operationId"], "getJob");
     assert_eq!(created["parameters"]["job_id"], "$response.body#/job_id");
 }
+
+#[tokio::test]
+async fn the_nul_character_is_refused_in_every_text_naming_where_it_was() {
+    let api = TestApi::start().await;
+    api.get("/jobs/a%00b")
+        .await
+        .assert_error(400, "bad_request", Some("job_id"));
+    api.get("/executions?job_id=a%00")
+        .await
+        .assert_error(400, "bad_request", Some("job_id"));
+    api.get("/jobs?offset=0&text=%00")
+        .await
+        .assert_error(400, "bad_request", Some("text"));
+    let mut body = job("nul");
+    body["description"] = json!("a\u{0}b");
+    api.post("/jobs", body)
+        .await
+        .assert_error(400, "bad_request", Some("description"));
+    api.post("/executions/cleanup", json!({"keep_last": 1, "job_id": "\u{0}"}))
+        .await
+        .assert_error(400, "bad_request", Some("job_id"));
+    assert!(api.rows().await.is_empty());
+}

@@ -242,8 +242,8 @@ impl ExecutionsApi {
     /// Clean up history
     ///
     /// Deletes old executions and answers how many went. An
-    /// `older_than_days` reaching back before the earliest date there can be
-    /// (any count above about 95 million) means "older than anything":
+    /// `older_than_days` reaching back before the year 1000, the earliest date
+    /// every backend stores, means "older than anything":
     /// nothing is deleted.
     #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
     async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {

@@ -105,7 +105,7 @@ impl From<Paged<job_execution::Model>> for ExecutionList {
 #[oai(deny_unknown_fields)]
 pub(crate) struct Cleanup {
     /// Delete rows scheduled more than this many days ago; a count reaching
-    /// back before the earliest date there can be deletes nothing.
+    /// back before the year 1000 (the earliest date every backend stores) deletes nothing.
     #[oai(nullable, validator(minimum(value = "0"), maximum(value = "4294967295")))]
     pub(crate) older_than_days: Option<u32>,
     /// Keep this many newest rows per job.
