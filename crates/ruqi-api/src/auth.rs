@@ -123,10 +123,11 @@ impl Auth {
         granted
     }
 
-    /// Checks the request's `Authorization: Bearer` header against `needed`.
-    fn authorize(&self, req: &Request, needed: Scope) -> Result<(), ApiError> {
+    /// Checks the request's `Authorization: Bearer` header against `needed`
+    /// and answers the scope the caller has.
+    fn authorize(&self, req: &Request, needed: Scope) -> Result<Scope, ApiError> {
         if self.tokens.is_none() {
-            return Ok(());
+            return Ok(Scope::Admin);
         }
         let Some(header) = req.headers().get(poem::http::header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized(
@@ -146,7 +147,7 @@ impl Auth {
         };
         match self.scope_of(token) {
             None => Err(ApiError::unauthorized("the bearer token is not valid")),
-            Some(scope) if scope >= needed => Ok(()),
+            Some(scope) if scope >= needed => Ok(scope),
             Some(scope) => Err(ApiError::forbidden(format!(
                 "this token has the {} scope; this operation needs the {} scope",
                 scope.as_str(),
@@ -184,7 +185,7 @@ fn register_scheme(registry: &mut Registry) {
     );
 }
 
-async fn extract(req: &Request, needed: Scope) -> poem::Result<()> {
+async fn extract(req: &Request, needed: Scope) -> poem::Result<Scope> {
     let auth = req
         .data::<Arc<Auth>>()
         .ok_or_else(|| poem::Error::from(ApiError::internal(&"the admin API was mounted without its Auth")))?;
@@ -194,7 +195,11 @@ async fn extract(req: &Request, needed: Scope) -> poem::Result<()> {
 macro_rules! scope_extractor {
     ($(#[$doc:meta])* $name:ident, $scope:expr) => {
         $(#[$doc])*
-        pub(crate) struct $name;
+        pub(crate) struct $name(
+            /// The scope the caller's token has (at least the one required).
+            #[allow(dead_code)]
+            pub(crate) Scope,
+        );
 
         impl<'a> ApiExtractor<'a> for $name {
             const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
@@ -214,7 +219,7 @@ macro_rules! scope_extractor {
                 _body: &mut RequestBody,
                 _param_opts: ExtractParamOptions<Self::ParamType>,
             ) -> poem::Result<Self> {
-                extract(req, $scope).await.map(|()| $name)
+                extract(req, $scope).await.map($name)
             }
         }
     };
@@ -258,8 +263,9 @@ mod tests {
     fn headers_are_checked_by_scheme_and_token() {
         let auth = Auth::bearer().admin_token("a").read_token("r");
         let req = |h: &str| Request::builder().header("authorization", h).finish();
-        assert!(auth.authorize(&req("Bearer a"), Scope::Admin).is_ok());
-        assert!(auth.authorize(&req("bearer r"), Scope::Read).is_ok());
+        assert_eq!(auth.authorize(&req("Bearer a"), Scope::Admin).ok(), Some(Scope::Admin));
+        assert_eq!(auth.authorize(&req("Bearer a"), Scope::Read).ok(), Some(Scope::Admin));
+        assert_eq!(auth.authorize(&req("bearer r"), Scope::Read).ok(), Some(Scope::Read));
         assert!(matches!(
             auth.authorize(&req("Bearer r"), Scope::Admin),
             Err(ApiError::Forbidden(_))
@@ -272,10 +278,11 @@ mod tests {
             auth.authorize(&Request::builder().finish(), Scope::Read),
             Err(ApiError::Unauthorized(..))
         ));
-        assert!(
+        assert_eq!(
             Auth::disabled()
-                .authorize(&Request::builder().finish(), Scope::Admin)
-                .is_ok()
+                .authorize(&Request::builder().finish(), Scope::Read)
+                .ok(),
+            Some(Scope::Admin)
         );
     }
 }

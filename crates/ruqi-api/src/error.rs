@@ -39,11 +39,14 @@ pub enum ApiError {
     /// The token's scope does not allow this operation (a read-only token on a write).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// No such job or execution.
+    /// No such job or execution, including a job a concurrent `DELETE`
+    /// removed while this request was under way.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// A job with this `job_id` exists already, or the job's row cannot be
-    /// scheduled and so cannot be paused, resumed, run or previewed.
+    /// A job with this `job_id` exists already; the job's row cannot be
+    /// scheduled and so cannot be paused, resumed, run or previewed; or
+    /// (`conflict`) concurrent writes of the job kept winning and this one
+    /// was not applied: nothing changed, it may be sent again.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// A value was refused (rule, time zone, function, args, policy…);
@@ -186,6 +189,7 @@ impl From<CoreError> for ApiError {
         match error {
             CoreError::Invalid(field_error) => Self::invalid(&field_error),
             CoreError::JobNotFound { job_id } => Self::job_not_found(&job_id),
+            conflict @ CoreError::Conflict { .. } => Self::conflict(conflict.to_string()),
             CoreError::ShutDown => Self::Unavailable(body("unavailable", "the scheduler is shutting down", None)),
             other => Self::internal(&other),
         }

@@ -13,7 +13,7 @@ async fn functions_are_listed_with_description_and_schema() {
     assert_eq!(answer.status, 200, "{answer:?}");
     let functions = answer.body.as_array().unwrap();
     let names: Vec<&str> = functions.iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["chatty", "echo", "fail", "gated", "noop"]);
+    assert_eq!(names, ["chatty", "echo", "fail", "gated", "noop", "upload"]);
     let echo = &functions[1];
     assert_eq!(echo["description"], "Writes its text to the output");
     assert_eq!(echo["args_schema"]["properties"]["text"]["type"], "string");

@@ -72,10 +72,10 @@ function apiUrl(path, query = {}) {
  */
 export async function request(method, path, { query, body, signal } = {}) {
   const init = { method, signal, cache: 'no-store', headers: headers() };
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // Every write says JSON, body or not: ruqi-server refuses writes that do
+  // not, since a page on another site cannot send them without asking first.
+  if (method !== 'GET') init.headers['content-type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   let response;
   try {
     response = await fetch(apiUrl(path, query), init);

@@ -185,6 +185,7 @@ fn bars(results: &Results) -> Vec<Bar> {
     all.extend(feed_bars(results.feed.as_ref().map(|s| &s.report)));
     all.extend(throughput::bars(results.throughput.as_ref().map(|s| &s.report)));
     all.extend(cluster::bars(results.cluster.as_ref().map(|s| &s.report)));
+    all.extend(api::bars(results.api.as_ref().map(|s| &s.report)));
     for scenario in REPORTED {
         all.extend((scenario.bars)(results.reported.get(scenario.name)));
     }

@@ -67,6 +67,16 @@ pub enum Error {
         /// The id that was looked up.
         job_id: String,
     },
+    /// A change to the job's row kept losing to concurrent writes of the same
+    /// row (edits, runs starting and ending) until this call gave up; it
+    /// changed nothing, and may be tried again.
+    #[error("job {job_id:?} kept changing while being {action}; nothing was changed, try again")]
+    Conflict {
+        /// The job.
+        job_id: String,
+        /// What was being done: `paused` or `resumed`.
+        action: &'static str,
+    },
     /// The store (the database, for `ruqi-store`) failed.
     #[error("store: {0}")]
     Store(String),

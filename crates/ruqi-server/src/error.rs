@@ -9,7 +9,7 @@ pub enum Error {
     /// A listen address other than loopback was asked for without any token.
     #[error(
         "refusing to listen on {addr} without a token: anyone who can reach it could change jobs{shell}. \
-         Give --token (or RUQI_TOKEN), listen on a loopback address such as 127.0.0.1, \
+         Give --token-file (or RUQI_TOKEN), listen on a loopback address such as 127.0.0.1, \
          or pass --allow-unauthenticated if the network is trusted"
     )]
     Unprotected {
@@ -17,6 +17,16 @@ pub enum Error {
         addr: SocketAddr,
         /// Names `shell` when it is on (it makes the exposure worse).
         shell: &'static str,
+    },
+    /// A token file cannot be read or holds no token.
+    #[error("{flag} {path:?} {reason}")]
+    TokenFile {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// The file as given.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The listen address does not resolve or cannot be bound.
     #[error("listen address {address:?}: {source}")]

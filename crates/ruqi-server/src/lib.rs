@@ -11,10 +11,14 @@
 //! [`Options`] are its flags; [`serve`] runs it until Ctrl-C or SIGTERM.
 
 pub mod builtin;
+mod connections;
 mod error;
 mod options;
+mod outbound;
+mod request_rules;
 mod serve;
 
 pub use error::Error;
 pub use options::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, Options};
+pub use outbound::{OwnAddresses, Refused};
 pub use serve::serve;

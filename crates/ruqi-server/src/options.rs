@@ -1,6 +1,7 @@
 //! The server's flags, each with an environment variable to fall back on.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
@@ -25,6 +26,16 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 /// let options = Options::try_parse_from(["ruqi-server", "--token", "s3cret", "--allow-shell"]).unwrap();
 /// assert!(options.allow_shell);
 /// assert!(options.auth().is_enabled());
+///
+/// // Tokens are better kept out of the command line, which every user of the host can read.
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("admin"), "first\n\n  second  \n").unwrap();
+/// let file = dir.path().join("admin");
+/// let options = Options::try_parse_from(["ruqi-server", "--token-file", file.to_str().unwrap()])
+///     .unwrap()
+///     .read_token_files()
+///     .unwrap();
+/// assert_eq!(options.token, ["first", "second"]);
 /// ```
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ruqi-server", version, about, long_about = None)]
@@ -39,12 +50,23 @@ pub struct Options {
 
     /// Bearer token with the admin scope (comma-separated for several).
     /// Without any token the API is open, and only a loopback address is allowed.
+    /// On a shared host prefer --token-file or RUQI_TOKEN: every user can read
+    /// a process's command line.
     #[arg(long, env = "RUQI_TOKEN", value_delimiter = ',', hide_env_values = true)]
     pub token: Vec<String>,
+
+    /// File holding admin-scope tokens, one per line (blank lines and
+    /// surrounding spaces ignored); adds to --token.
+    #[arg(long, env = "RUQI_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 
     /// Bearer token with the read-only scope (comma-separated for several).
     #[arg(long, env = "RUQI_READ_TOKEN", value_delimiter = ',', hide_env_values = true)]
     pub read_token: Vec<String>,
+
+    /// File holding read-only tokens, one per line; adds to --read-token.
+    #[arg(long, env = "RUQI_READ_TOKEN_FILE")]
+    pub read_token_file: Option<PathBuf>,
 
     /// This process's name in job_execution.node [default: host name and process id]
     #[arg(long, env = "RUQI_NODE_NAME")]
@@ -80,9 +102,62 @@ pub struct Options {
     /// timed-out, missed or lost run of a job without an alert_url of its own
     #[arg(long, env = "RUQI_ALERT_WEBHOOK", value_parser = parse_webhook, hide_env_values = true)]
     pub alert_webhook: Option<String>,
+
+    /// Let `http` jobs and alert webhooks send requests to this server's own
+    /// listen address (its admin API), directly or through a redirect.
+    #[arg(long, env = "RUQI_ALLOW_SELF_REQUESTS")]
+    pub allow_self_requests: bool,
+
+    /// Host names (host or host:port, comma-separated) the `Host` header may
+    /// name besides the listen address and, on loopback, `localhost`. Without
+    /// a token the `Host` header is always checked (against DNS rebinding);
+    /// with tokens, only when this flag is given.
+    #[arg(long = "allowed-host", env = "RUQI_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// How long a client has to send a request's headers, from the moment
+    /// the connection opens or the previous answer was sent; a connection
+    /// that has not sent them by then is closed (an idle keep-alive one too).
+    #[arg(long, env = "RUQI_HEADER_READ_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// How long a connection may go without a byte read or written (a body
+    /// sent too slowly, an answer not read) before it is closed. Keep it
+    /// above 15s, the keep-alive of `/api/events`.
+    #[arg(long, env = "RUQI_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+
+    /// The largest request body accepted (bytes, or with KiB, MiB or GiB);
+    /// a larger one is answered 413.
+    #[arg(long, env = "RUQI_MAX_BODY_SIZE", value_parser = parse_size, default_value = "1MiB")]
+    pub max_body_size: usize,
+
+    /// How many connections are served at once; further ones wait to be
+    /// accepted until one closes (requests on open connections go on).
+    #[arg(long, env = "RUQI_MAX_CONNECTIONS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// How many clients may follow `/api/events` at once; one more is
+    /// answered 503.
+    #[arg(long, env = "RUQI_MAX_EVENT_STREAMS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_event_streams: u32,
 }
 
 impl Options {
+    /// Reads `--token-file` and `--read-token-file` (if given) into `token` and
+    /// `read_token`. A file that cannot be read, or holds no token, fails: a
+    /// server meant to be protected must not start open, or with a token
+    /// nobody has.
+    pub fn read_token_files(mut self) -> Result<Self, Error> {
+        if let Some(path) = self.token_file.take() {
+            self.token.extend(tokens_in_file("--token-file", &path)?);
+        }
+        if let Some(path) = self.read_token_file.take() {
+            self.read_token.extend(tokens_in_file("--read-token-file", &path)?);
+        }
+        Ok(self)
+    }
+
     /// The tokens as the admin API checks them; no token at all disables the check.
     pub fn auth(&self) -> Auth {
         let tokens = || self.token.iter().chain(&self.read_token).filter(|t| !t.is_empty());
@@ -116,6 +191,27 @@ impl Options {
     }
 }
 
+/// The tokens in the file at `path`: one per line, blank lines and the spaces
+/// around each token ignored.
+fn tokens_in_file(flag: &'static str, path: &Path) -> Result<Vec<String>, Error> {
+    let failed = |reason: String| Error::TokenFile {
+        flag,
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| failed(format!("cannot be read: {e}")))?;
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if tokens.is_empty() {
+        return Err(failed("holds no token (one per line expected)".to_owned()));
+    }
+    Ok(tokens)
+}
+
 /// A webhook address: `http://` or `https://`, a host, no spaces.
 fn parse_webhook(text: &str) -> Result<String, String> {
     let rest = text
@@ -126,6 +222,26 @@ fn parse_webhook(text: &str) -> Result<String, String> {
         return Err("is not a valid web address".to_owned());
     }
     Ok(text.to_owned())
+}
+
+/// A size in bytes: `1048576`, `512KiB`, `1MiB`, `2GiB` (`K`, `M`, `G`, `KB`… read the same).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (such as 1048576, 512KiB or 1MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("`{other}` is not a size unit (KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// A period written as a job's interval rule is: `500ms`, `10s`, `1m30s`.
@@ -153,6 +269,25 @@ mod tests {
         assert_eq!(options.takeover_after, None);
         assert_eq!(options.poll_interval, None);
         assert_eq!(options.alert_webhook, None);
+        assert_eq!(options.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(options.idle_timeout, Duration::from_secs(60));
+        assert_eq!(options.max_body_size, 1024 * 1024);
+        assert_eq!(options.max_connections, 256);
+        assert_eq!(options.max_event_streams, 32);
+        assert!(options.allowed_hosts.is_empty());
+        assert!(!options.allow_self_requests);
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("2 MiB"), Ok(2 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+        assert!(Options::try_parse_from(["ruqi-server", "--max-connections", "0"]).is_err());
     }
 
     #[test]
@@ -185,6 +320,51 @@ mod tests {
         assert_eq!(auth.scope_of("b"), Some(ruqi_api::Scope::Admin));
         assert_eq!(auth.scope_of("r"), Some(ruqi_api::Scope::Read));
         assert!(parse(&["--read-token", "r"]).auth().is_enabled());
+    }
+
+    #[test]
+    fn token_files_add_one_token_per_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = dir.path().join("admin");
+        let read = dir.path().join("read");
+        std::fs::write(&admin, "  a1  \r\n\n\ta2\n").unwrap();
+        std::fs::write(&read, "r1").unwrap();
+        let options = parse(&[
+            "--token",
+            "cli",
+            "--token-file",
+            admin.to_str().unwrap(),
+            "--read-token-file",
+            read.to_str().unwrap(),
+        ])
+        .read_token_files()
+        .unwrap();
+        assert_eq!(options.token, ["cli", "a1", "a2"]);
+        assert_eq!(options.read_token, ["r1"]);
+        let auth = options.auth();
+        assert_eq!(auth.scope_of("a2"), Some(ruqi_api::Scope::Admin));
+        assert_eq!(auth.scope_of("r1"), Some(ruqi_api::Scope::Read));
+    }
+
+    #[test]
+    fn an_empty_or_missing_token_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank");
+        std::fs::write(&blank, "\n   \n").unwrap();
+        let err = parse(&["--read-token-file", blank.to_str().unwrap()])
+            .read_token_files()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--read-token-file") && err.contains("holds no token"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing");
+        let err = parse(&["--token-file", missing.to_str().unwrap()])
+            .read_token_files()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--token-file") && err.contains("cannot be read"), "{err}");
     }
 
     #[test]

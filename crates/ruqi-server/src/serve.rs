@@ -1,19 +1,23 @@
 //! Running the server: database, scheduler, admin API, and a graceful stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, BoxAcceptor, Listener, TcpListener};
 use poem::middleware::Tracing;
 use poem::web::Redirect;
-use poem::{EndpointExt, Route, Server};
+use poem::{EndpointExt, Route};
 use ruqi::Registry;
 use ruqi_api::AdminApi;
 use sea_orm::Database;
 
 use crate::builtin::{BuiltinOptions, register_builtins};
-use crate::{Error, Options};
+use crate::connections::{ConnectionLimits, serve_connections};
+use crate::outbound::GuardedWebhooks;
+use crate::request_rules::{HostRule, RequestRules};
+use crate::{Error, Options, OwnAddresses};
 
 /// Where the admin API is mounted.
 const API_PREFIX: &str = "/api";
@@ -30,14 +34,31 @@ const REQUEST_GRACE: Duration = Duration::from_secs(10);
 /// `/api/ui/`, where `/` leads), and on the signal stops taking requests,
 /// then lets running jobs finish (or records them as cancelled).
 ///
+/// Connections are served under the limits of `options` (header read and
+/// idle timeouts, a connection cap), requests under its rules (a body size
+/// limit, a cap on event streams, JSON-only writes, and without a token a
+/// `Host` naming the server); `http` jobs and alert webhooks refuse the
+/// server's own address unless `--allow-self-requests` is given.
+///
 /// A start that fails leaves the node registry as it found it: a port in
 /// use, or a database that cannot be opened or migrated, fails the start
 /// before the scheduler registers the node.
 pub async fn serve(options: Options) -> Result<(), Error> {
+    let options = options.read_token_files()?;
     let stop = StopSignals::install()?;
     let addrs = resolve(&options.listen).await?;
     options.check_exposure(&addrs)?;
     let acceptor = bind(&options.listen, &addrs).await?;
+    let bound: Vec<SocketAddr> = acceptor
+        .local_addr()
+        .iter()
+        .filter_map(|addr| addr.as_socket_addr().copied())
+        .collect();
+    let own = if options.allow_self_requests {
+        OwnAddresses::none()
+    } else {
+        OwnAddresses::new(bound.clone())
+    };
 
     let db = Database::connect(&options.database_url).await?;
     ruqi::migrate(&db).await?;
@@ -47,6 +68,7 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         &mut registry,
         &BuiltinOptions {
             allow_shell: options.allow_shell,
+            refused_targets: own.clone(),
         },
     );
     let mut feed = ruqi::FeedConfig::default();
@@ -66,7 +88,7 @@ pub async fn serve(options: Options) -> Result<(), Error> {
     }
     builder = builder.alerts(ruqi::AlertConfig {
         default_url: options.alert_webhook.clone(),
-        transport: Some(std::sync::Arc::new(ruqi::HttpTransport::new())),
+        transport: Some(std::sync::Arc::new(GuardedWebhooks::new(own))),
         ..Default::default()
     });
     let scheduler = builder.start().await?;
@@ -78,6 +100,16 @@ pub async fn serve(options: Options) -> Result<(), Error> {
             options.listen
         );
     }
+    // Without a token the API trusts whoever reaches it, so the Host must
+    // name this server; with tokens, only when hosts are listed.
+    let hosts = (!auth.is_enabled() || !options.allowed_hosts.is_empty())
+        .then(|| HostRule::new(bound.clone(), &options.allowed_hosts));
+    let rules = Arc::new(RequestRules::new(
+        hosts,
+        API_PREFIX,
+        options.max_body_size,
+        usize::try_from(options.max_event_streams).unwrap_or(usize::MAX),
+    ));
     let app = Route::new()
         .nest(
             API_PREFIX,
@@ -87,25 +119,30 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         // Outside the API (and before it: a path that does not decode) the
         // answers are JSON of the API's shape too.
         .catch_all_error(ruqi_api::error_to_json)
-        .with(Tracing);
+        .around(move |ep, req| {
+            let rules = rules.clone();
+            async move { rules.apply(&ep, req).await }
+        })
+        .with(Tracing)
+        .map_to_response()
+        .boxed();
 
-    for addr in acceptor
-        .local_addr()
-        .iter()
-        .filter_map(|addr| addr.as_socket_addr().copied())
-    {
+    for addr in &bound {
         tracing::info!(
             node = %scheduler.status().node,
             shell = options.allow_shell,
             "ruqi-server listening on http://{addr} (admin page at http://{addr}{PAGE_PATH}, Swagger UI at http://{addr}{API_PREFIX}/docs)"
         );
     }
-    let served = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, stop.received(), Some(REQUEST_GRACE))
-        .await;
+    let limits = ConnectionLimits {
+        header_read_timeout: options.header_read_timeout,
+        idle_timeout: options.idle_timeout,
+        max_connections: usize::try_from(options.max_connections).unwrap_or(usize::MAX),
+    };
+    serve_connections(acceptor, app, limits, stop.received(), REQUEST_GRACE).await;
     tracing::info!("no longer taking requests; stopping the scheduler");
     scheduler.shutdown().await;
-    served.map_err(Error::Serve)
+    Ok(())
 }
 
 /// The addresses `listen` names.

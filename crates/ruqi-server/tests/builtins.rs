@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use common::{BIG_BODY_BYTES, Run, http_server};
 use ruqi::Registry;
 use ruqi_server::builtin::{
-    BuiltinOptions, HttpArgs, RESPONSE_BODY_LIMIT_BYTES, ShellArgs, ShellCommand, register_builtins, run_http, run_log,
-    run_shell,
+    BuiltinOptions, HttpArgs, INHERITED_VARS, RESPONSE_BODY_LIMIT_BYTES, SHELL_PATH, ShellArgs, ShellCommand,
+    register_builtins, run_http, run_log, run_shell,
 };
 use serde_json::{Value, json};
 
@@ -229,6 +229,41 @@ async fn shell_honours_cwd_and_env() {
 }
 
 #[tokio::test]
+async fn shell_commands_see_only_path_a_few_inherited_variables_and_their_env() {
+    let run = Run::new();
+    run_shell(
+        &run.ctx,
+        shell_args(json!({"argv": ["env"], "env": {"JOB_SETTING": "on"}})),
+    )
+    .await
+    .unwrap();
+    let output = run.output();
+    let mut names: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| name)
+        .collect();
+    names.sort_unstable();
+    let allowed: Vec<&str> = ["PATH", "JOB_SETTING"].into_iter().chain(INHERITED_VARS).collect();
+    assert!(names.iter().all(|name| allowed.contains(name)), "{output}");
+    assert!(output.contains(&format!("PATH={SHELL_PATH}\n")), "{output}");
+    assert!(output.contains("JOB_SETTING=on\n"), "{output}");
+    // The test runner's own variables (cargo sets many) stay out.
+    assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+    assert!(!output.contains("CARGO_"), "{output}");
+
+    // `env` may replace PATH too.
+    let run = Run::new();
+    run_shell(
+        &run.ctx,
+        shell_args(json!({"script": "echo \"$PATH\"", "env": {"PATH": "/bin:/usr/bin"}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run.output(), "/bin:/usr/bin\n");
+}
+
+#[tokio::test]
 async fn shell_labels_stderr_lines() {
     let run = Run::new();
     run_shell(&run.ctx, shell_args(json!({"script": "echo out; echo warn >&2"})))
@@ -411,7 +446,13 @@ async fn log_writes_its_args_as_the_output_line() {
 
 fn registry(allow_shell: bool) -> Registry {
     let mut registry = Registry::new();
-    register_builtins(&mut registry, &BuiltinOptions { allow_shell });
+    register_builtins(
+        &mut registry,
+        &BuiltinOptions {
+            allow_shell,
+            ..Default::default()
+        },
+    );
     registry
 }
 
@@ -493,4 +534,45 @@ fn schemas_refuse_bad_args_naming_the_field() {
         let err = registry.validate_args(func, &args).unwrap_err().to_string();
         assert!(err.contains(mention), "{func} {args}: {err}");
     }
+}
+
+#[test]
+fn shell_env_is_checked_by_the_schema_naming_the_variable() {
+    let registry = registry(true);
+    for (env, field) in [
+        (json!({"A=B": "1"}), "args/env"),
+        (json!({"": "1"}), "args/env"),
+        (json!({"A": 5}), "args/env/A"),
+        (json!({"A": "nul\u{0}inside"}), "args/env/A"),
+        (json!(["A=1"]), "args/env"),
+    ] {
+        let args = json!({"script": "true", "env": env});
+        let err = registry.validate_args("shell", &args).unwrap_err();
+        assert_eq!(err.field, field, "{args}: {err}");
+        assert!(
+            !err.to_string().contains("nul"),
+            "a secret value is never quoted: {err}"
+        );
+    }
+}
+
+#[test]
+fn http_headers_and_shell_env_are_secret() {
+    let registry = registry(true);
+    let mut http =
+        json!({"url": "https://example.com/", "headers": {"Authorization": "Bearer s3cret", "Accept": "text/plain"}});
+    registry.redact_args("http", &mut http);
+    assert_eq!(
+        http,
+        json!({"url": "https://example.com/", "headers": {"Authorization": "***", "Accept": "***"}})
+    );
+    let mut shorthand = json!("https://example.com/hook");
+    registry.redact_args("http", &mut shorthand);
+    assert_eq!(shorthand, json!("https://example.com/hook"));
+    let mut shell = json!({"argv": ["deploy"], "env": {"API_KEY": "k"}});
+    registry.redact_args("shell", &mut shell);
+    assert_eq!(shell, json!({"argv": ["deploy"], "env": {"API_KEY": "***"}}));
+    let mut log = json!({"anything": "shown"});
+    registry.redact_args("log", &mut log);
+    assert_eq!(log, json!({"anything": "shown"}));
 }

@@ -258,8 +258,14 @@ async fn an_open_api_is_refused_on_a_non_loopback_address() {
 async fn every_refusal_is_json_in_the_api_shape_inside_api_and_out() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut server = ServerProcess::start(dir.path(), &[], &[]).await;
-    let send =
-        |method: reqwest::Method, path: &str| server.http.request(method, format!("{}{path}", server.base)).send();
+    // Writes are sent as JSON: the router's own refusals are what is tested.
+    let send = |method: reqwest::Method, path: &str| {
+        server
+            .http
+            .request(method, format!("{}{path}", server.base))
+            .header("content-type", "application/json")
+            .send()
+    };
     for (method, path, status, code, allow) in [
         (reqwest::Method::GET, "/api/jobs/%ff", 400, "bad_request", None),
         (reqwest::Method::GET, "/api/nothing/here", 404, "not_found", None),

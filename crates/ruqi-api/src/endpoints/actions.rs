@@ -39,7 +39,8 @@ impl ActionsApi {
     /// Pause a job
     ///
     /// No fire until it is resumed (`is_paused = true`, `next_run_time = null`).
-    /// A run in progress goes on.
+    /// A run in progress goes on. While other writes of the job win, it tries
+    /// again; 409 `conflict` only if the row never holds still (nothing changed).
     #[oai(path = "/jobs/:job_id/pause", method = "post", operation_id = "pauseJob")]
     async fn pause_job(&self, _auth: AdminAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
         self.0.ensure_scheduled(&job_id).await?;
@@ -50,7 +51,8 @@ impl ActionsApi {
 
     /// Resume a job
     ///
-    /// It fires next at its first fire time after now.
+    /// It fires next at its first fire time after now. Concurrent writes: as
+    /// for a pause.
     #[oai(path = "/jobs/:job_id/resume", method = "post", operation_id = "resumeJob")]
     async fn resume_job(&self, _auth: AdminAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
         self.0.ensure_scheduled(&job_id).await?;

@@ -9,8 +9,8 @@ use poem_openapi::{ApiResponse, Enum, OpenApi};
 use ruqi::FieldError;
 use ruqi::entity::job_info;
 use ruqi::query::{JobFilter, JobOrder, Page};
-use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Unchanged;
+use sea_orm::{ActiveModelTrait, DbErr};
 
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
@@ -70,11 +70,12 @@ impl JobsApi {
     ///
     /// Jobs matching every filter given, one page at a time, with the live
     /// `next_run_time`, `is_running` and `running` of this process's scheduler.
+    /// A read-only token sees secret arguments as `"***"`.
     #[oai(path = "/jobs", method = "get", operation_id = "listJobs")]
     #[allow(clippy::too_many_arguments)]
     async fn list_jobs(
         &self,
-        _auth: ReadAccess,
+        auth: ReadAccess,
         /// Only jobs in this group.
         job_name: Query<Option<String>>,
         /// Only jobs running this function.
@@ -101,7 +102,11 @@ impl JobsApi {
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
         let page = requested_page(offset.0, limit.0)?;
         let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
-        Ok(Json(JobList::new(jobs, self.0.default_timezone())))
+        Ok(Json(JobList::new(
+            jobs,
+            self.0.default_timezone(),
+            self.0.hide_secrets_from(auth.0),
+        )))
     }
 
     /// Create a job
@@ -119,7 +124,9 @@ impl JobsApi {
             return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
         }
         job.check_limits()?;
-        let created = job.0.into_new().insert(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let created = job.0.into_new().insert(&txn).await?;
+        txn.commit().await?;
         tracing::info!(job_id = %created.job_id, func = %created.func, "job created through the admin API");
         self.0.apply_now(&created.job_id).await;
         let location = format!(
@@ -134,15 +141,18 @@ impl JobsApi {
     }
 
     /// Get a job
+    ///
+    /// A read-only token sees secret arguments as `"***"`; the admin scope sees them in full.
     #[oai(path = "/jobs/:job_id", method = "get", operation_id = "getJob")]
-    async fn get_job(&self, _auth: ReadAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
-        Ok(Json(self.0.job(&job_id).await?))
+    async fn get_job(&self, auth: ReadAccess, job_id: Path<String>) -> Result<Json<Job>, ApiError> {
+        Ok(Json(self.0.job_for(&job_id, auth.0).await?))
     }
 
     /// Replace a job
     ///
     /// Every writable field takes the body's value, or its default when the
-    /// body leaves it out. A changed schedule is planned again from now.
+    /// body leaves it out. A changed schedule is planned again from now. A
+    /// job deleted meanwhile, even while this request was under way, is 404.
     #[oai(path = "/jobs/:job_id", method = "put", operation_id = "replaceJob")]
     async fn replace_job(
         &self,
@@ -161,7 +171,10 @@ impl JobsApi {
             .into());
         }
         job.check_limits()?;
-        job.0.into_replacement(job_id.0.clone()).update(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let replaced = job.0.into_replacement(job_id.0.clone()).update(&txn).await;
+        written(replaced, &job_id)?;
+        txn.commit().await?;
         tracing::info!(job_id = %job_id.0, "job replaced through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(Json(self.0.job(&job_id).await?))
@@ -170,6 +183,9 @@ impl JobsApi {
     /// Update a job
     ///
     /// Changes only the fields the body names; `null` clears a field that may be empty.
+    /// A job deleted meanwhile, even while this request was under way, is 404.
+    /// Links in `child_jobs` that would close a cycle are refused (422) even
+    /// when another request writes the rest of the cycle at the same time.
     #[oai(path = "/jobs/:job_id", method = "patch", operation_id = "updateJob")]
     async fn update_job(
         &self,
@@ -178,7 +194,10 @@ impl JobsApi {
         patch: Json<JobPatch>,
     ) -> Result<Json<Job>, ApiError> {
         patch.check_limits()?;
-        patch.0.into_update(job_id.0.clone()).update(&self.0.db).await?;
+        let txn = job_info::begin_write(&self.0.db).await?;
+        let updated = patch.0.into_update(job_id.0.clone()).update(&txn).await;
+        written(updated, &job_id)?;
+        txn.commit().await?;
         tracing::info!(job_id = %job_id.0, "job updated through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(Json(self.0.job(&job_id).await?))
@@ -200,6 +219,17 @@ impl JobsApi {
         tracing::info!(job_id = %job_id.0, "job deleted through the admin API");
         self.0.apply_now(&job_id).await;
         Ok(DeleteJobResponse::Deleted)
+    }
+}
+
+/// The outcome of an update of `job_id`'s row: an update that found no row
+/// to change (it was deleted after the hook read it) is a 404, as one that
+/// found none to read.
+fn written(outcome: Result<job_info::Model, DbErr>, job_id: &str) -> Result<(), ApiError> {
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(DbErr::RecordNotUpdated) => Err(ApiError::job_not_found(job_id)),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -18,10 +18,11 @@ pub(crate) use system::SystemApi;
 use std::sync::Arc;
 
 use poem_openapi::Tags;
-use ruqi::Scheduler;
 use ruqi::query::Page;
+use ruqi::{Registry, Scheduler};
 use sea_orm::DatabaseConnection;
 
+use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::model::Job;
 
@@ -77,10 +78,22 @@ pub(crate) fn requested_page(offset: u64, limit: u64) -> Result<Page, ApiError> 
 impl Ctx {
     /// The job as stored, with the live state of the scheduler laid over it.
     pub(crate) async fn job(&self, job_id: &str) -> Result<Job, ApiError> {
+        self.job_for(job_id, Scope::Admin).await
+    }
+
+    /// [`Ctx::job`] as a caller with `scope` may see it: its secret arguments
+    /// redacted below the admin scope.
+    pub(crate) async fn job_for(&self, job_id: &str, scope: Scope) -> Result<Job, ApiError> {
         ruqi::query::get_job(&self.db, job_id)
             .await?
-            .map(|view| Job::new(view, self.default_timezone()))
+            .map(|view| Job::new(view, self.default_timezone(), self.hide_secrets_from(scope)))
             .ok_or_else(|| ApiError::job_not_found(job_id))
+    }
+
+    /// The registry whose secret arguments `scope` may not see, if any: only
+    /// the admin scope reads (and writes back) secrets in full.
+    pub(crate) fn hide_secrets_from(&self, scope: Scope) -> Option<&Registry> {
+        (scope < Scope::Admin).then(|| self.scheduler.registry())
     }
 
     /// The zone of jobs whose `timezone` is `null`.

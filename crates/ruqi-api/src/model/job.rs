@@ -28,6 +28,8 @@ pub(crate) struct Job {
     pub(crate) func: String,
     /// The function's arguments (JSON). A row edited by hand whose `args`
     /// are not valid JSON shows its text as a string, and `last_error` says why it cannot run.
+    /// For a token with the read scope, the values of the arguments the function's schema
+    /// marks secret (`"x-ruqi-secret": true`, such as the headers of `http`) read `"***"`.
     pub(crate) args: Value,
     /// `cron`, `interval` or `date`.
     pub(crate) trigger: String,
@@ -108,12 +110,21 @@ pub(crate) fn describe_rule(trigger: &str, rule: &str, timezone: &str, anchor: D
 
 impl Job {
     /// The job as the API shows it; a row without a `timezone` is read in
-    /// `default_timezone` (the scheduler's).
-    pub(crate) fn new(view: JobView, default_timezone: &str) -> Self {
+    /// `default_timezone` (the scheduler's). With `hide_secrets`, the secret
+    /// arguments its function declares there are redacted.
+    pub(crate) fn new(view: JobView, default_timezone: &str, hide_secrets: Option<&ruqi::Registry>) -> Self {
         let row = view.job;
-        let args = match ruqi::job::parse_args(row.args.as_deref()) {
-            Ok(value) => value,
-            Err(_) => Value::String(row.args.unwrap_or_default()),
+        let args = match (ruqi::job::parse_args(row.args.as_deref()), hide_secrets) {
+            (Ok(mut value), Some(registry)) => {
+                registry.redact_args(&row.func, &mut value);
+                value
+            }
+            (Ok(value), None) => value,
+            // Text that does not parse cannot be told apart: all of it, or none.
+            (Err(_), Some(registry)) if registry.may_hold_secrets(&row.func) => {
+                Value::String(ruqi::registry::REDACTED.to_owned())
+            }
+            (Err(_), _) => Value::String(row.args.unwrap_or_default()),
         };
         let rule_description = describe_rule(
             &row.trigger,
@@ -173,12 +184,12 @@ pub(crate) struct JobList {
 
 impl JobList {
     /// The page as the API shows it (see [`Job::new`]).
-    pub(crate) fn new(page: Paged<JobView>, default_timezone: &str) -> Self {
+    pub(crate) fn new(page: Paged<JobView>, default_timezone: &str, hide_secrets: Option<&ruqi::Registry>) -> Self {
         Self {
             items: page
                 .items
                 .into_iter()
-                .map(|view| Job::new(view, default_timezone))
+                .map(|view| Job::new(view, default_timezone, hide_secrets))
                 .collect(),
             total: page.total,
             offset: page.offset,

@@ -4,6 +4,10 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod backend;
+
+pub use backend::{Backend, TestDb};
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use reqwest::Method;
 use ruqi::entity::job_info;
 use ruqi::{JobContext, ManualClock, Registry, Scheduler};
 use ruqi_api::{AdminApi, Auth};
-use sea_orm::{Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -36,6 +40,17 @@ pub fn epoch() -> DateTime<Utc> {
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 struct EchoArgs {
     text: String,
+}
+
+/// The arguments of `upload`: a function of the application with a secret argument.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UploadArgs {
+    bucket: String,
+    #[schemars(extend("x-ruqi-secret" = true))]
+    access_key: String,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// An answer: status, headers and the JSON body (`null` when empty).
@@ -70,7 +85,7 @@ pub struct TestApi {
     /// `gated` runs wait for a permit from here (or for cancellation).
     pub gate: Arc<Semaphore>,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    database: Option<TestDb>,
 }
 
 impl TestApi {
@@ -86,13 +101,25 @@ impl TestApi {
 
     /// The API at `prefix`, configured by `configure`.
     pub async fn start_mounted(prefix: &str, configure: impl FnOnce(AdminApi) -> AdminApi) -> Self {
+        let database = TestDb::new(Backend::Sqlite).await.unwrap();
+        Self::start_on_database(database, prefix, configure).await
+    }
+
+    /// The API at [`PREFIX`] with an admin and a read-only token, over a
+    /// fresh database of `backend`; `None` when its URL is not set (outside
+    /// CI). [`TestApi::finish`] drops the database.
+    pub async fn start_on(backend: Backend) -> Option<Self> {
+        let database = TestDb::new(backend).await?;
+        let auth = Auth::bearer().admin_token(ADMIN).read_token(READ);
+        Some(Self::start_on_database(database, PREFIX, move |admin| admin.auth(auth)).await)
+    }
+
+    async fn start_on_database(database: TestDb, prefix: &str, configure: impl FnOnce(AdminApi) -> AdminApi) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display());
-        let db = Database::connect(url).await.unwrap();
+        let db = database.db.clone();
         ruqi::migrate(&db).await.unwrap();
         let gate = Arc::new(Semaphore::new(0));
         let clock = ManualClock::new(epoch());
@@ -120,7 +147,15 @@ impl TestApi {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            _dir: dir,
+            database: Some(database),
+        }
+    }
+
+    /// Shuts the scheduler down and drops the database.
+    pub async fn finish(mut self) {
+        self.scheduler.shutdown().await;
+        if let Some(database) = self.database.take() {
+            database.drop_database().await;
         }
     }
 
@@ -240,6 +275,12 @@ fn registry(gate: Arc<Semaphore>) -> Registry {
             Ok::<_, String>(())
         })
         .description("Writes its text to the output");
+    registry
+        .register_typed("upload", |ctx: JobContext, args: UploadArgs| async move {
+            ctx.log(format!("uploading to {} with {} tags", args.bucket, args.tags.len()));
+            Ok::<_, String>(args.access_key.len().to_string())
+        })
+        .description("Uploads to a bucket; its access key is secret");
     registry.register("fail", |_ctx: JobContext| async { Err::<(), _>("boom") });
     let chatty_gate = gate.clone();
     registry.register("chatty", move |ctx: JobContext| {

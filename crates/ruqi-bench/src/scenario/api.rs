@@ -31,7 +31,7 @@ use super::feed::BackendStatus;
 use crate::backend::{self, Backend, Pool, RunDatabase, Target};
 use crate::child::{self, start_child};
 use crate::db::{self, IDLE_FUNC};
-use crate::report::{Section, run_line, spread, thousands};
+use crate::report::{Bar, Section, run_line, spread, thousands};
 use crate::stats::{Spread, percentile, sorted};
 
 /// The scenario's name on the command line and in results.
@@ -60,8 +60,12 @@ pub(crate) enum Operation {
     Health,
     /// `GET /api/jobs/{job_id}` of a random seeded job.
     GetJob,
+    /// `GET /api/jobs?limit=50`: the first page, as the admin page and most clients ask.
+    FirstJobs,
     /// `GET /api/jobs?offset=…&limit=50` at a random page.
     ListJobs,
+    /// `GET /api/executions?limit=50`: the newest runs.
+    ListExecutions,
     /// `POST /api/jobs` with an id not used before.
     CreateJob,
 }
@@ -69,10 +73,12 @@ pub(crate) enum Operation {
 impl Operation {
     /// Every operation, in the order they run (creates last, so the reads see
     /// exactly the seeded table).
-    pub(crate) const ALL: [Operation; 4] = [
+    pub(crate) const ALL: [Operation; 6] = [
         Operation::Health,
         Operation::GetJob,
+        Operation::FirstJobs,
         Operation::ListJobs,
+        Operation::ListExecutions,
         Operation::CreateJob,
     ];
 
@@ -81,7 +87,9 @@ impl Operation {
         match self {
             Operation::Health => "`GET /health` (baseline)",
             Operation::GetJob => "`GET /jobs/{job_id}`",
+            Operation::FirstJobs => "`GET /jobs?limit=50`",
             Operation::ListJobs => "`GET /jobs?offset=…&limit=50`",
+            Operation::ListExecutions => "`GET /executions?limit=50`",
             Operation::CreateJob => "`POST /jobs`",
         }
     }
@@ -436,6 +444,8 @@ impl Load {
                     let i = random.below(JOBS);
                     self.client.get(format!("{}/jobs/idle-{i:06}", self.base))
                 }
+                Operation::FirstJobs => self.client.get(format!("{}/jobs?limit={PAGE}", self.base)),
+                Operation::ListExecutions => self.client.get(format!("{}/executions?limit={PAGE}", self.base)),
                 Operation::ListJobs => {
                     let offset = random.below(JOBS / PAGE) * PAGE;
                     self.client
@@ -592,6 +602,44 @@ pub(crate) async fn measure(config: Config) -> Result<ServerResult> {
 }
 
 /// The API section of `BENCHMARKS.md`.
+/// The bar: a first page of jobs served at this share of the health baseline's rate or more…
+pub(crate) const BAR_LIST_RATIO: f64 = 0.5;
+/// …with a p99 at most this multiple of the baseline's.
+pub(crate) const BAR_LIST_P99_RATIO: f64 = 2.0;
+
+/// One bar per backend the bar names (SQLite and PostgreSQL): `GET /jobs?limit=50`
+/// against `GET /health` with the seeded jobs.
+pub(crate) fn bars(report: Option<&Report>) -> Vec<Bar> {
+    [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .map(|backend| {
+            let what = format!(
+                "{}: `GET /jobs?limit={PAGE}` ≥ {BAR_LIST_RATIO} of `GET /health` requests/s, p99 ≤ {BAR_LIST_P99_RATIO}× \
+                 its p99, with {} jobs (api)",
+                backend.label(),
+                thousands(JOBS)
+            );
+            let row = report.and_then(|r| {
+                r.rows
+                    .iter()
+                    .find(|row| row.backend == backend && row.operation == Operation::FirstJobs)
+            });
+            match row.and_then(|row| Some((row.per_s_ratio?, row.p99_ratio?))) {
+                Some((rate, p99)) => Bar {
+                    what,
+                    measured: format!(
+                        "{} of the baseline's requests/s, p99 {}× (median of runs, min–max)",
+                        rate.display(2),
+                        p99.display(1)
+                    ),
+                    pass: Some(rate.median >= BAR_LIST_RATIO && p99.median <= BAR_LIST_P99_RATIO),
+                },
+                None => Bar::unmeasured(what, "—"),
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn markdown(section: &Section<Report>) -> String {
     let report = &section.report;
     let mut md = String::from("## Admin API under load (`api`)\n\n");
@@ -609,12 +657,16 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          was answered within it and had the expected status (200; 201 for a create); latency is send → whole \
          body read. Operations:\n\n\
          - `GET {PREFIX}/health`, the **baseline**: the same server, client and connections; it pings the \
-         database and reads the scheduler's status (which counts the jobs the scheduler holds, all {jobs} of \
-         them, under its lock).\n\
+         database and reads the scheduler's status (counts the scheduler keeps as its jobs change, so \
+         reading them does not walk the {jobs} jobs).\n\
          - `GET {PREFIX}/jobs/{{job_id}}` of a random seeded job: the row read with the scheduler's live state \
          laid over it.\n\
-         - `GET {PREFIX}/jobs?offset=…&limit={page}` at a random page (offset a multiple of {page}): the page and \
-         the count of all jobs.\n\
+         - `GET {PREFIX}/jobs?limit={page}`, the first page (what the admin page and most clients ask first): \
+         the page, the scheduler's live state laid over each row, and the total (counted once per change of \
+         `job_info` the scheduler learns of, kept in between).\n\
+         - `GET {PREFIX}/jobs?offset=…&limit={page}` at a random page (offset a multiple of {page}): the same, \
+         with the database stepping over `offset` rows first.\n\
+         - `GET {PREFIX}/executions?limit={page}`: the newest runs and the count of all {executions}.\n\
          - `POST {PREFIX}/jobs` with an id not used before (interval `1d`): validated through the `job_info` \
          hooks, inserted, applied to the running scheduler and read back. Run last, so the reads see exactly \
          the seeded table; afterwards `job_info` must hold the seeded jobs plus every job created.\n\n\

@@ -126,7 +126,17 @@ fn compile_parts(record: &JobRecord, ctx: ValidationContext<'_>) -> Result<Parts
         record.end_at,
         record.created_at,
     )?;
-    let args = parse_args(record.args.as_deref())?;
+    let args = parse_args(record.args.as_deref()).map_err(|mut error| {
+        // The text may hold a secret the function would have marked, had it parsed, and the
+        // scheduler writes this error to `last_error`, which readers see.
+        if ctx
+            .registry
+            .is_some_and(|registry| registry.may_hold_secrets(&record.func))
+        {
+            crate::registry::REDACTED.clone_into(&mut error.value);
+        }
+        error
+    })?;
     if let Some(registry) = ctx.registry {
         registry.validate_args(&record.func, &args)?;
     }

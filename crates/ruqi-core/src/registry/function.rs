@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::JobContext;
+use super::secret::{REDACTED, SecretArgs};
 use crate::FieldError;
 
 /// What a handler produces: the output text on success, the failure otherwise.
@@ -51,6 +52,7 @@ pub struct RegisteredFunction {
     pub(super) description: Option<String>,
     pub(crate) handler: Handler,
     args: Option<ArgsCheck>,
+    secrets: SecretArgs,
 }
 
 impl fmt::Debug for RegisteredFunction {
@@ -76,11 +78,15 @@ pub struct FunctionInfo {
 
 impl RegisteredFunction {
     pub(super) fn new(name: String, handler: Handler, args: Option<ArgsCheck>) -> Self {
+        let secrets = args
+            .as_ref()
+            .map_or_else(SecretArgs::default, |check| SecretArgs::from_schema(&check.schema));
         Self {
             name,
             description: None,
             handler,
             args,
+            secrets,
         }
     }
 
@@ -99,9 +105,27 @@ impl RegisteredFunction {
         }
     }
 
+    /// The arguments its schema marks secret (see [`SECRET_KEYWORD`](super::SECRET_KEYWORD)).
+    pub fn secret_args(&self) -> &SecretArgs {
+        &self.secrets
+    }
+
+    /// Replaces the secret values in `args` by [`REDACTED`], keeping everything else.
+    pub fn redact_args(&self, args: &mut Value) {
+        self.secrets.redact(args);
+    }
+
     /// Checks `args` against the function's schema; untyped functions accept anything.
+    ///
+    /// The error never quotes a secret argument: its `value` shows the arguments redacted,
+    /// and its reason leaves out a value that is secret or holds one.
     pub fn validate_args(&self, args: &Value) -> Result<(), FieldError> {
         let Some(check) = &self.args else { return Ok(()) };
+        let shown = || {
+            let mut shown = args.clone();
+            self.secrets.redact(&mut shown);
+            shown
+        };
         if let Some(validator) = &check.validator
             && let Some(error) = validator.iter_errors(args).next()
         {
@@ -111,17 +135,24 @@ impl RegisteredFunction {
             } else {
                 format!("args{path}")
             };
-            let value = args.pointer(&path).unwrap_or(args).to_string();
+            let shown = shown();
+            let value = shown.pointer(&path).unwrap_or(&shown);
+            let hides_secret = args.pointer(&path).is_none_or(|raw| raw != value);
+            let reason = if hides_secret {
+                error.masked_with(REDACTED).to_string()
+            } else {
+                error.to_string()
+            };
             return Err(FieldError::new(
                 field,
-                value,
-                format!("does not match the argument schema of {}: {error}", self.name),
+                value.to_string(),
+                format!("does not match the argument schema of {}: {reason}", self.name),
             ));
         }
         (check.deserialize)(args).map_err(|reason| {
             FieldError::new(
                 "args",
-                args.to_string(),
+                shown().to_string(),
                 format!("does not fit the arguments of {}: {reason}", self.name),
             )
         })

@@ -9,12 +9,14 @@ mod context;
 pub(crate) mod function;
 mod job_error;
 mod log_layer;
+mod secret;
 
 pub use context::{JobContext, LogSink, LogTail, OUTPUT_LIMIT_BYTES, RunInfo, tail_text};
 pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
 pub use job_error::{IntoJobError, JobError, RetryAdvice};
 pub(crate) use log_layer::attach_run_log;
 pub use log_layer::{RUN_SPAN_NAME, RunLogLayer, run_log_layer};
+pub use secret::{REDACTED, SECRET_KEYWORD, SecretArgs};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -189,6 +191,22 @@ impl Registry {
         function.validate_args(args)
     }
 
+    /// Replaces the secret values in `args` of a job running `func` by [`REDACTED`], for a
+    /// reader who may not see them (see [`SECRET_KEYWORD`]). The arguments of a function that
+    /// is not registered here cannot be told apart: every value in them is masked.
+    pub fn redact_args(&self, func: &str, args: &mut serde_json::Value) {
+        match self.get(func) {
+            Some(function) => function.redact_args(args),
+            None => secret::mask(args),
+        }
+    }
+
+    /// Whether the `args` of a job running `func` may hold a secret: its function marks one,
+    /// or is not registered here.
+    pub fn may_hold_secrets(&self, func: &str) -> bool {
+        self.get(func).is_none_or(|function| !function.secret_args().is_empty())
+    }
+
     /// The error for a function name that is not registered.
     pub fn unknown(&self, func: &str) -> FieldError {
         let known: Vec<&str> = self.functions.keys().map(String::as_str).collect();
@@ -239,6 +257,76 @@ mod tests {
         assert!(r.validate_args("mail", &json!({"to": "x", "retries": 300})).is_err());
         let err = r.validate_args("mail", &json!({})).unwrap_err();
         assert!(err.to_string().contains("to"), "{err}");
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Call {
+        url: String,
+        #[serde(default)]
+        #[schemars(extend("x-ruqi-secret" = true))]
+        headers: BTreeMap<String, String>,
+    }
+
+    fn with_secrets() -> Registry {
+        let mut r = registry();
+        r.register_typed("call", |_ctx, c: Call| async move { Ok::<_, String>(c.url) });
+        r
+    }
+
+    #[test]
+    fn secret_args_are_redacted_and_unknown_functions_masked() {
+        let r = with_secrets();
+        let mut args = json!({"url": "https://x", "headers": {"Authorization": "Bearer s3cret"}});
+        r.redact_args("call", &mut args);
+        assert_eq!(
+            args,
+            json!({"url": "https://x", "headers": {"Authorization": REDACTED}})
+        );
+        let mut plain = json!({"to": "a@b.c"});
+        r.redact_args("mail", &mut plain);
+        assert_eq!(plain, json!({"to": "a@b.c"}));
+        let mut unknown = json!({"key": "k", "n": [1]});
+        r.redact_args("gone", &mut unknown);
+        assert_eq!(unknown, json!({"key": REDACTED, "n": [REDACTED]}));
+        assert!(r.may_hold_secrets("call"));
+        assert!(r.may_hold_secrets("gone"));
+        assert!(!r.may_hold_secrets("mail"));
+        assert!(!r.may_hold_secrets("free"));
+    }
+
+    #[test]
+    fn refused_args_never_quote_a_secret() {
+        let r = with_secrets();
+        let err = r
+            .validate_args(
+                "call",
+                &json!({"url": "https://x", "headers": {"Authorization": 12345}}),
+            )
+            .unwrap_err();
+        assert_eq!(err.field, "args/headers/Authorization");
+        assert!(!err.to_string().contains("12345"), "{err}");
+        let err = r
+            .validate_args(
+                "call",
+                &json!({"url": 7, "headers": {"Authorization": "Bearer s3cret"}}),
+            )
+            .unwrap_err();
+        assert_eq!(err.field, "args/url");
+        assert!(
+            err.to_string().contains('7'),
+            "a value that is not secret is quoted: {err}"
+        );
+        let err = r
+            .validate_args(
+                "call",
+                &json!({"url": "https://x", "headers": {"A": "Bearer s3cret"}, "extra": 1}),
+            )
+            .unwrap_err();
+        assert_eq!(err.field, "args");
+        assert!(err.to_string().contains("extra"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

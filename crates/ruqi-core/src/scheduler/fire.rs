@@ -201,10 +201,14 @@ impl Inner {
         {
             let mut state = self.lock();
             state.claiming.remove(&due.job_id);
-            if let Some(entry) = state.jobs.get_mut(&due.job_id)
-                && entry.version == version
-            {
-                entry.version = version + 1;
+            let won = match state.jobs.get_mut(&due.job_id) {
+                Some(mut entry) if entry.version == version => {
+                    entry.version = version + 1;
+                    true
+                }
+                _ => false,
+            };
+            if won {
                 let earlier = state.reschedule(&due.job_id, plan.next);
                 self.wake_if_earlier(earlier);
             }
@@ -291,7 +295,7 @@ impl Inner {
                 ExecutionStatus::Cancelled,
                 "not run: a peer took this node for dead after the fire was claimed".to_owned(),
             ))
-        } else if self.lock().jobs.get(&*job.job_id).is_none_or(|entry| entry.retired) {
+        } else if self.lock().jobs.get(&job.job_id).is_none_or(|entry| entry.retired) {
             Some((
                 ExecutionStatus::Missed,
                 "not run: the job was deleted before its instant".to_owned(),

@@ -19,13 +19,14 @@ mod lease;
 mod run;
 mod state;
 mod sync;
+mod table;
 #[cfg(feature = "tokio-cron-scheduler")]
 mod timer_tcs;
 
 pub use cluster::fire_owner;
 pub use sync::{ChangeExpectation, ReconcileReport, UNSCHEDULABLE_PREFIX};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -276,6 +277,7 @@ impl SchedulerBuilder {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             revision,
+            table_revision: AtomicU64::new(0),
             pending_changes: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
             lease: lease::Lease::new(),
@@ -349,6 +351,9 @@ pub(crate) struct Inner {
     started_at: DateTime<Utc>,
     /// Bumped whenever the scheduler's view of a job changes or a run ends.
     revision: watch::Sender<u64>,
+    /// Moves on whenever a row of `job_info` may have changed: with every
+    /// revision, and at once when a write is announced (before it is applied).
+    table_revision: AtomicU64,
     pending_changes: AtomicUsize,
     /// The live nodes as the last heartbeat saw them.
     nodes: Mutex<Vec<NodeInfo>>,
@@ -452,7 +457,16 @@ impl Scheduler {
     /// has not committed yet is applied once it commits and never if it rolls
     /// back. Returns at once.
     pub fn notify_changed(&self, job_id: &str, expect: ChangeExpectation) {
+        self.inner.table_revision.fetch_add(1, Ordering::AcqRel);
         self.inner.clone().spawn_change_sync(job_id.to_owned(), expect);
+    }
+
+    /// A number that moves on whenever this scheduler learns that a row of
+    /// `job_info` may have changed: a write announced through the hooks (at
+    /// once), a change read from the feed, a reconcile. Anything derived from
+    /// the table alone (the query layer's counts) stays valid while it stays.
+    pub fn table_revision(&self) -> u64 {
+        self.inner.table_revision.load(Ordering::Acquire)
     }
 
     /// Compares the whole table with memory and brings memory in line:
@@ -496,12 +510,16 @@ impl Scheduler {
     }
 
     /// Pauses the job: no fire until it is resumed. Writes `is_paused` and
-    /// `next_run_time = NULL` to the row.
+    /// `next_run_time = NULL` to the row, by a compare-and-set that is tried
+    /// again from the row as it is whenever another write won; fails with
+    /// [`Error::Conflict`](crate::Error::Conflict), changing nothing, only
+    /// if the row kept changing through every attempt.
     pub async fn pause(&self, job_id: &str) -> Result<()> {
         self.inner.set_paused(job_id, true).await
     }
 
-    /// Resumes a paused job from its next fire after now.
+    /// Resumes a paused job from its next fire after now. Concurrent writes
+    /// of the row: as for [`pause`](Self::pause).
     pub async fn resume(&self, job_id: &str) -> Result<()> {
         self.inner.set_paused(job_id, false).await
     }
@@ -587,31 +605,19 @@ impl Scheduler {
     pub fn status(&self) -> SchedulerStatus {
         let mut state = self.inner.lock();
         let next_wakeup = state.earliest();
-        let mut status = SchedulerStatus {
+        let tally = state.jobs.tally();
+        SchedulerStatus {
             node: self.inner.config.node_name.clone(),
             started_at: self.inner.started_at,
-            jobs: 0,
-            scheduled: 0,
-            paused: 0,
+            jobs: tally.jobs,
+            scheduled: tally.scheduled,
+            paused: tally.paused,
             invalid: state.invalid.len(),
-            running: 0,
+            running: tally.running,
             next_wakeup,
             shutting_down: self.inner.shutdown.is_cancelled(),
             nodes: self.inner.nodes.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        };
-        for entry in state.jobs.values() {
-            status.running += entry.activity().running.len();
-            if entry.retired {
-                continue;
-            }
-            status.jobs += 1;
-            if entry.job.is_paused {
-                status.paused += 1;
-            } else if entry.next.is_some() {
-                status.scheduled += 1;
-            }
         }
-        status
     }
 
     /// Wakes the timer to re-check its deadlines now.
@@ -721,6 +727,7 @@ impl Inner {
     }
 
     fn bump_revision(&self) {
+        self.table_revision.fetch_add(1, Ordering::AcqRel);
         self.revision.send_modify(|r| *r += 1);
     }
 

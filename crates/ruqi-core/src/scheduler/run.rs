@@ -135,7 +135,7 @@ impl Inner {
         };
         tracing::info!(job_id = %row.job_id, execution_id = %row.id, %status, "fire not run: {}", row.reason);
         let written = if req.claimed_row.is_some() {
-            let still_running = self.lock().jobs.get(&*job.job_id).is_some_and(|e| e.is_running());
+            let still_running = self.lock().jobs.get(&job.job_id).is_some_and(|e| e.is_running());
             let end = ExecutionEnd {
                 id: row.id.clone(),
                 job_id: row.job_id.clone(),
@@ -180,7 +180,8 @@ impl Inner {
 
     fn admit(&self, job: &ScheduledJob, req: &RunRequest) -> Admission {
         let mut state = self.lock();
-        let Some(entry) = state.jobs.get_mut(&*job.job_id) else {
+        let state = &mut *state;
+        let Some(mut entry) = state.jobs.get_mut(&job.job_id) else {
             return Admission::Gone;
         };
         let limit = usize::try_from(job.policy.concurrent_limit()).unwrap_or(usize::MAX);
@@ -366,7 +367,7 @@ impl Inner {
     async fn leave_overlap_slot(&self, job_id: &str, execution_id: &str) -> Option<RunRequest> {
         let (next, dropped, job) = {
             let mut state = self.lock();
-            let entry = state.jobs.get_mut(job_id)?;
+            let mut entry = state.jobs.get_mut(job_id)?;
             let retired = entry.retired;
             let job = entry.job.clone();
             let activity = entry.activity_mut();
@@ -377,7 +378,9 @@ impl Inner {
                 (activity.queued.pop_front(), Default::default())
             };
             entry.settle();
-            if entry.retired && !entry.is_running() {
+            let gone = entry.retired && !entry.is_running();
+            drop(entry);
+            if gone {
                 state.jobs.remove(job_id);
             }
             (next, dropped, job)

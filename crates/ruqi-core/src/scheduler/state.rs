@@ -19,6 +19,8 @@ use crate::job::{Before, CompiledJob, ExecutionPolicy, Fingerprint, JobRecord, f
 use crate::registry::{LogSink, RegisteredFunction, Registry};
 use crate::trigger::Schedule;
 
+use super::table::JobTable;
+
 /// A deadline in the heap.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Due {
@@ -278,7 +280,7 @@ pub(super) struct InvalidJob {
 
 #[derive(Default)]
 pub(super) struct State {
-    pub(super) jobs: HashMap<Arc<str>, JobEntry>,
+    pub(super) jobs: JobTable,
     /// The job of every run in progress, by execution id.
     pub(super) runs: HashMap<Arc<str>, Arc<str>>,
     pub(super) invalid: HashMap<Arc<str>, InvalidJob>,
@@ -342,10 +344,12 @@ impl State {
     /// deadline if it is the new earliest one (the timer must be woken).
     pub(super) fn reschedule(&mut self, job_id: &Arc<str>, next: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         let generation = self.new_generation();
-        let entry = self.jobs.get_mut(job_id)?;
+        let mut entry = self.jobs.get_mut(job_id)?;
         entry.generation = generation;
         entry.next = next;
-        let at = next.filter(|_| !entry.job.is_paused && !entry.retired)?;
+        let at = next.filter(|_| !entry.job.is_paused && !entry.retired);
+        drop(entry);
+        let at = at?;
         self.push(Due {
             at,
             generation,
@@ -389,8 +393,9 @@ impl State {
     /// Wakes the timer for `job_id` at `wake_at` without changing the fire it waits for.
     pub(super) fn rearm(&mut self, job_id: &Arc<str>, wake_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let generation = self.new_generation();
-        let entry = self.jobs.get_mut(job_id)?;
-        entry.generation = generation;
+        if !self.jobs.set_generation(job_id, generation) {
+            return None;
+        }
         self.push(Due {
             at: wake_at,
             generation,
@@ -401,9 +406,7 @@ impl State {
     /// Takes an entry off the timer without removing it (its heap items go stale).
     pub(super) fn unschedule(&mut self, job_id: &str) {
         let generation = self.new_generation();
-        if let Some(entry) = self.jobs.get_mut(job_id) {
-            entry.generation = generation;
-        }
+        self.jobs.set_generation(job_id, generation);
     }
 
     /// The earliest live deadline, dropping stale heap items on the way.

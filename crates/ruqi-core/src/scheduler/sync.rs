@@ -62,6 +62,13 @@ const LOAD_PAGE: usize = 2_000;
 /// Attempts at applying a row that keeps changing under us before giving up until the next change.
 const APPLY_ATTEMPTS: usize = 5;
 
+/// Attempts at pausing or resuming a job whose row keeps changing under us
+/// before answering [`Error::Conflict`]. Each lost attempt means another
+/// write of the row won meanwhile (an edit, a run starting or ending), and
+/// the next attempt starts from the row as that write left it; so only a
+/// row written over and over without a pause fails them all.
+const PAUSE_ATTEMPTS: usize = 64;
+
 impl Inner {
     /// Reads the whole table, a page of [`LOAD_PAGE`] rows at a time, and
     /// brings memory in line with it.
@@ -410,13 +417,14 @@ impl Inner {
     fn retire(&self, job_id: &str) {
         let mut state = self.lock();
         state.unschedule(job_id);
-        let Some(entry) = state.jobs.get_mut(job_id) else {
+        let Some(mut entry) = state.jobs.get_mut(job_id) else {
             return;
         };
         if entry.is_running() {
             entry.retired = true;
             entry.activity_mut().queued.clear();
         } else {
+            drop(entry);
             state.jobs.remove(job_id);
         }
     }
@@ -433,7 +441,7 @@ impl Inner {
             Ok(true) => {
                 {
                     let mut state = self.lock();
-                    if let Some(entry) = state.jobs.get_mut(&job_id)
+                    if let Some(mut entry) = state.jobs.get_mut(&job_id)
                         && entry.version == version
                     {
                         entry.version = version + 1;
@@ -454,7 +462,7 @@ impl Inner {
 
     /// Pauses or resumes a job through a compare-and-set on its row.
     pub(super) async fn set_paused(self: &Arc<Self>, job_id: &str, paused: bool) -> Result<()> {
-        for _ in 0..APPLY_ATTEMPTS {
+        for _ in 0..PAUSE_ATTEMPTS {
             let (job, version) = {
                 let state = self.lock();
                 let entry = state.active(job_id)?;
@@ -482,7 +490,7 @@ impl Inner {
                 let job_id = job.job_id.clone();
                 let earlier = {
                     let mut state = self.lock();
-                    if let Some(entry) = state.jobs.get_mut(&job_id)
+                    if let Some(mut entry) = state.jobs.get_mut(&job_id)
                         && entry.version == version
                     {
                         entry.job = Arc::new(updated);
@@ -496,8 +504,9 @@ impl Inner {
             }
             self.sync_job(job_id).await?;
         }
-        Err(Error::Store(format!(
-            "job {job_id:?} kept changing while being paused or resumed"
-        )))
+        Err(Error::Conflict {
+            job_id: job_id.to_owned(),
+            action: if paused { "paused" } else { "resumed" },
+        })
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::seconds;
+use crate::outbound::{self, OwnAddresses, SendError};
 
 /// How much of a response body goes into the execution's output; the rest is not read.
 pub const RESPONSE_BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -151,8 +152,9 @@ struct HttpFields {
     method: Option<HttpMethod>,
     /// The `http://` or `https://` URL to request.
     url: HttpUrl,
-    /// Request headers, by name.
+    /// Request headers, by name. Secret: a read-only token sees the names, not the values.
     #[serde(default)]
+    #[schemars(extend("x-ruqi-secret" = true))]
     headers: BTreeMap<String, String>,
     /// A JSON body, sent as `application/json` unless `headers` name another content type.
     json: Option<Value>,
@@ -332,8 +334,16 @@ impl JsonSchema for HttpArgs {
 /// A status outside `expect_status` (by default, any non-2xx) fails the run with a message
 /// naming the status and quoting the start of the body; the body is in the output either way.
 /// Connection errors and the timeout fail it with their reason. When the run is cancelled the
-/// request is dropped at once and the run fails with `cancelled`.
+/// request is dropped at once and the run fails with `cancelled`. Redirects are followed (at
+/// most 10); any address may be reached: see [`run_http_guarded`] for the server's own rule.
 pub async fn run_http(ctx: &JobContext, args: HttpArgs) -> Result<(), String> {
+    run_http_guarded(ctx, args, &OwnAddresses::none()).await
+}
+
+/// [`run_http`], refusing to reach `own` (the server's own admin API) on the first request
+/// or on any redirect: the run fails with a message saying so, and nothing is sent there.
+/// Other ports of the same host stay reachable.
+pub async fn run_http_guarded(ctx: &JobContext, args: HttpArgs, own: &OwnAddresses) -> Result<(), String> {
     // Deserialized args are checked already; these fields are public, so check again.
     parse_http_url(args.url.as_str())?;
     let client = shared_client()?;
@@ -348,15 +358,14 @@ pub async fn run_http(ctx: &JobContext, args: HttpArgs) -> Result<(), String> {
         // `biased` so a token cancelled before the run started stops it before any request.
         biased;
         () = ctx.cancellation_token().cancelled() => Err(format!("cancelled before {} {} finished", args.method.as_str(), args.url)),
-        result = exchange(client, ctx, &args) => result,
+        result = exchange(client, ctx, &args, own) => result,
     }
 }
 
-async fn exchange(client: &Client, ctx: &JobContext, args: &HttpArgs) -> Result<(), String> {
+async fn exchange(client: &Client, ctx: &JobContext, args: &HttpArgs, own: &OwnAddresses) -> Result<(), String> {
     let mut request = client
         .request(args.method.to_reqwest(), args.url.clone())
-        .headers(args.headers.clone())
-        .timeout(args.timeout);
+        .headers(args.headers.clone());
     match &args.body {
         Some(HttpBody::Json(json)) => request = request.json(json),
         Some(HttpBody::Text(text)) => {
@@ -367,7 +376,19 @@ async fn exchange(client: &Client, ctx: &JobContext, args: &HttpArgs) -> Result<
         }
         None => {}
     }
-    let response = request.send().await.map_err(|e| describe_error(&e, args))?;
+    let request = request.build().map_err(|e| describe_error(&e, args))?;
+    let response = match outbound::send(client, own, request, args.timeout).await {
+        Ok(response) => response,
+        Err(SendError::Http(e)) => return Err(describe_error(&e, args)),
+        Err(SendError::Refused(refused)) => return Err(refused.to_string()),
+        Err(e @ SendError::TooManyRedirects(_)) => {
+            return Err(format!(
+                "{} {} failed following a redirect: {e}",
+                args.method.as_str(),
+                args.url
+            ));
+        }
+    };
     let status = response.status();
     ctx.log(format!("HTTP {status}"));
     let body = read_capped(response).await.map_err(|e| describe_error(&e, args))?;
@@ -450,13 +471,13 @@ fn describe_error(error: &reqwest::Error, args: &HttpArgs) -> String {
 }
 
 /// One client for the whole process, so connections to the same host are reused between runs.
+/// It follows no redirect itself: [`outbound::send`] does, checking each hop.
 fn shared_client() -> Result<&'static Client, String> {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     if let Some(client) = CLIENT.get() {
         return Ok(client);
     }
-    let client = Client::builder()
-        .user_agent(concat!("ruqi/", env!("CARGO_PKG_VERSION")))
+    let client = outbound::client_builder()
         .build()
         .map_err(|e| format!("could not set up the HTTP client: {e}"))?;
     Ok(CLIENT.get_or_init(|| client))

@@ -9,15 +9,19 @@ mod http;
 mod log;
 mod shell;
 
-pub use http::{DEFAULT_HTTP_TIMEOUT, HttpArgs, HttpBody, HttpMethod, RESPONSE_BODY_LIMIT_BYTES, run_http};
+pub use http::{
+    DEFAULT_HTTP_TIMEOUT, HttpArgs, HttpBody, HttpMethod, RESPONSE_BODY_LIMIT_BYTES, run_http, run_http_guarded,
+};
 pub use log::run_log;
-pub use shell::{STDERR_LABEL, ShellArgs, ShellCommand, run_shell};
+pub use shell::{INHERITED_VARS, SHELL_PATH, STDERR_LABEL, ShellArgs, ShellCommand, run_shell};
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use ruqi::{JobContext, Registry};
 use serde_json::Value;
+
+use crate::OwnAddresses;
 
 /// Which built-ins to register.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +30,10 @@ pub struct BuiltinOptions {
     /// user. Off by default: with it on, whoever can write to `job_info` (the admin API, the ORM,
     /// or anyone with SQL access to the table) can run commands on the server.
     pub allow_shell: bool,
+    /// Where `http` must not send requests, on any redirect hop either: the server's own admin
+    /// API. Empty by default (nothing refused); `ruqi-server` fills it with its listen addresses
+    /// unless `--allow-self-requests` is given.
+    pub refused_targets: OwnAddresses,
 }
 
 /// Registers `http`, `log` and (only when [`BuiltinOptions::allow_shell`] is set) `shell`.
@@ -38,13 +46,15 @@ pub struct BuiltinOptions {
 /// assert!(registry.validate_args("http", &serde_json::json!("https://example.com/ping")).is_ok());
 /// assert!(registry.get("shell").is_none());
 ///
-/// register_builtins(&mut registry, &BuiltinOptions { allow_shell: true });
+/// register_builtins(&mut registry, &BuiltinOptions { allow_shell: true, ..Default::default() });
 /// assert!(registry.validate_args("shell", &serde_json::json!({"argv": ["date"]})).is_ok());
 /// ```
 pub fn register_builtins(registry: &mut Registry, options: &BuiltinOptions) {
+    let refused = options.refused_targets.clone();
     registry
-        .register_typed("http", |ctx: JobContext, args: HttpArgs| async move {
-            run_http(&ctx, args).await
+        .register_typed("http", move |ctx: JobContext, args: HttpArgs| {
+            let refused = refused.clone();
+            async move { run_http_guarded(&ctx, args, &refused).await }
         })
         .description(
             "Sends an HTTP request. Args: a URL string (`https://host/path#{json}` POSTs the JSON) or \
@@ -62,8 +72,9 @@ pub fn register_builtins(registry: &mut Registry, options: &BuiltinOptions) {
                 run_shell(&ctx, args).await
             })
             .description(
-                "Runs a command as the server's user. Args: {argv: [program, args…]} or {script: \"text for sh -c\"}, \
-                 with optional cwd, env and timeout_s.",
+                "Runs a command as the server's user, without the server's environment. Args: {argv: [program, args…]} \
+                 or {script: \"text for sh -c\"}, with optional cwd, env (its only variables besides PATH, HOME, USER, \
+                 LOGNAME and LANG) and timeout_s.",
             );
     }
 }

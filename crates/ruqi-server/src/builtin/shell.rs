@@ -2,8 +2,13 @@
 //!
 //! Only registered when the operator allows it ([`BuiltinOptions::allow_shell`]): whoever can
 //! write a `job_info` row — through the admin API, the ORM or plain SQL — could otherwise run
-//! any command with the server's permissions. Commands also inherit the server's environment
-//! (`env` adds to it), secrets such as its database URL included.
+//! any command with the server's permissions.
+//!
+//! Commands do not inherit the server's environment, where its tokens and database URL may
+//! be: they start with [`SHELL_PATH`] as `PATH`, the server's `HOME`, `USER`, `LOGNAME` and
+//! `LANG` (who runs them and how text is encoded; nothing secret), and the variables the job's
+//! `env` sets, which may replace any of these. `env` is a secret argument: a read-only token
+//! sees its names, not its values.
 //!
 //! [`BuiltinOptions::allow_shell`]: super::BuiltinOptions::allow_shell
 
@@ -37,6 +42,13 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 /// The prefix of lines the command wrote to stderr, in the execution's output.
 pub const STDERR_LABEL: &str = "[stderr] ";
 
+/// The `PATH` a command starts with, unless the job's `env` sets another.
+pub const SHELL_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The variables of the server's environment a command sees (when they are set): who it runs
+/// as and the locale. Everything else, the server's tokens and database URL included, stays out.
+pub const INHERITED_VARS: [&str; 4] = ["HOME", "USER", "LOGNAME", "LANG"];
+
 /// The arguments of `shell`, checked: exactly one of `argv` and `script`.
 ///
 /// ```
@@ -54,7 +66,8 @@ pub struct ShellArgs {
     pub command: ShellCommand,
     /// The working directory; the server's own when `None`.
     pub cwd: Option<PathBuf>,
-    /// Variables set on top of the server's environment.
+    /// Variables set for the command, on top of `PATH` ([`SHELL_PATH`]) and the few
+    /// [`INHERITED_VARS`]; nothing else of the server's environment is passed on.
     pub env: BTreeMap<String, String>,
     /// How long the command may run before it is killed; `None` leaves it to the job's `timeout_s`.
     pub timeout: Option<Duration>,
@@ -90,8 +103,15 @@ struct ShellFields {
     script: Option<String>,
     /// The working directory (default: the server's).
     cwd: Option<PathBuf>,
-    /// Variables set on top of the server's environment.
+    /// Variables for the command (names without `=`; no NUL anywhere). It starts with only
+    /// `PATH` (/usr/local/bin:/usr/bin:/bin) and the server's `HOME`, `USER`, `LOGNAME` and
+    /// `LANG`; these may be replaced. Secret: a read-only token sees the names, not the values.
     #[serde(default)]
+    #[schemars(extend(
+        "x-ruqi-secret" = true,
+        "propertyNames" = { "minLength": 1, "pattern": "^[^=\\x00]*$" },
+        "additionalProperties" = { "type": "string", "pattern": "^[^\\x00]*$" },
+    ))]
     env: BTreeMap<String, String>,
     /// Seconds before the command is killed (default: only the job's own `timeout_s` applies).
     #[schemars(extend("exclusiveMinimum" = 0))]
@@ -190,6 +210,13 @@ pub async fn run_shell(ctx: &JobContext, args: ShellArgs) -> Result<(), String> 
         }
     };
     command
+        .env_clear()
+        .env("PATH", SHELL_PATH)
+        .envs(
+            INHERITED_VARS
+                .iter()
+                .filter_map(|name| Some((name, std::env::var_os(name)?))),
+        )
         .envs(&args.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

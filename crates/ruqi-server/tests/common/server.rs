@@ -13,7 +13,7 @@ use serde_json::Value;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 8] = [
+const SERVER_VARS: [&str; 17] = [
     "RUQI_DATABASE_URL",
     "RUQI_LISTEN",
     "RUQI_TOKEN",
@@ -22,7 +22,19 @@ const SERVER_VARS: [&str; 8] = [
     "RUQI_HEARTBEAT_INTERVAL",
     "RUQI_ALLOW_SHELL",
     "RUQI_ALLOW_UNAUTHENTICATED",
+    "RUQI_ALERT_WEBHOOK",
+    "RUQI_ALLOW_SELF_REQUESTS",
+    "RUQI_ALLOWED_HOSTS",
+    "RUQI_HEADER_READ_TIMEOUT",
+    "RUQI_IDLE_TIMEOUT",
+    "RUQI_MAX_BODY_SIZE",
+    "RUQI_MAX_CONNECTIONS",
+    "RUQI_MAX_EVENT_STREAMS",
+    "RUQI_POLL_INTERVAL",
 ];
+
+/// The files the server reads tokens from, cleared like [`SERVER_VARS`].
+const TOKEN_FILE_VARS: [&str; 2] = ["RUQI_TOKEN_FILE", "RUQI_READ_TOKEN_FILE"];
 
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
@@ -49,7 +61,7 @@ impl ServerProcess {
         let log_file = std::fs::File::create(&log).expect("create the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ruqi-server"));
         command.current_dir(dir).args(args);
-        for var in SERVER_VARS {
+        for var in SERVER_VARS.into_iter().chain(TOKEN_FILE_VARS) {
             command.env_remove(var);
         }
         let names_listen = args.contains(&"--listen") || env.iter().any(|(k, _)| *k == "RUQI_LISTEN");
@@ -104,6 +116,11 @@ impl ServerProcess {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server logged.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -139,12 +156,15 @@ impl ServerProcess {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
+        } else if method != reqwest::Method::GET {
+            // The server takes writes only as JSON, body or not.
+            request = request.header("content-type", "application/json");
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status().as_u16();
@@ -167,14 +187,21 @@ impl ServerProcess {
 
     /// Runs `job_id` now and polls its execution until it has ended.
     pub async fn run_to_end(&self, job_id: &str) -> Value {
+        self.run_to_end_as(job_id, None).await
+    }
+
+    /// [`ServerProcess::run_to_end`] with `token` on every request.
+    pub async fn run_to_end_as(&self, job_id: &str, token: Option<&str>) -> Value {
         let (status, run) = self
-            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), None, None)
+            .call(reqwest::Method::POST, &format!("/api/jobs/{job_id}/run"), token, None)
             .await;
         assert_eq!(status, 202, "{run}");
         let id = run["execution_id"].as_str().expect("an execution id").to_owned();
         let give_up = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let (status, execution) = self.get(&format!("/api/executions/{id}")).await;
+            let (status, execution) = self
+                .call(reqwest::Method::GET, &format!("/api/executions/{id}"), token, None)
+                .await;
             if status == 200 && execution["status"] != "running" {
                 return execution;
             }
@@ -193,6 +220,50 @@ impl Drop for ServerProcess {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 answer from `stream`: its status, its head (lower
+/// case) and its body, read by `content-length`.
+pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    let head_end = loop {
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk).await.expect("read the answer");
+        assert!(n > 0, "closed before an answer: {}", String::from_utf8_lossy(&data));
+        data.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).expect("a status line");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |l| l.trim().parse().expect("a length"));
+    while data.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.expect("read the body");
+        assert!(n > 0, "closed mid-body");
+        data.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&data[head_end..head_end + length]).into_owned();
+    (status, head, body)
+}
+
+/// Whether the server closed `stream` (reads end) within [`DEADLINE`]; what
+/// it sent before closing is ignored.
+pub async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0; 1024];
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(give_up, stream.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
         }
     }
 }

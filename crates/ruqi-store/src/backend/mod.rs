@@ -9,8 +9,8 @@ mod sqlite;
 
 use std::time::Duration;
 
-use sea_orm::DatabaseBackend;
 use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
 /// The database's current time, with at least millisecond precision: the one
 /// clock every node agrees on, used for heartbeats.
@@ -29,4 +29,27 @@ pub(crate) fn db_time_ago(backend: DatabaseBackend, age: Duration) -> SimpleExpr
         DatabaseBackend::MySql => mysql::time_ago(age),
         _ => sqlite::time_ago(age),
     })
+}
+
+/// Takes, for the rest of `db`'s transaction, the lock that serialises
+/// changes of the `child_jobs` graph, so that a write checking the graph for
+/// a cycle sees every link written before it: a transaction-level advisory
+/// lock on PostgreSQL, a locked row on MySQL. SQLite needs none: a
+/// transaction from [`begin_write`](crate::entity::job_info::begin_write)
+/// holds the database's one write lock from its start. Outside a
+/// transaction the lock ends with the statement.
+pub(crate) async fn lock_child_graph<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let sql = match db.get_database_backend() {
+        #[cfg(feature = "postgres")]
+        DatabaseBackend::Postgres => postgres::lock_child_graph_sql(),
+        DatabaseBackend::MySql => mysql::LOCK_CHILD_GRAPH.to_owned(),
+        _ => return Ok(()),
+    };
+    let backend = db.get_database_backend();
+    match db.query_one_raw(Statement::from_string(backend, sql)).await? {
+        Some(_) => Ok(()),
+        None => Err(DbErr::Custom(
+            "the child_jobs lock's row in ruqi_migrations is missing; run ruqi::migrate".to_owned(),
+        )),
+    }
 }

@@ -12,6 +12,16 @@ pub(super) fn time_ago(age: Duration) -> String {
     format!("(UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND)", age.as_micros())
 }
 
+/// Locks, until the transaction ends, the row every migrated database has:
+/// the first migration's in `ruqi_migrations`. Serialises changes of the
+/// `child_jobs` graph without a table of its own. (`GET_LOCK` would outlive
+/// the transaction: it belongs to the session, which goes back to the pool.)
+/// Being a locking read, it does not start the transaction's snapshot, so
+/// what the transaction reads next includes every change committed by the
+/// lock's previous holder.
+pub(super) const LOCK_CHILD_GRAPH: &str =
+    "SELECT version FROM ruqi_migrations WHERE version = 'm20261121_000001_create_job_tables' FOR UPDATE";
+
 /// Whether the session's `time_zone` reads and writes UTC: converting a
 /// winter and a summer instant from it to UTC changes neither.
 const SESSION_IS_UTC: &str = "SELECT @@session.time_zone AS zone, CAST(COALESCE(\

@@ -46,3 +46,14 @@ impl ChangeListener {
 fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Custom(format!("change listener: {error}"))
 }
+
+/// The key of the transaction-level advisory lock that serialises changes of
+/// the `child_jobs` graph ("ruqichld"); `pg_locks` shows its holder as
+/// `locktype = 'advisory'`, `classid = 1920299369`, `objid = 1667787876`.
+pub(crate) const CHILD_GRAPH_LOCK_KEY: i64 = 0x7275_7169_6368_6c64;
+
+/// Takes [`CHILD_GRAPH_LOCK_KEY`] until the transaction ends, waiting for
+/// the transaction that holds it.
+pub(crate) fn lock_child_graph_sql() -> String {
+    format!("SELECT pg_advisory_xact_lock({CHILD_GRAPH_LOCK_KEY})")
+}

@@ -10,7 +10,7 @@ use ruqi_core::{ChangeExpectation, FieldError, JobRecord, Scheduler, ValidationC
 use sea_orm::ActiveValue::{self, NotSet, Set, Unchanged};
 use sea_orm::entity::prelude::*;
 
-use sea_orm::QuerySelect;
+use sea_orm::{DatabaseTransaction, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 
 use super::job_info::{ActiveModel, Column, Entity, Model};
 use crate::error::refused_write;
@@ -88,6 +88,41 @@ fn now() -> DateTime<Utc> {
     Scheduler::global().map_or_else(Utc::now, |s| s.clock().now())
 }
 
+/// Whether the write sets a non-empty `child_jobs`: only such a write can
+/// close a cycle.
+fn links_children(am: &ActiveModel, insert: bool) -> bool {
+    matches!(written(&am.child_jobs, insert), Some(Some(children)) if !children.trim().is_empty())
+}
+
+/// Begins a transaction for writes of `job_info` rows through the
+/// ActiveModel (commit it after the write). The hooks check that `child_jobs`
+/// closes no cycle; inside such a transaction they first take a lock that
+/// serialises changes of the child graph, so two writers linking `a → b` and
+/// `b → a` at once cannot both pass the check. On SQLite the transaction
+/// takes the database's write lock at its start (`BEGIN IMMEDIATE`), so a
+/// write never fails half-way because another connection wrote meanwhile.
+///
+/// ```
+/// # async fn run() -> Result<(), sea_orm::DbErr> {
+/// use ruqi_store::entity::job_info;
+/// use sea_orm::{ActiveModelTrait, Database};
+///
+/// let db = Database::connect("sqlite::memory:").await?;
+/// ruqi_migration::migrate(&db).await?;
+/// let txn = job_info::begin_write(&db).await?;
+/// job_info::ActiveModel::new_job("nightly", "send_report", "cron", "0 20 2 * * *").insert(&txn).await?;
+/// txn.commit().await?;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
+}
+
 /// Every child named must exist, and the links may not close a cycle.
 async fn check_children<C: ConnectionTrait>(db: &C, job_id: &str, children: &[Arc<str>]) -> Result<(), DbErr> {
     if children.is_empty() {
@@ -128,6 +163,11 @@ async fn check_children<C: ConnectionTrait>(db: &C, job_id: &str, children: &[Ar
 }
 
 async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: bool) -> Result<ActiveModel, DbErr> {
+    // First, before anything is read: links written by the lock's previous
+    // holder must be in what the cycle check reads.
+    if links_children(&am, insert) {
+        crate::backend::lock_child_graph(db).await?;
+    }
     let now = now();
     let before: Option<JobRecord> = if insert {
         None

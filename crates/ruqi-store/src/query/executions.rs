@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
 
-use super::{Page, Paged, fetch_page};
+use super::{Count, Page, Paged, count_rows, fetch_page};
 use crate::entity::job_execution::{Column, Entity, Model};
 
 /// Which executions to list. Every set field must match.
@@ -44,11 +44,15 @@ pub async fn list_executions(
     if let Some(to) = filter.to {
         cond = cond.add(Column::ScheduledFor.lt(to));
     }
-    let query = Entity::find()
-        .filter(cond)
+    let query = Entity::find().filter(cond);
+    let count = Count {
+        total: count_rows(db, query.clone()).await?,
+        exact: true,
+    };
+    let query = query
         .order_by(Column::ScheduledFor, Order::Desc)
         .order_by(Column::Id, Order::Desc);
-    fetch_page(db, query, page).await
+    fetch_page(db, query, page, count).await
 }
 
 /// One execution with its output.

@@ -1,15 +1,18 @@
 //! Listing and reading jobs, with the scheduler's live state laid over each row.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use ruqi_core::Scheduler;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, Select};
 use serde::Serialize;
 
-use super::{Page, Paged, fetch_page};
+use super::{Count, Page, Paged, count_rows, fetch_page};
 use crate::entity::job_info::{Column, Entity, Model};
 
 /// Which jobs to list. Every set field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct JobFilter {
     /// Exact `job_name`.
     pub job_name: Option<String>,
@@ -76,14 +79,22 @@ impl JobView {
 }
 
 /// Lists jobs matching `filter`, one page at a time, overlaid with live state.
+///
+/// The total is counted once per change of the table that this process's
+/// scheduler learns of (see [`Scheduler::table_revision`]) and kept in
+/// between, so paging through an unchanged table costs a page's rows, not a
+/// count of every job. A row typed into the database by hand shows in the
+/// pages at once and in the total once the change feed has read it.
 pub async fn list_jobs(
     db: &DatabaseConnection,
     filter: &JobFilter,
     order: JobOrder,
     page: Page,
 ) -> Result<Paged<JobView>, DbErr> {
-    let mut query = Entity::find().filter(condition(filter));
-    query = match order {
+    let scheduler = Scheduler::global();
+    let query = Entity::find().filter(condition(filter));
+    let count = count_jobs(db, filter, query.clone(), scheduler).await?;
+    let query = match order {
         JobOrder::JobId => query.order_by(Column::JobId, Order::Asc),
         JobOrder::NextRunTime => query
             .order_by(Expr::col(Column::NextRunTime).is_null(), Order::Asc)
@@ -99,14 +110,58 @@ pub async fn list_jobs(
             .order_by(Column::JobName, Order::Asc)
             .order_by(Column::JobId, Order::Asc),
     };
-    let rows = fetch_page(db, query, page).await?;
-    let scheduler = Scheduler::global();
+    let rows = fetch_page(db, query, page, count).await?;
     Ok(Paged {
         items: rows.items.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
         total: rows.total,
         offset: rows.offset,
         limit: rows.limit,
     })
+}
+
+/// Totals by filter, each with the table revision it was counted at.
+type CountCache = HashMap<JobFilter, (u64, u64)>;
+
+/// At most this many filters' totals are kept (free-text filters are endless).
+const COUNT_CACHE_LIMIT: usize = 64;
+
+static JOB_COUNTS: LazyLock<Mutex<CountCache>> = LazyLock::new(Mutex::default);
+
+/// The number of jobs `filter` matches: kept from an earlier count while the
+/// scheduler's table revision has not moved, counted otherwise (and always
+/// without a scheduler).
+async fn count_jobs(
+    db: &DatabaseConnection,
+    filter: &JobFilter,
+    query: Select<Entity>,
+    scheduler: Option<&Scheduler>,
+) -> Result<Count, DbErr> {
+    let Some(scheduler) = scheduler else {
+        let total = count_rows(db, query).await?;
+        return Ok(Count { total, exact: true });
+    };
+    // Read before counting: a change that lands during the count moves the
+    // revision past the one stored with it, so it is counted again next time.
+    let revision = scheduler.table_revision();
+    let kept = JOB_COUNTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(filter)
+        .filter(|(at, _)| *at == revision)
+        .map(|(_, total)| *total);
+    if let Some(total) = kept {
+        return Ok(Count { total, exact: false });
+    }
+    let total = count_rows(db, query).await?;
+    let mut counts = JOB_COUNTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if counts.len() >= COUNT_CACHE_LIMIT {
+        counts.retain(|_, (at, _)| *at == revision);
+        if counts.len() >= COUNT_CACHE_LIMIT {
+            counts.clear();
+        }
+    }
+    counts.insert(filter.clone(), (revision, total));
+    Ok(Count { total, exact: true })
 }
 
 /// One job by id, overlaid with live state.

@@ -9,7 +9,8 @@ pub use executions::{ExecutionFilter, get_execution, list_executions};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
+use sea_orm::sea_query::{Asterisk, Expr, Func};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QuerySelect, Select};
 use serde::Serialize;
 
 /// Which slice of a result to return.
@@ -55,23 +56,56 @@ pub struct Paged<T> {
     pub limit: u64,
 }
 
-/// Runs `query` for one page, with the total count of its matches.
+/// How many rows a list matches, and whether that number was counted for
+/// this very request (exact) or kept from an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Count {
+    pub(crate) total: u64,
+    pub(crate) exact: bool,
+}
+
+/// Counts the rows `query` matches with a plain `SELECT COUNT(*) … WHERE …`
+/// (not a count over a sub-query of every column). `query` has no ORDER BY.
+pub(crate) async fn count_rows<E>(db: &DatabaseConnection, query: Select<E>) -> Result<u64, DbErr>
+where
+    E: EntityTrait,
+{
+    let n: Option<i64> = query
+        .select_only()
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+/// Runs `query` (ordered) for one page. With a count kept from before, the
+/// page is read whatever it says, and the total is brought in line with what
+/// the page shows: a page short of its limit ends the list.
 pub(crate) async fn fetch_page<E>(
     db: &DatabaseConnection,
     query: Select<E>,
     page: Page,
+    count: Count,
 ) -> Result<Paged<E::Model>, DbErr>
 where
     E: EntityTrait,
     E::Model: FromQueryResult + Sized + Send + Sync,
 {
-    let total = query.clone().count(db).await?;
     // PostgreSQL and SQLite take an OFFSET only as a signed 64-bit integer,
     // and no table holds more rows than that: a page beyond it is empty.
-    let items = if page.offset < total && i64::try_from(page.offset).is_ok() {
+    let readable = i64::try_from(page.offset).is_ok() && (!count.exact || page.offset < count.total);
+    let items = if readable {
         query.offset(page.offset).limit(page.clamped_limit()).all(db).await?
     } else {
         Vec::new()
+    };
+    let total = if count.exact {
+        count.total
+    } else {
+        let shown = page.offset.saturating_add(items.len() as u64);
+        let last_page = (items.len() as u64) < page.clamped_limit() && (!items.is_empty() || page.offset == 0);
+        if last_page { shown } else { count.total.max(shown) }
     };
     Ok(Paged {
         items,
