@@ -4,7 +4,7 @@
 //! - `additionalProperties: false` on the bodies that refuse unknown fields;
 //! - the length and range bounds of a job's fields (checked by the API and
 //!   the scheduler with a 422 rather than by the request parser);
-//! - the 413 and 415 answers of every operation that takes a body;
+//! - the 413 and 415 answers of every write;
 //! - links from a created job and a started run to the operations on them,
 //!   so that clients and stateful testers can follow them.
 
@@ -61,12 +61,12 @@ pub(crate) fn complete(document: &str) -> String {
         bound_job_fields(schemas);
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for operation in paths
+        for (method, operation) in paths
             .values_mut()
             .filter_map(Value::as_object_mut)
-            .flat_map(|item| item.values_mut())
+            .flat_map(|item| item.iter_mut())
         {
-            document_body_refusals(operation);
+            document_body_refusals(method, operation);
             bound_parameters(operation);
             add_links(operation);
         }
@@ -203,9 +203,11 @@ fn bound_parameters(operation: &mut Value) {
     }
 }
 
-/// A body can be too large (413) or not JSON (415); both answer an `ErrorBody`.
-fn document_body_refusals(operation: &mut Value) {
-    if operation.get("requestBody").is_none() {
+/// A write can carry a body too large (413) or not be declared as JSON
+/// (415: ruqi-server asks `Content-Type: application/json` of every write,
+/// even one without a body); both answer an `ErrorBody`.
+fn document_body_refusals(method: &str, operation: &mut Value) {
+    if method == "get" {
         return;
     }
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
@@ -218,7 +220,8 @@ fn document_body_refusals(operation: &mut Value) {
         ("413", "The request body is larger than this server takes."),
         (
             "415",
-            "The request body is not declared as JSON (`Content-Type: application/json`).",
+            "The request is not declared as JSON (`Content-Type: application/json`), which \
+             ruqi-server asks of every write, even one without a body.",
         ),
     ] {
         responses

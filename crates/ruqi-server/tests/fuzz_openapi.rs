@@ -101,6 +101,9 @@ async fn run_schemathesis(cli: &Path, dir: &Path, server: &ServerProcess, token:
         .args(["--workers", "1"])
         .args(["--request-timeout", "20"])
         .args(["--header", &format!("Authorization: Bearer {token}")])
+        // ruqi-server asks every write to say it is JSON, even without a body
+        // (the document's 415); schemathesis sends the header only with a body.
+        .args(["--header", "Content-Type: application/json"])
         .arg("--no-color")
         .current_dir(dir)
         .stdin(Stdio::null())

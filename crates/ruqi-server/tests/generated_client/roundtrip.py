@@ -58,9 +58,13 @@ from ruqi_client.models import (
 from ruqi_client.types import UNSET
 
 BASE, ADMIN, READ = sys.argv[1], sys.argv[2], sys.argv[3]
-admin = AuthenticatedClient(base_url=BASE, token=ADMIN, raise_on_unexpected_status=True)
-reader = AuthenticatedClient(base_url=BASE, token=READ, raise_on_unexpected_status=True)
-anonymous = Client(base_url=BASE, raise_on_unexpected_status=True)
+# ruqi-server asks every write to say it is JSON, even one without a body (a
+# browser cannot send that cross-origin without asking first): the document's
+# 415 says so, and the client sends the header on every request.
+JSON = {"Content-Type": "application/json"}
+admin = AuthenticatedClient(base_url=BASE, token=ADMIN, headers=JSON, raise_on_unexpected_status=True)
+reader = AuthenticatedClient(base_url=BASE, token=READ, headers=JSON, raise_on_unexpected_status=True)
+anonymous = Client(base_url=BASE, headers=JSON, raise_on_unexpected_status=True)
 
 
 def answer(response, status, model):
@@ -169,7 +173,13 @@ assert started.started and started.execution_id, started
 execution_id = started.execution_id
 deadline = time.monotonic() + 20
 while True:
-    execution = answer(get_execution.sync_detailed(execution_id, client=reader), 200, Execution)
+    reply = get_execution.sync_detailed(execution_id, client=reader)
+    # The run's row is written as it starts, just after the 202: until then, 404.
+    if reply.status_code == 404 and time.monotonic() < deadline:
+        refusal(reply, 404, "not_found")
+        time.sleep(0.05)
+        continue
+    execution = answer(reply, 200, Execution)
     if execution.status != "running":
         break
     assert time.monotonic() < deadline, execution
