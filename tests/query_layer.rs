@@ -777,14 +777,22 @@ async fn cleanup_older_than_the_earliest_date_deletes_nothing(db: DatabaseConnec
         ],
     )
     .await;
-    // u32::MAX days reach back before the first instant a date can hold.
-    for keep_last in [None, Some(0), Some(u32::MAX)] {
-        let retention = Retention {
-            older_than_days: Some(u32::MAX),
-            keep_last,
-            ..Retention::default()
-        };
-        assert_eq!(cleanup_executions(&db, &retention, now()).await.unwrap(), 0);
+    // u32::MAX days reach back before the first instant a date can hold;
+    // 3,031,005 days (about 6300 BC) before the year 1000, the earliest date
+    // every backend stores (PostgreSQL refuses to compare with it).
+    for days in [u32::MAX, 3_031_005, 400_000] {
+        for keep_last in [None, Some(0), Some(u32::MAX)] {
+            let retention = Retention {
+                older_than_days: Some(days),
+                keep_last,
+                ..Retention::default()
+            };
+            assert_eq!(
+                cleanup_executions(&db, &retention, now()).await.unwrap(),
+                0,
+                "{days} days"
+            );
+        }
     }
     let all_but_newest = Retention {
         keep_last: Some(u32::MAX),

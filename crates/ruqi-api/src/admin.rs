@@ -5,16 +5,20 @@
 use std::sync::Arc;
 
 use poem::endpoint::BoxEndpoint;
+use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::{OpenApiService, ServerObject};
 use ruqi::Scheduler;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Auth;
+use crate::body_field::BodySchemas;
 use crate::endpoints::{Apis, Ctx, apis};
-use crate::error::error_to_json;
+use crate::error::{ApiError, error_to_json};
 use crate::methods::AllowedMethods;
+use crate::nul::TextParameters;
+use crate::spec;
 use crate::ui;
 
 /// The admin API of one scheduler: every job, history, function and
@@ -87,9 +91,16 @@ impl AdminApi {
     pub fn endpoint(self, prefix: &str) -> BoxEndpoint<'static> {
         let prefix = normalize_prefix(prefix);
         let service = self.service(&prefix);
-        let spec = service.spec_endpoint();
+        let document = spec::complete(&service.spec());
         let docs = service.swagger_ui();
-        let allowed = Arc::new(AllowedMethods::from_spec(&service.spec()));
+        let allowed = Arc::new(AllowedMethods::from_spec(&document));
+        let bodies = Arc::new(BodySchemas::from_document(&document));
+        let texts = Arc::new(TextParameters::from_document(&document));
+        let spec = make_sync(move |_| {
+            poem::Response::builder()
+                .content_type("application/json")
+                .body(document.clone())
+        });
         Route::new()
             .nest("/", service)
             .at("/openapi.json", spec)
@@ -97,11 +108,32 @@ impl AdminApi {
             .nest("/ui", ui::endpoint())
             .data(Arc::new(self.auth))
             .catch_all_error(error_to_json)
-            .around(move |ep, req| {
+            .around(move |ep, mut req| {
                 let allowed = allowed.clone();
+                let bodies = bodies.clone();
+                let texts = texts.clone();
                 async move {
                     let path = req.uri().path().to_owned();
+                    let method = req.method().clone();
+                    if let Some(field) = texts.with_nul(&method, &path, req.uri().query()) {
+                        let message = format!("{field} holds the NUL character (%00), which no text may hold");
+                        return Ok(ApiError::bad_parameter(&field, message).into_response());
+                    }
+                    // Kept to name the field of a body the parser refuses (see `name_refused_field`).
+                    let body = if bodies.takes_body(&method, &path) {
+                        let bytes = req.take_body().into_bytes().await?;
+                        req.set_body(bytes.clone());
+                        Some(bytes)
+                    } else {
+                        None
+                    };
                     let mut response = ep.call(req).await?;
+                    if let Some(body) = body
+                        && response.status() == StatusCode::BAD_REQUEST
+                        && let Some(field) = bodies.refused_field(&method, &path, &body)
+                    {
+                        response = name_refused_field(response, field).await?;
+                    }
                     if response.status() == StatusCode::METHOD_NOT_ALLOWED
                         && !response.headers().contains_key(header::ALLOW)
                         && let Some(value) = allowed.allow(&path).and_then(|a| HeaderValue::from_str(&a).ok())
@@ -129,7 +161,7 @@ impl AdminApi {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
     /// ```
     pub fn spec(&self, prefix: &str) -> String {
-        self.service(&normalize_prefix(prefix)).spec()
+        spec::complete(&self.service(&normalize_prefix(prefix)).spec())
     }
 
     fn service(&self, prefix: &str) -> OpenApiService<Apis, ()> {
@@ -145,6 +177,22 @@ impl AdminApi {
             )
             .server(ServerObject::new(prefix).description("this server"))
     }
+}
+
+/// A 400 about a request body whose error names no field gets `field`: the
+/// one [`BodySchemas::refused_field`] found.
+async fn name_refused_field(mut response: poem::Response, field: String) -> poem::Result<poem::Response> {
+    let content = response.take_body().into_bytes().await?;
+    let named = match serde_json::from_slice::<serde_json::Value>(&content) {
+        Ok(serde_json::Value::Object(mut error)) if !error.contains_key("field") => {
+            error.insert("field".to_owned(), serde_json::Value::String(field));
+            serde_json::to_vec(&error).ok()
+        }
+        _ => None,
+    };
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response.set_body(named.unwrap_or_else(|| content.to_vec()));
+    Ok(response)
 }
 
 /// `/admin/jobs/` → `/admin/jobs`; `` and `/` → `/`.

@@ -70,11 +70,6 @@ fn body(code: &str, message: impl Into<String>, field: Option<String>) -> Json<E
 }
 
 impl ApiError {
-    /// 400 `bad_request`.
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest(body("bad_request", message, None))
-    }
-
     /// 400 `bad_request` about one parameter, naming it.
     pub(crate) fn bad_parameter(field: &str, message: impl Into<String>) -> Self {
         Self::BadRequest(body("bad_request", message, Some(field.to_owned())))

@@ -22,10 +22,13 @@
 
 mod admin;
 mod auth;
+mod body_field;
 mod endpoints;
 mod error;
 mod methods;
 mod model;
+mod nul;
+mod spec;
 mod ui;
 
 pub use admin::AdminApi;

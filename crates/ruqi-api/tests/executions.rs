@@ -44,7 +44,11 @@ async fn executions_of_a_job_and_one_with_its_output() {
     assert_eq!(one.body["scheduled_for"], "2026-05-01T08:00:00+00:00");
 
     assert_eq!(api.get("/jobs/say/executions?status=failed").await.body["total"], 0);
-    assert_eq!(api.get("/jobs/say/executions?status=SUCCESS").await.body["total"], 1);
+    assert_eq!(api.get("/jobs/say/executions?status=success").await.body["total"], 1);
+    // The statuses are an enum in the document, spelled as it spells them.
+    api.get("/jobs/say/executions?status=SUCCESS")
+        .await
+        .assert_error(400, "bad_request", Some("status"));
     api.get("/jobs/say/executions?status=fine")
         .await
         .assert_error(400, "bad_request", Some("status"));
@@ -159,10 +163,10 @@ async fn cleanup_deletes_old_history_and_says_how_much() {
         .assert_error(422, "invalid", Some("older_than_days"));
     api.post("/executions/cleanup", json!({"older_than": 3}))
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("older_than"));
     api.post("/executions/cleanup", json!({"older_than_days": -3}))
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("older_than_days"));
     assert_eq!(api.execution_count().await, before);
 }
 
@@ -197,12 +201,15 @@ async fn numbers_too_large_are_refused_by_name_or_reach_past_the_end() {
                 .assert_error(400, "bad_request", Some("limit"));
         }
     }
-    read("/executions/a-old/log?from_line=18446744073709551615".to_owned())
+    read("/executions/a-old/log?from_line=9223372036854775807".to_owned())
         .await
         .body["lines"]
         .as_array()
         .map(|lines| assert!(lines.is_empty()))
         .expect("a log tail");
+    read("/executions/a-old/log?from_line=9223372036854775808".to_owned())
+        .await
+        .assert_error(400, "bad_request", Some("from_line"));
     for n in ["101", "18446744073709551616", "-1"] {
         read(format!("/jobs/a/next-run-times?n={n}"))
             .await
@@ -222,13 +229,13 @@ async fn numbers_too_large_are_refused_by_name_or_reach_past_the_end() {
         assert_eq!(answer.status, 200, "{body}: {answer:?}");
         assert_eq!(answer.body, json!({"deleted": 0}), "{body}");
     }
-    for body in [
-        json!({"older_than_days": 4_294_967_296_u64}),
-        json!({"keep_last": 18_446_744_073_709_551_615_u64}),
+    for (field, body) in [
+        ("older_than_days", json!({"older_than_days": 4_294_967_296_u64})),
+        ("keep_last", json!({"keep_last": 18_446_744_073_709_551_615_u64})),
     ] {
         api.post("/executions/cleanup", body)
             .await
-            .assert_error(400, "bad_request", None);
+            .assert_error(400, "bad_request", Some(field));
     }
     assert_eq!(api.execution_count().await, 1);
     let cleaned = api.post("/executions/cleanup", json!({"older_than_days": 9})).await;

@@ -143,7 +143,7 @@ async fn malformed_requests_are_400_in_the_json_shape() {
     let answer = TestApi::answer(raw("{not json", "application/json").await.unwrap()).await;
     answer.assert_error(400, "bad_request", None);
     let answer = TestApi::answer(raw(r#"{"func": "noop"}"#, "application/json").await.unwrap()).await;
-    answer.assert_error(400, "bad_request", None);
+    answer.assert_error(400, "bad_request", Some("trigger"));
     let answer = TestApi::answer(
         raw(
             r#"{"func": "noop", "trigger": "interval", "rule": "1m", "rulle": "x"}"#,
@@ -153,7 +153,7 @@ async fn malformed_requests_are_400_in_the_json_shape() {
         .unwrap(),
     )
     .await;
-    answer.assert_error(400, "bad_request", None);
+    answer.assert_error(400, "bad_request", Some("rulle"));
     let answer = TestApi::answer(
         raw(
             r#"{"func": "noop", "trigger": "interval", "rule": ["1m"]}"#,
@@ -163,7 +163,7 @@ async fn malformed_requests_are_400_in_the_json_shape() {
         .unwrap(),
     )
     .await;
-    answer.assert_error(400, "bad_request", None);
+    answer.assert_error(400, "bad_request", Some("rule"));
     let answer = TestApi::answer(raw("func=noop", "application/x-www-form-urlencoded").await.unwrap()).await;
     answer.assert_error(415, "unsupported_media_type", None);
     api.get("/jobs?limit=0")
@@ -275,7 +275,7 @@ async fn replace_sets_every_field_and_defaults_what_is_left_out() {
 
     // The body's job_id may be repeated, not changed.
     let answer = api.put("/jobs/r", job_with_id("other")).await;
-    answer.assert_error(400, "bad_request", None);
+    answer.assert_error(422, "invalid", Some("job_id"));
     assert_eq!(api.put("/jobs/r", job_with_id("r")).await.status, 200);
 
     let before = api.rows().await;
@@ -333,7 +333,7 @@ async fn update_changes_only_what_it_names_and_null_clears() {
         .assert_error(422, "invalid", Some("args"));
     api.patch("/jobs/u", json!({"version": 7}))
         .await
-        .assert_error(400, "bad_request", None);
+        .assert_error(400, "bad_request", Some("version"));
     assert_eq!(api.rows().await, before);
 }
 

@@ -119,7 +119,10 @@ impl ActionsApi {
         _auth: ReadAccess,
         job_id: Path<String>,
         /// How many (0 to 100).
-        #[oai(default = "default_preview_count", validator(maximum(value = "100")))]
+        #[oai(
+            default = "default_preview_count",
+            validator(minimum(value = "0"), maximum(value = "100"))
+        )]
         n: Query<usize>,
     ) -> Result<Json<NextRunTimes>, ApiError> {
         self.0.ensure_scheduled(&job_id).await?;
@@ -148,7 +151,10 @@ impl ActionsApi {
         /// IANA time zone; left out: the scheduler's default. A blank name is refused.
         timezone: Query<Option<String>>,
         /// How many (0 to 100).
-        #[oai(default = "default_preview_count", validator(maximum(value = "100")))]
+        #[oai(
+            default = "default_preview_count",
+            validator(minimum(value = "0"), maximum(value = "100"))
+        )]
         n: Query<usize>,
     ) -> Result<Json<NextRunTimes>, ApiError> {
         let default_zone = self.0.scheduler.config().default_timezone;

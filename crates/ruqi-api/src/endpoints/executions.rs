@@ -1,12 +1,11 @@
 //! Run history: per job, all, one; and its cleanup.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::{Enum, OpenApi};
 use ruqi::ExecutionStatus;
 use ruqi::query::{ExecutionFilter, Page, Retention};
 
@@ -22,15 +21,43 @@ fn default_limit() -> u64 {
     Page::default().limit
 }
 
-/// Checks a `status` filter against the statuses an execution can have.
-fn status_filter(status: Option<String>) -> Result<Option<String>, ApiError> {
-    status
-        .map(|s| {
-            ExecutionStatus::from_str(&s)
-                .map(|status| status.as_str().to_owned())
-                .map_err(|e| ApiError::bad_parameter("status", e.to_string()))
-        })
-        .transpose()
+/// An execution's status, as a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum StatusParam {
+    /// In progress.
+    Running,
+    /// Ended well.
+    Success,
+    /// Ended with an error.
+    Failed,
+    /// Ran past its `timeout_s`.
+    Timeout,
+    /// Stopped by a cancel request.
+    Cancelled,
+    /// A fire that did not run.
+    Missed,
+    /// Its node died while it ran.
+    Lost,
+}
+
+impl From<StatusParam> for ExecutionStatus {
+    fn from(status: StatusParam) -> Self {
+        match status {
+            StatusParam::Running => ExecutionStatus::Running,
+            StatusParam::Success => ExecutionStatus::Success,
+            StatusParam::Failed => ExecutionStatus::Failed,
+            StatusParam::Timeout => ExecutionStatus::Timeout,
+            StatusParam::Cancelled => ExecutionStatus::Cancelled,
+            StatusParam::Missed => ExecutionStatus::Missed,
+            StatusParam::Lost => ExecutionStatus::Lost,
+        }
+    }
+}
+
+/// The `status` filter as the query layer takes it.
+fn status_filter(status: Option<StatusParam>) -> Option<String> {
+    status.map(|s| ExecutionStatus::from(s).as_str().to_owned())
 }
 
 #[OpenApi(tag = "ApiTags::Executions")]
@@ -51,7 +78,7 @@ impl ExecutionsApi {
         job_id: Path<String>,
         /// Only executions with this status: `running`, `success`, `failed`,
         /// `timeout`, `cancelled`, `missed` or `lost`.
-        status: Query<Option<String>>,
+        status: Query<Option<StatusParam>>,
         /// Only executions scheduled at or after this instant (RFC 3339).
         from: Query<Option<DateTime<Utc>>>,
         /// Only executions scheduled before this instant (RFC 3339).
@@ -66,7 +93,7 @@ impl ExecutionsApi {
         let filter = ExecutionFilter {
             job_id: Some(job_id.0.clone()),
             job_name: None,
-            status: status_filter(status.0)?,
+            status: status_filter(status.0),
             from: from.0,
             to: to.0,
         };
@@ -93,7 +120,7 @@ impl ExecutionsApi {
         job_name: Query<Option<String>>,
         /// Only executions with this status: `running`, `success`, `failed`,
         /// `timeout`, `cancelled`, `missed` or `lost`.
-        status: Query<Option<String>>,
+        status: Query<Option<StatusParam>>,
         /// Only executions scheduled at or after this instant (RFC 3339).
         from: Query<Option<DateTime<Utc>>>,
         /// Only executions scheduled before this instant (RFC 3339).
@@ -108,7 +135,7 @@ impl ExecutionsApi {
         let filter = ExecutionFilter {
             job_id: job_id.0,
             job_name: job_name.0,
-            status: status_filter(status.0)?,
+            status: status_filter(status.0),
             from: from.0,
             to: to.0,
         };
@@ -142,10 +169,16 @@ impl ExecutionsApi {
         &self,
         _auth: ReadAccess,
         id: Path<String>,
-        /// The first line wanted (0: from the start).
+        /// The first line wanted (0: from the start; at most 9223372036854775807).
         #[oai(default)]
         from_line: Query<u64>,
     ) -> Result<Json<ExecutionLog>, ApiError> {
+        if i64::try_from(from_line.0).is_err() {
+            return Err(ApiError::bad_parameter(
+                "from_line",
+                format!("from_line {} is too large: at most {}", from_line.0, i64::MAX),
+            ));
+        }
         let from = usize::try_from(from_line.0).unwrap_or(usize::MAX);
         // Live first: a run of this process has the freshest log in memory.
         let live = self.0.scheduler.run_log(&id).map(|log| log.tail(from));
@@ -209,8 +242,8 @@ impl ExecutionsApi {
     /// Clean up history
     ///
     /// Deletes old executions and answers how many went. An
-    /// `older_than_days` reaching back before the earliest date there can be
-    /// (any count above about 95 million) means "older than anything":
+    /// `older_than_days` reaching back before the year 1000, the earliest date
+    /// every backend stores, means "older than anything":
     /// nothing is deleted.
     #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
     async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {

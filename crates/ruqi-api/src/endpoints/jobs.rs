@@ -123,6 +123,7 @@ impl JobsApi {
         if let Some(job_id) = job.job_id.as_deref().filter(|id| id.trim().is_empty()) {
             return Err(FieldError::new("job_id", job_id, "must not be blank: leave it out for a generated id").into());
         }
+        job.check_limits()?;
         let txn = job_info::begin_write(&self.0.db).await?;
         let created = job.0.into_new().insert(&txn).await?;
         txn.commit().await?;
@@ -162,11 +163,14 @@ impl JobsApi {
         if let Some(body_id) = &job.job_id
             && *body_id != *job_id
         {
-            return Err(ApiError::bad_request(format!(
-                "the body's job_id {body_id:?} differs from the path's {:?}; a job_id cannot be changed",
-                job_id.0
-            )));
+            return Err(FieldError::new(
+                "job_id",
+                body_id.as_str(),
+                format!("differs from the path's {:?}: a job_id cannot be changed", job_id.0),
+            )
+            .into());
         }
+        job.check_limits()?;
         let txn = job_info::begin_write(&self.0.db).await?;
         let replaced = job.0.into_replacement(job_id.0.clone()).update(&txn).await;
         written(replaced, &job_id)?;
@@ -189,6 +193,7 @@ impl JobsApi {
         job_id: Path<String>,
         patch: Json<JobPatch>,
     ) -> Result<Json<Job>, ApiError> {
+        patch.check_limits()?;
         let txn = job_info::begin_write(&self.0.db).await?;
         let updated = patch.0.into_update(job_id.0.clone()).update(&txn).await;
         written(updated, &job_id)?;

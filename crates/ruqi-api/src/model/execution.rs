@@ -13,14 +13,18 @@ pub(crate) struct Execution {
     /// The job it belongs to (the job may since have been deleted).
     pub(crate) job_id: String,
     /// The job's group when it ran.
+    #[oai(nullable)]
     pub(crate) job_name: Option<String>,
     /// The instant the run was scheduled for.
     pub(crate) scheduled_for: DateTime<Utc>,
     /// When it started; `null` for a missed fire.
+    #[oai(nullable)]
     pub(crate) started_at: Option<DateTime<Utc>>,
     /// When it finished.
+    #[oai(nullable)]
     pub(crate) finished_at: Option<DateTime<Utc>>,
     /// Milliseconds from start to finish.
+    #[oai(nullable)]
     pub(crate) duration_ms: Option<i64>,
     /// `running`, `success`, `failed`, `timeout`, `cancelled`, `missed` or `lost`.
     pub(crate) status: String,
@@ -31,8 +35,10 @@ pub(crate) struct Execution {
     #[oai(skip_serializing_if_is_none)]
     pub(crate) output: Option<String>,
     /// The error message, or why a fire was missed.
+    #[oai(nullable)]
     pub(crate) error: Option<String>,
     /// The node (process) that ran it.
+    #[oai(nullable)]
     pub(crate) node: Option<String>,
     /// `schedule`, `manual`, `retry` or `child`.
     pub(crate) trigger_source: String,
@@ -99,13 +105,17 @@ impl From<Paged<job_execution::Model>> for ExecutionList {
 #[oai(deny_unknown_fields)]
 pub(crate) struct Cleanup {
     /// Delete rows scheduled more than this many days ago; a count reaching
-    /// back before the earliest date there can be deletes nothing.
+    /// back before the year 1000 (the earliest date every backend stores) deletes nothing.
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "4294967295")))]
     pub(crate) older_than_days: Option<u32>,
     /// Keep this many newest rows per job.
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "4294967295")))]
     pub(crate) keep_last: Option<u32>,
     /// Only this job's rows.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_id: Option<String>,
     /// Only rows of jobs in this group.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_name: Option<String>,
 }
 

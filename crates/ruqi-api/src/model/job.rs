@@ -7,9 +7,11 @@ use poem_openapi::Object;
 use poem_openapi::types::MaybeUndefined;
 use ruqi::entity::job_info;
 use ruqi::query::{JobView, Paged};
-use ruqi::{Schedule, TriggerKind};
+use ruqi::{FieldError, Schedule, TriggerKind};
 use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
 use serde_json::Value;
+
+use super::limits::check_texts;
 
 /// A job: its `job_info` row with the scheduler's live state laid over it.
 #[derive(Debug, Clone, PartialEq, Object)]
@@ -17,8 +19,10 @@ pub(crate) struct Job {
     /// The job's id.
     pub(crate) job_id: String,
     /// Group or category.
+    #[oai(nullable)]
     pub(crate) job_name: Option<String>,
     /// Free text.
+    #[oai(nullable)]
     pub(crate) description: Option<String>,
     /// The registered function it runs (see `GET /functions`).
     pub(crate) func: String,
@@ -33,14 +37,19 @@ pub(crate) struct Job {
     pub(crate) rule: String,
     /// The rule in English with the zone it is read in: "at 02:20 every day
     /// (Europe/Berlin)", "every 10m"; `null` when the rule does not parse.
+    #[oai(nullable)]
     pub(crate) rule_description: Option<String>,
     /// IANA time zone; `null` is the scheduler's default.
+    #[oai(nullable)]
     pub(crate) timezone: Option<String>,
     /// No fire before this.
+    #[oai(nullable)]
     pub(crate) start_at: Option<DateTime<Utc>>,
     /// No fire after this.
+    #[oai(nullable)]
     pub(crate) end_at: Option<DateTime<Utc>>,
     /// The next fire (live); `null` when paused, finished or not schedulable.
+    #[oai(nullable)]
     pub(crate) next_run_time: Option<DateTime<Utc>>,
     /// Paused jobs do not fire.
     pub(crate) is_paused: bool,
@@ -57,6 +66,7 @@ pub(crate) struct Job {
     /// Runs at once with `overlap = allow`.
     pub(crate) max_instances: i32,
     /// Seconds a run may take before it is cancelled; `null` for no limit.
+    #[oai(nullable)]
     pub(crate) timeout_s: Option<i32>,
     /// Retries after a failed or timed-out attempt.
     pub(crate) max_retries: i32,
@@ -65,8 +75,10 @@ pub(crate) struct Job {
     /// Wait before the first retry: `500ms`, `10s`, `5m`…
     pub(crate) retry_delay: String,
     /// Jobs run (trigger source `child`) when a run of this one succeeds, by `job_id`, comma-separated.
+    #[oai(nullable)]
     pub(crate) child_jobs: Option<String>,
     /// Where this job's failures, timeouts and missed fires are POSTed; `null`: the global webhook, if any.
+    #[oai(nullable)]
     pub(crate) alert_url: Option<String>,
     /// Change counter: bumped by every change of the schedule.
     pub(crate) version: i64,
@@ -75,8 +87,10 @@ pub(crate) struct Job {
     /// When the row last changed.
     pub(crate) updated_at: DateTime<Utc>,
     /// Status of the last run.
+    #[oai(nullable)]
     pub(crate) last_status: Option<String>,
     /// Error of the last run, or why the row cannot be scheduled.
+    #[oai(nullable)]
     pub(crate) last_error: Option<String>,
     /// Runs in progress in this process.
     pub(crate) running: u32,
@@ -193,49 +207,70 @@ impl JobList {
 pub(crate) struct JobSpec {
     /// The job's id (at most 191 characters, not blank). On create, a UUID
     /// when left out; on replace, it may be left out and must otherwise match the path.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_id: Option<String>,
     /// Group or category; not blank (leave it out for none).
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_name: Option<String>,
     /// Free text.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) description: Option<String>,
     /// A registered function (see `GET /functions`).
+    #[oai(deserialize_with = "super::strict::string")]
     pub(crate) func: String,
     /// The function's arguments: any JSON, checked against the function's schema.
+    #[oai(nullable)]
     pub(crate) args: Option<Value>,
     /// `cron`, `interval` or `date`.
+    #[oai(deserialize_with = "super::strict::string")]
     pub(crate) trigger: String,
     /// cron: 5 fields, 6 (seconds first) or 7 (with a year), `@daily`…;
     /// interval: `500ms`, `10s`, `5m`, `1h30m`, `1d`; date: `2026-12-16 18:03:17`, RFC 3339, or `now`.
+    #[oai(deserialize_with = "super::strict::string")]
     pub(crate) rule: String,
     /// IANA time zone such as `Europe/Berlin`; left out or `null`: the
     /// scheduler's default. A blank name is refused.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) timezone: Option<String>,
     /// No fire before this.
+    #[oai(nullable)]
     pub(crate) start_at: Option<DateTime<Utc>>,
     /// No fire after this.
+    #[oai(nullable)]
     pub(crate) end_at: Option<DateTime<Utc>>,
     /// Create (or keep) the job paused (default `false`).
+    #[oai(nullable)]
     pub(crate) is_paused: Option<bool>,
     /// Seconds a fire may be late and still run (default 5).
+    #[oai(nullable)]
     pub(crate) misfire_grace_s: Option<i32>,
     /// `skip` (default) or `run_once`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) misfire_policy: Option<String>,
     /// `skip` (default), `queue`, `replace` or `allow`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) overlap: Option<String>,
     /// Runs at once with `overlap = allow` (default 1).
+    #[oai(nullable)]
     pub(crate) max_instances: Option<i32>,
     /// Seconds a run may take (default: no limit).
+    #[oai(nullable)]
     pub(crate) timeout_s: Option<i32>,
     /// Retries after a failed or timed-out attempt (default 0).
+    #[oai(nullable)]
     pub(crate) max_retries: Option<i32>,
     /// `fixed` or `exponential` (default): how the wait between attempts grows.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) retry_backoff: Option<String>,
     /// Wait before the first retry (default `10s`).
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) retry_delay: Option<String>,
     /// Jobs to run when a run of this one succeeds: `job_id`s, comma-separated.
     /// Each must exist, and a cycle is refused.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) child_jobs: Option<String>,
     /// Webhook for this job's failures, timeouts and missed fires (default: the global one).
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) alert_url: Option<String>,
 }
 
@@ -250,6 +285,30 @@ fn args_text(args: Option<Value>) -> Option<String> {
 }
 
 impl JobSpec {
+    /// Refuses a text longer than its field takes; see
+    /// [`JOB_TEXT_LIMITS`](super::limits::JOB_TEXT_LIMITS).
+    pub(crate) fn check_limits(&self) -> Result<(), FieldError> {
+        check_texts(
+            [
+                ("job_id", self.job_id.as_deref()),
+                ("job_name", self.job_name.as_deref()),
+                ("description", self.description.as_deref()),
+                ("func", Some(self.func.as_str())),
+                ("trigger", Some(self.trigger.as_str())),
+                ("rule", Some(self.rule.as_str())),
+                ("timezone", self.timezone.as_deref()),
+                ("misfire_policy", self.misfire_policy.as_deref()),
+                ("overlap", self.overlap.as_deref()),
+                ("retry_backoff", self.retry_backoff.as_deref()),
+                ("retry_delay", self.retry_delay.as_deref()),
+                ("child_jobs", self.child_jobs.as_deref()),
+                ("alert_url", self.alert_url.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|v| (field, v))),
+        )
+    }
+
     /// The ActiveModel of a new job: the fields given are set, the others
     /// left to the hook's defaults.
     pub(crate) fn into_new(self) -> job_info::ActiveModel {
@@ -313,50 +372,94 @@ impl JobSpec {
 #[oai(deny_unknown_fields)]
 pub(crate) struct JobPatch {
     /// Group or category (not blank); `null` clears it.
+    #[oai(nullable, deserialize_with = "super::strict::maybe_string")]
     pub(crate) job_name: MaybeUndefined<String>,
     /// Free text; `null` clears it.
+    #[oai(nullable, deserialize_with = "super::strict::maybe_string")]
     pub(crate) description: MaybeUndefined<String>,
     /// A registered function.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) func: Option<String>,
     /// The function's arguments; `null` sets them to JSON `null`.
+    #[oai(nullable)]
     pub(crate) args: MaybeUndefined<Value>,
     /// `cron`, `interval` or `date`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) trigger: Option<String>,
     /// The trigger's rule.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) rule: Option<String>,
     /// IANA time zone; `null`: the scheduler's default. A blank name is refused.
+    #[oai(nullable, deserialize_with = "super::strict::maybe_string")]
     pub(crate) timezone: MaybeUndefined<String>,
     /// No fire before this; `null` removes the bound.
+    #[oai(nullable)]
     pub(crate) start_at: MaybeUndefined<DateTime<Utc>>,
     /// No fire after this; `null` removes the bound.
+    #[oai(nullable)]
     pub(crate) end_at: MaybeUndefined<DateTime<Utc>>,
     /// Moves the next fire to this instant (the schedule continues from there).
+    #[oai(nullable)]
     pub(crate) next_run_time: Option<DateTime<Utc>>,
     /// Pauses (`true`) or resumes (`false`) the job.
+    #[oai(nullable)]
     pub(crate) is_paused: Option<bool>,
     /// Seconds a fire may be late and still run.
+    #[oai(nullable)]
     pub(crate) misfire_grace_s: Option<i32>,
     /// `skip` or `run_once`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) misfire_policy: Option<String>,
     /// `skip`, `queue`, `replace` or `allow`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) overlap: Option<String>,
     /// Runs at once with `overlap = allow`.
+    #[oai(nullable)]
     pub(crate) max_instances: Option<i32>,
     /// Seconds a run may take; `null`: no limit.
+    #[oai(nullable)]
     pub(crate) timeout_s: MaybeUndefined<i32>,
     /// Retries after a failed or timed-out attempt.
+    #[oai(nullable)]
     pub(crate) max_retries: Option<i32>,
     /// `fixed` or `exponential`.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) retry_backoff: Option<String>,
     /// Wait before the first retry.
+    #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) retry_delay: Option<String>,
     /// Jobs to run when a run of this one succeeds; `null` clears them.
+    #[oai(nullable, deserialize_with = "super::strict::maybe_string")]
     pub(crate) child_jobs: MaybeUndefined<String>,
     /// This job's alert webhook; `null`: the global one.
+    #[oai(nullable, deserialize_with = "super::strict::maybe_string")]
     pub(crate) alert_url: MaybeUndefined<String>,
 }
 
 impl JobPatch {
+    /// Refuses a text longer than its field takes; see
+    /// [`JOB_TEXT_LIMITS`](super::limits::JOB_TEXT_LIMITS).
+    pub(crate) fn check_limits(&self) -> Result<(), FieldError> {
+        check_texts(
+            [
+                ("job_name", self.job_name.value().map(String::as_str)),
+                ("description", self.description.value().map(String::as_str)),
+                ("func", self.func.as_deref()),
+                ("trigger", self.trigger.as_deref()),
+                ("rule", self.rule.as_deref()),
+                ("timezone", self.timezone.value().map(String::as_str)),
+                ("misfire_policy", self.misfire_policy.as_deref()),
+                ("overlap", self.overlap.as_deref()),
+                ("retry_backoff", self.retry_backoff.as_deref()),
+                ("retry_delay", self.retry_delay.as_deref()),
+                ("child_jobs", self.child_jobs.value().map(String::as_str)),
+                ("alert_url", self.alert_url.value().map(String::as_str)),
+            ]
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|v| (field, v))),
+        )
+    }
+
     /// The ActiveModel setting only what the patch names.
     pub(crate) fn into_update(self, job_id: String) -> job_info::ActiveModel {
         fn set_nullable<T>(v: MaybeUndefined<T>) -> sea_orm::ActiveValue<Option<T>>
@@ -408,6 +511,7 @@ pub(crate) struct RunStarted {
     pub(crate) job_id: String,
     /// The new execution (read it at `GET /executions/{id}`); `null` when the
     /// job's overlap policy did not start a run now.
+    #[oai(nullable)]
     pub(crate) execution_id: Option<String>,
     /// Whether a run started.
     pub(crate) started: bool,
@@ -421,6 +525,7 @@ pub(crate) struct NextRunTimes {
     /// The next fires, soonest first (UTC). Empty for a paused or finished job.
     pub(crate) next_run_times: Vec<DateTime<Utc>>,
     /// The rule in English with its zone: "at 02:20 every day (Europe/Berlin)".
+    #[oai(nullable)]
     pub(crate) description: Option<String>,
 }
 

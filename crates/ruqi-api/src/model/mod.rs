@@ -4,9 +4,12 @@
 mod access;
 mod execution;
 mod job;
+mod limits;
 mod scheduler;
+mod strict;
 
 pub(crate) use access::TokenScope;
 pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted, describe_rule};
+pub(crate) use limits::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};
 pub(crate) use scheduler::{FunctionInfo, Health, SchedulerStatus};

@@ -11,8 +11,10 @@ pub(crate) struct FunctionInfo {
     /// The name jobs refer to in `func`.
     pub(crate) name: String,
     /// What it does.
+    #[oai(nullable)]
     pub(crate) description: Option<String>,
     /// The JSON Schema its `args` must match; `null` when it takes any JSON.
+    #[oai(nullable)]
     pub(crate) args_schema: Option<Value>,
     /// Whether it runs on the blocking thread pool.
     pub(crate) blocking: bool,
@@ -50,9 +52,11 @@ pub(crate) struct SchedulerStatus {
     /// Runs in progress in this process.
     pub(crate) running: u64,
     /// The earliest deadline; `null` when nothing is scheduled.
+    #[oai(nullable)]
     pub(crate) next_wakeup: Option<DateTime<Utc>>,
     /// Seconds from now (the scheduler's clock) until `next_wakeup`; 0 when it is due.
     #[serde(default)]
+    #[oai(nullable)]
     pub(crate) seconds_until_next_wakeup: Option<f64>,
     /// The IANA zone of jobs whose `timezone` is `null`.
     #[serde(default)]
@@ -69,8 +73,10 @@ pub(crate) struct NodeInfo {
     /// Its node name (`job_execution.node` of its runs).
     pub(crate) node: String,
     /// The host it runs on.
+    #[oai(nullable)]
     pub(crate) host: Option<String>,
     /// Its process id.
+    #[oai(nullable)]
     pub(crate) pid: Option<i64>,
     /// When it started.
     pub(crate) started_at: DateTime<Utc>,

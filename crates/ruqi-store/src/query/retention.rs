@@ -14,8 +14,9 @@ use crate::entity::job_execution::{Column, Entity};
 /// `job_name`), older than `older_than_days` (if set) and not among the
 /// newest `keep_last` of its job (if set). Rows still `running` always stay.
 ///
-/// An `older_than_days` reaching back before the earliest instant a date can
-/// hold (about 262,000 years before the common era) means "older than
+/// An `older_than_days` reaching back before the year 1000 (the earliest date
+/// every backend stores: MySQL's `DATETIME` starts there, and PostgreSQL
+/// refuses a comparison with an instant before 4713 BC) means "older than
 /// anything": nothing is deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retention {
@@ -27,6 +28,11 @@ pub struct Retention {
     pub job_id: Option<String>,
     /// Only rows of jobs in this group.
     pub job_name: Option<String>,
+}
+
+/// The earliest instant every backend stores; no row is scheduled before it.
+fn earliest_stored() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-30_610_224_000, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Ids deleted per statement.
@@ -49,7 +55,9 @@ pub async fn cleanup_executions(
         cond = cond.add(Column::JobName.eq(job_name.as_str()));
     }
     if let Some(days) = retention.older_than_days {
-        let cutoff = TimeDelta::try_days(i64::from(days)).and_then(|age| now.checked_sub_signed(age));
+        let cutoff = TimeDelta::try_days(i64::from(days))
+            .and_then(|age| now.checked_sub_signed(age))
+            .filter(|cutoff| *cutoff >= earliest_stored());
         let Some(cutoff) = cutoff else {
             return Ok(0);
         };

@@ -1,0 +1,124 @@
+//! [`TextParameters`]: refuses a path or query parameter holding the NUL
+//! character (`%00`), naming it. SQLite would store it, PostgreSQL refuses it
+//! in text ("invalid byte sequence"); the API refuses it on every backend,
+//! and its document says so with a `pattern` on every text parameter.
+
+use poem::http::Method;
+use serde_json::Value;
+
+/// The text parameters of each operation: its path template and the names
+/// of its `string` parameters in the path and in the query.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TextParameters {
+    operations: Vec<Operation>,
+}
+
+#[derive(Debug, Clone)]
+struct Operation {
+    method: Method,
+    template: Vec<String>,
+    query: Vec<String>,
+}
+
+impl TextParameters {
+    /// The text parameters of every operation of `document`.
+    pub(crate) fn from_document(document: &str) -> Self {
+        let Ok(doc) = serde_json::from_str::<Value>(document) else {
+            return Self::default();
+        };
+        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+            return Self::default();
+        };
+        let mut operations = Vec::new();
+        for (template, item) in paths {
+            let Some(item) = item.as_object() else { continue };
+            for (method, operation) in item {
+                let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                    continue;
+                };
+                let query = operation
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| {
+                        p["in"] == "query" && p.pointer("/schema/type").and_then(Value::as_str) == Some("string")
+                    })
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect();
+                let template = template
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                operations.push(Operation {
+                    method,
+                    template,
+                    query,
+                });
+            }
+        }
+        Self { operations }
+    }
+
+    /// The parameter of a request for `method` on `path` (relative to the
+    /// API's prefix, still percent-encoded) with `query` that holds `%00`.
+    pub(crate) fn with_nul(&self, method: &Method, path: &str, query: Option<&str>) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let operation = self
+            .operations
+            .iter()
+            .filter(|o| {
+                o.method == *method
+                    && o.template.len() == segments.len()
+                    && o.template.iter().zip(&segments).all(|(t, s)| is_parameter(t) || t == s)
+            })
+            .max_by_key(|o| o.template.iter().filter(|t| !is_parameter(t)).count())?;
+        for (template, segment) in operation.template.iter().zip(&segments) {
+            if is_parameter(template) && has_nul(segment) {
+                return Some(template.trim_matches(['{', '}']).to_owned());
+            }
+        }
+        query?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, value)| has_nul(value) && operation.query.iter().any(|q| q == name))
+            .map(|(name, _)| name.to_owned())
+    }
+}
+
+fn is_parameter(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}')
+}
+
+fn has_nul(encoded: &str) -> bool {
+    encoded.contains("%00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextParameters;
+    use poem::http::Method;
+
+    #[test]
+    fn a_nul_in_a_text_parameter_is_found_by_name() {
+        let doc = r#"{"paths": {
+            "/jobs/{job_id}": {"get": {"parameters": [{"name": "job_id", "in": "path", "schema": {"type": "string"}}]}},
+            "/jobs": {"get": {"parameters": [
+                {"name": "text", "in": "query", "schema": {"type": "string"}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer"}}
+            ]}}
+        }}"#;
+        let params = TextParameters::from_document(doc);
+        let get = Method::GET;
+        assert_eq!(params.with_nul(&get, "/jobs/a%00b", None).as_deref(), Some("job_id"));
+        assert_eq!(params.with_nul(&get, "/jobs/ab", None), None);
+        assert_eq!(
+            params.with_nul(&get, "/jobs", Some("offset=1&text=x%00")).as_deref(),
+            Some("text")
+        );
+        // Not a text parameter of this operation: not this check's business.
+        assert_eq!(params.with_nul(&get, "/jobs", Some("other=%00")), None);
+        assert_eq!(params.with_nul(&Method::POST, "/jobs/a%00", None), None);
+    }
+}
