@@ -81,6 +81,9 @@ impl ServerProcess {
             log,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Below the shortest keep-alive a test gives the server (1 s):
+                // a connection the server is closing as idle is not reused.
+                .pool_idle_timeout(Duration::from_millis(500))
                 .build()
                 .expect("an HTTP client"),
         }
