@@ -7,10 +7,12 @@ use chrono::DateTime;
 use poem::http::Method;
 use serde_json::{Map, Value};
 
+use crate::paths::{self, Template};
+
 /// The request body schema of each operation that takes one.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BodySchemas {
-    operations: Vec<(Method, Vec<String>, Map<String, Value>)>,
+    operations: Vec<(Method, Template, Map<String, Value>)>,
 }
 
 impl BodySchemas {
@@ -19,34 +21,20 @@ impl BodySchemas {
         let Ok(doc) = serde_json::from_str::<Value>(document) else {
             return Self::default();
         };
-        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
-            return Self::default();
-        };
         let mut operations = Vec::new();
-        for (template, item) in paths {
-            let Some(item) = item.as_object() else { continue };
-            for (method, operation) in item {
-                let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
-                    continue;
-                };
-                let Some(content) = operation.pointer("/requestBody/content").and_then(Value::as_object) else {
-                    continue;
-                };
-                let schema = content
-                    .values()
-                    .find_map(|media| media.pointer("/schema/$ref"))
-                    .and_then(Value::as_str)
-                    .and_then(|reference| reference.strip_prefix("#/components/schemas/"))
-                    .and_then(|name| doc.pointer(&format!("/components/schemas/{name}")))
-                    .and_then(Value::as_object);
-                if let Some(schema) = schema {
-                    let segments = template
-                        .split('/')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                    operations.push((method, segments, schema.clone()));
-                }
+        for (method, template, operation) in paths::operations(&doc) {
+            let Some(content) = operation.pointer("/requestBody/content").and_then(Value::as_object) else {
+                continue;
+            };
+            let schema = content
+                .values()
+                .find_map(|media| media.pointer("/schema/$ref"))
+                .and_then(Value::as_str)
+                .and_then(|reference| reference.strip_prefix("#/components/schemas/"))
+                .and_then(|name| doc.pointer(&format!("/components/schemas/{name}")))
+                .and_then(Value::as_object);
+            if let Some(schema) = schema {
+                operations.push((method, template, schema.clone()));
             }
         }
         Self { operations }
@@ -83,19 +71,8 @@ impl BodySchemas {
     }
 
     fn schema(&self, method: &Method, path: &str) -> Option<&Map<String, Value>> {
-        let wanted: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        self.operations
-            .iter()
-            .filter(|(m, template, _)| {
-                m == method
-                    && template.len() == wanted.len()
-                    && template
-                        .iter()
-                        .zip(&wanted)
-                        .all(|(t, w)| (t.starts_with('{') && t.ends_with('}')) || t == w)
-            })
-            .max_by_key(|(_, template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
-            .map(|(_, _, schema)| schema)
+        let same_method = self.operations.iter().filter(|(m, _, _)| m == method);
+        paths::best_match(same_method, |(_, template, _)| template, &paths::segments(path)).map(|(_, _, schema)| schema)
     }
 }
 

@@ -3,10 +3,12 @@
 
 use poem::http::Method;
 
+use crate::paths::{Template, best_match, segments, template_of};
+
 /// The methods of each operation path of the API, in the document's order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AllowedMethods {
-    paths: Vec<(Vec<String>, Vec<Method>)>,
+    paths: Vec<(Template, Vec<Method>)>,
 }
 
 /// The order methods are listed in an `Allow` header.
@@ -31,7 +33,7 @@ impl AllowedMethods {
                     .filter(|m| operations.get(m.as_str().to_lowercase()).is_some())
                     .cloned()
                     .collect();
-                (segments(template).map(str::to_owned).collect(), methods)
+                (template_of(template), methods)
             })
             .collect();
         Self { paths }
@@ -41,23 +43,9 @@ impl AllowedMethods {
     /// methods of the operation path it matches, literal segments before
     /// parameters as the router prefers them; `None` when none matches.
     pub(crate) fn allow(&self, path: &str) -> Option<String> {
-        let wanted: Vec<&str> = segments(path).collect();
-        self.paths
-            .iter()
-            .filter(|(template, _)| {
-                template.len() == wanted.len() && template.iter().zip(&wanted).all(|(t, w)| is_parameter(t) || t == w)
-            })
-            .max_by_key(|(template, _)| template.iter().filter(|t| !is_parameter(t)).count())
+        best_match(&self.paths, |(template, _)| template, &segments(path))
             .map(|(_, methods)| methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", "))
     }
-}
-
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
-}
-
-fn is_parameter(segment: &str) -> bool {
-    segment.starts_with('{') && segment.ends_with('}')
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 use poem::http::Method;
 use serde_json::Value;
 
+use crate::paths::{self, Template, is_parameter};
+
 /// The text parameters of each operation: its path template and the names
 /// of its `string` parameters in the path and in the query.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +18,7 @@ pub(crate) struct TextParameters {
 #[derive(Debug, Clone)]
 struct Operation {
     method: Method,
-    template: Vec<String>,
+    template: Template,
     query: Vec<String>,
 }
 
@@ -26,17 +28,12 @@ impl TextParameters {
         let Ok(doc) = serde_json::from_str::<Value>(document) else {
             return Self::default();
         };
-        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
-            return Self::default();
-        };
-        let mut operations = Vec::new();
-        for (template, item) in paths {
-            let Some(item) = item.as_object() else { continue };
-            for (method, operation) in item {
-                let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
-                    continue;
-                };
-                let query = operation
+        let operations = paths::operations(&doc)
+            .into_iter()
+            .map(|(method, template, operation)| Operation {
+                method,
+                template,
+                query: operation
                     .get("parameters")
                     .and_then(Value::as_array)
                     .into_iter()
@@ -45,35 +42,18 @@ impl TextParameters {
                         p["in"] == "query" && p.pointer("/schema/type").and_then(Value::as_str) == Some("string")
                     })
                     .filter_map(|p| p["name"].as_str().map(str::to_owned))
-                    .collect();
-                let template = template
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                operations.push(Operation {
-                    method,
-                    template,
-                    query,
-                });
-            }
-        }
+                    .collect(),
+            })
+            .collect();
         Self { operations }
     }
 
     /// The parameter of a request for `method` on `path` (relative to the
     /// API's prefix, still percent-encoded) with `query` that holds `%00`.
     pub(crate) fn with_nul(&self, method: &Method, path: &str, query: Option<&str>) -> Option<String> {
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let operation = self
-            .operations
-            .iter()
-            .filter(|o| {
-                o.method == *method
-                    && o.template.len() == segments.len()
-                    && o.template.iter().zip(&segments).all(|(t, s)| is_parameter(t) || t == s)
-            })
-            .max_by_key(|o| o.template.iter().filter(|t| !is_parameter(t)).count())?;
+        let segments = paths::segments(path);
+        let same_method = self.operations.iter().filter(|o| o.method == *method);
+        let operation = paths::best_match(same_method, |o| &o.template, &segments)?;
         for (template, segment) in operation.template.iter().zip(&segments) {
             if is_parameter(template) && has_nul(segment) {
                 return Some(template.trim_matches(['{', '}']).to_owned());
@@ -85,10 +65,6 @@ impl TextParameters {
             .find(|(name, value)| has_nul(value) && operation.query.iter().any(|q| q == name))
             .map(|(name, _)| name.to_owned())
     }
-}
-
-fn is_parameter(segment: &str) -> bool {
-    segment.starts_with('{') && segment.ends_with('}')
 }
 
 fn has_nul(encoded: &str) -> bool {
