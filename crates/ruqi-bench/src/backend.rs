@@ -96,21 +96,125 @@ pub(crate) fn server_connections() -> Vec<String> {
         .collect()
 }
 
+/// How a run reaches its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Transport {
+    /// A SQLite file: no connection at all.
+    File,
+    /// TCP, as the README tells users to write the URL.
+    Tcp,
+    /// The server's Unix socket on this machine.
+    Socket,
+}
+
+/// Where the harness looks for a server's Unix socket when its URL goes
+/// over TCP to this machine: the environment variable naming it, and the
+/// Debian default (for PostgreSQL the socket's directory, for MySQL the
+/// socket itself).
+fn socket_default(backend: Backend) -> Option<(&'static str, &'static str)> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(("RUQI_BENCH_POSTGRES_SOCKET", "/var/run/postgresql")),
+        Backend::MySql => Some(("RUQI_BENCH_MYSQL_SOCKET", "/run/mysqld/mysqld.sock")),
+    }
+}
+
+impl Backend {
+    /// How the URL in [`Backend::env_var`] reaches the server.
+    pub(crate) fn url_transport(self) -> Option<Transport> {
+        if self == Backend::Sqlite {
+            return Some(Transport::File);
+        }
+        let url = self.server_url().ok()?;
+        Some(if socket_in(&url).is_some() {
+            Transport::Socket
+        } else {
+            Transport::Tcp
+        })
+    }
+
+    /// The Unix socket of the same server, when the URL goes over TCP to
+    /// this machine (`127.0.0.1`, `localhost`, `::1`) and the socket exists
+    /// (`RUQI_BENCH_POSTGRES_SOCKET` / `RUQI_BENCH_MYSQL_SOCKET`, or
+    /// `/var/run/postgresql` / `/run/mysqld/mysqld.sock`): `Ok(path)`, or
+    /// why there is none.
+    pub(crate) fn local_socket(self) -> Result<String, String> {
+        let (var, default) = socket_default(self).ok_or_else(|| "a file has no socket".to_owned())?;
+        let url = self.server_url().map_err(|e| e.to_string())?;
+        if socket_in(&url).is_some() {
+            return Err("its URL already goes over the Unix socket".to_owned());
+        }
+        let (host, port) = host_and_port(&url);
+        if !matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1" | "[::1]") {
+            return Err(format!("its URL goes to `{host}`, not to this machine"));
+        }
+        let path = std::env::var(var)
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        // PostgreSQL names its socket in the directory after the port.
+        let file = match self {
+            Backend::Postgres => format!("{path}/.s.PGSQL.{}", port.unwrap_or(5432)),
+            _ => path.clone(),
+        };
+        if std::path::Path::new(&file).exists() {
+            Ok(path)
+        } else {
+            Err(format!("no socket at `{file}` (set `{var}`)"))
+        }
+    }
+}
+
+/// The socket path a URL names (`host=/dir` for PostgreSQL, `socket=/path`
+/// for MySQL), if any.
+fn socket_in(url: &str) -> Option<&str> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, value)| matches!(*key, "host" | "socket") && value.starts_with('/'))
+        .map(|(_, value)| value)
+}
+
+/// The host (without credentials) and port of a URL's authority.
+fn host_and_port(url: &str) -> (String, Option<u16>) {
+    let main = url.split_once('?').map_or(url, |(m, _)| m);
+    let authority = main.split_once("://").map_or(main, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    // `[::1]:5432`, `127.0.0.1:5432`, `localhost`.
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && !port.contains(']') => (name.to_owned(), port.parse().ok()),
+        _ => (host.to_owned(), None),
+    }
+}
+
+/// `url` reaching the same server over the Unix socket `path` instead: for
+/// PostgreSQL the socket's directory as `host=`, for MySQL the socket as
+/// `socket=` (either replacing one already there).
+fn over_socket(backend: Backend, url: &str, path: &str) -> String {
+    let key = if backend == Backend::Postgres { "host" } else { "socket" };
+    let (main, query) = url.split_once('?').map_or((url, ""), |(m, q)| (m, q));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != key)
+        .map(str::to_owned)
+        .collect();
+    pairs.push(format!("{key}={path}"));
+    format!("{main}?{}", pairs.join("&"))
+}
+
 /// Whether `url` reaches its server over a Unix socket (`host=/dir` for
 /// PostgreSQL, `socket=/path` for MySQL) or over TCP, and where. sqlx 0.9.0
 /// leaves Nagle's algorithm on for TCP, so a statement larger than one
 /// segment can wait out the server's delayed acknowledgement (40 ms on
 /// Linux); a Unix socket has no such wait.
 fn transport(url: &str) -> String {
-    let (main, query) = url.split_once('?').map_or((url, ""), |(m, q)| (m, q));
-    let socket = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, value)| matches!(*key, "host" | "socket") && value.starts_with('/'))
-        .map(|(_, value)| value);
-    if let Some(path) = socket {
+    if let Some(path) = socket_in(url) {
         return format!("over the Unix socket `{path}`");
     }
+    let main = url.split_once('?').map_or(url, |(m, _)| m);
     let authority = main.split_once("://").map_or(main, |(_, rest)| rest);
     let authority = authority.split('/').next().unwrap_or_default();
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
@@ -182,6 +286,7 @@ impl RunDatabase {
         Target {
             backend: self.backend,
             database: self.name.clone(),
+            socket: None,
         }
     }
 
@@ -210,6 +315,23 @@ impl RunDatabase {
     }
 }
 
+/// How a run reaches `backend`'s database (over the Unix socket `socket`
+/// when set, else as the URL says), and that in words for the report (e.g.
+/// ``over TCP to `127.0.0.1:5432` ``), credentials left out.
+pub(crate) fn reach(backend: Backend, socket: Option<&str>) -> (Transport, String) {
+    if backend == Backend::Sqlite {
+        return (Transport::File, "a file".to_owned());
+    }
+    if let Some(path) = socket {
+        return (Transport::Socket, format!("over the Unix socket `{path}`"));
+    }
+    match backend.server_url() {
+        Ok(url) if socket_in(&url).is_some() => (Transport::Socket, transport(&url)),
+        Ok(url) => (Transport::Tcp, transport(&url)),
+        Err(_) => (Transport::Tcp, "as its URL says".to_owned()),
+    }
+}
+
 /// Where a child's database is: enough to connect, with no secrets in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Target {
@@ -217,6 +339,10 @@ pub(crate) struct Target {
     pub(crate) backend: Backend,
     /// The SQLite file's path, or the database's name on the server.
     pub(crate) database: String,
+    /// The server's Unix socket to connect through instead of the URL's
+    /// own way (see [`Backend::local_socket`]); `None`: as the URL says.
+    #[serde(default)]
+    pub(crate) socket: Option<String>,
 }
 
 /// How many connections a [`Target::connect`] pool may open.
@@ -229,12 +355,21 @@ pub(crate) enum Pool {
 }
 
 impl Target {
+    /// The same database, reached over the Unix socket `path`.
+    pub(crate) fn over_socket(mut self, path: Option<String>) -> Target {
+        self.socket = path;
+        self
+    }
+
     /// Opens a pool on the database (statement logging off).
     pub(crate) async fn connect(&self, pool: Pool) -> Result<DatabaseConnection> {
         if self.backend == Backend::Sqlite {
             return db::connect(std::path::Path::new(&self.database)).await;
         }
-        let url = with_database(&self.backend.server_url()?, &self.database);
+        let mut url = with_database(&self.backend.server_url()?, &self.database);
+        if let Some(path) = &self.socket {
+            url = over_socket(self.backend, &url, path);
+        }
         let mut options = quiet(&url);
         if pool == Pool::Single {
             options.max_connections(1).min_connections(1);
@@ -293,6 +428,46 @@ mod tests {
         assert_eq!(Backend::MySql.label_for("10.11.19-MariaDB-0+deb12u1"), "MariaDB");
         assert_eq!(Backend::MySql.label_for("8.4.0"), "MySQL");
         assert_eq!(Backend::Postgres.label_for("PostgreSQL 15.20"), "PostgreSQL");
+    }
+
+    #[test]
+    fn reaches_the_same_server_over_its_socket() {
+        assert_eq!(
+            over_socket(
+                Backend::Postgres,
+                "postgres://postgres@127.0.0.1:5432/ruqi_b_1",
+                "/var/run/postgresql"
+            ),
+            "postgres://postgres@127.0.0.1:5432/ruqi_b_1?host=/var/run/postgresql"
+        );
+        assert_eq!(
+            over_socket(
+                Backend::MySql,
+                "mysql://root@127.0.0.1:3306/x?ssl-mode=disabled&socket=/tmp/old.sock",
+                "/run/mysqld/mysqld.sock"
+            ),
+            "mysql://root@127.0.0.1:3306/x?ssl-mode=disabled&socket=/run/mysqld/mysqld.sock"
+        );
+        let url = over_socket(Backend::Postgres, "postgres://u:pw@localhost/x", "/tmp");
+        assert_eq!(transport(&url), "over the Unix socket `/tmp`");
+        assert_eq!(socket_in("postgres://u@localhost/x?sslmode=disable"), None);
+    }
+
+    #[test]
+    fn reads_host_and_port_without_the_credentials() {
+        assert_eq!(
+            host_and_port("postgres://postgres:pw@127.0.0.1:5432/test"),
+            ("127.0.0.1".to_owned(), Some(5432))
+        );
+        assert_eq!(
+            host_and_port("mysql://root@localhost/test?x=1"),
+            ("localhost".to_owned(), None)
+        );
+        assert_eq!(
+            host_and_port("postgres://[::1]:5433/t"),
+            ("[::1]".to_owned(), Some(5433))
+        );
+        assert_eq!(host_and_port("postgres://[::1]/t"), ("[::1]".to_owned(), None));
     }
 
     #[test]

@@ -71,6 +71,7 @@ fn throughput_limit(results: &Results) -> Option<String> {
     let missed = [
         (Backend::Postgres, throughput::BAR_POSTGRES_PER_S),
         (Backend::Sqlite, throughput::BAR_SQLITE_PER_S),
+        (Backend::MySql, throughput::BAR_MYSQL_PER_S),
     ]
     .into_iter()
     .any(|(backend, bar)| {
@@ -86,13 +87,22 @@ fn throughput_limit(results: &Results) -> Option<String> {
         if let Some(r) = row(backend)
             && let (Some(rate), Some(base)) = (r.executions_per_s, r.baseline_per_s)
         {
-            figures.push(format!(
+            let mut figure = format!(
                 "{}: {:.0} executions/s against {:.0} single-row `INSERT`s/s from 32 tasks ({:.2} of it)",
                 backend.label(),
                 rate.median,
                 base.median,
                 rate.median / base.median.max(1.0)
-            ));
+            );
+            if let Some(limit) = r.limit_per_s {
+                let _ = write!(
+                    figure,
+                    " and {:.0} runs/s of its own SQL loop ({:.2} of it)",
+                    limit.median,
+                    rate.median / limit.median.max(1.0)
+                );
+            }
+            figures.push(figure);
         }
     }
     let mut md = String::from("**Executions per second** (`throughput`). ");

@@ -31,7 +31,10 @@
 //!   same edit through the ORM's hooks, and for a 1,000-row `UPDATE`;
 //! - `throughput`: executions per second when 10,000 or 100,000 one-shot
 //!   jobs come due at once in one process, history recorded, next to the
-//!   rate of plain single-row `INSERT`s on the same backend;
+//!   rate of plain single-row `INSERT`s on the same backend and to the
+//!   store's own writes for the same runs with no scheduler around them;
+//!   the servers over TCP as their URLs say, and over their Unix sockets
+//!   beside that;
 //! - `cluster` (servers only): three processes on one database running
 //!   30,000 one-shot jobs due at once — duplicates, lost jobs, each
 //!   process's share;
@@ -112,7 +115,11 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
               1,000 and 10,000 idle jobs, on SQLite and on the servers whose
               RUQI_TEST_POSTGRES_URL / RUQI_TEST_MYSQL_URL are set
   throughput  executions/s of 10,000 and 100,000 one-shot jobs due at once in one
-              process, history recorded, against single-row INSERTs/s (all backends)
+              process, history recorded, against single-row INSERTs/s and against
+              the store's own writes for the same runs alone (all backends; the
+              servers as their URLs say, and over a local Unix socket beside TCP:
+              RUQI_BENCH_POSTGRES_SOCKET / RUQI_BENCH_MYSQL_SOCKET, default
+              /var/run/postgresql and /run/mysqld/mysqld.sock)
   cluster     three processes on one server database, 30,000 jobs due at once:
               duplicates, lost jobs, each process's share (PostgreSQL, MySQL/MariaDB)
   api         the admin API over HTTP, 16 requests in flight: get, list, create

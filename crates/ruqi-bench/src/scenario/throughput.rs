@@ -14,16 +14,31 @@
 //! T). The scheduler announces a run's end after writing it, so the instant
 //! the last `succeeded` event arrived is when the last end was recorded.
 //!
-//! The baseline, in the same child on a second fresh database of the same
-//! backend: N single-row `INSERT`s of rows like `job_execution`'s through
-//! sea-orm, as many in flight as the same kind of pool allows, and a shorter
-//! series one after another on one connection. A run costs ruqi four row
-//! writes — the claim (`UPDATE job_info`, which the migrations' trigger also
-//! logs to `job_change`), the `INSERT` and the `UPDATE` of its
-//! `job_execution` row, and the `UPDATE` of `job_info`'s outcome — which the
-//! store writes by group commit: what arrives while a batch is being written
-//! goes in the next one, one statement per kind. Above 1 ÷ baseline, the
-//! batching beats the database's own one-statement rate.
+//! Two baselines, in the same child, each on a fresh database of the same
+//! backend reached the same way. The `INSERT` baseline: N single-row
+//! `INSERT`s of rows like `job_execution`'s through sea-orm, as many in
+//! flight as the same kind of pool allows, and a shorter series one after
+//! another on one connection. A run costs ruqi four row writes — the claim
+//! (`UPDATE job_info`, which the migrations' trigger also logs to
+//! `job_change`), the `INSERT` and the `UPDATE` of its `job_execution` row,
+//! and the `UPDATE` of `job_info`'s outcome — which the store writes by
+//! group commit: what arrives while a batch is being written goes in the
+//! next one, one statement per kind. Above 1 ÷ baseline, the batching beats
+//! the database's own one-statement rate. The limit baseline ([`limit`]):
+//! the same N runs' writes made through the store's own methods with no
+//! scheduler around them, the database work alone; ruqi ÷ that says how
+//! close the engine comes to what its own statements allow.
+//!
+//! PostgreSQL and MySQL/MariaDB are measured as their URLs reach them (over
+//! TCP to 127.0.0.1, as the README tells users to connect: the headline)
+//! and, when the server has a Unix socket on this machine, over that socket
+//! too, the runs of the two alternating; their ratio shows whether TCP costs
+//! anything the socket does not.
+
+mod limit;
+mod markdown;
+
+pub(crate) use markdown::{bars, markdown};
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -42,10 +57,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Options;
 use super::feed::BackendStatus;
-use crate::backend::{self, Backend, Pool, RunDatabase, Target};
+use crate::backend::{self, Backend, Pool, RunDatabase, Target, Transport};
 use crate::child::run_in_child;
 use crate::db;
-use crate::report::{Bar, Section, run_line, spread, thousands};
+use crate::report::thousands;
 use crate::stats::{Spread, percentile, sorted};
 
 /// The scenario's name on the command line and in results.
@@ -68,8 +83,19 @@ const BASELINE_TASKS: usize = 32;
 const SEQUENTIAL_ROWS: usize = 2_000;
 /// The executions-per-second bar on PostgreSQL ...
 pub(crate) const BAR_POSTGRES_PER_S: f64 = 20_000.0;
+/// ... on MySQL/MariaDB ...
+pub(crate) const BAR_MYSQL_PER_S: f64 = 15_000.0;
 /// ... and on SQLite.
 pub(crate) const BAR_SQLITE_PER_S: f64 = 10_000.0;
+/// The least ruqi ÷ its own SQL loop (executions/s over the limit
+/// baseline's runs/s) on every backend.
+pub(crate) const BAR_LIMIT_RATIO: f64 = 0.8;
+/// How far TCP and the Unix socket may differ (executions/s, either way).
+pub(crate) const TRANSPORT_TOLERANCE: f64 = 0.10;
+/// Runs over the Unix socket at [`BAR_JOBS`] in a full run, alternating
+/// with the TCP runs (none at the smaller size: the socket figure is there
+/// to compare transports where the bar is held).
+const SOCKET_RUNS: usize = 2;
 /// The number of jobs the bars are held at.
 pub(crate) const BAR_JOBS: usize = 100_000;
 
@@ -78,8 +104,10 @@ pub(crate) const BAR_JOBS: usize = 100_000;
 pub(crate) struct Config {
     /// The database the scheduler runs on (created empty by the parent).
     pub(crate) target: Target,
-    /// A second empty database of the same backend, for the baseline.
+    /// A second empty database of the same backend, for the `INSERT` baseline.
     pub(crate) baseline: Target,
+    /// A third, for the limit baseline (the store's writes alone).
+    pub(crate) limit: Target,
     /// One-shot jobs, all due at the same instant.
     pub(crate) jobs: usize,
     /// How far ahead of the start of seeding the jobs are due: room for
@@ -148,6 +176,16 @@ pub(crate) struct RunResult {
     pub(crate) sequential_rows: usize,
     /// One-at-a-time baseline: those rows per second.
     pub(crate) sequential_per_s: f64,
+    /// Limit baseline: the N runs' writes through the store alone, runs per
+    /// second (`None` in results from before it was measured).
+    #[serde(default)]
+    pub(crate) limit_per_s: Option<f64>,
+    /// Limit baseline: batches the store's group commit wrote.
+    #[serde(default)]
+    pub(crate) limit_batches: u64,
+    /// Limit baseline: claims, starts and ends in those batches.
+    #[serde(default)]
+    pub(crate) limit_operations: u64,
 }
 
 impl RunResult {
@@ -156,13 +194,32 @@ impl RunResult {
         let rate = self.executions_per_s?;
         (self.baseline_per_s > 0.0).then(|| rate / self.baseline_per_s)
     }
+
+    /// Executions per second over the limit baseline's runs per second:
+    /// ruqi ÷ its own SQL loop.
+    pub(crate) fn limit_ratio(&self) -> Option<f64> {
+        let rate = self.executions_per_s?;
+        let limit = self.limit_per_s?;
+        (limit > 0.0).then(|| rate / limit)
+    }
 }
 
-/// One backend and job count over its runs.
+/// One backend, way of reaching it and job count over its runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Row {
     /// The backend.
     pub(crate) backend: Backend,
+    /// How the runs reached it; `None` in results from before it was
+    /// recorded (the section's run line says).
+    #[serde(default)]
+    pub(crate) transport: Option<Transport>,
+    /// The same in words, e.g. ``over TCP to `127.0.0.1:5432` ``.
+    #[serde(default)]
+    pub(crate) via: Option<String>,
+    /// Measured beside the headline: the server's Unix socket when its URL
+    /// goes over TCP.
+    #[serde(default)]
+    pub(crate) beside: bool,
     /// Jobs due at once.
     pub(crate) jobs: usize,
     /// Every run, in order.
@@ -175,6 +232,12 @@ pub(crate) struct Row {
     pub(crate) ratio: Option<Spread>,
     /// One-at-a-time `INSERT`s per second.
     pub(crate) sequential_per_s: Option<Spread>,
+    /// The limit baseline's runs per second.
+    #[serde(default)]
+    pub(crate) limit_per_s: Option<Spread>,
+    /// Executions ÷ the limit baseline, run by run.
+    #[serde(default)]
+    pub(crate) limit_ratio: Option<Spread>,
     /// T → first start, ms.
     pub(crate) first_start_ms: Option<Spread>,
     /// Lateness p50, ms.
@@ -195,11 +258,16 @@ impl Row {
         let over = |figure: fn(&RunResult) -> Option<f64>| Spread::of(runs.iter().filter_map(figure));
         Row {
             backend,
+            transport: None,
+            via: None,
+            beside: false,
             jobs,
             executions_per_s: over(|r| r.executions_per_s),
             baseline_per_s: over(|r| Some(r.baseline_per_s)),
             ratio: over(RunResult::ratio),
             sequential_per_s: over(|r| Some(r.sequential_per_s)),
+            limit_per_s: over(|r| r.limit_per_s),
+            limit_ratio: over(RunResult::limit_ratio),
             first_start_ms: over(|r| r.first_start_ms),
             lateness_p50_ms: over(|r| r.lateness_p50_ms),
             lateness_p99_ms: over(|r| r.lateness_p99_ms),
@@ -208,6 +276,15 @@ impl Row {
             slack_s: over(|r| Some(r.slack_s)),
             runs,
         }
+    }
+
+    /// The same row, saying how its runs reached the database and whether
+    /// that was beside the headline (the URL's own way).
+    pub(crate) fn over(mut self, transport: Transport, via: String, beside: bool) -> Row {
+        self.transport = Some(transport);
+        self.via = Some(via);
+        self.beside = beside;
+        self
     }
 
     /// Duplicate runs over every run.
@@ -233,8 +310,13 @@ pub(crate) struct Report {
     pub(crate) runs: usize,
     /// Every backend, measured or not.
     pub(crate) backends: Vec<BackendStatus>,
-    /// One row per measured backend and job count.
+    /// One row per measured backend, job count and way of reaching the
+    /// database (the headline first).
     pub(crate) rows: Vec<Row>,
+    /// Servers measured over their URL alone, and why not over a Unix
+    /// socket beside it.
+    #[serde(default)]
+    pub(crate) no_socket: Vec<(Backend, String)>,
 }
 
 impl Report {
@@ -243,9 +325,30 @@ impl Report {
         self.backends.iter().find(|s| s.backend == backend)
     }
 
-    /// The row for `backend` and `jobs`.
+    /// The headline row for `backend` and `jobs`: reached as its URL says.
     pub(crate) fn row(&self, backend: Backend, jobs: usize) -> Option<&Row> {
-        self.rows.iter().find(|r| r.backend == backend && r.jobs == jobs)
+        self.rows
+            .iter()
+            .find(|r| r.backend == backend && r.jobs == jobs && !r.beside)
+    }
+
+    /// The row for `backend` and `jobs` measured over the Unix socket
+    /// beside the headline, if there is one.
+    pub(crate) fn socket_row(&self, backend: Backend, jobs: usize) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|r| r.backend == backend && r.jobs == jobs && r.beside)
+    }
+
+    /// Median executions/s over TCP ÷ the same over the Unix socket, for
+    /// `backend` and `jobs`, when both were measured.
+    pub(crate) fn tcp_over_socket(&self, backend: Backend, jobs: usize) -> Option<f64> {
+        let tcp = self
+            .row(backend, jobs)
+            .filter(|r| r.transport == Some(Transport::Tcp))?;
+        let socket = self.socket_row(backend, jobs)?;
+        let (tcp, socket) = (tcp.executions_per_s?.median, socket.executions_per_s?.median);
+        (socket > 0.0).then(|| tcp / socket)
     }
 
     fn label(&self, backend: Backend) -> &'static str {
@@ -263,58 +366,84 @@ fn lead(jobs: usize) -> Duration {
 /// Tries per run at getting start-up over before T.
 const LEAD_ATTEMPTS: u32 = 3;
 
+/// One way of reaching a backend's database that the runs are made over.
+struct Way {
+    /// `None`: as the URL says; otherwise the server's Unix socket.
+    socket: Option<String>,
+    /// Measured beside the headline.
+    beside: bool,
+    /// Runs of it so far at the current size.
+    results: Vec<RunResult>,
+}
+
 /// Parent side: every available backend, job count and run, each in its
-/// own child on fresh databases.
+/// own child on fresh databases. A server whose URL goes over TCP to this
+/// machine is also measured over its Unix socket (at [`BAR_JOBS`], or at
+/// the one size of a quick run), the runs of the two alternating.
 pub(crate) async fn run(options: Options) -> Result<Report> {
     let sizes: &[usize] = if options.quick { &[2_000] } else { &[10_000, BAR_JOBS] };
     let runs = options.runs();
     let mut backends = Vec::new();
     let mut rows = Vec::new();
+    let mut no_socket = Vec::new();
     for backend in Backend::ALL {
         if let Err(why) = options.availability(backend) {
             backends.push(BackendStatus::skipped("throughput", backend, why));
             continue;
         }
+        let socket = match backend.url_transport() {
+            Some(Transport::Tcp) => match backend.local_socket() {
+                Ok(path) => Some(path),
+                Err(why) => {
+                    eprintln!("throughput: {} over TCP alone: {why}", backend.label());
+                    no_socket.push((backend, why));
+                    None
+                }
+            },
+            _ => None,
+        };
         let mut version = None;
         for &jobs in sizes {
             // Two runs at the largest size: each is minutes long at today's rates.
             let runs = if jobs >= BAR_JOBS { runs.min(2) } else { runs };
-            let mut results = Vec::new();
-            for run in 1..=runs {
-                eprintln!(
-                    "throughput: {}, {} one-shot jobs due at once, run {run}/{runs}",
-                    backend.label(),
-                    thousands(jobs)
-                );
-                let mut lead = lead(jobs);
-                let mut attempt = 1;
-                let result = loop {
-                    let result = run_once(backend, jobs, lead)
-                        .await
-                        .with_context(|| format!("the throughput scenario on {}", backend.label()))?;
-                    if !result.overran {
-                        break result;
-                    }
-                    ensure!(
-                        attempt < LEAD_ATTEMPTS,
-                        "start-up on {} was not over {} ms after writing {jobs} jobs began, {LEAD_ATTEMPTS} times",
-                        backend.label(),
-                        lead.as_millis()
-                    );
-                    eprintln!(
-                        "  start-up ({:.2} s, after {:.2} s of writing) was not over before T; again with a lead of {} ms",
-                        result.start_s,
-                        result.seed_s,
-                        2 * lead.as_millis()
-                    );
-                    lead *= 2;
-                    attempt += 1;
-                };
-                eprintln!("  {}", progress_line(&result, jobs));
-                version.get_or_insert_with(|| result.version.clone());
-                results.push(result);
+            let mut ways = vec![Way {
+                socket: None,
+                beside: false,
+                results: Vec::new(),
+            }];
+            if let Some(path) = socket.clone().filter(|_| options.quick || jobs >= BAR_JOBS) {
+                ways.push(Way {
+                    socket: Some(path),
+                    beside: true,
+                    results: Vec::new(),
+                });
             }
-            rows.push(Row::new(backend, jobs, results));
+            for run in 1..=runs.max(SOCKET_RUNS) {
+                for way in &mut ways {
+                    let runs_of_way = if way.beside && !options.quick {
+                        SOCKET_RUNS
+                    } else {
+                        runs
+                    };
+                    if run > runs_of_way {
+                        continue;
+                    }
+                    let (_, via) = backend::reach(backend, way.socket.as_deref());
+                    eprintln!(
+                        "throughput: {} {via}, {} one-shot jobs due at once, run {run}/{runs_of_way}",
+                        backend.label(),
+                        thousands(jobs)
+                    );
+                    let result = run_with_lead(backend, jobs, way.socket.clone()).await?;
+                    eprintln!("  {}", progress_line(&result, jobs));
+                    version.get_or_insert_with(|| result.version.clone());
+                    way.results.push(result);
+                }
+            }
+            for way in ways {
+                let (transport, via) = backend::reach(backend, way.socket.as_deref());
+                rows.push(Row::new(backend, jobs, way.results).over(transport, via, way.beside));
+            }
         }
         backends.push(BackendStatus {
             backend,
@@ -322,32 +451,74 @@ pub(crate) async fn run(options: Options) -> Result<Report> {
             skipped: None,
         });
     }
-    Ok(Report { runs, backends, rows })
+    Ok(Report {
+        runs,
+        backends,
+        rows,
+        no_socket,
+    })
 }
 
-/// One run in a child on two fresh databases, removed after.
-async fn run_once(backend: Backend, jobs: usize, lead: Duration) -> Result<RunResult> {
-    let database = RunDatabase::create(backend, NAME).await?;
-    let baseline = match RunDatabase::create(backend, "throughput-baseline").await {
-        Ok(baseline) => baseline,
-        Err(error) => {
-            database.remove().await;
-            return Err(error);
+/// One run, repeated with a longer lead while start-up overruns it.
+async fn run_with_lead(backend: Backend, jobs: usize, socket: Option<String>) -> Result<RunResult> {
+    let mut lead = lead(jobs);
+    let mut attempt = 1;
+    loop {
+        let result = run_once(backend, jobs, lead, socket.clone())
+            .await
+            .with_context(|| format!("the throughput scenario on {}", backend.label()))?;
+        if !result.overran {
+            return Ok(result);
         }
-    };
+        ensure!(
+            attempt < LEAD_ATTEMPTS,
+            "start-up on {} was not over {} ms after writing {jobs} jobs began, {LEAD_ATTEMPTS} times",
+            backend.label(),
+            lead.as_millis()
+        );
+        eprintln!(
+            "  start-up ({:.2} s, after {:.2} s of writing) was not over before T; again with a lead of {} ms",
+            result.start_s,
+            result.seed_s,
+            2 * lead.as_millis()
+        );
+        lead *= 2;
+        attempt += 1;
+    }
+}
+
+/// One run in a child on three fresh databases, removed after; the child
+/// reaches them over `socket` when set, else as the URL says.
+async fn run_once(backend: Backend, jobs: usize, lead: Duration, socket: Option<String>) -> Result<RunResult> {
+    let mut databases = Vec::new();
+    for purpose in [NAME, "throughput-baseline", "throughput-limit"] {
+        match RunDatabase::create(backend, purpose).await {
+            Ok(database) => databases.push(database),
+            Err(error) => {
+                for database in databases {
+                    database.remove().await;
+                }
+                return Err(error);
+            }
+        }
+    }
+    let target = |i: usize| databases[i].target().over_socket(socket.clone());
     let config = Config {
-        target: database.target(),
-        baseline: baseline.target(),
+        target: target(0),
+        baseline: target(1),
+        limit: target(2),
         jobs,
         lead_ms: u64::try_from(lead.as_millis()).unwrap_or(u64::MAX),
     };
-    // The lead, the runs at no less than 100 per second, the baseline at no
-    // less than 200 rows per second, the stall limit, and room to spare.
-    let per_job = Duration::from_millis(1000 / 100 + 1000 / 200);
+    // The lead, the runs at no less than 100 per second, the baselines at
+    // no less than 200 rows and 100 runs per second, the stall limit, and
+    // room to spare.
+    let per_job = Duration::from_millis(1000 / 100 + 1000 / 200 + 1000 / 100);
     let limit = lead + per_job * u32::try_from(jobs).unwrap_or(u32::MAX) + STALL_LIMIT + Duration::from_secs(180);
     let result = run_in_child(NAME, &config, limit).await;
-    database.remove().await;
-    baseline.remove().await;
+    for database in databases {
+        database.remove().await;
+    }
     result
 }
 
@@ -355,6 +526,7 @@ fn progress_line(result: &RunResult, jobs: usize) -> String {
     let optional = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"));
     let mut line = format!(
         "{}: {} executions/s ({} of {} jobs ran, {:.2} s after T), lateness p50 {} ms, p99 {} ms; \
+         its own SQL loop {} runs/s ({} operations per batch); \
          baseline {:.0} INSERTs/s over {} connection(s), {:.0}/s one at a time; writing {:.2} s, start-up {:.2} s, \
          over {:.1} s before T",
         result.version,
@@ -364,6 +536,8 @@ fn progress_line(result: &RunResult, jobs: usize) -> String {
         result.duration_s,
         optional(result.lateness_p50_ms),
         optional(result.lateness_p99_ms),
+        optional(result.limit_per_s),
+        optional((result.limit_batches > 0).then(|| result.limit_operations as f64 / result.limit_batches as f64)),
         result.baseline_per_s,
         result.pool_connections,
         result.sequential_per_s,
@@ -476,6 +650,8 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
         (checked.lost == 0 && confirmed.complete && duration_s > 0.0).then(|| config.jobs as f64 / duration_s);
     drop(db);
 
+    let limit = limit::measure(&config.limit, config.jobs).await?;
+
     let baseline_db = config.baseline.connect(Pool::Default).await?;
     ruqi::migrate(&baseline_db).await?;
     let baseline_per_s = insert_concurrently(&baseline_db, config.jobs).await?;
@@ -511,6 +687,9 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
         baseline_per_s,
         sequential_rows,
         sequential_per_s,
+        limit_per_s: Some(limit.runs_per_s),
+        limit_batches: limit.batches,
+        limit_operations: limit.operations,
     })
 }
 
@@ -734,238 +913,6 @@ async fn insert_one_at_a_time(db: &DatabaseConnection, rows: usize) -> Result<f6
     Ok(rows as f64 / began.elapsed().as_secs_f64())
 }
 
-/// The throughput section of `BENCHMARKS.md`.
-pub(crate) fn markdown(section: &Section<Report>) -> String {
-    let report = &section.report;
-    let mut md = String::from("## Execution throughput (`throughput`)\n\n");
-    md.push_str(&run_line(section));
-    let _ = write!(
-        md,
-        "How many runs one process gets through when N jobs come due at the same instant, with every run's \
-         history recorded. Each run is a fresh process on a fresh database (SQLite: a file in a temporary \
-         directory; PostgreSQL, MySQL/MariaDB: `CREATE DATABASE ruqi_b_…` on the server, dropped after) and \
-         sea-orm's default pool. It writes N one-shot jobs (trigger `date`, all due at one instant T, written as \
-         the scheduler leaves a scheduled row, `misfire_grace_s` = {grace} so that each runs however far behind \
-         the scheduler is) whose function returns at once, starts the scheduler with \
-         `ruqi::scheduler(db, registry).start()` (default settings: at most 256 runs at once, the change feed \
-         on), and checks that start-up was over and every job held before T (T is set a lead of 3 s + 80 µs per job \
-         ahead of the start of writing, doubled for a run whose start-up overran it). ruqi does what it always does per run: claim the fire \
-         (`UPDATE job_info … WHERE version = v`), write the `running` row of `job_execution`, run the function, \
-         update that row with the outcome, and write `last_status` to `job_info`.\n\n\
-         - **executions/s** = N ÷ (the instant the last run's end was recorded − T). A thread of its own counts \
-         the scheduler's `succeeded` events (`scheduler.events()`), which it sends after writing a run's end, \
-         so the arrival of the N-th is that instant; the count is then confirmed in `job_execution`. Should \
-         the counter fall more than the stream's 4,096 events behind, the instant a 20 ms poll of \
-         `job_execution` first finds all N rows stands in (marked in the table).\n\
-         - **first start**, **lateness** (p50, p99) = `job_execution.started_at` − T over the N runs (the \
-         scheduler takes `started_at` once it has claimed the fire); **end recorded** (p50, p99) = arrival of \
-         the run's `succeeded` event − T: how the recorded ends spread out (the function itself takes \
-         microseconds).\n\
-         - **verified**: afterwards every `job_execution` row of the jobs is read back: one `success` row per \
-         job is expected; a second one is a duplicate, none is a lost job, and rows of any other status are \
-         listed.\n\
-         - **baseline**, in the same process on a second fresh database of the same backend: N single-row \
-         `INSERT`s (autocommit) of rows like `job_execution`'s through sea-orm, issued by {tasks} tasks over the \
-         same default pool (as many in flight as it has connections): the rate at which the database takes \
-         one-statement writes from this process. **÷ baseline** = executions/s ÷ that rate, run by run. Each \
-         run costs ruqi four row writes (the claim, whose version bump the migrations' trigger also logs to \
-         `job_change`; the `INSERT` and the `UPDATE` of the `job_execution` row; `last_status` in `job_info`), \
-         which the store writes by group commit: the writes that arrive while a batch is being written go \
-         together in the next, one statement per kind. One statement per write would reach roughly 0.25; \
-         above 1, batching beats the database's own one-statement rate. Also \
-         {sequential} `INSERT`s one after another on one connection, the per-statement round trip and commit \
-         alone.\n\n\
-         {runs} run(s) per backend and N (at most two at 100,000: each takes minutes); figures are the median over runs with the range in brackets.\n\n",
-        grace = thousands(usize::try_from(MISFIRE_GRACE_S).unwrap_or_default()),
-        tasks = BASELINE_TASKS,
-        sequential = thousands(SEQUENTIAL_ROWS),
-        runs = report.runs,
-    );
-    let measured: Vec<String> = report
-        .backends
-        .iter()
-        .filter(|s| s.version.is_some())
-        .map(BackendStatus::describe)
-        .collect();
-    let skipped: Vec<String> = report
-        .backends
-        .iter()
-        .filter_map(|s| s.skipped.as_ref().map(|why| format!("{} ({why})", s.label())))
-        .collect();
-    let pools: Vec<String> = report
-        .rows
-        .iter()
-        .filter_map(|row| Some((row.backend, row.runs.first()?.pool_connections)))
-        .fold(Vec::new(), |mut seen: Vec<(Backend, u32)>, item| {
-            if !seen.iter().any(|(b, _)| *b == item.0) {
-                seen.push(item);
-            }
-            seen
-        })
-        .into_iter()
-        .map(|(backend, pool)| format!("{} {pool}", report.label(backend)))
-        .collect();
-    let _ = write!(
-        md,
-        "Backends measured: {}; pool connections: {}.",
-        list_or_none(&measured),
-        list_or_none(&pools)
-    );
-    if !skipped.is_empty() {
-        let _ = write!(md, " Not measured: {}.", skipped.join(", "));
-    }
-    md.push_str("\n\n");
-
-    md.push_str(
-        "| backend | jobs (N) | executions/s | baseline `INSERT`s/s | ÷ baseline | `INSERT`s/s one at a time \
-         | verified |\n|---|---:|---:|---:|---:|---:|---|\n",
-    );
-    for row in &report.rows {
-        let mut rate = spread(row.executions_per_s, 0);
-        if row.incomplete_runs() > 0 {
-            let _ = write!(
-                rate,
-                " (**{} of {} runs incomplete**)",
-                row.incomplete_runs(),
-                row.runs.len()
-            );
-        }
-        if row
-            .runs
-            .iter()
-            .any(|r| r.executions_per_s.is_some() && !r.end_from_events)
-        {
-            rate.push_str(" (end from the poll)");
-        }
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            report.label(row.backend),
-            thousands(row.jobs),
-            rate,
-            spread(row.baseline_per_s, 0),
-            spread(row.ratio, 2),
-            spread(row.sequential_per_s, 0),
-            verified(row),
-        );
-    }
-    md.push_str(
-        "\nWhen the runs started and ended, relative to T (ms), and how long before T start-up was over (s):\n\n\
-         | backend | jobs (N) | first start | lateness p50 | lateness p99 | end recorded p50 | end recorded p99 \
-         | start-up over before T (s) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for row in &report.rows {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            report.label(row.backend),
-            thousands(row.jobs),
-            spread(row.first_start_ms, 1),
-            spread(row.lateness_p50_ms, 0),
-            spread(row.lateness_p99_ms, 0),
-            spread(row.recorded_p50_ms, 0),
-            spread(row.recorded_p99_ms, 0),
-            spread(row.slack_s, 1),
-        );
-    }
-    md.push('\n');
-    md
-}
-
-/// The verification column: every run's rows as expected, or what was not.
-fn verified(row: &Row) -> String {
-    let others: usize = row.runs.iter().flat_map(|r| r.other_rows.iter().map(|(_, n)| n)).sum();
-    if row.duplicates() == 0 && row.lost() == 0 && others == 0 {
-        return format!("✅ {} `success` row(s) per run, one per job", thousands(row.jobs));
-    }
-    let mut statuses = std::collections::BTreeMap::<&str, usize>::new();
-    for (status, n) in row.runs.iter().flat_map(|r| r.other_rows.iter()) {
-        *statuses.entry(status.as_str()).or_default() += n;
-    }
-    let mut text = format!(
-        "❌ **{} duplicate(s), {} lost** over {} run(s)",
-        row.duplicates(),
-        row.lost(),
-        row.runs.len()
-    );
-    for (status, n) in statuses {
-        let _ = write!(text, "; {n} `{status}` row(s)");
-    }
-    text
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// The throughput bars: executions per second from one process with
-/// [`BAR_JOBS`] jobs due at once, on PostgreSQL and on SQLite.
-pub(crate) fn bars(report: Option<&Report>) -> Vec<Bar> {
-    [
-        (Backend::Postgres, BAR_POSTGRES_PER_S),
-        (Backend::Sqlite, BAR_SQLITE_PER_S),
-    ]
-    .into_iter()
-    .map(|(backend, bar)| {
-        let what = format!(
-            "{}: ≥ {} executions/s from one process, {} one-shot jobs due at once, history recorded (throughput)",
-            backend.label(),
-            thousands(bar as usize),
-            thousands(BAR_JOBS)
-        );
-        let Some(report) = report else {
-            return Bar::unmeasured(what, "—");
-        };
-        if let Some(why) = report.status(backend).and_then(|s| s.skipped.as_ref()) {
-            return Bar::unmeasured(what, format!("skipped: {why}"));
-        }
-        let Some(row) = report.row(backend, BAR_JOBS) else {
-            let measured = report
-                .rows
-                .iter()
-                .filter(|r| r.backend == backend)
-                .filter_map(|r| {
-                    Some(format!(
-                        "{}/s with {} jobs",
-                        r.executions_per_s?.display(0),
-                        thousands(r.jobs)
-                    ))
-                })
-                .collect::<Vec<_>>();
-            return Bar::unmeasured(
-                what,
-                format!(
-                    "not at {} jobs in this (quick) run: {}",
-                    thousands(BAR_JOBS),
-                    list_or_none(&measured)
-                ),
-            );
-        };
-        let incomplete = row.incomplete_runs();
-        match row.executions_per_s {
-            Some(rate) if incomplete == 0 => Bar {
-                what,
-                measured: format!(
-                    "{}/s (median of runs, min–max); {} of the baseline's `INSERT`s/s",
-                    rate.display(0),
-                    spread(row.ratio, 2)
-                ),
-                pass: Some(rate.median >= bar),
-            },
-            _ => Bar {
-                what,
-                measured: format!("{incomplete} of {} runs did not run every job", row.runs.len()),
-                pass: Some(false),
-            },
-        }
-    })
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,35 +933,5 @@ mod tests {
                 due_at.duration_trunc(chrono::Duration::milliseconds(1)).unwrap()
             );
         }
-    }
-
-    #[test]
-    fn bars_need_the_large_configuration() {
-        let run = |rate: Option<f64>| RunResult {
-            executions_per_s: rate,
-            baseline_per_s: 1000.0,
-            ..RunResult::default()
-        };
-        let report = Report {
-            runs: 1,
-            backends: Vec::new(),
-            rows: vec![
-                Row::new(Backend::Postgres, BAR_JOBS, vec![run(Some(25_000.0))]),
-                Row::new(Backend::Sqlite, 2_000, vec![run(Some(12_000.0))]),
-            ],
-        };
-        let held = bars(Some(&report));
-        assert_eq!(held[0].pass, Some(true));
-        assert_eq!(held[1].pass, None);
-        assert!(
-            held[1].measured.contains("12000/s with 2,000 jobs"),
-            "{}",
-            held[1].measured
-        );
-        let failing = Report {
-            rows: vec![Row::new(Backend::Postgres, BAR_JOBS, vec![run(None)])],
-            ..report
-        };
-        assert_eq!(bars(Some(&failing))[0].pass, Some(false));
     }
 }
