@@ -65,11 +65,19 @@ pub(crate) async fn measure(target: &Target, jobs: usize) -> Result<Limit> {
     let store = Arc::new(SeaOrmStore::new(db.clone()));
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS));
     let began = Instant::now();
-    let mut runs = tokio::task::JoinSet::new();
-    for i in 0..jobs {
-        let (store, permits) = (store.clone(), permits.clone());
-        runs.spawn(async move { run(&*store, &permits, format!("{JOB_PREFIX}{i:06}"), due_at).await });
-    }
+    // Spawned from a task on the runtime, as the timer spawns its fires: the
+    // runs queue on that worker first, and tokio hands them out from there.
+    let shared = (store.clone(), permits);
+    let mut runs = tokio::spawn(async move {
+        let mut runs = tokio::task::JoinSet::new();
+        for i in 0..jobs {
+            let (store, permits) = (shared.0.clone(), shared.1.clone());
+            runs.spawn(async move { run(&*store, &permits, format!("{JOB_PREFIX}{i:06}"), due_at).await });
+        }
+        runs
+    })
+    .await
+    .context("spawning the runs of the limit loop")?;
     while let Some(done) = runs.join_next().await {
         done.context("a run of the limit loop panicked")??;
     }
