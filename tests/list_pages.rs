@@ -12,7 +12,7 @@ use common::{t, trigger_col, ts};
 use ruqi::entity::{job_execution, job_info};
 use ruqi::query::{ExecutionFilter, JobFilter, JobOrder, Page, list_executions, list_jobs};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
 };
