@@ -12,7 +12,7 @@ use ruqi::query::{ExecutionFilter, Page, Retention};
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
-use crate::model::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
+use crate::model::{Cleanup, CleanupResult, DirectJson, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
 
 /// The history operations.
 pub(crate) struct ExecutionsApi(pub(crate) Arc<Ctx>);
@@ -89,7 +89,7 @@ impl ExecutionsApi {
         /// Executions to return (1 to 1000).
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<u64>,
-    ) -> Result<Json<ExecutionList>, ApiError> {
+    ) -> Result<DirectJson<ExecutionList>, ApiError> {
         let filter = ExecutionFilter {
             job_id: Some(job_id.0.clone()),
             job_name: None,
@@ -103,7 +103,7 @@ impl ExecutionsApi {
             // No history: tell a job that never existed from one that never ran.
             self.0.job(&job_id).await?;
         }
-        Ok(Json(executions.into()))
+        Ok(DirectJson(executions.into()))
     }
 
     /// List executions
@@ -131,7 +131,7 @@ impl ExecutionsApi {
         /// Executions to return (1 to 1000).
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<u64>,
-    ) -> Result<Json<ExecutionList>, ApiError> {
+    ) -> Result<DirectJson<ExecutionList>, ApiError> {
         let filter = ExecutionFilter {
             job_id: job_id.0,
             job_name: job_name.0,
@@ -140,7 +140,7 @@ impl ExecutionsApi {
             to: to.0,
         };
         let page = requested_page(offset.0, limit.0)?;
-        Ok(Json(
+        Ok(DirectJson(
             ruqi::query::list_executions(&self.0.db, &filter, page).await?.into(),
         ))
     }

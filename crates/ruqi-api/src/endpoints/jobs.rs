@@ -15,7 +15,7 @@ use sea_orm::{ActiveModelTrait, DbErr};
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
-use crate::model::{Job, JobList, JobPatch, JobSpec};
+use crate::model::{DirectJson, Job, JobList, JobPatch, JobSpec};
 
 /// The jobs operations.
 pub(crate) struct JobsApi(pub(crate) Arc<Ctx>);
@@ -92,7 +92,7 @@ impl JobsApi {
         limit: Query<u64>,
         /// The order.
         order: Query<Option<JobOrderParam>>,
-    ) -> Result<Json<JobList>, ApiError> {
+    ) -> Result<DirectJson<JobList>, ApiError> {
         let filter = JobFilter {
             job_name: job_name.0,
             func: func.0,
@@ -102,7 +102,7 @@ impl JobsApi {
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
         let page = requested_page(offset.0, limit.0)?;
         let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
-        Ok(Json(JobList::new(
+        Ok(DirectJson(JobList::new(
             jobs,
             self.0.default_timezone(),
             self.0.hide_secrets_from(auth.0),

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use ruqi::entity::job_execution;
 use ruqi::query::{Paged, Retention};
+use serde::Serialize;
 
 /// One run of a job (or one fire that did not run).
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize)]
 pub(crate) struct Execution {
     /// The execution id (UUID v7).
     pub(crate) id: String,
@@ -16,12 +17,15 @@ pub(crate) struct Execution {
     #[oai(nullable)]
     pub(crate) job_name: Option<String>,
     /// The instant the run was scheduled for.
+    #[serde(serialize_with = "super::direct_json::rfc3339")]
     pub(crate) scheduled_for: DateTime<Utc>,
     /// When it started; `null` for a missed fire.
     #[oai(nullable)]
+    #[serde(serialize_with = "super::direct_json::rfc3339_or_null")]
     pub(crate) started_at: Option<DateTime<Utc>>,
     /// When it finished.
     #[oai(nullable)]
+    #[serde(serialize_with = "super::direct_json::rfc3339_or_null")]
     pub(crate) finished_at: Option<DateTime<Utc>>,
     /// Milliseconds from start to finish.
     #[oai(nullable)]
@@ -33,6 +37,7 @@ pub(crate) struct Execution {
     /// What the function wrote (capped at 64 KiB). Left out of lists; read
     /// one execution for it.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) output: Option<String>,
     /// The error message, or why a fire was missed.
     #[oai(nullable)]
@@ -74,7 +79,7 @@ impl Execution {
 }
 
 /// One page of executions, newest scheduled instant first.
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize)]
 pub(crate) struct ExecutionList {
     /// The executions of this page (without their output).
     pub(crate) items: Vec<Execution>,

@@ -1,6 +1,8 @@
 //! Jobs as the API shows and takes them.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
@@ -9,12 +11,13 @@ use ruqi::entity::job_info;
 use ruqi::query::{JobView, Paged};
 use ruqi::{FieldError, Schedule, TriggerKind};
 use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::limits::check_texts;
 
 /// A job: its `job_info` row with the scheduler's live state laid over it.
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize)]
 pub(crate) struct Job {
     /// The job's id.
     pub(crate) job_id: String,
@@ -44,12 +47,15 @@ pub(crate) struct Job {
     pub(crate) timezone: Option<String>,
     /// No fire before this.
     #[oai(nullable)]
+    #[serde(serialize_with = "super::direct_json::rfc3339_or_null")]
     pub(crate) start_at: Option<DateTime<Utc>>,
     /// No fire after this.
     #[oai(nullable)]
+    #[serde(serialize_with = "super::direct_json::rfc3339_or_null")]
     pub(crate) end_at: Option<DateTime<Utc>>,
     /// The next fire (live); `null` when paused, finished or not schedulable.
     #[oai(nullable)]
+    #[serde(serialize_with = "super::direct_json::rfc3339_or_null")]
     pub(crate) next_run_time: Option<DateTime<Utc>>,
     /// Paused jobs do not fire.
     pub(crate) is_paused: bool,
@@ -83,8 +89,10 @@ pub(crate) struct Job {
     /// Change counter: bumped by every change of the schedule.
     pub(crate) version: i64,
     /// When the row was created.
+    #[serde(serialize_with = "super::direct_json::rfc3339")]
     pub(crate) created_at: DateTime<Utc>,
     /// When the row last changed.
+    #[serde(serialize_with = "super::direct_json::rfc3339")]
     pub(crate) updated_at: DateTime<Utc>,
     /// Status of the last run.
     #[oai(nullable)]
@@ -108,6 +116,42 @@ pub(crate) fn describe_rule(trigger: &str, rule: &str, timezone: &str, anchor: D
     Some(schedule.describe())
 }
 
+/// Descriptions of `cron` and `interval` rules, by trigger, zone and rule:
+/// what they say depends on nothing else (a `date` rule may be `now`, read
+/// at the row's creation, so it is described afresh every time). A page of
+/// jobs mostly repeats a few rules, and parsing a cron rule costs more than
+/// the rest of the row.
+static RULE_DESCRIPTIONS: LazyLock<Mutex<HashMap<String, Option<String>>>> = LazyLock::new(Mutex::default);
+
+/// At most this many descriptions are kept; past it they are counted afresh.
+const RULE_DESCRIPTIONS_KEPT: usize = 4_096;
+
+/// [`describe_rule`], kept for `cron` and `interval` rules.
+fn described_rule(trigger: &str, rule: &str, timezone: &str, anchor: DateTime<Utc>) -> Option<String> {
+    if !matches!(trigger, "cron" | "interval") {
+        return describe_rule(trigger, rule, timezone, anchor);
+    }
+    let mut key = String::with_capacity(trigger.len() + timezone.len() + rule.len() + 2);
+    for part in [trigger, timezone, rule] {
+        key.push_str(part);
+        key.push('\n');
+    }
+    if let Some(kept) = RULE_DESCRIPTIONS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return kept.clone();
+    }
+    let description = describe_rule(trigger, rule, timezone, anchor);
+    let mut kept = RULE_DESCRIPTIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= RULE_DESCRIPTIONS_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, description.clone());
+    description
+}
+
 impl Job {
     /// The job as the API shows it; a row without a `timezone` is read in
     /// `default_timezone` (the scheduler's). With `hide_secrets`, the secret
@@ -126,7 +170,7 @@ impl Job {
             }
             (Err(_), _) => Value::String(row.args.unwrap_or_default()),
         };
-        let rule_description = describe_rule(
+        let rule_description = described_rule(
             &row.trigger,
             &row.rule,
             row.timezone.as_deref().unwrap_or(default_timezone),
@@ -170,7 +214,7 @@ impl Job {
 }
 
 /// One page of jobs.
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize)]
 pub(crate) struct JobList {
     /// The jobs of this page.
     pub(crate) items: Vec<Job>,
@@ -562,5 +606,31 @@ mod tests {
         assert_eq!(describe_rule("cron", "0 25 * * *", "UTC", anchor), None);
         assert_eq!(describe_rule("cron", "* * * * *", "Mars/Base", anchor), None);
         assert_eq!(describe_rule("hourly", "1h", "UTC", anchor), None);
+    }
+
+    #[test]
+    fn kept_descriptions_are_the_ones_described_afresh() {
+        let anchor = Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap();
+        let later = Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap();
+        for (trigger, rule, zone) in [
+            ("cron", "20 2 * * *", "Europe/Berlin"),
+            ("cron", "20 2 * * *", "Asia/Shanghai"),
+            ("interval", "10m", "UTC"),
+            ("cron", "0 25 * * *", "UTC"),
+            ("date", "now", "UTC"),
+        ] {
+            for at in [anchor, later, anchor] {
+                assert_eq!(
+                    described_rule(trigger, rule, zone, at),
+                    describe_rule(trigger, rule, zone, at),
+                    "{trigger} {rule} in {zone} at {at}"
+                );
+            }
+        }
+        // A `date` rule of `now` is read at its anchor: never kept.
+        assert_ne!(
+            described_rule("date", "now", "UTC", anchor),
+            described_rule("date", "now", "UTC", later)
+        );
     }
 }

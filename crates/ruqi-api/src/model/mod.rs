@@ -2,6 +2,7 @@
 //! the descriptions in the OpenAPI document.
 
 mod access;
+mod direct_json;
 mod execution;
 mod job;
 mod limits;
@@ -9,6 +10,7 @@ mod scheduler;
 mod strict;
 
 pub(crate) use access::TokenScope;
+pub(crate) use direct_json::DirectJson;
 pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted, describe_rule};
 pub(crate) use limits::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};

@@ -1,11 +1,14 @@
 //! Execution history queries.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect,
+};
 
-use super::{Count, Page, Paged, count_rows, fetch_page};
+use super::{Count, JsonRows, Page, Paged, count_rows, fetch_page};
 use crate::entity::job_execution::{Column, Entity, Model};
+use crate::store::sqlite_page::EXECUTION_LIST_COLUMNS;
 
 /// Which executions to list. Every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,7 +25,8 @@ pub struct ExecutionFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Lists executions, newest scheduled instant first.
+/// Lists executions, newest scheduled instant first, without their
+/// `output` (`None` in every row: read one execution for it).
 pub async fn list_executions(
     db: &DatabaseConnection,
     filter: &ExecutionFilter,
@@ -50,9 +54,16 @@ pub async fn list_executions(
         exact: true,
     };
     let query = query
+        .select_only()
+        .columns(Column::iter().filter(|c| !matches!(c, Column::Output)))
+        .expr_as(Expr::cust("NULL"), "output")
         .order_by(Column::ScheduledFor, Order::Desc)
         .order_by(Column::Id, Order::Desc);
-    fetch_page(db, query, page, count).await
+    let json = JsonRows {
+        columns: &EXECUTION_LIST_COLUMNS,
+        order: "scheduled_for DESC, id DESC",
+    };
+    fetch_page(db, query, page, count, json).await
 }
 
 /// One execution with its output.

@@ -8,8 +8,9 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, Select};
 use serde::Serialize;
 
-use super::{Count, Page, Paged, count_rows, fetch_page};
+use super::{Count, JsonRows, Page, Paged, count_rows, fetch_page};
 use crate::entity::job_info::{Column, Entity, Model};
+use crate::store::sqlite_page::JOB_INFO_COLUMNS;
 
 /// Which jobs to list. Every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -110,7 +111,17 @@ pub async fn list_jobs(
             .order_by(Column::JobName, Order::Asc)
             .order_by(Column::JobId, Order::Asc),
     };
-    let rows = fetch_page(db, query, page, count).await?;
+    let json = JsonRows {
+        columns: &JOB_INFO_COLUMNS,
+        order: match order {
+            JobOrder::JobId => "job_id",
+            JobOrder::NextRunTime => "next_run_time IS NULL, next_run_time, job_id",
+            JobOrder::CreatedAt => "created_at DESC, job_id",
+            JobOrder::UpdatedAt => "updated_at DESC, job_id",
+            JobOrder::JobName => "job_name, job_id",
+        },
+    };
+    let rows = fetch_page(db, query, page, count, json).await?;
     Ok(Paged {
         items: rows.items.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
         total: rows.total,

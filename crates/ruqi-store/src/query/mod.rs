@@ -10,8 +10,11 @@ pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
 
 use sea_orm::sea_query::{Asterisk, Expr, Func};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QuerySelect, Select};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, Select};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::store::sqlite_page;
 
 /// Which slice of a result to return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +82,17 @@ where
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
-/// Runs `query` (ordered) for one page. With a count kept from before, the
+/// How SQLite reads a page of a list as one JSON array (see
+/// `store::sqlite_page`): the columns, in the order of the model's fields,
+/// and the list's order again over the page's columns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonRows<'a> {
+    pub(crate) columns: &'a [&'a str],
+    pub(crate) order: &'a str,
+}
+
+/// Runs `query` (ordered) for one page; on SQLite the page comes as one
+/// JSON array read as `json` says. With a count kept from before, the
 /// page is read whatever it says, and the total is brought in line with what
 /// the page shows: a page short of its limit ends the list.
 pub(crate) async fn fetch_page<E>(
@@ -87,16 +100,26 @@ pub(crate) async fn fetch_page<E>(
     query: Select<E>,
     page: Page,
     count: Count,
+    json: JsonRows<'_>,
 ) -> Result<Paged<E::Model>, DbErr>
 where
     E: EntityTrait,
-    E::Model: FromQueryResult + Sized + Send + Sync,
+    E::Model: FromQueryResult + DeserializeOwned + Sized + Send + Sync,
 {
     // PostgreSQL and SQLite take an OFFSET only as a signed 64-bit integer,
     // and no table holds more rows than that: a page beyond it is empty.
     let readable = i64::try_from(page.offset).is_ok() && (!count.exact || page.offset < count.total);
     let items = if readable {
-        query.offset(page.offset).limit(page.clamped_limit()).all(db).await?
+        let query = query.offset(page.offset).limit(page.clamped_limit());
+        let from_json = if db.get_database_backend() == DbBackend::Sqlite {
+            sqlite_page::read_json_rows(db, json.columns, query.build(DbBackend::Sqlite), json.order).await
+        } else {
+            None
+        };
+        match from_json {
+            Some(rows) => rows,
+            None => query.all(db).await?,
+        }
     } else {
         Vec::new()
     };

@@ -9,7 +9,7 @@ mod control;
 mod history;
 mod nodes;
 mod retry;
-mod sqlite_page;
+pub(crate) mod sqlite_page;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
