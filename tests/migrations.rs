@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -34,6 +34,7 @@ const MIGRATIONS: [&str; 11] = [
     "m20261203_000009_running_runs_index",
     "m20261204_000010_schedule_hash",
     "m20261204_000011_sql_session_edits",
+    "m20261205_000012_execution_stats_indexes",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

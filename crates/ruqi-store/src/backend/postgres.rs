@@ -12,6 +12,17 @@ pub(super) fn time_ago(age: Duration) -> String {
     format!("(clock_timestamp() - make_interval(secs => {:.6}))", age.as_secs_f64())
 }
 
+/// Whole seconds since the epoch of a `timestamptz` column, rounded down
+/// (a cast to `bigint` would round half a second up into the next minute).
+pub(super) fn epoch_seconds(column: &str) -> String {
+    format!("floor(extract(epoch from {column}))::bigint")
+}
+
+/// A `bigint` sum (`SUM(bigint)` is `numeric`).
+pub(super) fn sum_as_bigint(column: &str) -> String {
+    format!("SUM({column})::bigint")
+}
+
 /// A dedicated connection listening on the change channel.
 pub(crate) struct ChangeListener {
     listener: PgListener,

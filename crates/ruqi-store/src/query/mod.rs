@@ -1,13 +1,22 @@
 //! The query layer: reads of `job_info` overlaid with the live scheduler
-//! state, execution history, and its retention.
+//! state, execution history, its statistics, and its retention.
 
+mod execution_filter;
 mod executions;
+mod job_stats;
 mod jobs;
 mod retention;
+mod stats;
+mod suggest;
 
 pub use executions::{ExecutionFilter, get_execution, list_executions};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
+pub use job_stats::{JobStats, job_stats};
 pub use retention::{Retention, cleanup_executions};
+pub use suggest::{Suggest, suggest};
+pub use stats::{
+    Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts, execution_stats,
+};
 
 use sea_orm::sea_query::{Asterisk, Expr, Func};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QuerySelect, Select};
