@@ -24,7 +24,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 const RUNS: usize = 3_000;
-const STATUSES: [&str; 7] = ["success", "success", "success", "failed", "timeout", "missed", "running"];
+const STATUSES: [&str; 7] = [
+    "success", "success", "success", "failed", "timeout", "missed", "running",
+];
 const JOBS: [&str; 6] = ["mon-disk", "mon-cpu", "MON-net", "report", "backup_1", "backup%1"];
 
 /// A small deterministic generator, so a failure can be replayed.
@@ -32,7 +34,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % below
     }
 }
@@ -136,7 +141,10 @@ fn count_by_hand(
 fn assert_matches(stats: &ExecutionStats, expected: &Expected, what: &str) {
     assert_eq!(stats.counts, expected.counts, "{what}: totals");
     assert!(
-        stats.buckets.windows(2).all(|w| w[1].start - w[0].start == Duration::seconds(stats.bucket.seconds())),
+        stats
+            .buckets
+            .windows(2)
+            .all(|w| w[1].start - w[0].start == Duration::seconds(stats.bucket.seconds())),
         "{what}: buckets follow one another"
     );
     for b in &stats.buckets {
@@ -203,8 +211,16 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
             utc_offset_minutes: offset,
         };
         let days = stats(&db, &ExecutionFilter::default(), options).await;
-        assert_eq!(days.buckets.len(), 4, "three days of UTC cross four days of UTC{offset:+} min");
-        assert_matches(&days, &count_by_hand(&rows, |_| true, Bucket::Day, offset.into()), "days");
+        assert_eq!(
+            days.buckets.len(),
+            4,
+            "three days of UTC cross four days of UTC{offset:+} min"
+        );
+        assert_matches(
+            &days,
+            &count_by_hand(&rows, |_| true, Bucket::Day, offset.into()),
+            "days",
+        );
     }
 
     // Filters shared with the list: a job-id prefix in any case, a status,
@@ -217,7 +233,10 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
     let mon = stats(&db, &filter, StatsOptions::default()).await;
     let keep = |r: &job_execution::Model| r.job_id.to_lowercase().starts_with("mon-") && r.status == "success";
     assert_matches(&mon, &count_by_hand(&rows, keep, mon.bucket, 0), "mon- successes");
-    assert_eq!(mon.counts.total(), list_executions(&db, &filter, Page::first(1)).await.unwrap().total);
+    assert_eq!(
+        mon.counts.total(),
+        list_executions(&db, &filter, Page::first(1)).await.unwrap().total
+    );
     assert!(mon.counts.success > 0);
 
     let filter = ExecutionFilter {
@@ -227,7 +246,11 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
     let timeouts = stats(&db, &filter, StatsOptions::default()).await;
     let keep = |r: &job_execution::Model| r.error.as_deref().is_some_and(|e| e.to_lowercase().contains("timeout"));
     assert_matches(&timeouts, &count_by_hand(&rows, keep, timeouts.bucket, 0), "error text");
-    assert_eq!(timeouts.counts.total(), timeouts.counts.failed, "only failures say TIMEOUT");
+    assert_eq!(
+        timeouts.counts.total(),
+        timeouts.counts.failed,
+        "only failures say TIMEOUT"
+    );
     assert!(timeouts.counts.failed > 0);
 
     // `%` and `_` in a prefix are plain characters.
@@ -237,7 +260,11 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
     };
     let literal = stats(&db, &filter, StatsOptions::default()).await;
     let keep = |r: &job_execution::Model| r.job_id == "backup%1";
-    assert_matches(&literal, &count_by_hand(&rows, keep, literal.bucket, 0), "literal prefix");
+    assert_matches(
+        &literal,
+        &count_by_hand(&rows, keep, literal.bucket, 0),
+        "literal prefix",
+    );
 
     let filter = ExecutionFilter {
         job_name: Some("reports".into()),
@@ -246,7 +273,11 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
     };
     let reports = stats(&db, &filter, StatsOptions::default()).await;
     let keep = |r: &job_execution::Model| r.job_name.as_deref() == Some("reports") && r.scheduled_for >= t(86_400);
-    assert_matches(&reports, &count_by_hand(&rows, keep, reports.bucket, 0), "a group from day two");
+    assert_matches(
+        &reports,
+        &count_by_hand(&rows, keep, reports.bucket, 0),
+        "a group from day two",
+    );
 }
 
 async fn per_job_summaries_equal_a_count_by_hand(db: DatabaseConnection) {
@@ -258,7 +289,11 @@ async fn per_job_summaries_equal_a_count_by_hand(db: DatabaseConnection) {
     };
     let summaries = job_stats(&db, &ids, &filter).await.unwrap();
     let listed: Vec<&str> = summaries.iter().map(|s| s.job_id.as_str()).collect();
-    assert_eq!(listed, ["report", "mon-cpu", "never-ran"], "in the order asked, each once");
+    assert_eq!(
+        listed,
+        ["report", "mon-cpu", "never-ran"],
+        "in the order asked, each once"
+    );
     for summary in &summaries {
         let expected = count_by_hand(
             &rows,
@@ -285,11 +320,17 @@ async fn too_many_buckets_are_refused_naming_the_bucket(db: DatabaseConnection) 
         bucket: Some(Bucket::Minute),
         utc_offset_minutes: 0,
     };
-    let refused = execution_stats(&db, &ExecutionFilter::default(), options).await.unwrap_err();
+    let refused = execution_stats(&db, &ExecutionFilter::default(), options)
+        .await
+        .unwrap_err();
     match refused {
         ruqi::Error::Invalid(error) => {
             assert_eq!(error.field, "bucket");
-            assert!(error.reason.contains(&format!("at most {MAX_BUCKETS}")), "{}", error.reason);
+            assert!(
+                error.reason.contains(&format!("at most {MAX_BUCKETS}")),
+                "{}",
+                error.reason
+            );
         }
         other => panic!("{other}"),
     }
@@ -323,7 +364,10 @@ async fn completions_and_the_last_status_filter(db: DatabaseConnection) {
         row.insert(&db).await.unwrap();
         // The outcome as a scheduler records it, past the write hooks.
         job_info::Entity::update_many()
-            .col_expr(job_info::Column::LastStatus, Expr::value(last_status.map(str::to_owned)))
+            .col_expr(
+                job_info::Column::LastStatus,
+                Expr::value(last_status.map(str::to_owned)),
+            )
             .filter(job_info::Column::JobId.eq(job_id))
             .exec(&db)
             .await
@@ -348,12 +392,16 @@ async fn completions_and_the_last_status_filter(db: DatabaseConnection) {
     let ids_of = |page: ruqi::query::Paged<ruqi::query::JobView>| {
         page.items.into_iter().map(|v| v.job.job_id).collect::<Vec<_>>()
     };
-    let failed = list_jobs(&db, &with("failed"), JobOrder::JobId, Page::default()).await.unwrap();
+    let failed = list_jobs(&db, &with("failed"), JobOrder::JobId, Page::default())
+        .await
+        .unwrap();
     assert_eq!(failed.total, 2);
     let mut failed = ids_of(failed);
     failed.sort_unstable();
     assert_eq!(failed, ["MON-net", "mon-disk"]);
-    let never = list_jobs(&db, &with(""), JobOrder::JobId, Page::default()).await.unwrap();
+    let never = list_jobs(&db, &with(""), JobOrder::JobId, Page::default())
+        .await
+        .unwrap();
     assert_eq!(ids_of(never), ["report"]);
 }
 

@@ -81,7 +81,9 @@ async fn drop_if_present(manager: &SchemaManager<'_>, table: JobExecutionOrInfo,
         JobExecutionOrInfo::Info => ("job_info", JobInfo::Table.into_iden()),
     };
     if manager.has_index(table_name, name).await? {
-        manager.drop_index(Index::drop().name(name).table(iden).to_owned()).await?;
+        manager
+            .drop_index(Index::drop().name(name).table(iden).to_owned())
+            .await?;
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! answer equal the totals the history list answers for the same filters,
 //! and bad parameters are refused naming them.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,7 +22,14 @@ fn run(i: usize, job_id: &str, at: DateTime<Utc>) -> job_execution::ActiveModel 
     job_execution::ActiveModel {
         id: Set(format!("run-{i:06}")),
         job_id: Set(job_id.to_owned()),
-        job_name: Set(Some(if job_id.starts_with("mon") { "monitoring" } else { "reports" }.to_owned())),
+        job_name: Set(Some(
+            if job_id.starts_with("mon") {
+                "monitoring"
+            } else {
+                "reports"
+            }
+            .to_owned(),
+        )),
         scheduled_for: Set(at),
         started_at: Set((status != "missed").then_some(at)),
         finished_at: Set(None),
@@ -42,7 +51,10 @@ async fn seed(api: &TestApi) {
         .map(|i| run(i, jobs[i % 3], epoch() + Duration::seconds(47 * i as i64)))
         .collect();
     for chunk in rows.chunks(400) {
-        job_execution::Entity::insert_many(chunk.to_vec()).exec(&api.db).await.unwrap();
+        job_execution::Entity::insert_many(chunk.to_vec())
+            .exec(&api.db)
+            .await
+            .unwrap();
     }
 }
 
@@ -56,7 +68,12 @@ fn query(pairs: &[(&str, String)]) -> String {
 }
 
 fn sum(buckets: &Value, status: &str) -> u64 {
-    buckets.as_array().unwrap().iter().map(|b| b["counts"][status].as_u64().unwrap()).sum()
+    buckets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["counts"][status].as_u64().unwrap())
+        .sum()
 }
 
 async fn stats_equal_the_lists_counts(backend: Backend) {
@@ -87,24 +104,39 @@ async fn stats_equal_the_lists_counts(backend: Backend) {
             if !skip_status {
                 assert_eq!(stats.body["counts"][status].as_u64(), Some(wanted), "{q} {status}");
             }
-            assert_eq!(sum(&stats.body["buckets"], status), stats.body["counts"][status].as_u64().unwrap());
+            assert_eq!(
+                sum(&stats.body["buckets"], status),
+                stats.body["counts"][status].as_u64().unwrap()
+            );
         }
     }
 
     // Ten minutes typed to the minute: ten minute buckets, the range kept.
-    let ten = api.get(&format!("/executions/stats?{}", query(&[("from", from.clone()), ("to", to.clone())]))).await;
+    let ten = api
+        .get(&format!(
+            "/executions/stats?{}",
+            query(&[("from", from.clone()), ("to", to.clone())])
+        ))
+        .await;
     assert_eq!(ten.body["bucket"], "minute");
     assert_eq!(ten.body["bucket_seconds"], 60);
     assert_eq!(ten.body["buckets"].as_array().unwrap().len(), 10);
     let start: DateTime<Utc> = ten.body["buckets"][0]["start"].as_str().unwrap().parse().unwrap();
     assert_eq!(start, epoch() + Duration::minutes(61));
-    assert_eq!(ten.body["total"], 13, "runs every 47 s in ten minutes from 61 min on: {}", ten.body);
+    assert_eq!(
+        ten.body["total"], 13,
+        "runs every 47 s in ten minutes from 61 min on: {}",
+        ten.body
+    );
     let durations = &ten.body["durations"];
     assert!(durations["p50_ms"].as_i64().unwrap() <= durations["p90_ms"].as_i64().unwrap());
     assert!(durations["p99_ms"].as_i64().unwrap() <= durations["max_ms"].as_i64().unwrap());
     let rate = ten.body["success_rate"].as_f64().unwrap();
     let counts = &ten.body["counts"];
-    let ended = ["success", "failed", "timeout"].map(|s| counts[s].as_u64().unwrap()).iter().sum::<u64>();
+    let ended = ["success", "failed", "timeout"]
+        .map(|s| counts[s].as_u64().unwrap())
+        .iter()
+        .sum::<u64>();
     assert_eq!(rate, counts["success"].as_u64().unwrap() as f64 / ended as f64);
 
     // Days of UTC+2 start at 22:00 UTC.
@@ -136,32 +168,43 @@ async fn refusals_name_the_parameter(backend: Backend) {
     seed(&api).await;
     // 1,200 runs × 47 s: about 940 minutes, 16 hours; a minute bucket over
     // a month is too many.
-    let month = query(&[("from", epoch().to_rfc3339()), ("to", (epoch() + Duration::days(30)).to_rfc3339())]);
+    let month = query(&[
+        ("from", epoch().to_rfc3339()),
+        ("to", (epoch() + Duration::days(30)).to_rfc3339()),
+    ]);
     api.get(&format!("/executions/stats?{month}&bucket=minute"))
         .await
         .assert_error(422, "invalid", Some("bucket"));
     api.get("/executions/stats?bucket=week")
         .await
         .assert_error(400, "bad_request", Some("bucket"));
-    api.get("/executions/stats?utc_offset_minutes=841")
-        .await
-        .assert_error(400, "bad_request", Some("utc_offset_minutes"));
+    api.get("/executions/stats?utc_offset_minutes=841").await.assert_error(
+        400,
+        "bad_request",
+        Some("utc_offset_minutes"),
+    );
     api.get("/executions/stats?from=today")
         .await
         .assert_error(400, "bad_request", Some("from"));
     api.get(&format!("/executions?job_id_prefix={}", "x".repeat(192)))
         .await
         .assert_error(400, "bad_request", Some("job_id_prefix"));
-    api.get("/executions/stats/jobs").await.assert_error(400, "bad_request", Some("job_id"));
+    api.get("/executions/stats/jobs")
+        .await
+        .assert_error(400, "bad_request", Some("job_id"));
     let many = (0..101).map(|i| format!("job_id=j{i}")).collect::<Vec<_>>().join("&");
     api.get(&format!("/executions/stats/jobs?{many}"))
         .await
         .assert_error(400, "bad_request", Some("job_id"));
-    api.get("/suggestions?prefix=mo").await.assert_error(400, "bad_request", Some("field"));
+    api.get("/suggestions?prefix=mo")
+        .await
+        .assert_error(400, "bad_request", Some("field"));
     api.get("/suggestions?field=job_id&limit=101")
         .await
         .assert_error(400, "bad_request", Some("limit"));
-    api.get("/jobs?last_status=fine").await.assert_error(400, "bad_request", Some("last_status"));
+    api.get("/jobs?last_status=fine")
+        .await
+        .assert_error(400, "bad_request", Some("last_status"));
     api.finish().await;
 }
 

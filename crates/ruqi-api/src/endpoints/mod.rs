@@ -50,7 +50,15 @@ pub(crate) struct Ctx {
 }
 
 /// Every operation group of the admin API, as one `OpenApi`.
-pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, StatsApi, SystemApi, EventsApi, AccessApi);
+pub(crate) type Apis = (
+    JobsApi,
+    ActionsApi,
+    ExecutionsApi,
+    StatsApi,
+    SystemApi,
+    EventsApi,
+    AccessApi,
+);
 
 /// The operation groups over `ctx`.
 pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {

@@ -123,7 +123,12 @@ impl StatsApi {
     ///
     /// Job ids or groups of the schedule starting with `prefix` (any case),
     /// in order: what a filter box offers as it is typed.
-    #[oai(path = "/suggestions", method = "get", operation_id = "suggest", tag = "ApiTags::Jobs")]
+    #[oai(
+        path = "/suggestions",
+        method = "get",
+        operation_id = "suggest",
+        tag = "ApiTags::Jobs"
+    )]
     async fn suggest(
         &self,
         _auth: ReadAccess,
@@ -133,7 +138,10 @@ impl StatsApi {
         #[oai(default, validator(max_length = 191))]
         prefix: Query<String>,
         /// Values to return (1 to 100).
-        #[oai(default = "default_suggestions", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_suggestions",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<u64>,
     ) -> Result<Json<Suggestions>, ApiError> {
         let field = match field.0 {

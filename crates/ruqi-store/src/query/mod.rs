@@ -10,13 +10,14 @@ mod stats;
 mod suggest;
 
 pub use executions::{ExecutionFilter, get_execution, list_executions};
-pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use job_stats::{JobStats, job_stats};
+pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
-pub use suggest::{Suggest, suggest};
 pub use stats::{
-    Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts, execution_stats,
+    Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts,
+    execution_stats,
 };
+pub use suggest::{Suggest, suggest};
 
 use sea_orm::sea_query::{Asterisk, Expr, Func};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QuerySelect, Select};

@@ -5,7 +5,10 @@
 use chrono::{DateTime, Duration, Utc};
 use ruqi_core::{ExecutionStatus, FieldError};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect,
+};
 use serde::Serialize;
 
 use super::ExecutionFilter;
@@ -388,7 +391,10 @@ pub(super) fn aggregated(mut select: SelectStatement, backend: sea_orm::Database
         .column(Column::Status)
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("runs"))
         .expr_as(Expr::col(Column::DurationMs).count(), Alias::new("timed"))
-        .expr_as(Expr::cust(backend::sum_as_bigint(backend, "duration_ms")), Alias::new("duration_sum"))
+        .expr_as(
+            Expr::cust(backend::sum_as_bigint(backend, "duration_ms")),
+            Alias::new("duration_sum"),
+        )
         .expr_as(Expr::col(Column::DurationMs).min(), Alias::new("duration_min"))
         .expr_as(Expr::col(Column::DurationMs).max(), Alias::new("duration_max"))
         .add_group_by([Expr::col(Column::Status)]);
