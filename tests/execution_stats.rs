@@ -350,6 +350,47 @@ async fn too_many_buckets_are_refused_naming_the_bucket(db: DatabaseConnection) 
     assert!(stats(&db, &filter, StatsOptions::default()).await.buckets.is_empty());
 }
 
+/// Ranks that land exactly on a whole number take that rank, not the next:
+/// of 1..=100 ms the 90th percentile is 90 ms; of 1..=10 it is 9 ms.
+async fn percentiles_take_the_nearest_rank(db: DatabaseConnection) {
+    let rows: Vec<job_execution::ActiveModel> = (1..=110)
+        .map(|i: i64| {
+            let job_id = if i <= 100 { "hundred" } else { "ten" };
+            let ms = if i <= 100 { i } else { i - 100 };
+            // Shuffled in time, so the order of the rows is not that of their durations.
+            let model = job_execution::Model {
+                id: format!("p{i:04}"),
+                job_id: job_id.to_owned(),
+                job_name: None,
+                scheduled_for: t((i * 7919) % 1000),
+                started_at: None,
+                finished_at: None,
+                duration_ms: Some(ms),
+                status: "success".to_owned(),
+                attempt: 1,
+                output: None,
+                error: None,
+                node: None,
+                trigger_source: "schedule".to_owned(),
+                cancel_requested_at: None,
+            };
+            model.into()
+        })
+        .collect();
+    job_execution::Entity::insert_many(rows).exec(&db).await.unwrap();
+    for (job_id, expected) in [
+        ("hundred", [(50, 50), (90, 90), (95, 95), (99, 99)]),
+        ("ten", [(50, 5), (90, 9), (95, 10), (99, 10)]),
+    ] {
+        let filter = ExecutionFilter {
+            job_id: Some(job_id.into()),
+            ..ExecutionFilter::default()
+        };
+        let found = stats(&db, &filter, StatsOptions::default()).await;
+        assert_eq!(found.percentiles, expected, "{job_id}");
+    }
+}
+
 async fn completions_and_the_last_status_filter(db: DatabaseConnection) {
     let jobs = [
         ("mon-disk", Some("monitoring"), Some("failed")),
@@ -409,5 +450,6 @@ backend_tests!(
     stats_equal_a_count_by_hand,
     per_job_summaries_equal_a_count_by_hand,
     too_many_buckets_are_refused_naming_the_bucket,
+    percentiles_take_the_nearest_rank,
     completions_and_the_last_status_filter,
 );

@@ -41,6 +41,16 @@ pub(crate) fn epoch_seconds(backend: DatabaseBackend, column: &str) -> String {
     }
 }
 
+/// On backends that have one, an expression giving one row per percent of
+/// `percents`, in their order: the nearest-rank percentile of `column`'s
+/// non-null values. `None` where ranks are read with `ROW_NUMBER()`.
+pub(crate) fn percentiles(backend: DatabaseBackend, column: &str, percents: &[u8]) -> Option<String> {
+    match backend {
+        DatabaseBackend::Postgres => Some(postgres::percentiles(column, percents)),
+        _ => None,
+    }
+}
+
 /// `numerator / denominator` of two integer expressions, in integers
 /// (both are at least 0 where ruqi uses it).
 pub(crate) fn integer_division(backend: DatabaseBackend, numerator: &str, denominator: &str) -> String {

@@ -213,8 +213,8 @@ pub struct StatsOptions {
 /// duration totals and percentiles, all in SQL.
 ///
 /// Two indexed statements read the range's ends when the filter leaves them
-/// open; one grouped statement counts every bucket and status; one more
-/// ranks the durations for the percentiles. A range that would take more
+/// open; then one grouped statement counts every bucket and status while
+/// another ranks the durations for the percentiles. A range that would take more
 /// than [`MAX_BUCKETS`] buckets is refused with [`crate::Error::Invalid`]
 /// naming `bucket` (when given) or `from`.
 ///
@@ -285,7 +285,10 @@ pub async fn execution_stats(
         .from(Entity)
         .cond_where(ranged.condition())
         .add_group_by([Expr::cust(index)]);
-    let rows = db.query_all_raw(aggregated(select, backend)).await?;
+    // The buckets and the percentiles are counted side by side, on two of
+    // the pool's connections.
+    let (rows, percentiles) =
+        tokio::try_join!(db.query_all_raw(aggregated(select, backend)), percentiles(db, &ranged))?;
 
     let mut buckets: Vec<StatsBucket> = (0..grid.len)
         .map(|i| StatsBucket {
@@ -310,7 +313,6 @@ pub async fn execution_stats(
         counts.merge(&b.counts);
         durations.merge(&b.durations);
     }
-    let percentiles = percentiles(db, &ranged, durations.count).await?;
     Ok(ExecutionStats {
         from: Some(from),
         to: Some(to),
@@ -415,16 +417,28 @@ pub(super) fn aggregates(row: &QueryResult) -> Result<(String, u64, DurationTota
     Ok((status, u64::try_from(runs).unwrap_or(0), durations))
 }
 
-/// The nearest-rank [`PERCENTILES`] of the `timed` durations `filter`
-/// matches: one statement ranks them with `ROW_NUMBER()` and returns the
-/// rows at the wanted ranks.
-async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter, timed: u64) -> Result<Vec<(u8, i64)>, DbErr> {
-    if timed == 0 {
-        return Ok(Vec::new());
+/// The nearest-rank [`PERCENTILES`] of the durations `filter` matches, from
+/// one statement that needs no count beforehand (so it runs beside the
+/// bucket count): PostgreSQL's `percentile_disc`; elsewhere the rows of
+/// `ROW_NUMBER()` at the ranks worked out from `COUNT(*) OVER ()`.
+async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter) -> Result<Vec<(u8, i64)>, DbErr> {
+    let backend = db.get_database_backend();
+    if let Some(values) = backend::percentiles(backend, "duration_ms", &PERCENTILES) {
+        let mut select = Query::select();
+        select
+            .expr_as(Expr::cust(values), Alias::new("duration"))
+            .from(Entity)
+            .cond_where(filter.condition())
+            .and_where(Column::DurationMs.is_not_null());
+        let rows = db.query_all_raw(backend.build(&select)).await?;
+        let values = rows
+            .iter()
+            .map(|row| row.try_get::<i64>("", "duration"))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(PERCENTILES.iter().copied().zip(values).collect());
     }
-    let rank_of = |percent: u8| Ord::max((u64::from(percent) * timed).div_ceil(100), 1);
-    let mut ranks: Vec<u64> = PERCENTILES.iter().map(|p| rank_of(*p)).collect();
-    ranks.dedup();
+    let count = "duration_count";
+    let rank_sql = |percent: u8| backend::integer_division(backend, &format!("{count} * {percent} + 99"), "100");
     let mut ranked = Query::select();
     ranked
         .expr_as(Expr::col(Column::DurationMs), Alias::new("duration"))
@@ -432,28 +446,38 @@ async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter, timed: u
             Expr::cust("ROW_NUMBER() OVER (ORDER BY duration_ms)"),
             Alias::new("duration_rank"),
         )
+        .expr_as(Expr::cust("COUNT(*) OVER ()"), Alias::new(count))
         .from(Entity)
         .cond_where(filter.condition())
         .and_where(Column::DurationMs.is_not_null());
     let mut select = Query::select();
     select
         .column(Alias::new("duration"))
+        .column(Alias::new(count))
         .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new("duration_rank")).is_in(ranks.clone()))
+        .and_where(Expr::cust(format!(
+            "duration_rank IN ({})",
+            PERCENTILES.map(rank_sql).join(", ")
+        )))
         .order_by(Alias::new("duration_rank"), Order::Asc);
-    let backend = db.get_database_backend();
     let rows = db.query_all_raw(backend.build(&select)).await?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let timed = u64::try_from(first.try_get::<i64>("", count)?).unwrap_or(0);
     let values = rows
         .iter()
         .map(|row| row.try_get::<i64>("", "duration"))
         .collect::<Result<Vec<_>, _>>()?;
-    // Ranks run 1, 2, … without gaps, so a rank not found is past the last
-    // one (runs deleted since they were counted): the greatest stands for it.
+    // One row per distinct rank, in rank order.
+    let rank_of = |percent: u8| (u64::from(percent) * timed).div_ceil(100);
+    let mut ranks: Vec<u64> = PERCENTILES.iter().map(|p| rank_of(*p)).collect();
+    ranks.dedup();
     Ok(PERCENTILES
         .iter()
         .filter_map(|p| {
             let at = ranks.iter().position(|r| *r == rank_of(*p))?;
-            values.get(at).or(values.last()).map(|v| (*p, *v))
+            values.get(at).map(|v| (*p, *v))
         })
         .collect())
 }
