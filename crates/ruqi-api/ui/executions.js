@@ -338,7 +338,7 @@ export async function render(main, view) {
       points.push({ at, ms: b.max_duration_ms, kind: 'max', title: `${when}: longest ${duration(b.max_duration_ms)}` });
     }
     durationsCard.append(
-      points.length
+      ...(points.length
         ? [
             durationChart({
               points,
@@ -354,7 +354,7 @@ export async function render(main, view) {
               `${plural(d.count, 'run')} with a duration: median ${duration(d.p50_ms)} · p90 ${duration(d.p90_ms)} · p99 ${duration(d.p99_ms)} · longest ${duration(d.max_ms)}`,
             ),
           ]
-        : emptyState('No durations', 'No run in this range has finished.'),
+        : [emptyState('No durations', 'No run in this range has finished.')]),
     );
   }
 
