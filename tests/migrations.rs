@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 12] = [
+const MIGRATIONS: [&str; 13] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -35,6 +35,7 @@ const MIGRATIONS: [&str; 12] = [
     "m20261204_000010_schedule_hash",
     "m20261204_000011_sql_session_edits",
     "m20261205_000012_execution_list_order",
+    "m20261205_000013_execution_stats_indexes",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

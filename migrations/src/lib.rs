@@ -32,6 +32,7 @@ mod m20261203_000009_running_runs_index;
 mod m20261204_000010_schedule_hash;
 mod m20261204_000011_sql_session_edits;
 mod m20261205_000012_execution_list_order;
+mod m20261205_000013_execution_stats_indexes;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -86,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_schedule_hash::Migration),
             Box::new(m20261204_000011_sql_session_edits::Migration),
             Box::new(m20261205_000012_execution_list_order::Migration),
+            Box::new(m20261205_000013_execution_stats_indexes::Migration),
         ]
     }
 

@@ -10,7 +10,7 @@ use reqwest::Method;
 use ruqi_api::Auth;
 
 /// Every operation the API serves: (method, path under the prefix).
-const ROUTES: [(&str, &str); 25] = [
+const ROUTES: [(&str, &str); 28] = [
     ("get", "/jobs"),
     ("post", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -29,6 +29,9 @@ const ROUTES: [(&str, &str); 25] = [
     ("get", "/executions/{id}/log"),
     ("post", "/executions/{id}/cancel"),
     ("post", "/executions/cleanup"),
+    ("get", "/executions/stats"),
+    ("get", "/executions/stats/jobs"),
+    ("get", "/suggestions"),
     ("get", "/functions"),
     ("get", "/scheduler/status"),
     ("post", "/scheduler/wake-up"),

@@ -56,11 +56,14 @@ function headers(extra = {}) {
   return all;
 }
 
-/** `path` (relative to the API) with the query's non-empty values. */
+/** `path` (relative to the API) with the query's non-empty values; an array repeats its parameter. */
 function apiUrl(path, query = {}) {
   const url = new URL(path, apiBase);
   for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
+    // An array is the parameter repeated, once per value.
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== '') url.searchParams.append(key, String(one));
+    }
   }
   return url;
 }

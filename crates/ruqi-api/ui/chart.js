@@ -1,11 +1,12 @@
 // Charts drawn as inline SVG: runs per time bucket stacked by status, and run
-// durations over time. Colours come from the stylesheet (fill-<status>), so
+// durations (mean and longest per bucket) over time. Colours come from the stylesheet (fill-<status>), so
 // both follow the light or dark scheme.
 
 import { duration } from './format.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-const HOUR = 3600 * 1000;
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const MARGIN = { top: 10, right: 12, bottom: 24, left: 44 };
 const HEIGHT = 210;
@@ -41,13 +42,17 @@ function niceCeiling(value) {
   return [1, 2, 5, 10].map((m) => m * power).find((n) => n >= value);
 }
 
-const TICK_STEPS = [HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY];
+const TICK_STEPS = [MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY];
 
-/** Round instants (local hours or midnights) between `from` and `to`, at most about eight. */
+/** Round instants (local minutes, hours or midnights) between `from` and `to`, at most about eight. */
 function timeTicks(from, to) {
   const step = TICK_STEPS.find((candidate) => (to - from) / candidate <= 8) || TICK_STEPS.at(-1);
   const start = new Date(from);
-  if (step < DAY) {
+  if (step < HOUR) {
+    start.setSeconds(0, 0);
+    const minutes = step / MINUTE;
+    start.setMinutes(Math.ceil(start.getMinutes() / minutes) * minutes);
+  } else if (step < DAY) {
     start.setMinutes(0, 0, 0);
     const hours = step / HOUR;
     start.setHours(Math.ceil(start.getHours() / hours) * hours);
@@ -135,7 +140,10 @@ export function runsChart({ buckets, bucketMs, from, to, statuses, width, label 
   return chart;
 }
 
-/** Each run's duration over when it was scheduled, on a logarithmic scale. */
+/**
+ * Durations over time on a logarithmic scale: `points` are `{at, ms, kind,
+ * title}`, drawn with the `fill-<kind>` colour.
+ */
 export function durationChart({ points, from, to, width, label }) {
   const chart = svg(width, label);
   const plotWidth = width - MARGIN.left - MARGIN.right;
@@ -163,8 +171,8 @@ export function durationChart({ points, from, to, width, label }) {
     dots.append(
       s(
         'circle',
-        { class: `fill-${point.status}`, cx: x(point.at), cy: y(point.ms), r: 3.2, 'fill-opacity': 0.8 },
-        s('title', {}, `${point.job_id}: ${duration(point.ms)} (${point.status}), ${new Date(point.at).toLocaleString()}`),
+        { class: `fill-${point.kind}`, cx: x(point.at), cy: y(point.ms), r: 3.2, 'fill-opacity': 0.8 },
+        s('title', {}, point.title),
       ),
     );
   }
@@ -172,4 +180,4 @@ export function durationChart({ points, from, to, width, label }) {
   return chart;
 }
 
-export const BUCKET = { HOUR, DAY };
+export const BUCKET = { MINUTE, HOUR, DAY };

@@ -1,5 +1,7 @@
-// Run history of every job: filters by status, job and time range; runs per
-// hour (or day) by status and run durations as charts; and the runs as a list.
+// Run history of every job: filters by status, job id prefix, group, error
+// text and time range, all applied by the API; runs per minute, hour or day
+// by status and their durations as charts, counted by the database over
+// every matching run; and the runs as a list.
 
 import { get } from './api.js';
 import { BUCKET, durationChart, runsChart } from './chart.js';
@@ -15,8 +17,6 @@ const RANGES = [
   ['custom', 'From – to', null],
 ];
 const PAGE = 50;
-/** Runs read at most for the charts. */
-const CHART_CAP = 3000;
 
 /** The width inside `el`'s padding, in CSS pixels. */
 function contentWidth(el) {
@@ -31,15 +31,28 @@ export async function render(main, view) {
   const filters = {
     status: params.get('status') || '',
     job_id: params.get('job_id') || '',
+    job_name: params.get('job_name') || '',
+    error: params.get('error') || '',
     range: params.get('range') || '24h',
     from: params.get('from') || '',
     to: params.get('to') || '',
   };
   let offset = Number(params.get('offset')) || 0;
 
-  const jobIds = await get('jobs', { limit: 1000 }, view.signal)
-    .then((page) => page.items.map((job) => job.job_id))
-    .catch(() => []);
+  const jobIdList = h('datalist', { id: 'job-ids' });
+  const groupList = h('datalist', { id: 'job-groups' });
+  /** Completions of what is typed in the job or group box, from the API. */
+  const suggestTimers = {};
+  const suggest = (field, prefix, list) => {
+    clearTimeout(suggestTimers[field]);
+    suggestTimers[field] = setTimeout(async () => {
+      const found = await get('suggestions', { field, prefix: prefix.trim(), limit: 20 }, view.signal).catch(() => null);
+      if (found && view.alive) replace(list, found.items.map((value) => h('option', { value })));
+    }, 200);
+  };
+  view.onCleanup(() => Object.values(suggestTimers).forEach(clearTimeout));
+  suggest('job_id', filters.job_id, jobIdList);
+  suggest('job_name', filters.job_name, groupList);
 
   const charts = h('div', { class: 'charts' });
   const results = h('div', {}, h('p', { class: 'loading' }, 'Loading runs…'));
@@ -77,9 +90,22 @@ export async function render(main, view) {
     h(
       'div',
       { class: 'field grow' },
-      h('label', { for: 'filter-job' }, 'Job'),
-      h('input', { id: 'filter-job', name: 'job_id', type: 'search', list: 'job-ids', placeholder: 'any job', value: filters.job_id }),
-      h('datalist', { id: 'job-ids' }, jobIds.map((id) => h('option', { value: id }))),
+      h('label', { for: 'filter-job' }, 'Job id starts with'),
+      h('input', { id: 'filter-job', name: 'job_id', type: 'search', list: 'job-ids', placeholder: 'any job', maxlength: 191, value: filters.job_id }),
+      jobIdList,
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'filter-group' }, 'Group'),
+      h('input', { id: 'filter-group', name: 'job_name', type: 'search', list: 'job-groups', placeholder: 'any', size: 12, value: filters.job_name }),
+      groupList,
+    ),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'filter-error' }, 'Error contains'),
+      h('input', { id: 'filter-error', name: 'error', type: 'search', placeholder: 'any', size: 14, maxlength: 1000, value: filters.error }),
     ),
     h(
       'div',
@@ -103,13 +129,13 @@ export async function render(main, view) {
     h('section', { class: 'card', 'aria-label': 'Runs' }, results),
   );
 
-  /** The instants the filters cover, for the query and the charts' axis. */
+  /** The instants the filters cover, exactly as typed, for the query and the charts' axis. */
   const timeWindow = () => {
     const now = Date.now();
     if (filters.range === 'custom') {
       const from = filters.from ? new Date(filters.from).getTime() : now - 24 * BUCKET.HOUR;
       const to = filters.to ? new Date(filters.to).getTime() : now;
-      return { from: Math.min(from, to - BUCKET.HOUR), to };
+      return { from, to };
     }
     const length = RANGES.find(([value]) => value === filters.range)?.[2] || 24 * BUCKET.HOUR;
     return { from: now - length, to: now };
@@ -119,7 +145,9 @@ export async function render(main, view) {
     const { from, to } = timeWindow();
     return {
       status: filters.status,
-      job_id: filters.job_id.trim(),
+      job_id_prefix: filters.job_id.trim(),
+      job_name: filters.job_name.trim(),
+      error: filters.error.trim(),
       from: new Date(from).toISOString(),
       to: filters.range === 'custom' && filters.to ? new Date(to).toISOString() : undefined,
     };
@@ -144,13 +172,15 @@ export async function render(main, view) {
     customFields.hidden = filters.range !== 'custom';
     offset = 0;
     syncParams();
+    if (name === 'job_id') suggest('job_id', value, jobIdList);
+    if (name === 'job_name') suggest('job_name', value, groupList);
     clearTimeout(typing);
     typing = setTimeout(loadAll, event.target.type === 'search' ? 300 : 0);
   });
   filterForm.addEventListener('submit', (event) => event.preventDefault());
   filterForm.addEventListener('reset', (event) => {
     event.preventDefault();
-    Object.assign(filters, { status: '', job_id: '', range: '24h', from: '', to: '' });
+    Object.assign(filters, { status: '', job_id: '', job_name: '', error: '', range: '24h', from: '', to: '' });
     for (const el of filterForm.elements) if (el.name in filters) el.value = filters[el.name];
     customFields.hidden = true;
     offset = 0;
@@ -174,7 +204,9 @@ export async function render(main, view) {
         results,
         emptyState(
           'No runs match',
-          filters.status || filters.job_id ? 'Nothing with these filters in this time range.' : 'Nothing ran in this time range.',
+          filters.status || filters.job_id || filters.job_name || filters.error
+            ? 'Nothing with these filters in this time range.'
+            : 'Nothing ran in this time range.',
         ),
       );
       return;
@@ -246,64 +278,45 @@ export async function render(main, view) {
 
   async function loadCharts() {
     const { from, to } = timeWindow();
-    const runs = [];
-    let total = Infinity;
+    let stats;
     try {
-      while (runs.length < total && runs.length < CHART_CAP) {
-        const page = await get('executions', { ...query(), offset: runs.length, limit: 1000 }, view.signal);
-        total = page.total;
-        runs.push(...page.items);
-        if (page.items.length === 0) break;
-      }
+      const utcOffset = -new Date(from).getTimezoneOffset();
+      stats = await get('executions/stats', { ...query(), utc_offset_minutes: utcOffset }, view.signal);
     } catch (error) {
       if (error.name === 'AbortError') return;
       replace(charts, errorState(error, loadCharts));
       return;
     }
     if (!view.alive) return;
-    chartData = { runs, total, from, to };
+    chartData = { stats, from, to };
     drawCharts();
   }
 
   function drawCharts() {
     if (!chartData || !view.alive) return;
-    const { runs, total, from, to } = chartData;
-    const bucketMs = to - from > 8 * BUCKET.DAY ? BUCKET.DAY : BUCKET.HOUR;
-    const per = bucketMs === BUCKET.DAY ? 'day' : 'hour';
-    const bucketStart = (at) => {
-      const date = new Date(at);
-      if (bucketMs === BUCKET.DAY) date.setHours(0, 0, 0, 0);
-      else date.setMinutes(0, 0, 0);
-      return date.getTime();
-    };
-    const buckets = new Map();
-    for (let at = bucketStart(from); at <= to; at += bucketMs) buckets.set(bucketStart(at), { start: bucketStart(at), counts: {} });
-    const byStatus = {};
-    const points = [];
-    for (const run of runs) {
-      const at = new Date(run.scheduled_for).getTime();
-      const bucket = buckets.get(bucketStart(at));
-      if (bucket) bucket.counts[run.status] = (bucket.counts[run.status] || 0) + 1;
-      byStatus[run.status] = (byStatus[run.status] || 0) + 1;
-      if (run.duration_ms !== null && run.started_at) points.push({ at, ms: run.duration_ms, status: run.status, job_id: run.job_id });
-    }
-    const counted = STATUSES.filter((status) => byStatus[status]);
-    const spoken = counted.map((status) => `${byStatus[status]} ${status}`).join(', ') || 'no runs';
-    const capped = total > runs.length ? `The charts show the newest ${runs.length.toLocaleString()} of ${total.toLocaleString()} runs.` : '';
+    const { stats, from, to } = chartData;
+    const bucketMs = stats.bucket_seconds * 1000;
+    const per = stats.bucket;
+    const buckets = stats.buckets.map((b) => ({ ...b, start: new Date(b.start).getTime() }));
+    const axisFrom = Math.min(from, buckets[0]?.start ?? from);
+    const axisTo = Math.max(to, buckets.length ? buckets.at(-1).start + bucketMs : to);
+    const counted = STATUSES.filter((status) => stats.counts[status]);
+    const spoken = counted.map((status) => `${stats.counts[status].toLocaleString()} ${status}`).join(', ') || 'no runs';
+    const rate = stats.success_rate === null ? 'no run ended' : `${(stats.success_rate * 100).toFixed(1)} % of ended runs succeeded`;
     const runsCard = h('section', { class: 'card', 'aria-labelledby': 'chart-runs-title' }, h('h2', { id: 'chart-runs-title' }, `Runs per ${per}`));
     const durationsCard = h(
       'section',
       { class: 'card', 'aria-labelledby': 'chart-durations-title' },
-      h('h2', { id: 'chart-durations-title' }, 'Run durations'),
+      h('h2', { id: 'chart-durations-title' }, `Run durations per ${per}`),
     );
     replace(charts, runsCard, durationsCard);
     const width = contentWidth(runsCard);
     runsCard.append(
       runsChart({
-        buckets: [...buckets.values()],
+        buckets,
         bucketMs,
-        from: bucketStart(from),
-        to,
+        from: axisFrom,
+        to: axisTo,
         statuses: STATUSES,
         width,
         label: `Runs per ${per} by status: ${spoken}.`,
@@ -311,20 +324,37 @@ export async function render(main, view) {
       h(
         'div',
         { class: 'legend', 'aria-hidden': 'true' },
-        counted.map((status) => h('span', { class: `key-${status}` }, `${status} ${byStatus[status]}`)),
+        counted.map((status) => h('span', { class: `key-${status}` }, `${status} ${stats.counts[status].toLocaleString()}`)),
       ),
+      h('p', { class: 'muted small', 'data-stat': 'runs' }, `${plural(stats.total, 'run')}; ${rate}.`),
     );
-    if (capped) runsCard.append(h('p', { class: 'muted small' }, capped));
+    const d = stats.durations;
+    const points = [];
+    for (const b of buckets) {
+      if (b.avg_duration_ms === null) continue;
+      const at = b.start + bucketMs / 2;
+      const when = new Date(b.start).toLocaleString();
+      points.push({ at, ms: b.avg_duration_ms, kind: 'avg', title: `${when}: mean ${duration(Math.round(b.avg_duration_ms))}` });
+      points.push({ at, ms: b.max_duration_ms, kind: 'max', title: `${when}: longest ${duration(b.max_duration_ms)}` });
+    }
     durationsCard.append(
-      points.length
-        ? durationChart({
-            points,
-            from: bucketStart(from),
-            to,
-            width,
-            label: `${plural(points.length, 'run')} with a duration, from ${duration(Math.min(...points.map((p) => p.ms)))} to ${duration(Math.max(...points.map((p) => p.ms)))}.`,
-          })
-        : emptyState('No durations', 'No run in this range has finished.'),
+      ...(points.length
+        ? [
+            durationChart({
+              points,
+              from: axisFrom,
+              to: axisTo,
+              width,
+              label: `Mean and longest duration per ${per} of ${plural(d.count, 'run')}: median ${duration(d.p50_ms)}, 90th percentile ${duration(d.p90_ms)}, 99th ${duration(d.p99_ms)}.`,
+            }),
+            h('div', { class: 'legend', 'aria-hidden': 'true' }, h('span', { class: 'key-avg' }, 'mean'), h('span', { class: 'key-max' }, 'longest')),
+            h(
+              'p',
+              { class: 'muted small', 'data-stat': 'durations' },
+              `${plural(d.count, 'run')} with a duration: median ${duration(d.p50_ms)} · p90 ${duration(d.p90_ms)} · p99 ${duration(d.p99_ms)} · longest ${duration(d.max_ms)}`,
+            ),
+          ]
+        : [emptyState('No durations', 'No run in this range has finished.')]),
     );
   }
 

@@ -5,7 +5,7 @@
 import { ApiError, canWrite, get, post, request, seg } from './api.js';
 import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
 import { browserZone, dateTime, duration, plural, sameWallClock, shortId } from './format.js';
-import { jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
+import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
 
 const RUNS_PER_PAGE = 15;
 /** The events that end a run. */
@@ -117,6 +117,8 @@ export async function render(main, view, jobId) {
   const fieldsCard = h('section', { class: 'card', 'aria-labelledby': 'fields-title' });
   const runsCard = h('section', { class: 'card', 'aria-labelledby': 'runs-title' });
   const logCard = h('section', { class: 'card', id: 'run-log', 'aria-labelledby': 'log-title' });
+  /** The job's success rate and mean duration over its history, kept across redraws. */
+  const statsHolder = h('span', { class: 'muted small' }, '…');
 
   replace(
     main,
@@ -173,6 +175,7 @@ export async function render(main, view, jobId) {
         field('Not before (start_at)', plainInstant(job.start_at, zone)),
         field('Not after (end_at)', plainInstant(job.end_at, zone)),
         field('Last status', statusBadge(job.last_status)),
+        field('Success rate · avg duration', statsHolder),
         field('Held by this node', job.scheduled ? 'yes, on its timer' : 'no'),
         job.last_error && field('Last error', h('span', { class: 'last-error' }, job.last_error), { wide: true }),
       ),
@@ -218,6 +221,18 @@ export async function render(main, view, jobId) {
         toast(`${jobId} was deleted.`);
         location.hash = '#/jobs';
       }
+    }
+  }
+
+  async function refreshStats() {
+    if (!job) return;
+    try {
+      const stats = await get('executions/stats/jobs', { job_id: [jobId] }, view.signal);
+      if (!view.alive || !stats.items[0]) return;
+      statsHolder.className = '';
+      replace(statsHolder, jobStatsCell(stats.items[0]));
+    } catch {
+      // Kept as it was: the next refresh tries again.
     }
   }
 
@@ -557,6 +572,7 @@ export async function render(main, view, jobId) {
   function refreshAll() {
     refreshJob().then(refreshFires);
     refreshRuns();
+    refreshStats();
   }
 
   let pending = null;
@@ -581,5 +597,5 @@ export async function render(main, view, jobId) {
   else replace(actions);
   if (selected) select(selected, { focus: false });
   else logCard.hidden = true;
-  await Promise.all([refreshFires(), refreshRuns()]);
+  await Promise.all([refreshFires(), refreshRuns(), refreshStats()]);
 }

@@ -3,11 +3,20 @@
 
 import { canWrite, get, session } from './api.js';
 import { emptyState, errorState, h, instant, replace, statusBadge } from './dom.js';
-import { plural } from './format.js';
+import { duration, plural } from './format.js';
 import { pauseOrResume, runNow } from './job.js';
 
 const PAGE_SIZES = [25, 50, 100];
-const LAST_STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost'];
+const LAST_STATUSES = [
+  ['success', 'success'],
+  ['failed', 'failed'],
+  ['timeout', 'timeout'],
+  ['cancelled', 'cancelled'],
+  ['missed', 'missed'],
+  ['lost', 'lost'],
+  ['running', 'running'],
+  ['never', 'never ran'],
+];
 const ORDERS = [
   ['job_id', 'Job id'],
   ['next_run_time', 'Next run'],
@@ -15,8 +24,6 @@ const ORDERS = [
   ['created_at', 'Newest'],
   ['job_name', 'Group'],
 ];
-/** Jobs read at most when the last status is filtered, which the API cannot do. */
-const CLIENT_FILTER_CAP = 5000;
 const RUN_EVENTS = new Set(['submitted', 'succeeded', 'failed', 'timed_out', 'cancelled', 'missed', 'skipped_overlap', 'lost']);
 
 /** The zone a job's rule is read in. */
@@ -45,6 +52,19 @@ export function nextRunCell(job) {
   return instant(job.next_run_time, jobZone(job));
 }
 
+/** A job's success rate and mean duration, from `GET executions/stats/jobs`. */
+export function jobStatsCell(stats) {
+  if (stats.success_rate === null) return h('span', { class: 'muted small' }, stats.total ? 'none ended' : 'no runs');
+  const percent = `${(stats.success_rate * 100).toFixed(stats.success_rate === 1 || stats.success_rate === 0 ? 0 : 1)} %`;
+  const ended = stats.counts.success + stats.counts.failed + stats.counts.timeout + stats.counts.cancelled + stats.counts.lost;
+  return h(
+    'span',
+    { title: `${plural(stats.counts.success, 'success', 'successes')} of ${plural(ended, 'ended run')}` },
+    percent,
+    stats.avg_duration_ms !== null && h('span', { class: 'sub' }, `avg ${duration(Math.round(stats.avg_duration_ms))}`),
+  );
+}
+
 export function runningIndicator(count) {
   if (!count) return h('span', { class: 'muted small' }, 'idle');
   return h('span', { class: 'badge running' }, count > 1 ? `running ×${count}` : 'running');
@@ -65,7 +85,6 @@ export async function render(main, view) {
   document.title = 'Jobs · ruqi';
 
   const functions = await get('functions', {}, view.signal).catch(() => []);
-  const groups = new Set();
 
   const summary = h('p', { class: 'sub', 'aria-live': 'polite' }, '');
   const results = h('div', {}, h('p', { class: 'loading' }, 'Loading jobs…'));
@@ -102,7 +121,7 @@ export async function render(main, view) {
       ['false', 'active'],
       ['true', 'paused'],
     ]),
-    select('last_status', 'Last status', [['', 'any'], ...LAST_STATUSES.map((s) => [s, s])]),
+    select('last_status', 'Last status', [['', 'any'], ...LAST_STATUSES]),
     select('order', 'Order', ORDERS),
     h('button', { type: 'reset', class: 'button ghost' }, 'Clear'),
   );
@@ -135,6 +154,7 @@ export async function render(main, view) {
     filters[name] = value;
     offset = 0;
     syncParams();
+    if (name === 'job_name') suggestGroups(value);
     clearTimeout(typing);
     typing = setTimeout(load, event.target.tagName === 'INPUT' ? 250 : 0);
   });
@@ -148,33 +168,46 @@ export async function render(main, view) {
     load();
   });
 
-  /** A page of jobs; with a last-status filter, every match read and filtered here. */
-  async function fetchPage() {
+  /** A page of jobs, every filter applied by the API. */
+  function fetchPage() {
     const query = {
       text: filters.text.trim(),
       job_name: filters.job_name.trim(),
       func: filters.func,
       paused: filters.paused,
+      last_status: filters.last_status,
       order: filters.order,
     };
-    if (!filters.last_status) {
-      return { ...(await get('jobs', { ...query, offset, limit }, view.signal)), filteredHere: false };
+    return get('jobs', { ...query, offset, limit }, view.signal);
+  }
+
+  /** Groups starting with what is typed, from the whole schedule. */
+  let suggesting = null;
+  function suggestGroups(prefix) {
+    clearTimeout(suggesting);
+    suggesting = setTimeout(async () => {
+      const found = await get('suggestions', { field: 'job_name', prefix: prefix.trim(), limit: 20 }, view.signal).catch(() => null);
+      if (found && view.alive) replace(groupList, found.items.map((name) => h('option', { value: name })));
+    }, 200);
+  }
+  view.onCleanup(() => clearTimeout(suggesting));
+  suggestGroups(filters.job_name);
+
+  /** Each shown job's success rate and mean duration, from one request. */
+  async function fillJobStats(items) {
+    if (!items.length) return;
+    let stats;
+    try {
+      stats = await get('executions/stats/jobs', { job_id: items.map((job) => job.job_id) }, view.signal);
+    } catch {
+      return;
     }
-    const all = [];
-    let total = Infinity;
-    while (all.length < total && all.length < CLIENT_FILTER_CAP) {
-      const page = await get('jobs', { ...query, offset: all.length, limit: 1000 }, view.signal);
-      total = page.total;
-      all.push(...page.items);
-      if (page.items.length === 0) break;
+    if (!view.alive) return;
+    for (const item of stats.items) {
+      const row = results.querySelector(`tr[data-job-id="${CSS.escape(item.job_id)}"]`);
+      const cell = row?.querySelector('.job-stats');
+      if (cell) replace(cell, jobStatsCell(item));
     }
-    const matching = all.filter((job) => job.last_status === filters.last_status);
-    return {
-      items: matching.slice(offset, offset + limit),
-      total: matching.length,
-      scanned: all.length,
-      filteredHere: true,
-    };
   }
 
   let loading = null;
@@ -196,11 +229,10 @@ export async function render(main, view) {
       load();
       return;
     }
-    for (const job of page.items) if (job.job_name) groups.add(job.job_name);
-    replace(groupList, [...groups].sort().map((name) => h('option', { value: name })));
     const running = page.items.filter((job) => job.is_running).length;
     summary.textContent = `${plural(page.total, 'job')}${running ? ` · ${running} running on this page` : ''}`;
     showPage(page);
+    fillJobStats(page.items);
   }
 
   function showPage(page) {
@@ -238,6 +270,7 @@ export async function render(main, view) {
         h('td', {}, ruleCell(job)),
         h('td', { class: 'next' }, nextRunCell(job)),
         h('td', { class: 'last-status' }, statusBadge(job.last_status)),
+        h('td', { class: 'job-stats num' }, h('span', { class: 'muted small' }, '…')),
         h('td', { class: 'running-cell' }, runningIndicator(job.running || (job.is_running ? 1 : 0))),
         write &&
           h(
@@ -270,12 +303,6 @@ export async function render(main, view) {
     const pager = h(
       'nav',
       { class: 'pager', 'aria-label': 'Pages of jobs' },
-      page.filteredHere &&
-        h(
-          'span',
-          { class: 'small' },
-          `Last status is filtered in this browser over ${plural(page.scanned, 'job')}${page.scanned >= CLIENT_FILTER_CAP ? ' (the first ones only)' : ''}.`,
-        ),
       h('span', { class: 'num' }, `${offset + 1}–${lastShown} of ${page.total}`),
       h(
         'button',
@@ -341,6 +368,7 @@ export async function render(main, view) {
               h('th', { scope: 'col' }, 'Schedule'),
               h('th', { scope: 'col' }, 'Next run'),
               h('th', { scope: 'col' }, 'Last'),
+              h('th', { scope: 'col', title: 'Share of ended runs that succeeded, and their mean duration' }, 'Success · avg'),
               h('th', { scope: 'col' }, 'Running'),
               write && h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'muted' }, 'Actions')),
             ),

@@ -56,7 +56,7 @@ impl From<StatusParam> for ExecutionStatus {
 }
 
 /// The `status` filter as the query layer takes it.
-fn status_filter(status: Option<StatusParam>) -> Option<String> {
+pub(super) fn status_filter(status: Option<StatusParam>) -> Option<String> {
     status.map(|s| ExecutionStatus::from(s).as_str().to_owned())
 }
 
@@ -96,6 +96,8 @@ impl ExecutionsApi {
             status: status_filter(status.0),
             from: from.0,
             to: to.0,
+            job_id_prefix: None,
+            error: None,
         };
         let page = requested_page(offset.0, limit.0)?;
         let executions = ruqi::query::list_executions(&self.0.db, &filter, page).await?;
@@ -131,6 +133,12 @@ impl ExecutionsApi {
         /// Executions to return (1 to 1000).
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<u64>,
+        /// Only executions of jobs whose id starts with this text (any case).
+        #[oai(validator(max_length = 191))]
+        job_id_prefix: Query<Option<String>>,
+        /// Only executions whose error contains this text (any case).
+        #[oai(validator(max_length = 1000))]
+        error: Query<Option<String>>,
     ) -> Result<DirectJson<ExecutionList>, ApiError> {
         let filter = ExecutionFilter {
             job_id: job_id.0,
@@ -138,6 +146,8 @@ impl ExecutionsApi {
             status: status_filter(status.0),
             from: from.0,
             to: to.0,
+            job_id_prefix: job_id_prefix.0,
+            error: error.0,
         };
         let page = requested_page(offset.0, limit.0)?;
         Ok(DirectJson(

@@ -48,6 +48,45 @@ impl From<JobOrderParam> for JobOrder {
     }
 }
 
+/// A job's last status, as a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(crate) enum LastStatusParam {
+    /// Its last run is in progress.
+    Running,
+    /// Its last run ended well.
+    Success,
+    /// Its last run ended with an error.
+    Failed,
+    /// Its last run ran past its `timeout_s`.
+    Timeout,
+    /// Its last run was cancelled.
+    Cancelled,
+    /// Its last fire did not run.
+    Missed,
+    /// Its last run's node died.
+    Lost,
+    /// It has not run yet (`last_status` is `null`).
+    Never,
+}
+
+impl LastStatusParam {
+    /// The value `job_info.last_status` holds (`""` for `null`).
+    fn stored(self) -> String {
+        match self {
+            LastStatusParam::Running => "running",
+            LastStatusParam::Success => "success",
+            LastStatusParam::Failed => "failed",
+            LastStatusParam::Timeout => "timeout",
+            LastStatusParam::Cancelled => "cancelled",
+            LastStatusParam::Missed => "missed",
+            LastStatusParam::Lost => "lost",
+            LastStatusParam::Never => "",
+        }
+        .to_owned()
+    }
+}
+
 /// The answer to `POST /jobs`.
 #[derive(ApiResponse)]
 pub(crate) enum CreateJobResponse {
@@ -92,12 +131,16 @@ impl JobsApi {
         limit: Query<u64>,
         /// The order.
         order: Query<Option<JobOrderParam>>,
+        /// Only jobs whose last run ended so (`success`, `failed`, …), or
+        /// `never` for jobs that have not run yet.
+        last_status: Query<Option<LastStatusParam>>,
     ) -> Result<DirectJson<JobList>, ApiError> {
         let filter = JobFilter {
             job_name: job_name.0,
             func: func.0,
             paused: paused.0,
             text: text.0,
+            last_status: last_status.0.map(LastStatusParam::stored),
         };
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
         let page = requested_page(offset.0, limit.0)?;

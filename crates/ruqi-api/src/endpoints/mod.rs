@@ -6,6 +6,7 @@ mod actions;
 mod events;
 mod executions;
 mod jobs;
+mod stats;
 mod system;
 
 pub(crate) use access::AccessApi;
@@ -13,6 +14,7 @@ pub(crate) use actions::ActionsApi;
 pub(crate) use events::EventsApi;
 pub(crate) use executions::ExecutionsApi;
 pub(crate) use jobs::JobsApi;
+pub(crate) use stats::StatsApi;
 pub(crate) use system::SystemApi;
 
 use std::sync::Arc;
@@ -48,7 +50,15 @@ pub(crate) struct Ctx {
 }
 
 /// Every operation group of the admin API, as one `OpenApi`.
-pub(crate) type Apis = (JobsApi, ActionsApi, ExecutionsApi, SystemApi, EventsApi, AccessApi);
+pub(crate) type Apis = (
+    JobsApi,
+    ActionsApi,
+    ExecutionsApi,
+    StatsApi,
+    SystemApi,
+    EventsApi,
+    AccessApi,
+);
 
 /// The operation groups over `ctx`.
 pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
@@ -56,6 +66,7 @@ pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
         JobsApi(ctx.clone()),
         ActionsApi(ctx.clone()),
         ExecutionsApi(ctx.clone()),
+        StatsApi(ctx.clone()),
         SystemApi(ctx.clone()),
         EventsApi(ctx),
         AccessApi,

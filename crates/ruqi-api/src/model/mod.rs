@@ -7,6 +7,7 @@ mod execution;
 mod job;
 mod limits;
 mod scheduler;
+mod stats;
 mod strict;
 
 pub(crate) use access::TokenScope;
@@ -15,3 +16,4 @@ pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, RunStarted, describe_rule};
 pub(crate) use limits::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};
 pub(crate) use scheduler::{FunctionInfo, Health, SchedulerStatus};
+pub(crate) use stats::{BucketWidth, ExecutionStats, JobStatsList, Suggestions};

@@ -201,6 +201,18 @@ await step('jobs created elsewhere appear, with their runs, without a reload', a
   await jobRow(page, 'nightly-report').locator('.last-status .badge.success').waitFor();
   await jobRow(page, 'ping-local').locator('.last-status .badge.failed').waitFor();
   await jobRow(page, 'weekday-digest').locator('.badge.paused').waitFor();
+  // Success rate and mean duration per row, from one statistics request.
+  await jobRow(page, 'nightly-report').locator('.job-stats', { hasText: '100 %' }).waitFor();
+  await jobRow(page, 'ping-local').locator('.job-stats', { hasText: '0 %' }).waitFor();
+  // The last-status filter is the API's: one failed job, counted by the server.
+  await page.getByLabel('Last status', { exact: true }).selectOption('failed');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('table.jobs tbody tr')];
+    return rows.length === 1 && rows[0].dataset.jobId === 'ping-local';
+  });
+  assert.equal((await api('GET', 'jobs?last_status=failed')).body.total, 1);
+  await page.getByLabel('Last status', { exact: true }).selectOption('');
+  await jobRow(page, 'nightly-report').waitFor();
 });
 
 await step('the form shows the function and previews the rule while it is typed', async () => {
@@ -308,7 +320,22 @@ await step('executions: filters and the charts of runs per hour and durations', 
   await page.locator('svg.chart').nth(1).waitFor();
   assert.equal(await page.locator('svg.chart').count(), 2);
   assert.ok((await page.locator('svg.chart rect.fill-success').count()) >= 1, 'a success bar');
-  assert.ok((await page.locator('svg.chart circle.fill-failed').count()) >= 1, 'a failed run among the durations');
+  assert.ok((await page.locator('svg.chart circle.fill-avg').count()) >= 1, 'a mean duration');
+  // The charts' numbers are the server's counts of every run, not of a page.
+  const total = (await api('GET', 'executions?limit=1')).body.total;
+  const said = await page.locator('[data-stat="runs"]').textContent();
+  assert.ok(said.startsWith(`${total} run`), `${said} (the API counts ${total})`);
+  const bars = await page.locator('svg.chart rect title').allTextContents();
+  const barRuns = bars.map((t) => Number(t.match(/: (\d+) /)[1])).reduce((a, n) => a + n, 0);
+  assert.equal(barRuns, total, 'the bars add up to every run');
+  // A job id prefix goes to the server.
+  await page.getByLabel('Job id starts with', { exact: true }).fill('PING');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('table.executions tbody tr')];
+    return rows.length >= 1 && rows.every((row) => row.textContent.includes('ping-local'));
+  });
+  assert.match(page.url(), /job_id=PING/);
+  await page.getByRole('button', { name: 'Clear' }).click();
   await page.locator('table.executions tbody tr', { hasText: JOB }).locator('.badge.success').waitFor();
   await page.getByLabel('Status', { exact: true }).selectOption('failed');
   await page.waitForFunction(() => {

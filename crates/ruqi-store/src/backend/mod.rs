@@ -1,6 +1,6 @@
 //! SQL that differs per backend, one file each, chosen at run time from the
-//! connection's backend: the database's clock, PostgreSQL's `LISTEN`, and
-//! MySQL's session zone and table id.
+//! connection's backend: the database's clock, PostgreSQL's `LISTEN`,
+//! MySQL's session zone and table id, and the arithmetic of execution statistics.
 
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
@@ -29,6 +29,45 @@ pub(crate) fn db_time_ago(backend: DatabaseBackend, age: Duration) -> SimpleExpr
         DatabaseBackend::MySql => mysql::time_ago(age),
         _ => sqlite::time_ago(age),
     })
+}
+
+/// The whole seconds since 1970-01-01 UTC of the timestamp column `column`
+/// (rounded down), as an integer expression.
+pub(crate) fn epoch_seconds(backend: DatabaseBackend, column: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => postgres::epoch_seconds(column),
+        DatabaseBackend::MySql => mysql::epoch_seconds(column),
+        _ => sqlite::epoch_seconds(column),
+    }
+}
+
+/// On backends that have one, an expression giving one row per percent of
+/// `percents`, in their order: the nearest-rank percentile of `column`'s
+/// non-null values. `None` where ranks are read with `ROW_NUMBER()`.
+pub(crate) fn percentiles(backend: DatabaseBackend, column: &str, percents: &[u8]) -> Option<String> {
+    match backend {
+        DatabaseBackend::Postgres => Some(postgres::percentiles(column, percents)),
+        _ => None,
+    }
+}
+
+/// `numerator / denominator` of two integer expressions, in integers
+/// (both are at least 0 where ruqi uses it).
+pub(crate) fn integer_division(backend: DatabaseBackend, numerator: &str, denominator: &str) -> String {
+    match backend {
+        DatabaseBackend::MySql => mysql::integer_division(numerator, denominator),
+        _ => format!("(({numerator}) / ({denominator}))"),
+    }
+}
+
+/// The sum of an integer column as a 64-bit integer (PostgreSQL and MySQL
+/// sum 64-bit integers into decimals).
+pub(crate) fn sum_as_bigint(backend: DatabaseBackend, column: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => postgres::sum_as_bigint(column),
+        DatabaseBackend::MySql => mysql::sum_as_bigint(column),
+        _ => format!("SUM({column})"),
+    }
 }
 
 /// Takes, for the rest of `db`'s transaction, the lock that serialises

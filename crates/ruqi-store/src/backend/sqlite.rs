@@ -11,3 +11,9 @@ pub(super) fn time_ago(age: Duration) -> String {
         age.as_secs_f64()
     )
 }
+
+/// Whole seconds since the epoch of a timestamp stored as RFC 3339 text;
+/// `strftime` reads its `+00:00` offset.
+pub(super) fn epoch_seconds(column: &str) -> String {
+    format!("CAST(strftime('%s', {column}) AS INTEGER)")
+}

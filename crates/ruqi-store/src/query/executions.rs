@@ -1,9 +1,9 @@
 //! Execution history queries.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Count, JsonRows, Page, Paged, count_rows, fetch_page};
@@ -23,6 +23,10 @@ pub struct ExecutionFilter {
     pub from: Option<DateTime<Utc>>,
     /// `scheduled_for` before this.
     pub to: Option<DateTime<Utc>>,
+    /// `job_id` starts with this text, case ignored.
+    pub job_id_prefix: Option<String>,
+    /// `error` holds this text, case ignored.
+    pub error: Option<String>,
 }
 
 /// Lists executions, newest scheduled instant first, without their
@@ -32,23 +36,7 @@ pub async fn list_executions(
     filter: &ExecutionFilter,
     page: Page,
 ) -> Result<Paged<Model>, DbErr> {
-    let mut cond = Condition::all();
-    if let Some(job_id) = &filter.job_id {
-        cond = cond.add(Column::JobId.eq(job_id.as_str()));
-    }
-    if let Some(job_name) = &filter.job_name {
-        cond = cond.add(Column::JobName.eq(job_name.as_str()));
-    }
-    if let Some(status) = &filter.status {
-        cond = cond.add(Column::Status.eq(status.as_str()));
-    }
-    if let Some(from) = filter.from {
-        cond = cond.add(Column::ScheduledFor.gte(from));
-    }
-    if let Some(to) = filter.to {
-        cond = cond.add(Column::ScheduledFor.lt(to));
-    }
-    let query = Entity::find().filter(cond);
+    let query = Entity::find().filter(filter.condition());
     let count = Count {
         total: count_rows(db, query.clone()).await?,
         exact: true,

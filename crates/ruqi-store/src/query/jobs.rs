@@ -23,6 +23,8 @@ pub struct JobFilter {
     pub paused: Option<bool>,
     /// Substring of `job_id`, `job_name`, `description` or `func`.
     pub text: Option<String>,
+    /// Exact `last_status` (`success`, `failed`, …); `""` for jobs that never ran.
+    pub last_status: Option<String>,
 }
 
 /// Sort order of a job list.
@@ -199,6 +201,11 @@ fn condition(filter: &JobFilter) -> Condition {
             any = any.add(Expr::expr(Func::lower(Expr::col(column))).like(pattern.clone()));
         }
         cond = cond.add(any);
+    }
+    match filter.last_status.as_deref() {
+        Some("") => cond = cond.add(Column::LastStatus.is_null()),
+        Some(status) => cond = cond.add(Column::LastStatus.eq(status)),
+        None => {}
     }
     cond
 }

@@ -1,13 +1,23 @@
 //! The query layer: reads of `job_info` overlaid with the live scheduler
-//! state, execution history, and its retention.
+//! state, execution history, its statistics, and its retention.
 
+mod execution_filter;
 mod executions;
+mod job_stats;
 mod jobs;
 mod retention;
+mod stats;
+mod suggest;
 
 pub use executions::{ExecutionFilter, get_execution, list_executions};
+pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
+pub use stats::{
+    Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts,
+    execution_stats,
+};
+pub use suggest::{Suggest, suggest};
 
 use sea_orm::sea_query::{Asterisk, Expr, Func};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, Select};
