@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Count, JsonRows, Page, Paged, count_rows, fetch_page};
 use crate::entity::job_execution::{Column, Entity, Model};
