@@ -38,9 +38,7 @@ impl TextParameters {
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter(|p| {
-                        p["in"] == "query" && p.pointer("/schema/type").and_then(Value::as_str) == Some("string")
-                    })
+                    .filter(|p| p["in"] == "query" && is_text(&p["schema"]))
                     .filter_map(|p| p["name"].as_str().map(str::to_owned))
                     .collect(),
             })
@@ -67,6 +65,15 @@ impl TextParameters {
     }
 }
 
+/// A text schema, or a list of texts (a parameter given once per value).
+fn is_text(schema: &Value) -> bool {
+    match schema["type"].as_str() {
+        Some("string") => true,
+        Some("array") => schema.pointer("/items/type").and_then(Value::as_str) == Some("string"),
+        _ => false,
+    }
+}
+
 fn has_nul(encoded: &str) -> bool {
     encoded.contains("%00")
 }
@@ -82,6 +89,7 @@ mod tests {
             "/jobs/{job_id}": {"get": {"parameters": [{"name": "job_id", "in": "path", "schema": {"type": "string"}}]}},
             "/jobs": {"get": {"parameters": [
                 {"name": "text", "in": "query", "schema": {"type": "string"}},
+                {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer"}}
             ]}}
         }}"#;
@@ -92,6 +100,11 @@ mod tests {
         assert_eq!(
             params.with_nul(&get, "/jobs", Some("offset=1&text=x%00")).as_deref(),
             Some("text")
+        );
+        assert_eq!(
+            params.with_nul(&get, "/jobs", Some("ids=a&ids=b%00")).as_deref(),
+            Some("ids"),
+            "a list of texts is checked value by value"
         );
         // Not a text parameter of this operation: not this check's business.
         assert_eq!(params.with_nul(&get, "/jobs", Some("other=%00")), None);

@@ -147,9 +147,16 @@ fn close_bodies(schemas: &mut Map<String, Value>) {
     }
 }
 
-/// A plain text schema (no format, no enum) gets the [`NO_NUL`] pattern.
+/// A plain text schema (no format, no enum) gets the [`NO_NUL`] pattern,
+/// and so do the items of a list of texts.
 fn forbid_nul(schema: &mut Value) {
     let Some(schema) = schema.as_object_mut() else { return };
+    if schema.get("type").and_then(Value::as_str) == Some("array") {
+        if let Some(items) = schema.get_mut("items") {
+            forbid_nul(items);
+        }
+        return;
+    }
     if schema.get("type").and_then(Value::as_str) == Some("string")
         && !schema.contains_key("format")
         && !schema.contains_key("enum")

@@ -188,6 +188,9 @@ async fn the_nul_character_is_refused_in_every_text_naming_where_it_was() {
     api.get("/jobs?offset=0&text=%00")
         .await
         .assert_error(400, "bad_request", Some("text"));
+    api.get("/executions/stats/jobs?job_id=a&job_id=b%00")
+        .await
+        .assert_error(400, "bad_request", Some("job_id"));
     let mut body = job("nul");
     body["description"] = json!("a\u{0}b");
     api.post("/jobs", body)
