@@ -128,11 +128,19 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
         claimed
     })
     .await;
-    // The claim wrote the run's row; its function has not started.
-    let claimed = executions(&db, "kept").await;
-    assert_eq!(claimed.len(), 1, "{claimed:?}");
-    assert_eq!(claimed[0].status, "running");
-    assert_eq!(claimed[0].output, None, "nothing starts before its instant");
+    // The claim named its run on the job's row; its function has not started.
+    let kept = row(&db, "kept").await.unwrap();
+    let (Some(kept_run), Some("test-node"), Some(claimed_for)) =
+        (kept.claim_id.clone(), kept.claim_node.as_deref(), kept.claim_for)
+    else {
+        panic!("the claim names its run: {kept:?}");
+    };
+    assert_eq!(claimed_for, t(60));
+    assert!(
+        executions(&db, "kept").await.iter().all(|e| e.output.is_none()),
+        "nothing starts before its instant"
+    );
+    let deleted_run = row(&db, "deleted").await.unwrap().claim_id.unwrap();
     row(&db, "deleted")
         .await
         .unwrap()
@@ -149,7 +157,13 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
     wait_until(&scheduler, "the run succeeded", || finished(&db, "kept", "success", 1)).await;
     let runs = executions(&db, "kept").await;
     assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, kept_run, "the run is the one its claim named");
     assert_eq!(runs[0].scheduled_for, t(60));
+    assert_eq!(
+        row(&db, "kept").await.unwrap().claim_id,
+        None,
+        "a finished run's row stands for itself"
+    );
     assert_eq!(
         runs[0].started_at,
         Some(t(60)),
@@ -161,6 +175,7 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
     .await;
     let deleted = executions(&db, "deleted").await;
     assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0].id, deleted_run);
     assert_eq!(
         deleted[0].status, "missed",
         "a job deleted before its instant does not run"

@@ -91,6 +91,9 @@ impl JobStore for Switched {
     async fn execution_status(&self, id: &str) -> Result<Option<ExecutionStatus>, CoreError> {
         self.inner.execution_status(id).await
     }
+    async fn claim_status(&self, job_id: &str, execution_id: &str) -> Result<Option<ExecutionStatus>, CoreError> {
+        self.inner.claim_status(job_id, execution_id).await
+    }
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> Result<(), CoreError> {
         self.inner.set_last_error(job_id, error).await
     }

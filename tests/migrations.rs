@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 13] = [
+const MIGRATIONS: [&str; 14] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -36,6 +36,7 @@ const MIGRATIONS: [&str; 13] = [
     "m20261204_000011_sql_session_edits",
     "m20261205_000012_execution_list_order",
     "m20261205_000013_execution_stats_indexes",
+    "m20261206_000014_claim_columns",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

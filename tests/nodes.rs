@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{executions, job, row, start, start_with, t, wait_until};
-use ruqi::entity::{job_execution, scheduler_node};
+use ruqi::entity::{job_execution, job_info, scheduler_node};
 use ruqi::{JobContext, Registry};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -295,7 +296,75 @@ async fn runs_of_an_unregistered_node_are_lost(db: DatabaseConnection) {
     .await;
 }
 
+/// Names a run on `job_id`'s row as its last claim would, with no row of
+/// its own: what a node leaves behind when it dies between a claim and the
+/// write of its run's row.
+async fn add_claim(db: &DatabaseConnection, job_id: &str, run: &str, node: &str, at: chrono::DateTime<Utc>) {
+    job_info::Entity::update_many()
+        .col_expr(job_info::Column::ClaimId, Expr::value(run))
+        .col_expr(job_info::Column::ClaimNode, Expr::value(node))
+        .col_expr(job_info::Column::ClaimFor, Expr::value(at))
+        .filter(job_info::Column::JobId.eq(job_id))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+async fn a_dead_nodes_claim_without_a_row_is_lost_and_run_again(db: DatabaseConnection) {
+    job("j", "hello", "cron", "0 0 1 1 *").insert(&db).await.unwrap();
+    add_node(&db, "crashed", chrono::Duration::hours(1)).await;
+    add_claim(&db, "j", "run-1", "crashed", t(0)).await;
+    let (scheduler, _clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    wait_until(&scheduler, "the claimed run is run again", || async {
+        executions(&db, "j").await.iter().any(|e| e.status == "success")
+    })
+    .await;
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let lost = runs.iter().find(|e| e.id == "run-1").unwrap();
+    assert_eq!(lost.status, "lost");
+    assert_eq!((lost.scheduled_for, lost.node.as_deref()), (t(0), Some("crashed")));
+    assert!(
+        lost.error.as_deref().unwrap_or_default().contains("crashed"),
+        "{lost:?}"
+    );
+    let again = runs.iter().find(|e| e.id != "run-1").unwrap();
+    assert_eq!((again.trigger_source.as_str(), again.attempt), ("retry", 2));
+    assert_eq!(again.scheduled_for, t(0));
+}
+
+/// A claim that replaces the claim columns first writes the row of the run
+/// they named, if it has none: here a peer's claim whose row was never
+/// written. The peer is not registered, so that row is then taken as lost.
+async fn a_claim_records_the_run_it_replaces_on_the_row(db: DatabaseConnection) {
+    let (scheduler, clock) = start_with(&db, registry(), |b| b.heartbeat_interval(HEARTBEAT))
+        .await
+        .unwrap();
+    job("j", "hello", "interval", "1m").insert(&db).await.unwrap();
+    wait_until(&scheduler, "scheduled", || async { scheduler.live("j").is_some() }).await;
+    add_claim(&db, "j", "run-1", "gone-without-a-trace", t(-60)).await;
+    clock.advance(chrono::Duration::seconds(60));
+    wait_until(
+        &scheduler,
+        "the fire ran and the replaced claim is on record",
+        || async {
+            let runs = executions(&db, "j").await;
+            runs.iter().any(|e| e.status == "success") && runs.iter().any(|e| e.id == "run-1" && e.status == "lost")
+        },
+    )
+    .await;
+    let runs = executions(&db, "j").await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let recorded = runs.iter().find(|e| e.id == "run-1").unwrap();
+    assert_eq!(recorded.scheduled_for, t(-60));
+    assert_eq!(recorded.node.as_deref(), Some("gone-without-a-trace"));
+}
+
 backend_tests!(
+    a_dead_nodes_claim_without_a_row_is_lost_and_run_again,
+    a_claim_records_the_run_it_replaces_on_the_row,
     status_lists_the_live_nodes,
     a_node_name_in_use_is_refused,
     a_restart_under_the_same_name_waits_for_the_old_lease,

@@ -33,6 +33,7 @@ mod m20261204_000010_schedule_hash;
 mod m20261204_000011_sql_session_edits;
 mod m20261205_000012_execution_list_order;
 mod m20261205_000013_execution_stats_indexes;
+mod m20261206_000014_claim_columns;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_sql_session_edits::Migration),
             Box::new(m20261205_000012_execution_list_order::Migration),
             Box::new(m20261205_000013_execution_stats_indexes::Migration),
+            Box::new(m20261206_000014_claim_columns::Migration),
         ]
     }
 

@@ -167,6 +167,9 @@ fn scheduled_job(
         last_error: Set(None),
         // As a writer that does not plan leaves it: `next_run_time` stands.
         schedule_hash: Set(None),
+        claim_id: Set(None),
+        claim_node: Set(None),
+        claim_for: Set(None),
     }
 }
 

@@ -148,11 +148,14 @@ pub trait JobStore: Send + Sync + 'static {
     async fn update_job_state(&self, job_id: &str, expected_version: i64, change: &JobStateChange) -> Result<bool>;
 
     /// Claims a scheduled fire: [`update_job_state`](Self::update_job_state)
-    /// and, when it wins, the run's `running` row (`start`) and the `missed`
-    /// rows of the instants that will not run, in one transaction. A fire that was claimed therefore always has a row,
-    /// and a claim whose answer was lost can be told from one that never
-    /// happened by looking the row up ([`execution_status`](Self::execution_status)).
-    /// The default writes the two one after the other.
+    /// and, when it wins, what records the run it starts (`start`) and the
+    /// `missed` rows of the instants that will not run, in one transaction.
+    /// A fire that was claimed is therefore always on record — the store may
+    /// name the run on the job's row until the run's own row is written
+    /// ([`record_start`](Self::record_start) is still called for it) — and a
+    /// claim whose answer was lost can be told from one that never happened
+    /// by looking it up ([`claim_status`](Self::claim_status)). The default
+    /// writes the claim, then the rows.
     async fn claim_fire(
         &self,
         job_id: &str,
@@ -179,6 +182,14 @@ pub trait JobStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether the claim of the run `execution_id` of `job_id` was written
+    /// ([`claim_fire`](Self::claim_fire)): the status of its row, or
+    /// `running` while the job's row names it; `None` when the store has no
+    /// record of it. The default asks [`execution_status`](Self::execution_status).
+    async fn claim_status(&self, _job_id: &str, execution_id: &str) -> Result<Option<ExecutionStatus>> {
+        self.execution_status(execution_id).await
+    }
+
     /// Writes `last_error` (why a row cannot be scheduled, or NULL once it can)
     /// without touching `version`.
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> Result<()>;
@@ -192,7 +203,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// already do it, sets the job's `is_running`). It may be written while
     /// the run is already going, and a store may answer before the row is
     /// written; [`JobStore::record_end`] is called after this returns, and
-    /// the store writes the end after the start (or both as one row).
+    /// the store writes the end after the start (or both as one row). Also
+    /// called for every claimed fire, whatever its claim wrote: a row that
+    /// exists already is kept as it is.
     async fn record_start(&self, start: &ExecutionStart) -> Result<()>;
 
     /// Finishes an execution row and writes the job's `last_status`,

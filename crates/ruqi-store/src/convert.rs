@@ -74,6 +74,9 @@ impl From<JobRecord> for job_info::Model {
             last_status: r.last_status,
             last_error: r.last_error,
             schedule_hash: r.schedule_hash,
+            claim_id: None,
+            claim_node: None,
+            claim_for: None,
         }
     }
 }

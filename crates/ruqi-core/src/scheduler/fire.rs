@@ -227,8 +227,8 @@ impl Inner {
 
     /// Claims a fire with its rows ([`JobStore::claim_fire`]). When the
     /// store fails to answer, the claim may have committed all the same (the
-    /// connection broke after the commit was sent): one of the rows it would
-    /// have written is then looked up, as often as it takes for the store to
+    /// connection broke after the commit was sent): the claim is then looked
+    /// up ([`JobStore::claim_status`]), as often as it takes for the store to
     /// answer (until shutdown), so a fire that was claimed is never left
     /// unrun and unrecorded. `Err` when the claim surely did not commit.
     async fn claim_settled(
@@ -248,7 +248,7 @@ impl Inner {
         };
         let mut pause = self.config.heartbeat_interval / 4;
         loop {
-            match self.store.execution_status(witness).await {
+            match self.store.claim_status(job_id, witness).await {
                 Ok(Some(_)) => {
                     tracing::info!(job_id, execution_id = witness, %error, "the claim's answer was lost, but it was written");
                     return Ok(true);

@@ -136,6 +136,20 @@ impl Inner {
         tracing::info!(job_id = %row.job_id, execution_id = %row.id, %status, "fire not run: {}", row.reason);
         let written = if req.claimed_row.is_some() {
             let still_running = self.lock().jobs.get(&job.job_id).is_some_and(|e| e.is_running());
+            // The claim put the fire on record; its row is written with its end.
+            let start = ExecutionStart {
+                id: row.id.clone(),
+                job_id: row.job_id.clone(),
+                job_name: row.job_name.clone(),
+                scheduled_for: row.scheduled_for,
+                started_at: row.noticed_at,
+                attempt: req.attempt,
+                trigger_source: req.source,
+                node: row.node.clone(),
+            };
+            if let Err(error) = self.store.record_start(&start).await {
+                tracing::warn!(job_id = %row.job_id, execution_id = %row.id, %error, "recording a claimed fire failed");
+            }
             let end = ExecutionEnd {
                 id: row.id.clone(),
                 job_id: row.job_id.clone(),
@@ -248,13 +262,11 @@ impl Inner {
             node: self.config.node_name.clone(),
         };
         self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
-        // A scheduled fire's `running` row was written with its claim. Other
-        // runs need not wait for theirs before the function starts: the store
-        // answers once it has queued the row, which keeps a database round
-        // trip out of every run's start. The end is written after it.
-        if req.claimed_row.is_none()
-            && let Err(error) = self.store.record_start(&start).await
-        {
+        // The function need not wait for the `running` row: the store answers
+        // once it has queued the row, which keeps a database round trip out
+        // of every run's start (a scheduled fire's claim has put it on record
+        // already). The end is written after it.
+        if let Err(error) = self.store.record_start(&start).await {
             tracing::warn!(parent: &span, %error, "recording the start of a run failed");
         }
         let ctx = JobContext::new(

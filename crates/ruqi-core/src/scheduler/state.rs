@@ -61,9 +61,9 @@ pub(super) struct RunRequest {
     pub(super) attempt: u32,
     /// The jobs whose success led to this run, oldest first.
     pub(super) lineage: Arc<[Arc<str>]>,
-    /// For a scheduled fire, the id of the `running` row its claim wrote:
-    /// the run keeps it, and a fire that does not start after all finishes
-    /// that row instead of writing one of its own.
+    /// For a scheduled fire, the execution id its claim put on record: the
+    /// run keeps it, and a fire that does not start after all is recorded
+    /// under it.
     pub(super) claimed_row: Option<Arc<str>>,
 }
 

@@ -104,6 +104,17 @@ pub struct Model {
     /// a row edited while no scheduler ran then no longer matches it, and
     /// the next scheduler to start plans `next_run_time` again.
     pub schedule_hash: Option<i64>,
+    /// The `job_execution` id of the run the row's last winning claim
+    /// started; until that run's row is written, it stands in for it (see
+    /// migration 14). Not part of the job: left out of its JSON.
+    #[serde(skip)]
+    pub claim_id: Option<String>,
+    /// The node that made that claim.
+    #[serde(skip)]
+    pub claim_node: Option<String>,
+    /// The instant that claim fires for.
+    #[serde(skip)]
+    pub claim_for: Option<DateTimeUtc>,
 }
 
 impl ActiveModel {

@@ -275,6 +275,9 @@ async fn prepare_write<C: ConnectionTrait>(mut am: ActiveModel, db: &C, insert: 
             am.last_status = NotSet;
             am.last_error = NotSet;
             am.created_at = NotSet;
+            am.claim_id = NotSet;
+            am.claim_node = NotSet;
+            am.claim_for = NotSet;
             am.next_run_time = if planned == before.next_run_time {
                 NotSet
             } else {

@@ -28,6 +28,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ruqi_core::{ExecutionEnd, ExecutionStart, JobStateChange, MissedFire};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -48,7 +49,8 @@ enum Op {
         job_id: String,
         expected_version: i64,
         change: JobStateChange,
-        /// The run it claims: its `running` row goes in the claim's transaction.
+        /// The run it claims, which the claim names in the row's claim
+        /// columns (its own row is written by [`GroupCommit::start`]).
         start: Option<Box<ExecutionStart>>,
         /// Rows of instants that will not run, written with the claim too.
         missed: Vec<MissedFire>,
@@ -71,8 +73,12 @@ struct Starts(Mutex<HashMap<String, StartState>>);
 
 #[derive(Debug)]
 enum StartState {
-    /// No writer has taken it yet: its end may still take it along.
-    Queued(Box<ExecutionStart>),
+    /// No writer has taken it yet: its end may still take it along. Also a
+    /// start whose write failed: it is queued again after `pause`.
+    Queued {
+        start: Box<ExecutionStart>,
+        pause: Duration,
+    },
     /// A writer is writing it; the receiver sees the writer's sender
     /// dropped once the write is over.
     Writing(watch::Receiver<()>),
@@ -160,9 +166,13 @@ impl GroupCommit {
     /// cannot be written is logged; the run's end is still written after it.
     pub(crate) fn start(&self, db: &DatabaseConnection, start: &ExecutionStart) {
         let id = start.id.clone();
-        self.starts
-            .lock()
-            .insert(id.clone(), StartState::Queued(Box::new(start.clone())));
+        self.starts.lock().insert(
+            id.clone(),
+            StartState::Queued {
+                start: Box::new(start.clone()),
+                pause: retry::FIRST_PAUSE,
+            },
+        );
         self.send(db, Op::Start { id });
     }
 
@@ -181,16 +191,18 @@ impl GroupCommit {
         end: &ExecutionEnd,
         still_running: bool,
     ) -> Result<(), DbErr> {
-        let taken = self.starts.lock().remove(&end.id);
-        let start = match taken {
-            Some(StartState::Queued(start)) => Some(start),
-            Some(StartState::Writing(mut written)) => {
-                // The writer removes the entry itself once it is done; until
-                // then this end must not overtake the row it updates.
-                let _ = written.changed().await;
-                None
+        let start = loop {
+            let taken = self.starts.lock().remove(&end.id);
+            match taken {
+                Some(StartState::Queued { start, .. }) => break Some(start),
+                Some(StartState::Writing(mut written)) => {
+                    // The writer removes the entry itself once it is done (or
+                    // queues the start again if its write failed); until then
+                    // this end must not overtake the row it updates.
+                    let _ = written.changed().await;
+                }
+                None => break None,
             }
-            None => None,
         };
         let mut pause = retry::FIRST_PAUSE;
         let mut refusals = 0;
@@ -239,12 +251,14 @@ impl GroupCommit {
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..writers(db) {
-            tokio::spawn(write_batches(
-                db.clone(),
-                queue.clone(),
-                self.counts.clone(),
-                self.starts.clone(),
-            ));
+            let writer = Writer {
+                db: db.clone(),
+                counts: self.counts.clone(),
+                starts: self.starts.clone(),
+                // Weak, so that the writers end once the store is dropped.
+                again: tx.downgrade(),
+            };
+            tokio::spawn(write_batches(writer, queue.clone()));
         }
         // The receiver is alive: it was made just now.
         let _ = tx.send(op);
@@ -278,15 +292,19 @@ fn writers(db: &DatabaseConnection) -> usize {
 /// 11,765/s, three 11,090/s (the server and the scheduler share two cores).
 const SERVER_WRITERS: usize = 2;
 
+/// What a writer task writes with.
+struct Writer {
+    db: DatabaseConnection,
+    counts: Arc<Counts>,
+    starts: Arc<Starts>,
+    /// The queue's way in, for starts whose write failed.
+    again: mpsc::WeakUnboundedSender<Op>,
+}
+
 /// A writer: takes what has arrived (while the other writers wait their
 /// turn at the queue), writes it, answers, repeats; ends when the store is
 /// dropped.
-async fn write_batches(
-    db: DatabaseConnection,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Op>>>,
-    counts: Arc<Counts>,
-    starts: Arc<Starts>,
-) {
+async fn write_batches(writer: Writer, queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Op>>>) {
     loop {
         let ops = {
             let mut queue = queue.lock().await;
@@ -302,14 +320,15 @@ async fn write_batches(
             }
             ops
         };
-        counts.batches.fetch_add(1, Ordering::Relaxed);
-        counts.operations.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        write_batch(&db, ops, &counts, &starts).await;
+        writer.counts.batches.fetch_add(1, Ordering::Relaxed);
+        writer.counts.operations.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        write_batch(&writer, ops).await;
     }
 }
 
 /// Writes one batch: the claims, then the starts, then the ends.
-async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, queued: &Starts) {
+async fn write_batch(writer: &Writer, ops: Vec<Op>) {
+    let (db, counts, queued) = (&writer.db, &*writer.counts, &*writer.starts);
     let mut claims = Vec::new();
     let mut start_ids = Vec::new();
     let mut ends = Vec::new();
@@ -352,14 +371,14 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, que
     // Taken from the queue: from here on their ends wait for them. A start
     // that is gone was taken along by its end.
     let (written, writing) = watch::channel(());
-    let starts: Vec<ExecutionStart> = {
+    let starts: Vec<(ExecutionStart, Duration)> = {
         let mut queued = queued.lock();
         start_ids
             .iter()
             .filter_map(|id| {
                 let entry = queued.get_mut(id)?;
                 match std::mem::replace(entry, StartState::Writing(writing.clone())) {
-                    StartState::Queued(start) => Some(*start),
+                    StartState::Queued { start, pause } => Some((*start, pause)),
                     StartState::Writing(other) => {
                         *entry = StartState::Writing(other);
                         None
@@ -373,12 +392,25 @@ async fn write_batch(db: &DatabaseConnection, ops: Vec<Op>, counts: &Counts, que
     let split_before = counts.split.load(Ordering::Relaxed);
     write_claims(db, claims, counts).await;
     let claimed_us = began.elapsed().as_micros() as u64;
-    write_starts(db, &starts, counts).await;
+    let failed = write_starts(db, &starts, counts).await;
     let started_us = began.elapsed().as_micros() as u64;
     {
         let mut queued = queued.lock();
-        for start in &starts {
+        for (start, pause) in &starts {
             queued.remove(&start.id);
+            if let Some(passing) = failed.get(start.id.as_str()) {
+                // Queued again: its end takes it along if it comes first.
+                queued.insert(
+                    start.id.clone(),
+                    StartState::Queued {
+                        start: Box::new(start.clone()),
+                        pause: retry::next_pause(*pause),
+                    },
+                );
+                if *passing {
+                    write_again_later(writer, start.id.clone(), *pause);
+                }
+            }
         }
     }
     drop(written);
@@ -413,8 +445,8 @@ struct PendingClaim {
     reply: Reply<bool>,
 }
 
-/// Claims of distinct rows go in one statement (with the `running` rows of
-/// those that win, in the same transaction); a second claim of a row
+/// Claims of distinct rows go in one statement (after the rows of the runs
+/// their jobs' claim columns still name, if any were never written); a second claim of a row
 /// already in the batch is written after it, on its own (it will usually
 /// lose, as it should: the first one moved the version), and so is a claim
 /// that comes with `missed` rows (a fire that was late), which is rare.
@@ -452,8 +484,8 @@ async fn write_claims(db: &DatabaseConnection, claims: Vec<PendingClaim>, counts
             Err(error) if retry::may_have_committed(&error) => {
                 // The batch may have committed with its answer lost: claiming
                 // again would lose to the batch's own version bump and leave its
-                // `running` rows to nobody. Each caller settles its claim by
-                // looking its rows up instead.
+                // runs to nobody. Each caller settles its claim by looking it
+                // up instead (`JobStore::claim_status`).
                 tracing::debug!(%error, claims = batch.len(), "a batch of claims may or may not have committed");
                 drop(batch);
                 for claim in together {
@@ -495,24 +527,50 @@ async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
     }
 }
 
-/// Writes the `running` rows of `starts`; a row that cannot be written is
-/// logged (its run's end still comes after it).
-async fn write_starts(db: &DatabaseConnection, starts: &[ExecutionStart], counts: &Counts) {
+/// Writes the `running` rows of `starts` and returns the ids of those that
+/// could not be written, each with whether the error was a passing one (the
+/// way to the database): the caller queues them again.
+async fn write_starts(
+    db: &DatabaseConnection,
+    starts: &[(ExecutionStart, Duration)],
+    counts: &Counts,
+) -> HashMap<String, bool> {
+    let mut failed = HashMap::new();
     if starts.len() > 1 {
-        let rows: Vec<&ExecutionStart> = starts.iter().collect();
+        let rows: Vec<&ExecutionStart> = starts.iter().map(|(start, _)| start).collect();
         match history::record_starts(db, &rows).await {
-            Ok(()) => return,
+            Ok(()) => return failed,
+            Err(error) if retry::is_passing(&error) => {
+                // The database is out of reach: one by one would fail the same way.
+                tracing::warn!(%error, starts = rows.len(), "recording the starts of runs failed; writing them again shortly");
+                failed.extend(rows.iter().map(|start| (start.id.clone(), true)));
+                return failed;
+            }
             Err(error) => {
                 tracing::debug!(%error, starts = rows.len(), "a batch of run starts failed; writing one by one");
                 counts.split();
             }
         }
     }
-    for start in starts {
+    for (start, _) in starts {
         if let Err(error) = history::record_starts(db, &[start]).await {
-            tracing::warn!(job_id = %start.job_id, execution_id = %start.id, %error, "recording the start of a run failed");
+            tracing::warn!(job_id = %start.job_id, execution_id = %start.id, %error, "recording the start of a run failed; its end writes it");
+            failed.insert(start.id.clone(), retry::is_passing(&error));
         }
     }
+    failed
+}
+
+/// Queues the start `id` for the writers again after `pause`, unless its
+/// end has taken it along meanwhile.
+fn write_again_later(writer: &Writer, id: String, pause: Duration) {
+    let again = writer.again.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(pause).await;
+        if let Some(queue) = again.upgrade() {
+            let _ = queue.send(Op::Start { id });
+        }
+    });
 }
 
 /// A run's end waiting to be written, with its start when that was never written.

@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ruqi_core::{ExecutionStart, JobStateChange, MissedFire};
+use chrono::{DateTime, Utc};
+use ruqi_core::{ExecutionStart, JobStateChange, MissedFire, TriggerSource};
 use ruqi_migration::SKIP_NOTIFY_SETTING;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, RuntimeErr, Statement, TransactionTrait, Value,
+    QueryOrder, QuerySelect, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use super::bulk::BulkUpdate;
@@ -16,8 +17,8 @@ use super::history;
 use crate::entity::job_info::{Column, Entity};
 
 /// One compare-and-set of a batch: the row, the version it must still have,
-/// the change, and the `running` row of the run it claims, if any (written
-/// in the same transaction when the claim wins).
+/// the change, and the run it claims, if any, which the claim names in the
+/// row's claim columns (see [`write_previous_claims`]).
 pub(crate) struct Claim<'a> {
     pub(crate) job_id: &'a str,
     pub(crate) expected_version: i64,
@@ -42,6 +43,10 @@ const CLAIM: BulkUpdate = BulkUpdate {
         ("v_running", "boolean"),
         ("v_set_hash", "boolean"),
         ("v_hash", "bigint"),
+        ("v_set_claim", "boolean"),
+        ("v_claim_id", "text"),
+        ("v_claim_node", "text"),
+        ("v_claim_for", "timestamptz"),
     ],
     set: &[
         (
@@ -64,6 +69,18 @@ const CLAIM: BulkUpdate = BulkUpdate {
             "schedule_hash",
             "CASE WHEN v.v_set_hash THEN v.v_hash ELSE t.schedule_hash END",
         ),
+        (
+            "claim_id",
+            "CASE WHEN v.v_set_claim THEN v.v_claim_id ELSE t.claim_id END",
+        ),
+        (
+            "claim_node",
+            "CASE WHEN v.v_set_claim THEN v.v_claim_node ELSE t.claim_node END",
+        ),
+        (
+            "claim_for",
+            "CASE WHEN v.v_set_claim THEN v.v_claim_for ELSE t.claim_for END",
+        ),
         ("version", "t.version + 1"),
     ],
     filter: Some("t.version = v.v_version"),
@@ -85,6 +102,10 @@ impl Claim<'_> {
             change.is_running.unwrap_or_default().into(),
             change.schedule_hash.is_some().into(),
             change.schedule_hash.unwrap_or_default().into(),
+            self.start.is_some().into(),
+            self.start.map(|s| s.id.clone()).into(),
+            self.start.map(|s| s.node.clone()).into(),
+            self.start.map(|s| s.scheduled_for).into(),
         ]
     }
 }
@@ -140,6 +161,18 @@ async fn skip_notify(txn: &DatabaseTransaction, wait_briefly: bool) -> Result<()
         skip_notify_sql()
     };
     txn.execute_unprepared(&sql).await.map(drop)
+}
+
+/// Begins a transaction that reads before it writes. On SQLite it takes
+/// the write lock at once (`BEGIN IMMEDIATE`): a transaction that read first
+/// would fail at its first write, without waiting, if another connection
+/// (or process) wrote meanwhile.
+pub(crate) async fn begin_writing(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
 }
 
 /// Whether `error` is PostgreSQL giving up on a lock (`lock_not_available`,
@@ -209,18 +242,21 @@ pub(crate) async fn compare_and_set_many(
 ) -> Result<Vec<Option<bool>>, DbErr> {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
-            let txn = db.begin().await?;
+            let txn = begin_writing(db).await?;
+            write_previous_claims(&txn, claims.iter().map(|c| c.job_id)).await?;
             let answers = claim_in_one_statement(&txn, claims).await?;
-            insert_winners_rows(&txn, claims, &answers).await?;
             txn.commit().await?;
             return Ok(answers);
         }
         DbBackend::Postgres => {
             let txn = db.begin().await?;
             skip_notify(&txn, true).await?;
-            match claim_in_one_statement(&txn, claims).await {
+            let claimed = match write_previous_claims(&txn, claims.iter().map(|c| c.job_id)).await {
+                Ok(()) => claim_in_one_statement(&txn, claims).await,
+                Err(error) => Err(error),
+            };
+            match claimed {
                 Ok(answers) => {
-                    insert_winners_rows(&txn, claims, &answers).await?;
                     txn.commit().await?;
                     return Ok(answers);
                 }
@@ -235,43 +271,27 @@ pub(crate) async fn compare_and_set_many(
         skip_notify(&txn, false).await?;
     }
     let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
-    let winners: Vec<Vec<Value>> = claims
+    let winners: Vec<&Claim<'_>> = claims
         .iter()
         .filter(|c| current.get(c.job_id) == Some(&c.expected_version))
-        .map(Claim::values)
         .collect();
-    CLAIM.run(&txn, winners, false).await?;
+    write_previous_claims(&txn, winners.iter().map(|c| c.job_id)).await?;
+    CLAIM
+        .run(&txn, winners.iter().map(|c| c.values()).collect(), false)
+        .await?;
     let answers: Vec<Option<bool>> = claims
         .iter()
         .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
         .collect();
-    insert_winners_rows(&txn, claims, &answers).await?;
     txn.commit().await?;
     Ok(answers)
 }
 
-/// Inserts the `running` rows of the claims that won (`answers` as
-/// [`compare_and_set_many`] gives them), in the claims' transaction.
-async fn insert_winners_rows(
-    txn: &DatabaseTransaction,
-    claims: &[Claim<'_>],
-    answers: &[Option<bool>],
-) -> Result<(), DbErr> {
-    let starts: Vec<&ExecutionStart> = claims
-        .iter()
-        .zip(answers)
-        .filter(|(_, answer)| **answer == Some(true))
-        .filter_map(|(claim, _)| claim.start)
-        .collect();
-    if starts.is_empty() {
-        return Ok(());
-    }
-    history::insert_start_rows(txn, &starts).await
-}
-
-/// One claim with its rows, in a transaction of its own: the
-/// compare-and-set, then, if it won, the `running` row of its run and the
-/// `missed` rows of the instants that will not run.
+/// One claim with its rows, in a transaction of its own: the row of the
+/// run its job's claim columns name, if that was never written (see
+/// [`write_previous_claims`]), the compare-and-set, which names the run it
+/// claims in their place, and, if it won, the `missed` rows of the instants
+/// that will not run.
 pub(crate) async fn claim_alone(
     db: &DatabaseConnection,
     job_id: &str,
@@ -281,20 +301,88 @@ pub(crate) async fn claim_alone(
     missed: &[MissedFire],
 ) -> Result<bool, DbErr> {
     if start.is_none() && missed.is_empty() {
-        return compare_and_set(db, job_id, expected_version, change).await;
+        return compare_and_set(db, job_id, expected_version, change, None).await;
     }
-    let txn = db.begin().await?;
-    if !compare_and_set(&txn, job_id, expected_version, change).await? {
+    let txn = begin_writing(db).await?;
+    // Locked first: the read of the claim columns must see what the
+    // compare-and-set will replace (and, on MySQL, not read a snapshot).
+    lock_jobs(&txn, [job_id], Locking::Wait).await?;
+    write_previous_claims(&txn, [job_id]).await?;
+    if !compare_and_set(&txn, job_id, expected_version, change, start).await? {
         txn.rollback().await?;
         return Ok(false);
-    }
-    if let Some(start) = start {
-        history::insert_start_rows(&txn, &[start]).await?;
     }
     history::insert_missed_rows(&txn, missed).await?;
     txn.commit().await?;
     Ok(true)
 }
+
+/// Writes, as `running`, the row of each run that the claim columns of the
+/// `job_ids` rows name and that has no row yet: done in every transaction
+/// that claims, before its claims replace those columns, so that the run
+/// of a claim is always named by its job's row or recorded by a row of its
+/// own. The run's node writes the row again (a start is written only where
+/// there is no row) and finishes it.
+///
+/// A plain read, then an insert of what it found, which is usually
+/// nothing: on MySQL an `INSERT … SELECT` would lock the gaps of the
+/// `job_execution` ids it looks for, and the newest gap is where every run
+/// of every node inserts its row.
+async fn write_previous_claims<'a, C: ConnectionTrait>(
+    db: &C,
+    job_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let ids: Vec<&str> = job_ids.into_iter().collect();
+    let select = "SELECT j.claim_id, j.job_id, j.job_name, j.claim_for, j.claim_node FROM job_info j \
+                  WHERE j.claim_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_execution e WHERE e.id = j.claim_id)";
+    let mut rows = Vec::new();
+    if backend == DbBackend::Postgres {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let json = serde_json::Value::from_iter(ids).to_string();
+        let sql = format!("{select} AND j.job_id IN (SELECT json_array_elements_text($1::json))");
+        rows = db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, [json.into()]))
+            .await?;
+    } else {
+        for chunk in ids.chunks(READ_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("{select} AND j.job_id IN ({marks})");
+            let values = chunk.iter().map(|id| Value::from(*id));
+            rows.extend(
+                db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                    .await?,
+            );
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut starts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let scheduled_for: DateTime<Utc> = row.try_get_by_index(3)?;
+        starts.push(ExecutionStart {
+            id: row.try_get_by_index(0)?,
+            job_id: row.try_get_by_index(1)?,
+            job_name: row.try_get_by_index(2)?,
+            scheduled_for,
+            started_at: scheduled_for,
+            attempt: 1,
+            trigger_source: TriggerSource::Schedule,
+            node: row.try_get_by_index::<Option<String>>(4)?.unwrap_or_default(),
+        });
+    }
+    tracing::debug!(
+        runs = starts.len(),
+        "writing the rows of claimed runs before their claims are replaced"
+    );
+    history::insert_start_rows(db, &starts.iter().collect::<Vec<_>>()).await
+}
+
+/// Rows per `IN (…)` list of [`write_previous_claims`].
+const READ_CHUNK: usize = 500;
 
 /// Every claim in one statement that returns the rows it changed: those
 /// claims won, the others lost.
@@ -308,18 +396,27 @@ async fn claim_in_one_statement<C: ConnectionTrait>(db: &C, claims: &[Claim<'_>]
     Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect())
 }
 
-/// `UPDATE job_info SET … , version = v + 1 WHERE job_id = ? AND version = v`.
+/// `UPDATE job_info SET … , version = v + 1 WHERE job_id = ? AND version = v`,
+/// naming the run it claims, if any, in the claim columns (see
+/// [`write_previous_claims`], which must come first).
 /// Exactly one of several concurrent callers with the same `v` gets `true`.
 pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     db: &C,
     job_id: &str,
     expected_version: i64,
     change: &JobStateChange,
+    start: Option<&ExecutionStart>,
 ) -> Result<bool, DbErr> {
     let mut update = Entity::update_many()
         .col_expr(Column::Version, Expr::value(expected_version + 1))
         .filter(Column::JobId.eq(job_id))
         .filter(Column::Version.eq(expected_version));
+    if let Some(start) = start {
+        update = update
+            .col_expr(Column::ClaimId, Expr::value(start.id.clone()))
+            .col_expr(Column::ClaimNode, Expr::value(start.node.clone()))
+            .col_expr(Column::ClaimFor, Expr::value(start.scheduled_for));
+    }
     if let Some(next) = change.next_run_time {
         update = update.col_expr(Column::NextRunTime, Expr::value(next));
     }

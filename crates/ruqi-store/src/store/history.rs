@@ -45,11 +45,7 @@ pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[Miss
             cancel_requested_at: Set(None),
         });
         job_execution::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::column(job_execution::Column::Id)
-                    .do_nothing_on([job_execution::Column::Id])
-                    .to_owned(),
-            )
+            .on_conflict(keep_existing())
             .exec_without_returning(db)
             .await?;
     }
@@ -147,13 +143,23 @@ fn insert_json_statement(columns: &[(&str, &str)], rows: &[Vec<Value>]) -> State
     Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(&names, rows).into()])
 }
 
-/// PostgreSQL: the `running` rows of `starts` (see [`insert_json_statement`]).
+/// PostgreSQL: the `running` rows of `starts` (see [`insert_json_statement`]),
+/// leaving any row that exists already (see [`insert_start_rows`]).
 fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
     let rows: Vec<Vec<Value>> = starts
         .iter()
         .map(|start| start_values(start, ExecutionStatus::Running))
         .collect();
-    insert_json_statement(&START_COLUMNS, &rows)
+    let mut statement = insert_json_statement(&START_COLUMNS, &rows);
+    statement.sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    statement
+}
+
+/// Leaves the row of an id that exists already as it is.
+pub(crate) fn keep_existing() -> OnConflict {
+    OnConflict::column(job_execution::Column::Id)
+        .do_nothing_on([job_execution::Column::Id])
+        .to_owned()
 }
 
 /// The columns a run's end sets on a row that exists already. On PostgreSQL
@@ -256,6 +262,10 @@ async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &Exec
 }
 
 /// Inserts the `running` rows of `starts`, one multi-row insert per chunk.
+/// A row that exists already is left as it is: a claim may have written
+/// the run's row before its node did (see `claim::write_previous_claims`),
+/// the run may even have ended, and a start written again after its
+/// answer was lost must not fail.
 pub(crate) async fn insert_start_rows<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_raw(insert_starts_statement(starts)).await?;
@@ -263,6 +273,7 @@ pub(crate) async fn insert_start_rows<C: ConnectionTrait>(db: &C, starts: &[&Exe
     }
     for chunk in starts.chunks(INSERT_CHUNK) {
         job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
+            .on_conflict(keep_existing())
             .exec_without_returning(db)
             .await?;
     }
@@ -317,7 +328,9 @@ const EXECUTION_END: BulkUpdate = BulkUpdate {
     filter: Some("t.status = 'running'"),
 };
 
-/// The columns of its `job_info` row a run's end writes.
+/// The columns of its `job_info` row a run's end writes. The claim columns
+/// are cleared when they name the run: its row now exists, and a claim
+/// must not write it again once history retention has removed it.
 const JOB_END: BulkUpdate = BulkUpdate {
     table: "job_info",
     key: "job_id",
@@ -326,11 +339,16 @@ const JOB_END: BulkUpdate = BulkUpdate {
         ("v_status", "text"),
         ("v_error", "text"),
         ("v_running", "boolean"),
+        ("v_run", "text"),
     ],
     set: &[
         ("last_status", "v.v_status"),
         ("last_error", "v.v_error"),
         ("is_running", "v.v_running"),
+        (
+            "claim_id",
+            "CASE WHEN t.claim_id = v.v_run THEN NULL ELSE t.claim_id END",
+        ),
     ],
     filter: None,
 };
@@ -443,6 +461,7 @@ async fn record_ends_locking(
                     run.end.status.as_str().into(),
                     run.end.error.clone().into(),
                     run.still_running.into(),
+                    run.end.id.as_str().into(),
                 ]
             })
             .collect();

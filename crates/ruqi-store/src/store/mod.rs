@@ -233,6 +233,26 @@ impl JobStore for SeaOrmStore {
         Ok(status.map(|status| status.parse().unwrap_or(ExecutionStatus::Running)))
     }
 
+    async fn claim_status(&self, job_id: &str, execution_id: &str) -> ruqi_core::Result<Option<ExecutionStatus>> {
+        if let Some(status) = self.execution_status(execution_id).await? {
+            return Ok(Some(status));
+        }
+        // No row yet: the claim columns name the run until its row is written.
+        let named = job_info::Entity::find_by_id(job_id.to_owned())
+            .select_only()
+            .column(job_info::Column::ClaimId)
+            .into_tuple::<Option<String>>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .flatten();
+        if named.as_deref() == Some(execution_id) {
+            return Ok(Some(ExecutionStatus::Running));
+        }
+        // Its row may have been written between the two reads.
+        self.execution_status(execution_id).await
+    }
+
     async fn set_last_error(&self, job_id: &str, error: Option<&str>) -> ruqi_core::Result<()> {
         claim::set_last_error(&self.db, job_id, error)
             .await

@@ -5,15 +5,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo};
+use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo, TriggerSource};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr};
 
 use super::claim::{self, Locking};
+use super::history;
 use crate::backend::{db_now, db_time_ago};
 use crate::entity::{job_execution, job_info, scheduler_node};
 
@@ -136,29 +134,39 @@ pub(crate) async fn reap(
     };
     let mut lost = Vec::new();
     for node in dead.all(db).await? {
-        let removed = scheduler_node::Entity::delete_many()
-            .filter(scheduler_node::Column::Node.eq(node.node.as_str()))
-            .filter(stale())
-            .exec(db)
-            .await?;
-        if removed.rows_affected == 1 {
-            tracing::warn!(node = %node.node, last_heartbeat = %node.heartbeat_at, "node stopped heartbeating; taking its runs as lost");
-            let reason = format!(
-                "lost: node {} stopped heartbeating (last heartbeat {})",
-                node.node,
-                node.heartbeat_at.to_rfc3339()
-            );
-            lost.extend(mark_lost(db, &node.node, &reason, now).await?);
+        let reason = format!(
+            "lost: node {} stopped heartbeating (last heartbeat {})",
+            node.node,
+            node.heartbeat_at.to_rfc3339()
+        );
+        let removal = Removal::IfStale(dead_after);
+        if let Some(runs) = mark_lost(db, &node.node, &reason, now, removal).await? {
+            tracing::warn!(node = %node.node, last_heartbeat = %node.heartbeat_at, runs = runs.len(), "node stopped heartbeating; took its runs as lost");
+            lost.extend(runs);
         }
     }
     if let Reaping::AllBut(me) = reaping {
         let orphaned = running_nodes_not_registered(db, me).await?;
         for node in orphaned {
             let reason = format!("lost: node {node} is no longer registered");
-            lost.extend(mark_lost(db, &node, &reason, now).await?);
+            lost.extend(
+                mark_lost(db, &node, &reason, now, Removal::None)
+                    .await?
+                    .unwrap_or_default(),
+            );
         }
     }
     Ok(lost)
+}
+
+/// Whether [`mark_lost`] removes the node from the registry too.
+#[derive(Debug, Clone, Copy)]
+enum Removal {
+    /// Remove it if its heartbeat is still older than this; if it is not
+    /// (it came back, or another reaper removed it), mark nothing.
+    IfStale(Duration),
+    /// It is not registered.
+    None,
 }
 
 /// The nodes other than `me` that have `running` runs but are not in the
@@ -188,35 +196,75 @@ async fn running_nodes_not_registered(db: &DatabaseConnection, me: &str) -> Resu
     rows.iter().map(|row| row.try_get_by_index::<String>(0)).collect()
 }
 
-/// Marks the `running` executions of `node` lost and writes their jobs'
-/// outcome columns, in one transaction: a reader who sees a run lost also
-/// sees its job's `last_status`. The jobs' rows are locked first, in key
-/// order, as a run's end locks them, so the two cannot deadlock.
+/// Marks the runs of `node` lost and writes their jobs' outcome columns,
+/// in one transaction that also removes the node (as `removal` says): a
+/// reader who sees a run lost also sees its job's `last_status`, and a node
+/// is never gone from the registry with its runs still taken for its own.
+/// Its runs are its `running` rows, and the runs its claims name (the
+/// claim columns of `job_info`) that have no row yet: those get a `lost`
+/// row of their own. The jobs' rows are locked first, in key order, as a
+/// run's end locks them, so the two cannot deadlock. `None` when the node
+/// was not removed after all.
 async fn mark_lost(
     db: &DatabaseConnection,
     node: &str,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<LostRun>, DbErr> {
-    // Immediate on SQLite: a transaction that reads first and writes later
-    // would fail at its first write if another connection wrote meanwhile.
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db.begin_with_options(options).await?;
-    let running = job_execution::Entity::find()
-        .filter(job_execution::Column::Node.eq(node))
-        .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-        .all(&txn)
-        .await?;
-    if running.is_empty() {
-        return Ok(Vec::new());
+    removal: Removal,
+) -> Result<Option<Vec<LostRun>>, DbErr> {
+    let txn = claim::begin_writing(db).await?;
+    if let Removal::IfStale(dead_after) = removal {
+        let backend = txn.get_database_backend();
+        let removed = scheduler_node::Entity::delete_many()
+            .filter(scheduler_node::Column::Node.eq(node))
+            .filter(Expr::col(scheduler_node::Column::HeartbeatAt).lt(db_time_ago(backend, dead_after)))
+            .exec(&txn)
+            .await?;
+        if removed.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
     }
-    let jobs: BTreeSet<&str> = running.iter().map(|run| run.job_id.as_str()).collect();
+    let unrecorded = unrecorded_claims(&txn, node).await?;
+    let running_rows = || {
+        job_execution::Entity::find()
+            .filter(job_execution::Column::Node.eq(node))
+            .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+    };
+    let running = running_rows().all(&txn).await?;
+    if running.is_empty() && unrecorded.is_empty() {
+        txn.commit().await?;
+        return Ok(Some(Vec::new()));
+    }
+    let jobs: BTreeSet<&str> = running
+        .iter()
+        .map(|run| run.job_id.as_str())
+        .chain(unrecorded.iter().map(|run| run.job_id.as_str()))
+        .collect();
     claim::lock_jobs(&txn, jobs.iter().copied(), Locking::Wait).await?;
-    let mut lost = Vec::with_capacity(running.len());
+    let mut lost = Vec::with_capacity(running.len() + unrecorded.len());
     let mut lost_jobs = BTreeSet::new();
+    for run in &unrecorded {
+        // One at a time, and only where there is no row: a claim elsewhere
+        // may have written this run's row as `running` meanwhile (see
+        // `claim::write_previous_claims`); that row is marked below instead.
+        let inserted = job_execution::Entity::insert(lost_row(run, node, reason, now))
+            .on_conflict(history::keep_existing())
+            .exec_without_returning(&txn)
+            .await?;
+        if inserted == 1 {
+            lost_jobs.insert(run.job_id.clone());
+            lost.push(LostRun {
+                execution_id: run.execution_id.clone(),
+                job_id: run.job_id.clone(),
+                scheduled_for: run.scheduled_for,
+                attempt: 1,
+                node: node.to_owned(),
+            });
+        }
+    }
+    // Read again: rows written since the first read are taken too.
+    let running = running_rows().all(&txn).await?;
     for run in &running {
         let marked = job_execution::Entity::update_many()
             .col_expr(
@@ -230,7 +278,7 @@ async fn mark_lost(
             .exec(&txn)
             .await?;
         if marked.rows_affected == 1 {
-            lost_jobs.insert(run.job_id.as_str());
+            lost_jobs.insert(run.job_id.clone());
             lost.push(LostRun {
                 execution_id: run.id.clone(),
                 job_id: run.job_id.clone(),
@@ -240,9 +288,9 @@ async fn mark_lost(
             });
         }
     }
-    for job_id in lost_jobs {
+    for job_id in &lost_jobs {
         let still_running = job_execution::Entity::find()
-            .filter(job_execution::Column::JobId.eq(job_id))
+            .filter(job_execution::Column::JobId.eq(job_id.as_str()))
             .filter(job_execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
             .one(&txn)
             .await?
@@ -253,12 +301,70 @@ async fn mark_lost(
                 Expr::value(ExecutionStatus::Lost.as_str()),
             )
             .col_expr(job_info::Column::LastError, Expr::value(reason))
-            .filter(job_info::Column::JobId.eq(job_id));
+            .filter(job_info::Column::JobId.eq(job_id.as_str()));
         if !still_running {
             update = update.col_expr(job_info::Column::IsRunning, Expr::value(false));
         }
         update.exec(&txn).await?;
     }
     txn.commit().await?;
-    Ok(lost)
+    Ok(Some(lost))
+}
+
+/// The `lost` row of a run that a claim of `node` names and no row records.
+fn lost_row(run: &UnrecordedClaim, node: &str, reason: &str, now: DateTime<Utc>) -> job_execution::ActiveModel {
+    job_execution::ActiveModel {
+        id: Set(run.execution_id.clone()),
+        job_id: Set(run.job_id.clone()),
+        job_name: Set(run.job_name.clone()),
+        scheduled_for: Set(run.scheduled_for),
+        started_at: Set(Some(run.scheduled_for)),
+        finished_at: Set(Some(now)),
+        duration_ms: Set(None),
+        status: Set(ExecutionStatus::Lost.as_str().to_owned()),
+        attempt: Set(1),
+        output: Set(None),
+        error: Set(Some(reason.to_owned())),
+        node: Set(Some(node.to_owned())),
+        trigger_source: Set(TriggerSource::Schedule.as_str().to_owned()),
+        cancel_requested_at: Set(None),
+    }
+}
+
+/// A run that a node's claim names and no `job_execution` row records.
+struct UnrecordedClaim {
+    execution_id: String,
+    job_id: String,
+    job_name: Option<String>,
+    scheduled_for: DateTime<Utc>,
+}
+
+/// The runs the claims of `node` name that have no row. Reads every job
+/// row's claim columns (they have no index: they are written by every
+/// claim, and this runs only when a node is taken for dead).
+async fn unrecorded_claims<C: ConnectionTrait>(db: &C, node: &str) -> Result<Vec<UnrecordedClaim>, DbErr> {
+    let backend = db.get_database_backend();
+    let param = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let sql = format!(
+        "SELECT j.claim_id, j.job_id, j.job_name, j.claim_for FROM job_info j \
+         WHERE j.claim_node = {param} AND j.claim_id IS NOT NULL AND j.claim_for IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM job_execution e WHERE e.id = j.claim_id)"
+    );
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [node.into()]))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(UnrecordedClaim {
+                execution_id: row.try_get_by_index(0)?,
+                job_id: row.try_get_by_index(1)?,
+                job_name: row.try_get_by_index(2)?,
+                scheduled_for: row.try_get_by_index(3)?,
+            })
+        })
+        .collect()
 }

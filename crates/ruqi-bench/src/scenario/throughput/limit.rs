@@ -6,12 +6,14 @@
 //! the same kind of pool exactly as the scheduler drives it: one task per
 //! due fire, spawned at once and in the order the rows were written (the
 //! timer hands every fire due at one instant to a task of its own, in load
-//! order), each claiming its fire with its `running` row
-//! ([`JobStore::claim_fire`], the `next_run_time` cleared and `is_running`
-//! set, as a one-shot job's claim is), then taking one of
-//! [`MAX_CONCURRENT_RUNS`] permits for the instant its function would run,
-//! then recording the end ([`JobStore::record_end`], which writes the
-//! execution row's outcome and the job's `last_status`). These are the
+//! order), each claiming its fire ([`JobStore::claim_fire`], the
+//! `next_run_time` cleared and `is_running` set, as a one-shot job's claim
+//! is), then taking one of [`MAX_CONCURRENT_RUNS`] permits for the instant
+//! its function would run and queuing its `running` row
+//! ([`JobStore::record_start`]), then recording the end
+//! ([`JobStore::record_end`], which writes the execution row's outcome, or
+//! the whole row when its start is still queued, and the job's
+//! `last_status`). These are the
 //! store's real methods, so the loop issues whatever statements the store
 //! issues today, batched by its group commit the same way; what is missing
 //! is the scheduler itself (timer, state, events, run bookkeeping).
@@ -122,9 +124,16 @@ async fn run(store: &dyn JobStore, permits: &Semaphore, job_id: String, due_at: 
     // Every row is at version 1 and nothing else writes: each claim wins.
     let won = store.claim_fire(&job_id, 1, &change, Some(&start), &[]).await?;
     ensure!(won, "the claim of {job_id} lost with nobody else writing");
-    let started_at = Utc::now();
     // The function's turn: it holds a permit while it runs, and returns at once.
-    drop(permits.acquire().await?);
+    let permit = permits.acquire().await?;
+    let started_at = Utc::now();
+    store
+        .record_start(&ExecutionStart {
+            started_at,
+            ..start.clone()
+        })
+        .await?;
+    drop(permit);
     let finished_at = Utc::now();
     let end = ExecutionEnd {
         id: start.id,
