@@ -243,7 +243,7 @@ pub(crate) async fn compare_and_set_many(
     match db.get_database_backend() {
         DbBackend::Sqlite => {
             let txn = begin_writing(db).await?;
-            write_previous_claims(&txn, claims.iter().map(|c| c.job_id)).await?;
+            write_previous_claims(&txn, claims.iter().filter(|c| c.start.is_some()).map(|c| c.job_id)).await?;
             let answers = claim_in_one_statement(&txn, claims).await?;
             txn.commit().await?;
             return Ok(answers);
@@ -251,7 +251,12 @@ pub(crate) async fn compare_and_set_many(
         DbBackend::Postgres => {
             let txn = db.begin().await?;
             skip_notify(&txn, true).await?;
-            let claimed = match write_previous_claims(&txn, claims.iter().map(|c| c.job_id)).await {
+            let claimed = match write_previous_claims(
+                &txn,
+                claims.iter().filter(|c| c.start.is_some()).map(|c| c.job_id),
+            )
+            .await
+            {
                 Ok(()) => claim_in_one_statement(&txn, claims).await,
                 Err(error) => Err(error),
             };
@@ -275,7 +280,7 @@ pub(crate) async fn compare_and_set_many(
         .iter()
         .filter(|c| current.get(c.job_id) == Some(&c.expected_version))
         .collect();
-    write_previous_claims(&txn, winners.iter().map(|c| c.job_id)).await?;
+    write_previous_claims(&txn, winners.iter().filter(|c| c.start.is_some()).map(|c| c.job_id)).await?;
     CLAIM
         .run(&txn, winners.iter().map(|c| c.values()).collect(), false)
         .await?;
@@ -319,7 +324,8 @@ pub(crate) async fn claim_alone(
 
 /// Writes, as `running`, the row of each run that the claim columns of the
 /// `job_ids` rows name and that has no row yet: done in every transaction
-/// that claims, before its claims replace those columns, so that the run
+/// that claims, before its claims that start a run replace those columns
+/// (the callers pass the jobs of those claims only), so that the run
 /// of a claim is always named by its job's row or recorded by a row of its
 /// own. The run's node writes the row again (a start is written only where
 /// there is no row) and finishes it.
