@@ -176,11 +176,7 @@ enum Removal {
 /// thousands when many fires come due at once, and this runs twice a second).
 async fn running_nodes_not_registered(db: &DatabaseConnection, me: &str) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
-    let param = if backend == sea_orm::DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
+    let param = first_parameter(backend);
     let sql = format!(
         "WITH RECURSIVE n(node) AS ( \
            SELECT MIN(node) FROM job_execution WHERE status = 'running' \
@@ -339,16 +335,21 @@ struct UnrecordedClaim {
     scheduled_for: DateTime<Utc>,
 }
 
+/// How the first bind parameter of a raw statement is written on `backend`.
+fn first_parameter(backend: sea_orm::DbBackend) -> &'static str {
+    if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    }
+}
+
 /// The runs the claims of `node` name that have no row. Reads every job
 /// row's claim columns (they have no index: they are written by every
 /// claim, and this runs only when a node is taken for dead).
 async fn unrecorded_claims<C: ConnectionTrait>(db: &C, node: &str) -> Result<Vec<UnrecordedClaim>, DbErr> {
     let backend = db.get_database_backend();
-    let param = if backend == sea_orm::DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
+    let param = first_parameter(backend);
     let sql = format!(
         "SELECT j.claim_id, j.job_id, j.job_name, j.claim_for FROM job_info j \
          WHERE j.claim_node = {param} AND j.claim_id IS NOT NULL AND j.claim_for IS NOT NULL \
