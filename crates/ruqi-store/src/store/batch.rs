@@ -167,7 +167,8 @@ impl GroupCommit {
     /// Queues a run's `running` row (see [`history::record_starts`]) and
     /// returns at once: the row is written by the next writer to get to it,
     /// or together with the run's end if that comes first. A start that
-    /// cannot be written is logged; the run's end is still written after it.
+    /// cannot be written is queued again; the run's end is still written
+    /// after it.
     pub(crate) fn start(&self, db: &DatabaseConnection, start: &ExecutionStart) {
         let id = start.id.clone();
         self.starts.lock().insert(
