@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 14] = [
+const MIGRATIONS: [&str; 16] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -37,6 +37,8 @@ const MIGRATIONS: [&str; 14] = [
     "m20261205_000012_execution_list_order",
     "m20261205_000013_execution_stats_indexes",
     "m20261206_000014_claim_columns",
+    "m20261207_000015_record_replaced_claims",
+    "m20261207_000016_lighter_run_indexes",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

@@ -34,6 +34,8 @@ mod m20261204_000011_sql_session_edits;
 mod m20261205_000012_execution_list_order;
 mod m20261205_000013_execution_stats_indexes;
 mod m20261206_000014_claim_columns;
+mod m20261207_000015_record_replaced_claims;
+mod m20261207_000016_lighter_run_indexes;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -90,6 +92,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_execution_list_order::Migration),
             Box::new(m20261205_000013_execution_stats_indexes::Migration),
             Box::new(m20261206_000014_claim_columns::Migration),
+            Box::new(m20261207_000015_record_replaced_claims::Migration),
+            Box::new(m20261207_000016_lighter_run_indexes::Migration),
         ]
     }
 

@@ -26,8 +26,8 @@
 //! caller. A start that could not be written is queued again (after a pause
 //! that grows, when the database was out of reach), or goes with its end if
 //! that comes first. A scheduled fire's claim names its run on the job's
-//! row meanwhile (see `claim::write_previous_claims`), so its start may wait
-//! in the queue like any other.
+//! row meanwhile (see `claim::Claim`), so its start may wait in the queue
+//! like any other.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,8 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use ruqi_core::{ExecutionStart, JobStateChange, MissedFire, TriggerSource};
+use ruqi_core::{ExecutionStart, JobStateChange, MissedFire};
 use ruqi_migration::SKIP_NOTIFY_SETTING;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -18,7 +17,10 @@ use crate::entity::job_info::{Column, Entity};
 
 /// One compare-and-set of a batch: the row, the version it must still have,
 /// the change, and the run it claims, if any, which the claim names in the
-/// row's claim columns (see [`write_previous_claims`]).
+/// row's claim columns. Should the columns name another run that has no
+/// row yet, a trigger writes that run's row as the claim replaces them
+/// (migration 15), so a claimed run is always named by its job's row or
+/// recorded by a row of its own.
 pub(crate) struct Claim<'a> {
     pub(crate) job_id: &'a str,
     pub(crate) expected_version: i64,
@@ -242,8 +244,7 @@ pub(crate) async fn compare_and_set_many(
 ) -> Result<Vec<Option<bool>>, DbErr> {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
-            let txn = begin_writing(db).await?;
-            write_previous_claims(&txn, claims.iter().filter(|c| c.start.is_some()).map(|c| c.job_id)).await?;
+            let txn = db.begin().await?;
             let answers = claim_in_one_statement(&txn, claims).await?;
             txn.commit().await?;
             return Ok(answers);
@@ -251,16 +252,7 @@ pub(crate) async fn compare_and_set_many(
         DbBackend::Postgres => {
             let txn = db.begin().await?;
             skip_notify(&txn, true).await?;
-            let claimed = match write_previous_claims(
-                &txn,
-                claims.iter().filter(|c| c.start.is_some()).map(|c| c.job_id),
-            )
-            .await
-            {
-                Ok(()) => claim_in_one_statement(&txn, claims).await,
-                Err(error) => Err(error),
-            };
-            match claimed {
+            match claim_in_one_statement(&txn, claims).await {
                 Ok(answers) => {
                     txn.commit().await?;
                     return Ok(answers);
@@ -276,14 +268,12 @@ pub(crate) async fn compare_and_set_many(
         skip_notify(&txn, false).await?;
     }
     let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
-    let winners: Vec<&Claim<'_>> = claims
+    let winners: Vec<Vec<Value>> = claims
         .iter()
         .filter(|c| current.get(c.job_id) == Some(&c.expected_version))
+        .map(Claim::values)
         .collect();
-    write_previous_claims(&txn, winners.iter().filter(|c| c.start.is_some()).map(|c| c.job_id)).await?;
-    CLAIM
-        .run(&txn, winners.iter().map(|c| c.values()).collect(), false)
-        .await?;
+    CLAIM.run(&txn, winners, false).await?;
     let answers: Vec<Option<bool>> = claims
         .iter()
         .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
@@ -292,11 +282,10 @@ pub(crate) async fn compare_and_set_many(
     Ok(answers)
 }
 
-/// One claim with its rows, in a transaction of its own: the row of the
-/// run its job's claim columns name, if that was never written (see
-/// [`write_previous_claims`]), the compare-and-set, which names the run it
-/// claims in their place, and, if it won, the `missed` rows of the instants
-/// that will not run.
+/// One claim with its `missed` rows, in a transaction of its own: the
+/// compare-and-set, which names the run it claims in the claim columns
+/// (see [`Claim`]), and, if it won, the `missed` rows of the instants that
+/// will not run.
 pub(crate) async fn claim_alone(
     db: &DatabaseConnection,
     job_id: &str,
@@ -305,14 +294,10 @@ pub(crate) async fn claim_alone(
     start: Option<&ExecutionStart>,
     missed: &[MissedFire],
 ) -> Result<bool, DbErr> {
-    if start.is_none() && missed.is_empty() {
-        return compare_and_set(db, job_id, expected_version, change, None).await;
+    if missed.is_empty() {
+        return compare_and_set(db, job_id, expected_version, change, start).await;
     }
-    let txn = begin_writing(db).await?;
-    // Locked first: the read of the claim columns must see what the
-    // compare-and-set will replace (and, on MySQL, not read a snapshot).
-    lock_jobs(&txn, [job_id], Locking::Wait).await?;
-    write_previous_claims(&txn, [job_id]).await?;
+    let txn = db.begin().await?;
     if !compare_and_set(&txn, job_id, expected_version, change, start).await? {
         txn.rollback().await?;
         return Ok(false);
@@ -321,74 +306,6 @@ pub(crate) async fn claim_alone(
     txn.commit().await?;
     Ok(true)
 }
-
-/// Writes, as `running`, the row of each run that the claim columns of the
-/// `job_ids` rows name and that has no row yet: done in every transaction
-/// that claims, before its claims that start a run replace those columns
-/// (the callers pass the jobs of those claims only), so that the run
-/// of a claim is always named by its job's row or recorded by a row of its
-/// own. The run's node writes the row again (a start is written only where
-/// there is no row) and finishes it.
-///
-/// A plain read, then an insert of what it found, which is usually
-/// nothing: on MySQL an `INSERT … SELECT` would lock the gaps of the
-/// `job_execution` ids it looks for, and the newest gap is where every run
-/// of every node inserts its row.
-async fn write_previous_claims<'a, C: ConnectionTrait>(
-    db: &C,
-    job_ids: impl IntoIterator<Item = &'a str>,
-) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let ids: Vec<&str> = job_ids.into_iter().collect();
-    let select = "SELECT j.claim_id, j.job_id, j.job_name, j.claim_for, j.claim_node FROM job_info j \
-                  WHERE j.claim_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM job_execution e WHERE e.id = j.claim_id)";
-    let mut rows = Vec::new();
-    if backend == DbBackend::Postgres {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let json = serde_json::Value::from_iter(ids).to_string();
-        let sql = format!("{select} AND j.job_id IN (SELECT json_array_elements_text($1::json))");
-        rows = db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, [json.into()]))
-            .await?;
-    } else {
-        for chunk in ids.chunks(READ_CHUNK) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("{select} AND j.job_id IN ({marks})");
-            let values = chunk.iter().map(|id| Value::from(*id));
-            rows.extend(
-                db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-                    .await?,
-            );
-        }
-    }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut starts = Vec::with_capacity(rows.len());
-    for row in rows {
-        let scheduled_for: DateTime<Utc> = row.try_get_by_index(3)?;
-        starts.push(ExecutionStart {
-            id: row.try_get_by_index(0)?,
-            job_id: row.try_get_by_index(1)?,
-            job_name: row.try_get_by_index(2)?,
-            scheduled_for,
-            started_at: scheduled_for,
-            attempt: 1,
-            trigger_source: TriggerSource::Schedule,
-            node: row.try_get_by_index::<Option<String>>(4)?.unwrap_or_default(),
-        });
-    }
-    tracing::debug!(
-        runs = starts.len(),
-        "writing the rows of claimed runs before their claims are replaced"
-    );
-    history::insert_start_rows(db, &starts.iter().collect::<Vec<_>>()).await
-}
-
-/// Rows per `IN (…)` list of [`write_previous_claims`].
-const READ_CHUNK: usize = 500;
 
 /// Every claim in one statement that returns the rows it changed: those
 /// claims won, the others lost.
@@ -403,8 +320,7 @@ async fn claim_in_one_statement<C: ConnectionTrait>(db: &C, claims: &[Claim<'_>]
 }
 
 /// `UPDATE job_info SET … , version = v + 1 WHERE job_id = ? AND version = v`,
-/// naming the run it claims, if any, in the claim columns (see
-/// [`write_previous_claims`], which must come first).
+/// naming the run it claims, if any, in the claim columns (see [`Claim`]).
 /// Exactly one of several concurrent callers with the same `v` gets `true`.
 pub(crate) async fn compare_and_set<C: ConnectionTrait>(
     db: &C,

@@ -263,7 +263,7 @@ async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &Exec
 
 /// Inserts the `running` rows of `starts`, one multi-row insert per chunk.
 /// A row that exists already is left as it is: a claim may have written
-/// the run's row before its node did (see `claim::write_previous_claims`),
+/// the run's row before its node did (a trigger does, see `claim::Claim`),
 /// the run may even have ended, and a start written again after its
 /// answer was lost must not fail.
 pub(crate) async fn insert_start_rows<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {

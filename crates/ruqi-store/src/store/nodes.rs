@@ -243,7 +243,7 @@ async fn mark_lost(
     for run in &unrecorded {
         // One at a time, and only where there is no row: a claim elsewhere
         // may have written this run's row as `running` meanwhile (see
-        // `claim::write_previous_claims`); that row is marked below instead.
+        // `claim::Claim`); that row is marked below instead.
         let inserted = job_execution::Entity::insert(lost_row(run, node, reason, now))
             .on_conflict(history::keep_existing())
             .exec_without_returning(&txn)
