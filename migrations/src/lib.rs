@@ -20,6 +20,7 @@
 //! ```
 
 mod backend;
+mod index;
 mod m20261121_000001_create_job_tables;
 mod m20261121_000002_create_version_triggers;
 mod m20261121_000003_create_change_feed;

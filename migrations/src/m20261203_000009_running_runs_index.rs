@@ -11,56 +11,25 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
-#[derive(DeriveIden, Clone, Copy)]
-enum JobExecution {
-    Table,
-    Status,
-    Node,
-    CancelRequestedAt,
-}
-
+const TABLE: &str = "job_execution";
 const OLD_INDEX: &str = "idx_job_execution_status_node";
 const NEW_INDEX: &str = "idx_job_execution_running";
-
-fn create(name: &str, columns: &[JobExecution]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(JobExecution::Table);
-    for column in columns {
-        index.col(*column);
-    }
-    index.to_owned()
-}
-
-async fn drop_if_present(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
-    if manager.has_index("job_execution", name).await? {
-        manager
-            .drop_index(Index::drop().name(name).table(JobExecution::Table).to_owned())
-            .await?;
-    }
-    Ok(())
-}
 
 // async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let columns = [
-            JobExecution::Status,
-            JobExecution::Node,
-            JobExecution::CancelRequestedAt,
-        ];
-        manager.create_index(create(NEW_INDEX, &columns)).await?;
-        drop_if_present(manager, OLD_INDEX).await
+        let columns: &[&str] = &["status", "node", "cancel_requested_at"];
+        index::replace(manager, TABLE, (NEW_INDEX, columns), OLD_INDEX).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(create(OLD_INDEX, &[JobExecution::Status, JobExecution::Node]))
-            .await?;
-        drop_if_present(manager, NEW_INDEX).await
+        index::replace(manager, TABLE, (OLD_INDEX, &["status", "node"]), NEW_INDEX).await
     }
 }

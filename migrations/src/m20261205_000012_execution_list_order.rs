@@ -13,61 +13,30 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
-#[derive(DeriveIden, Clone, Copy)]
-enum JobExecution {
-    Table,
-    JobId,
-    ScheduledFor,
-    Id,
-}
-
+const TABLE: &str = "job_execution";
 const OLD_NEWEST: &str = "idx_job_execution_scheduled_for";
 const NEW_NEWEST: &str = "idx_job_execution_newest";
 const OLD_JOB_NEWEST: &str = "idx_job_execution_job_scheduled";
 const NEW_JOB_NEWEST: &str = "idx_job_execution_job_newest";
-
-fn create(name: &str, columns: &[JobExecution]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(JobExecution::Table);
-    for column in columns {
-        index.col(*column);
-    }
-    index.to_owned()
-}
-
-async fn drop_if_present(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
-    if manager.has_index("job_execution", name).await? {
-        manager
-            .drop_index(Index::drop().name(name).table(JobExecution::Table).to_owned())
-            .await?;
-    }
-    Ok(())
-}
 
 // async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use JobExecution::{Id, JobId, ScheduledFor};
-        manager.create_index(create(NEW_NEWEST, &[ScheduledFor, Id])).await?;
-        drop_if_present(manager, OLD_NEWEST).await?;
-        manager
-            .create_index(create(NEW_JOB_NEWEST, &[JobId, ScheduledFor, Id]))
-            .await?;
-        drop_if_present(manager, OLD_JOB_NEWEST).await
+        index::replace(manager, TABLE, (NEW_NEWEST, &["scheduled_for", "id"]), OLD_NEWEST).await?;
+        let columns: &[&str] = &["job_id", "scheduled_for", "id"];
+        index::replace(manager, TABLE, (NEW_JOB_NEWEST, columns), OLD_JOB_NEWEST).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use JobExecution::{JobId, ScheduledFor};
-        manager.create_index(create(OLD_NEWEST, &[ScheduledFor])).await?;
-        drop_if_present(manager, NEW_NEWEST).await?;
-        manager
-            .create_index(create(OLD_JOB_NEWEST, &[JobId, ScheduledFor]))
-            .await?;
-        drop_if_present(manager, NEW_JOB_NEWEST).await
+        index::replace(manager, TABLE, (OLD_NEWEST, &["scheduled_for"]), NEW_NEWEST).await?;
+        let columns: &[&str] = &["job_id", "scheduled_for"];
+        index::replace(manager, TABLE, (OLD_JOB_NEWEST, columns), NEW_JOB_NEWEST).await
     }
 }

@@ -14,117 +14,53 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
-
-#[derive(DeriveIden, Clone, Copy)]
-enum JobExecution {
-    Table,
-    JobId,
-    ScheduledFor,
-    Id,
-    Status,
-    DurationMs,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum JobInfo {
-    Table,
-    JobId,
-    LastStatus,
-}
 
 /// An index of `job_execution`: its name, the one it replaces, and both's columns.
 struct Replacement {
     name: &'static str,
-    columns: &'static [JobExecution],
+    columns: &'static [&'static str],
     replaces: &'static str,
-    old_columns: &'static [JobExecution],
+    old_columns: &'static [&'static str],
 }
 
 const REPLACEMENTS: [Replacement; 2] = [
     Replacement {
         name: "idx_job_execution_scheduled_stats",
-        columns: &[
-            JobExecution::ScheduledFor,
-            JobExecution::Id,
-            JobExecution::Status,
-            JobExecution::DurationMs,
-        ],
+        columns: &["scheduled_for", "id", "status", "duration_ms"],
         replaces: "idx_job_execution_newest",
-        old_columns: &[JobExecution::ScheduledFor, JobExecution::Id],
+        old_columns: &["scheduled_for", "id"],
     },
     Replacement {
         name: "idx_job_execution_job_stats",
-        columns: &[
-            JobExecution::JobId,
-            JobExecution::ScheduledFor,
-            JobExecution::Id,
-            JobExecution::Status,
-            JobExecution::DurationMs,
-        ],
+        columns: &["job_id", "scheduled_for", "id", "status", "duration_ms"],
         replaces: "idx_job_execution_job_newest",
-        old_columns: &[JobExecution::JobId, JobExecution::ScheduledFor, JobExecution::Id],
+        old_columns: &["job_id", "scheduled_for", "id"],
     },
 ];
 
 const LAST_STATUS_INDEX: &str = "idx_job_info_last_status";
-
-fn create(name: &str, columns: &[JobExecution]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(JobExecution::Table);
-    for column in columns {
-        index.col(*column);
-    }
-    index.to_owned()
-}
-
-async fn drop_if_present(manager: &SchemaManager<'_>, table: JobExecutionOrInfo, name: &str) -> Result<(), DbErr> {
-    let (table_name, iden): (&str, DynIden) = match table {
-        JobExecutionOrInfo::Execution => ("job_execution", JobExecution::Table.into_iden()),
-        JobExecutionOrInfo::Info => ("job_info", JobInfo::Table.into_iden()),
-    };
-    if manager.has_index(table_name, name).await? {
-        manager
-            .drop_index(Index::drop().name(name).table(iden).to_owned())
-            .await?;
-    }
-    Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum JobExecutionOrInfo {
-    Execution,
-    Info,
-}
 
 // async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for index in &REPLACEMENTS {
-            manager.create_index(create(index.name, index.columns)).await?;
-            drop_if_present(manager, JobExecutionOrInfo::Execution, index.replaces).await?;
+        for r in &REPLACEMENTS {
+            index::replace(manager, "job_execution", (r.name, r.columns), r.replaces).await?;
         }
         manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name(LAST_STATUS_INDEX)
-                    .table(JobInfo::Table)
-                    .col(JobInfo::LastStatus)
-                    .col(JobInfo::JobId)
-                    .to_owned(),
-            )
+            .create_index(index::create("job_info", LAST_STATUS_INDEX, &["last_status", "job_id"]))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_if_present(manager, JobExecutionOrInfo::Info, LAST_STATUS_INDEX).await?;
-        for index in &REPLACEMENTS {
-            manager.create_index(create(index.replaces, index.old_columns)).await?;
-            drop_if_present(manager, JobExecutionOrInfo::Execution, index.name).await?;
+        index::drop_if_present(manager, "job_info", LAST_STATUS_INDEX).await?;
+        for r in &REPLACEMENTS {
+            index::replace(manager, "job_execution", (r.replaces, r.old_columns), r.name).await?;
         }
         Ok(())
     }

@@ -20,25 +20,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
-
-#[derive(DeriveIden, Clone, Copy)]
-enum JobInfo {
-    Table,
-    JobId,
-    LastStatus,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum JobExecution {
-    Table,
-    JobId,
-    ScheduledFor,
-    Id,
-    Status,
-    DurationMs,
-}
 
 /// The index of `job_info` migration 13 created.
 const LAST_STATUS_INDEX: &str = "idx_job_info_last_status";
@@ -48,56 +33,21 @@ const LAST_STATUS_INDEX: &str = "idx_job_info_last_status";
 const OLD_JOB_INDEX: &str = "idx_job_execution_job_stats";
 const NEW_JOB_INDEX: &str = "idx_job_execution_job_runs";
 
-fn job_index(name: &str, columns: &[JobExecution]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.if_not_exists().name(name).table(JobExecution::Table);
-    for column in columns {
-        index.col(*column);
-    }
-    index.to_owned()
-}
-
-async fn drop_if_present(manager: &SchemaManager<'_>, table: &str, name: &str) -> Result<(), DbErr> {
-    if !manager.has_index(table, name).await? {
-        return Ok(());
-    }
-    let iden: DynIden = if table == "job_info" {
-        JobInfo::Table.into_iden()
-    } else {
-        JobExecution::Table.into_iden()
-    };
-    manager.drop_index(Index::drop().name(name).table(iden).to_owned()).await
-}
-
 // async_trait expands the hidden `SchemaManager<'_>` lifetime itself.
 #[allow(elided_lifetimes_in_paths)]
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use JobExecution::{DurationMs, JobId, ScheduledFor, Status};
-        drop_if_present(manager, "job_info", LAST_STATUS_INDEX).await?;
-        manager
-            .create_index(job_index(NEW_JOB_INDEX, &[JobId, ScheduledFor, Status, DurationMs]))
-            .await?;
-        drop_if_present(manager, "job_execution", OLD_JOB_INDEX).await
+        index::drop_if_present(manager, "job_info", LAST_STATUS_INDEX).await?;
+        let columns: &[&str] = &["job_id", "scheduled_for", "status", "duration_ms"];
+        index::replace(manager, "job_execution", (NEW_JOB_INDEX, columns), OLD_JOB_INDEX).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use JobExecution::{DurationMs, Id, JobId, ScheduledFor, Status};
+        let columns: &[&str] = &["job_id", "scheduled_for", "id", "status", "duration_ms"];
+        index::replace(manager, "job_execution", (OLD_JOB_INDEX, columns), NEW_JOB_INDEX).await?;
         manager
-            .create_index(job_index(OLD_JOB_INDEX, &[JobId, ScheduledFor, Id, Status, DurationMs]))
-            .await?;
-        drop_if_present(manager, "job_execution", NEW_JOB_INDEX).await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name(LAST_STATUS_INDEX)
-                    .table(JobInfo::Table)
-                    .col(JobInfo::LastStatus)
-                    .col(JobInfo::JobId)
-                    .to_owned(),
-            )
+            .create_index(index::create("job_info", LAST_STATUS_INDEX, &["last_status", "job_id"]))
             .await
     }
 }
