@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
-use common::{executions, job, row, start, t, trigger_col, wait_until};
+use common::{executions, job, row, start, start_with, t, trigger_col, wait_until};
 use ruqi::entity::job_info;
 use ruqi::{JobContext, Registry, Scheduler};
 use sea_orm::ActiveValue::Set;
@@ -340,6 +340,47 @@ async fn misfires_follow_grace_and_policy(db: DatabaseConnection) {
     assert_eq!(grace[0].scheduled_for, t(-3));
 }
 
+/// A fire in time when it was claimed, kept waiting for a run slot
+/// (`max_concurrent_runs`) until past its grace, is recorded `missed` at the
+/// instant it would have started, and not run.
+async fn a_fire_kept_waiting_past_its_grace_is_missed(db: DatabaseConnection) {
+    let gate = gate();
+    let (scheduler, clock) = start_with(&db, registry(gate.clone()), |b| b.max_concurrent_runs(1))
+        .await
+        .unwrap();
+    job("holder", "block", "interval", "1h").insert(&db).await.unwrap();
+    job("late", "hello", "interval", "1m").insert(&db).await.unwrap();
+    wait_until(&scheduler, "scheduled", || async {
+        scheduler.live("holder").is_some() && scheduler.live("late").is_some()
+    })
+    .await;
+    assert!(scheduler.run_now("holder").await.unwrap().is_some());
+    wait_until(&scheduler, "the only run slot is taken", || async {
+        finished(&db, "holder", "running", 1).await
+    })
+    .await;
+
+    clock.advance(chrono::Duration::seconds(60));
+    wait_until(&scheduler, "the fire is claimed and waits for the slot", || async {
+        scheduler.live("late").is_some_and(|l| l.running == 1)
+    })
+    .await;
+    clock.advance(chrono::Duration::seconds(6));
+    gate.add_permits(1);
+    wait_until(&scheduler, "the late fire is recorded", || {
+        finished(&db, "late", "missed", 1)
+    })
+    .await;
+    let runs = executions(&db, "late").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].scheduled_for, t(60));
+    let reason = runs[0].error.as_deref().unwrap();
+    assert!(
+        reason.contains("only 6.000s after its instant") && reason.contains("misfire_grace_s = 5"),
+        "{reason}"
+    );
+}
+
 async fn overlap_skip_and_queue(db: DatabaseConnection) {
     let gate = gate();
     let (scheduler, _clock) = start(&db, registry(gate.clone())).await;
@@ -634,6 +675,7 @@ backend_tests!(
     typed_args_and_blocking_functions_run,
     startup_schedules_valid_rows_and_keeps_invalid_ones,
     misfires_follow_grace_and_policy,
+    a_fire_kept_waiting_past_its_grace_is_missed,
     overlap_skip_and_queue,
     overlap_replace_and_allow,
     run_right_now_runs_once_and_resets,

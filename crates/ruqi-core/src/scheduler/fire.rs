@@ -285,6 +285,8 @@ impl Inner {
         }
         let mut req = RunRequest::new(at, TriggerSource::Schedule);
         req.claimed_row = Some(start.id.as_str().into());
+        req.start_by = (job.policy.misfire_policy == MisfirePolicy::Skip)
+            .then(|| at + duration_to_chrono(job.policy.misfire_grace));
         let not_run = if self.shutdown.is_cancelled() {
             Some((
                 ExecutionStatus::Missed,
@@ -301,18 +303,9 @@ impl Inner {
                 "not run: the job was deleted before its instant".to_owned(),
             ))
         } else {
-            let late = self.clock.now() - at;
-            (late > duration_to_chrono(job.policy.misfire_grace) && job.policy.misfire_policy == MisfirePolicy::Skip)
-                .then(|| {
-                    (
-                        ExecutionStatus::Missed,
-                        format!(
-                            "missed: it could start only {:.3}s after its instant (misfire_grace_s = {})",
-                            late.num_milliseconds() as f64 / 1000.0,
-                            job.policy.misfire_grace.as_secs()
-                        ),
-                    )
-                })
+            req.start_by
+                .and_then(|by| missed_start(&job, at, by, self.clock.now()))
+                .map(|reason| (ExecutionStatus::Missed, reason))
         };
         match not_run {
             Some((status, reason)) => self.settle_unstarted(&job, &req, status, reason, false).await,
@@ -333,6 +326,24 @@ impl Inner {
             self.wake_if_earlier(earlier);
         }
     }
+}
+
+/// Why a scheduled fire is recorded `missed` instead of run when it could
+/// start only `at`, past `start_by` (its instant plus the job's grace), or
+/// `None` while it is still in time.
+pub(super) fn missed_start(
+    job: &ScheduledJob,
+    scheduled_for: DateTime<Utc>,
+    start_by: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    (at > start_by).then(|| {
+        format!(
+            "missed: it could start only {:.3}s after its instant (misfire_grace_s = {})",
+            (at - scheduled_for).num_milliseconds() as f64 / 1000.0,
+            job.policy.misfire_grace.as_secs()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::fire::missed_start;
 use super::state::ScheduledJob;
 use super::state::{QUEUE_LIMIT, RunHandle, RunRequest};
 use super::{Inner, duration_to_chrono};
@@ -219,7 +220,11 @@ impl Inner {
                     };
                 }
                 Overlap::Queue => {
-                    entry.activity_mut().queued.push_back(req.clone());
+                    let waiting = RunRequest {
+                        start_by: None,
+                        ..req.clone()
+                    };
+                    entry.activity_mut().queued.push_back(waiting);
                     return Admission::Queued;
                 }
                 Overlap::Replace => {
@@ -251,6 +256,22 @@ impl Inner {
         let span = tracing::info_span!("ruqi_run", job_id, execution_id = %execution_id);
         let mut permit = self.permits.clone().acquire_owned().await.ok();
         let started_at = self.clock.now();
+        if let Some(reason) = req
+            .start_by
+            .and_then(|by| missed_start(&job, req.scheduled_for, by, started_at))
+        {
+            // Too late after all (a slot or the runtime kept it waiting): the
+            // grace holds at the instant the run would be recorded as started.
+            drop(permit);
+            let queued = self.leave_overlap_slot(job_id, &execution_id).await;
+            self.lock().runs.remove(&execution_id);
+            self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, false)
+                .await;
+            if let Some(next) = queued {
+                self.clone().start_run(job, next).await;
+            }
+            return;
+        }
         let start = ExecutionStart {
             id: execution_id.to_string(),
             job_id: job_id.to_owned(),
@@ -446,6 +467,7 @@ impl Inner {
                 source: TriggerSource::Retry,
                 attempt: failed.attempt.saturating_add(1),
                 claimed_row: None,
+                start_by: None,
                 ..failed
             };
             inner.start_run(job, next).await;
@@ -493,6 +515,7 @@ impl Inner {
                 attempt: 1,
                 lineage: lineage.clone(),
                 claimed_row: None,
+                start_by: None,
             };
             self.clone().start_run(child_job, req).await;
         }

@@ -65,6 +65,11 @@ pub(super) struct RunRequest {
     /// run keeps it, and a fire that does not start after all is recorded
     /// under it.
     pub(super) claimed_row: Option<Arc<str>>,
+    /// The latest instant the run may start at; past it, it is recorded
+    /// `missed` and not run (a scheduled fire under `misfire_policy =
+    /// skip`: its instant plus its grace). A run queued behind another
+    /// (`overlap = queue`) has none: it waits for its turn.
+    pub(super) start_by: Option<DateTime<Utc>>,
 }
 
 impl RunRequest {
@@ -76,6 +81,7 @@ impl RunRequest {
             attempt: 1,
             lineage: Arc::from(Vec::new()),
             claimed_row: None,
+            start_by: None,
         }
     }
 }
