@@ -1,14 +1,17 @@
 //! The node registry: joining it, heartbeats (by the database's clock, the
 //! one clock all nodes share), and taking the runs of dead nodes as `lost`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ruqi_core::{ExecutionStatus, Heartbeat, LostRun, NodeInfo, TriggerSource};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr,
+};
 
 use super::claim::{self, Locking};
 use super::history;
@@ -159,6 +162,26 @@ pub(crate) async fn reap(
     Ok(lost)
 }
 
+/// The ids among `ids` that have a `job_execution` row, read with row
+/// locks (SQLite's writing transaction needs none).
+async fn recorded_ids<'a>(
+    txn: &DatabaseTransaction,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashSet<String>, DbErr> {
+    let ids: Vec<&str> = ids.collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut query = job_execution::Entity::find()
+        .select_only()
+        .column(job_execution::Column::Id)
+        .filter(job_execution::Column::Id.is_in(ids));
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        query = query.lock(LockType::Update);
+    }
+    Ok(query.into_tuple::<String>().all(txn).await?.into_iter().collect())
+}
+
 /// Whether [`mark_lost`] removes the node from the registry too.
 #[derive(Debug, Clone, Copy)]
 enum Removal {
@@ -238,12 +261,15 @@ async fn mark_lost(
         .chain(unrecorded.iter().map(|run| run.job_id.as_str()))
         .collect();
     claim::lock_jobs(&txn, jobs.iter().copied(), Locking::Wait).await?;
+    // With the jobs locked, which of those runs have a row by now: another
+    // reaper may have written it before it let the jobs go, or a claim
+    // elsewhere as `running` (see `claim::Claim`), which is marked below.
+    // A locking read, so that MySQL reads past its snapshot; an insert that
+    // kept an existing row cannot say so there (it counts the row found).
+    let recorded = recorded_ids(&txn, unrecorded.iter().map(|run| run.execution_id.as_str())).await?;
     let mut lost = Vec::with_capacity(running.len() + unrecorded.len());
     let mut lost_jobs = BTreeSet::new();
-    for run in &unrecorded {
-        // One at a time, and only where there is no row: a claim elsewhere
-        // may have written this run's row as `running` meanwhile (see
-        // `claim::Claim`); that row is marked below instead.
+    for run in unrecorded.iter().filter(|run| !recorded.contains(&run.execution_id)) {
         let inserted = job_execution::Entity::insert(lost_row(run, node, reason, now))
             .on_conflict(history::keep_existing())
             .exec_without_returning(&txn)
