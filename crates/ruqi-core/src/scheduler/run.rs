@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -249,12 +250,27 @@ impl Inner {
     }
 
     async fn execute(self: Arc<Self>, job: Arc<ScheduledJob>, handle: RunHandle, req: RunRequest) {
+        let permit = self.permits.clone().acquire_owned().await.ok();
+        // Boxed: every run waits here for its slot as a task of its own, and
+        // a run's whole state (the function's future, the writes of its end)
+        // is many times the size of a wait. A hundred thousand fires due at
+        // once would otherwise each hold it while waiting.
+        Box::pin(self.run_in_slot(job, handle, req, permit)).await;
+    }
+
+    /// [`Inner::execute`] once the run holds a slot (`permit`).
+    async fn run_in_slot(
+        self: Arc<Self>,
+        job: Arc<ScheduledJob>,
+        handle: RunHandle,
+        req: RunRequest,
+        mut permit: Option<OwnedSemaphorePermit>,
+    ) {
         let job_id = &*job.job_id;
         let execution_id = handle.execution_id.clone();
         // Attached before the span opens, so the run-log layer finds it.
         let _log_attached = attach_run_log(&execution_id, handle.log.clone());
         let span = tracing::info_span!("ruqi_run", job_id, execution_id = %execution_id);
-        let mut permit = self.permits.clone().acquire_owned().await.ok();
         let started_at = self.clock.now();
         if let Some(reason) = req
             .start_by
@@ -708,5 +724,25 @@ fn panic_message(join: tokio::task::JoinError) -> String {
             format!("the function panicked: {text}")
         }
         Err(_) => "the run ended abnormally".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `f` returns, as a task holds it.
+    fn future_size<A, B, C, D, F: Future>(_: impl Fn(A, B, C, D) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every run that waits for a slot is a task holding this future: with
+    /// 100,000 fires due at once, a kilobyte more of it is 100 MB of fresh
+    /// memory to fault in and clear. The run's own state is boxed once it
+    /// has its slot.
+    #[test]
+    fn a_run_waiting_for_its_slot_is_small() {
+        let size = future_size(Inner::execute);
+        assert!(size <= 512, "a waiting run holds {size} bytes");
     }
 }
