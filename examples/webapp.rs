@@ -31,7 +31,7 @@ use poem::middleware::Tracing;
 use poem::web::{Data, Json, Path};
 use poem::{EndpointExt, Route, Server, get, handler};
 use ruqi::entity::{job_execution, job_info};
-use ruqi::query::{ExecutionFilter, JobFilter, JobOrder, JobView, Page, Paged, list_executions, list_jobs};
+use ruqi::query::{Counting, ExecutionFilter, JobFilter, JobOrder, JobView, Page, Paged, list_executions, list_jobs};
 use ruqi::{JobContext, Registry};
 use ruqi_api::{AdminApi, Auth};
 use sea_orm::ActiveValue::Set;
@@ -273,7 +273,7 @@ async fn job_executions(
         job_id: Some(job_id),
         ..ExecutionFilter::default()
     };
-    let page = list_executions(db, &filter, Page::first(20))
+    let page = list_executions(db, &filter, Page::first(20), Counting::DEFAULT)
         .await
         .map_err(InternalServerError)?;
     Ok(Json(page))

@@ -10,7 +10,7 @@ mod common;
 use chrono::Duration;
 use common::{t, trigger_col, ts};
 use ruqi::entity::{job_execution, job_info};
-use ruqi::query::{ExecutionFilter, JobFilter, JobOrder, Page, list_executions, list_jobs};
+use ruqi::query::{Counting, ExecutionFilter, JobFilter, JobOrder, Page, list_executions, list_jobs};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -192,7 +192,9 @@ async fn execution_pages_hold_the_stored_rows_without_output(db: DatabaseConnect
         };
         let mut listed = Vec::new();
         for offset in [0, 50] {
-            let page = list_executions(&db, &filter, Page { offset, limit: 50 }).await.unwrap();
+            let page = list_executions(&db, &filter, Page { offset, limit: 50 }, Counting::DEFAULT)
+                .await
+                .unwrap();
             assert_eq!(page.total, stored.len() as u64, "{job_id:?}");
             listed.extend(page.items);
         }
@@ -203,7 +205,58 @@ async fn execution_pages_hold_the_stored_rows_without_output(db: DatabaseConnect
     assert_eq!(ids, ["run-late", "run-other-1", "run-other-2"]);
 }
 
+/// A list of executions counts no further than asked: past the cap its
+/// total is a lower bound, the last page still knows the exact number, and
+/// `Counting::Exact` counts every row.
+async fn execution_totals_stop_at_their_cap_and_the_last_page_is_exact(db: DatabaseConnection) {
+    let rows: Vec<_> = (0..25).map(|i| run(&format!("run-{i:02}"), "same", t(i))).collect();
+    job_execution::Entity::insert_many(rows)
+        .exec_without_returning(&db)
+        .await
+        .unwrap();
+    let all = ExecutionFilter::default();
+    let list = |page: Page, counting: Counting| {
+        let (db, all) = (db.clone(), all.clone());
+        async move { list_executions(&db, &all, page, counting).await.unwrap() }
+    };
+
+    let first = list(Page::first(5), Counting::UpTo(10)).await;
+    assert_eq!((first.total, first.total_exact), (10, false), "at least 10");
+    assert_eq!(first.items.len(), 5);
+    let deep = list(Page { offset: 15, limit: 5 }, Counting::UpTo(10)).await;
+    assert_eq!((deep.total, deep.total_exact), (20, false), "at least the rows shown");
+    let last = list(Page { offset: 20, limit: 10 }, Counting::UpTo(10)).await;
+    assert_eq!(
+        (last.total, last.total_exact),
+        (25, true),
+        "the last page ends the list"
+    );
+    assert_eq!(last.items.len(), 5);
+
+    let exact = list(Page::first(5), Counting::Exact).await;
+    assert_eq!((exact.total, exact.total_exact), (25, true));
+    let under = list(Page::first(5), Counting::UpTo(25)).await;
+    assert_eq!(
+        (under.total, under.total_exact),
+        (25, true),
+        "a count within the cap is exact"
+    );
+    let narrow = ExecutionFilter {
+        from: Some(t(20)),
+        ..ExecutionFilter::default()
+    };
+    let few = list_executions(&db, &narrow, Page::first(2), Counting::UpTo(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (few.total, few.total_exact),
+        (5, true),
+        "the filter is counted, not the table"
+    );
+}
+
 backend_tests!(
     job_pages_hold_the_stored_rows_in_every_order,
     execution_pages_hold_the_stored_rows_without_output,
+    execution_totals_stop_at_their_cap_and_the_last_page_is_exact,
 );

@@ -12,8 +12,8 @@ use chrono::{DateTime, Duration, Utc};
 use common::{job, row, start, t, wait_until};
 use ruqi::entity::{job_execution, job_info};
 use ruqi::query::{
-    ExecutionFilter, JobFilter, JobOrder, JobView, Page, Paged, Retention, cleanup_executions, get_execution, get_job,
-    list_executions, list_jobs,
+    Counting, ExecutionFilter, JobFilter, JobOrder, JobView, Page, Paged, Retention, cleanup_executions, get_execution,
+    get_job, list_executions, list_jobs,
 };
 use ruqi::{Registry, Scheduler};
 use sea_orm::ActiveValue::Set;
@@ -348,7 +348,7 @@ async fn list_jobs_pages_and_counts_every_match(db: DatabaseConnection) {
             .unwrap();
         assert!(far.items.is_empty(), "offset {offset}");
         assert_eq!((far.total, far.offset), (5, offset));
-        let history = list_executions(&db, &ExecutionFilter::default(), page(offset, 2))
+        let history = list_executions(&db, &ExecutionFilter::default(), page(offset, 2), Counting::DEFAULT)
             .await
             .unwrap();
         assert!(history.items.is_empty(), "offset {offset}");
@@ -624,7 +624,7 @@ async fn list_executions_filters_pages_newest_first(db: DatabaseConnection) {
 
     let list = |filter: ExecutionFilter, page: Page| {
         let db = db.clone();
-        async move { list_executions(&db, &filter, page).await.unwrap() }
+        async move { list_executions(&db, &filter, page, Counting::DEFAULT).await.unwrap() }
     };
     let all = list(ExecutionFilter::default(), Page::default()).await;
     assert_eq!(execution_ids(&all), [b20, a10, a0]);

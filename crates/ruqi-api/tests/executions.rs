@@ -78,6 +78,15 @@ async fn all_executions_filter_and_page() {
 
     let all = api.get("/executions").await;
     assert_eq!(all.body["total"], 3);
+    assert_eq!(
+        all.body["total_exact"], true,
+        "three runs are well within the count's cap"
+    );
+    let counted = api.get("/executions?exact_total=true&limit=1").await;
+    assert_eq!(
+        (&counted.body["total"], &counted.body["total_exact"]),
+        (&3.into(), &true.into())
+    );
     let statuses: Vec<&Value> = all.body["items"]
         .as_array()
         .unwrap()

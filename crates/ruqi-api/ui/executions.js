@@ -6,7 +6,7 @@
 import { get } from './api.js';
 import { BUCKET, durationChart, runsChart } from './chart.js';
 import { emptyState, errorState, h, instant, replace, statusBadge } from './dom.js';
-import { duration, fromLocalInput, plural, shortId, toLocalInput } from './format.js';
+import { duration, fromLocalInput, morePages, pageRuns, pageTotal, plural, shortId, toLocalInput } from './format.js';
 
 const STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost', 'running'];
 const RANGES = [
@@ -198,7 +198,7 @@ export async function render(main, view) {
       return;
     }
     if (!view.alive) return;
-    summary.textContent = `${plural(page.total, 'run')} in this range`;
+    summary.textContent = `${pageRuns(page)} in this range`;
     if (page.items.length === 0) {
       replace(
         results,
@@ -267,9 +267,9 @@ export async function render(main, view) {
       h(
         'nav',
         { class: 'pager', 'aria-label': 'Pages of runs' },
-        h('span', { class: 'num' }, `${offset + 1}–${last} of ${page.total}`),
+        h('span', { class: 'num' }, `${offset + 1}–${last} of ${pageTotal(page)}`),
         h('button', { type: 'button', class: 'button small', disabled: offset === 0, onclick: turn(-PAGE) }, '← Newer'),
-        h('button', { type: 'button', class: 'button small', disabled: last >= page.total, onclick: turn(PAGE) }, 'Older →'),
+        h('button', { type: 'button', class: 'button small', disabled: !morePages(page, last), onclick: turn(PAGE) }, 'Older →'),
       ),
     );
   }

@@ -4,7 +4,7 @@
 
 import { ApiError, canWrite, get, post, request, seg } from './api.js';
 import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
-import { browserZone, dateTime, duration, plural, sameWallClock, shortId } from './format.js';
+import { browserZone, dateTime, duration, morePages, pageRuns, pageTotal, plural, sameWallClock, shortId } from './format.js';
 import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
 
 const RUNS_PER_PAGE = 15;
@@ -306,7 +306,7 @@ export async function render(main, view, jobId) {
   }
 
   function showRuns(page) {
-    const heading = h('h2', { id: 'runs-title' }, 'Runs', h('span', { class: 'count' }, plural(page.total, 'run')));
+    const heading = h('h2', { id: 'runs-title' }, 'Runs', h('span', { class: 'count' }, pageRuns(page)));
     if (page.items.length === 0) {
       replace(
         runsCard,
@@ -385,11 +385,11 @@ export async function render(main, view, jobId) {
           h('tbody', {}, rows),
         ),
       ),
-      page.total > RUNS_PER_PAGE &&
+      (page.total > RUNS_PER_PAGE || page.total_exact === false) &&
         h(
           'nav',
           { class: 'pager', 'aria-label': 'Pages of runs' },
-          h('span', { class: 'num' }, `${runsOffset + 1}–${last} of ${page.total}`),
+          h('span', { class: 'num' }, `${runsOffset + 1}–${last} of ${pageTotal(page)}`),
           h(
             'button',
             {
@@ -408,7 +408,7 @@ export async function render(main, view, jobId) {
             {
               type: 'button',
               class: 'button small',
-              disabled: last >= page.total,
+              disabled: !morePages(page, last),
               onclick: () => {
                 runsOffset += RUNS_PER_PAGE;
                 refreshRuns();

@@ -7,7 +7,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, OpenApi};
 use ruqi::ExecutionStatus;
-use ruqi::query::{ExecutionFilter, Page, Retention};
+use ruqi::query::{Counting, ExecutionFilter, Page, Retention};
 
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
@@ -60,6 +60,15 @@ pub(super) fn status_filter(status: Option<StatusParam>) -> Option<String> {
     status.map(|s| ExecutionStatus::from(s).as_str().to_owned())
 }
 
+/// How a list of executions counts its total (see `exact_total`).
+fn counting(exact_total: bool) -> Counting {
+    if exact_total {
+        Counting::Exact
+    } else {
+        Counting::DEFAULT
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Executions")]
 impl ExecutionsApi {
     /// List a job's executions
@@ -89,6 +98,10 @@ impl ExecutionsApi {
         /// Executions to return (1 to 1000).
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<u64>,
+        /// Count every matching execution for `total` (`false`, the default:
+        /// the count stops past 10,000, and `total_exact` says whether it did).
+        #[oai(default)]
+        exact_total: Query<bool>,
     ) -> Result<DirectJson<ExecutionList>, ApiError> {
         let filter = ExecutionFilter {
             job_id: Some(job_id.0.clone()),
@@ -100,7 +113,7 @@ impl ExecutionsApi {
             error: None,
         };
         let page = requested_page(offset.0, limit.0)?;
-        let executions = ruqi::query::list_executions(&self.0.db, &filter, page).await?;
+        let executions = ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0)).await?;
         if executions.total == 0 {
             // No history: tell a job that never existed from one that never ran.
             self.0.job(&job_id).await?;
@@ -139,6 +152,10 @@ impl ExecutionsApi {
         /// Only executions whose error contains this text (any case).
         #[oai(validator(max_length = 1000))]
         error: Query<Option<String>>,
+        /// Count every matching execution for `total` (`false`, the default:
+        /// the count stops past 10,000, and `total_exact` says whether it did).
+        #[oai(default)]
+        exact_total: Query<bool>,
     ) -> Result<DirectJson<ExecutionList>, ApiError> {
         let filter = ExecutionFilter {
             job_id: job_id.0,
@@ -151,7 +168,9 @@ impl ExecutionsApi {
         };
         let page = requested_page(offset.0, limit.0)?;
         Ok(DirectJson(
-            ruqi::query::list_executions(&self.0.db, &filter, page).await?.into(),
+            ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0))
+                .await?
+                .into(),
         ))
     }
 

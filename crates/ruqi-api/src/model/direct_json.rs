@@ -160,6 +160,7 @@ mod tests {
         let runs = ExecutionList {
             items: vec![execution("a", true), execution("b", false)],
             total: 2,
+            total_exact: false,
             offset: 0,
             limit: 1_000,
         };

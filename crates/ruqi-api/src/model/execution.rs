@@ -83,8 +83,12 @@ impl Execution {
 pub(crate) struct ExecutionList {
     /// The executions of this page (without their output).
     pub(crate) items: Vec<Execution>,
-    /// All executions matching the filters.
+    /// All executions matching the filters, or, with `total_exact` false,
+    /// how many at least: the count stops past 10,000 unless `exact_total`
+    /// asks for every row (the last page always knows its total).
     pub(crate) total: u64,
+    /// Whether `total` is the exact number of matching executions.
+    pub(crate) total_exact: bool,
     /// The page's offset.
     pub(crate) offset: u64,
     /// The page's size limit.
@@ -96,6 +100,7 @@ impl From<Paged<job_execution::Model>> for ExecutionList {
         Self {
             items: page.items.into_iter().map(Execution::summary).collect(),
             total: page.total,
+            total_exact: page.total_exact,
             offset: page.offset,
             limit: page.limit,
         }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Count, JsonRows, Page, Paged, count_rows, fetch_page};
+use super::{Count, JsonRows, Page, Paged, count_rows, count_rows_up_to, fetch_page};
 use crate::entity::job_execution::{Column, Entity, Model};
 use crate::store::sqlite_page::EXECUTION_LIST_COLUMNS;
 
@@ -27,17 +27,35 @@ pub struct ExecutionFilter {
     pub error: Option<String>,
 }
 
+/// How far a list counts the rows it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Every matching row, however many.
+    Exact,
+    /// Up to this many: past it, the total is a lower bound
+    /// ([`Paged::total_exact`] is `false`) unless the page itself is the last.
+    UpTo(u64),
+}
+
+impl Counting {
+    /// What a list counts unless asked for more: enough for two hundred
+    /// pages of fifty, at a cost that does not grow with the history.
+    pub const DEFAULT: Counting = Counting::UpTo(10_000);
+}
+
 /// Lists executions, newest scheduled instant first, without their
-/// `output` (`None` in every row: read one execution for it).
+/// `output` (`None` in every row: read one execution for it), counting as
+/// `counting` says.
 pub async fn list_executions(
     db: &DatabaseConnection,
     filter: &ExecutionFilter,
     page: Page,
+    counting: Counting,
 ) -> Result<Paged<Model>, DbErr> {
     let query = Entity::find().filter(filter.condition());
-    let count = Count {
-        total: count_rows(db, query.clone()).await?,
-        exact: true,
+    let count = match counting {
+        Counting::Exact => Count::Exact(count_rows(db, query.clone()).await?),
+        Counting::UpTo(cap) => count_rows_up_to(db, query.clone(), cap).await?,
     };
     let query = query
         .select_only()

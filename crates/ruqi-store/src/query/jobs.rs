@@ -127,6 +127,7 @@ pub async fn list_jobs(
     Ok(Paged {
         items: rows.items.into_iter().map(|m| JobView::overlay(m, scheduler)).collect(),
         total: rows.total,
+        total_exact: rows.total_exact,
         offset: rows.offset,
         limit: rows.limit,
     })
@@ -151,7 +152,7 @@ async fn count_jobs(
 ) -> Result<Count, DbErr> {
     let Some(scheduler) = scheduler else {
         let total = count_rows(db, query).await?;
-        return Ok(Count { total, exact: true });
+        return Ok(Count::Exact(total));
     };
     // Read before counting: a change that lands during the count moves the
     // revision past the one stored with it, so it is counted again next time.
@@ -163,7 +164,7 @@ async fn count_jobs(
         .filter(|(at, _)| *at == revision)
         .map(|(_, total)| *total);
     if let Some(total) = kept {
-        return Ok(Count { total, exact: false });
+        return Ok(Count::Kept(total));
     }
     let total = count_rows(db, query).await?;
     let mut counts = JOB_COUNTS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -174,7 +175,7 @@ async fn count_jobs(
         }
     }
     counts.insert(filter.clone(), (revision, total));
-    Ok(Count { total, exact: true })
+    Ok(Count::Exact(total))
 }
 
 /// One job by id, overlaid with live state.

@@ -9,7 +9,7 @@ mod retention;
 mod stats;
 mod suggest;
 
-pub use executions::{ExecutionFilter, get_execution, list_executions};
+pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
 pub use retention::{Retention, cleanup_executions};
@@ -19,8 +19,11 @@ pub use stats::{
 };
 pub use suggest::{Suggest, suggest};
 
-use sea_orm::sea_query::{Asterisk, Expr, Func};
-use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait, Select};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait,
+    Select,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -61,20 +64,27 @@ impl Default for Page {
 pub struct Paged<T> {
     /// The rows of this page.
     pub items: Vec<T>,
-    /// All matching rows.
+    /// All matching rows; with `total_exact` false, a lower bound.
     pub total: u64,
+    /// Whether `total` is the number of matching rows (`false`: the count
+    /// stopped early, and at least `total` rows match).
+    pub total_exact: bool,
     /// The page's offset.
     pub offset: u64,
     /// The page's size limit.
     pub limit: u64,
 }
 
-/// How many rows a list matches, and whether that number was counted for
-/// this very request (exact) or kept from an earlier one.
+/// How many rows a list matches, as far as the list knows before reading
+/// its page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Count {
-    pub(crate) total: u64,
-    pub(crate) exact: bool,
+pub(crate) enum Count {
+    /// Counted for this very request.
+    Exact(u64),
+    /// Kept from an earlier count of the same rows, believed unchanged.
+    Kept(u64),
+    /// At least this many: the count stopped there (see [`count_rows_up_to`]).
+    AtLeast(u64),
 }
 
 /// Counts the rows `query` matches with a plain `SELECT COUNT(*) … WHERE …`
@@ -92,6 +102,31 @@ where
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
+/// Counts the rows `query` matches, but reads no more than `cap` + 1 of
+/// them: past `cap` the answer is [`Count::AtLeast`] `cap`. A list of a
+/// million runs costs its page, not a walk over every row, on each request.
+/// `query` has no ORDER BY.
+pub(crate) async fn count_rows_up_to<E>(db: &DatabaseConnection, query: Select<E>, cap: u64) -> Result<Count, DbErr>
+where
+    E: EntityTrait,
+{
+    let capped = query
+        .select_only()
+        .expr(Expr::val(1))
+        .limit(cap.saturating_add(1))
+        .into_query();
+    let mut outer = Query::select();
+    outer
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
+        .from_subquery(capped, Alias::new("capped"));
+    let backend = db.get_database_backend();
+    let n = match db.query_one_raw(backend.build(&outer)).await? {
+        Some(row) => u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0),
+        None => 0,
+    };
+    Ok(if n > cap { Count::AtLeast(cap) } else { Count::Exact(n) })
+}
+
 /// How SQLite reads a page of a list as one JSON array (see
 /// `store::sqlite_page`): the columns, in the order of the model's fields,
 /// and the list's order again over the page's columns.
@@ -102,9 +137,10 @@ pub(crate) struct JsonRows<'a> {
 }
 
 /// Runs `query` (ordered) for one page; on SQLite the page comes as one
-/// JSON array read as `json` says. With a count kept from before, the
-/// page is read whatever it says, and the total is brought in line with what
-/// the page shows: a page short of its limit ends the list.
+/// JSON array read as `json` says. With a count kept from before or one
+/// that stopped early, the page is read whatever it says, and the total is
+/// brought in line with what the page shows: a page short of its limit ends
+/// the list, and then its total is exact.
 pub(crate) async fn fetch_page<E>(
     db: &DatabaseConnection,
     query: Select<E>,
@@ -118,7 +154,11 @@ where
 {
     // PostgreSQL and SQLite take an OFFSET only as a signed 64-bit integer,
     // and no table holds more rows than that: a page beyond it is empty.
-    let readable = i64::try_from(page.offset).is_ok() && (!count.exact || page.offset < count.total);
+    let readable = i64::try_from(page.offset).is_ok()
+        && match count {
+            Count::Exact(total) => page.offset < total,
+            Count::Kept(_) | Count::AtLeast(_) => true,
+        };
     let items = if readable {
         let query = query.offset(page.offset).limit(page.clamped_limit());
         let from_json = if db.get_database_backend() == DbBackend::Sqlite {
@@ -133,16 +173,19 @@ where
     } else {
         Vec::new()
     };
-    let total = if count.exact {
-        count.total
-    } else {
-        let shown = page.offset.saturating_add(items.len() as u64);
-        let last_page = (items.len() as u64) < page.clamped_limit() && (!items.is_empty() || page.offset == 0);
-        if last_page { shown } else { count.total.max(shown) }
+    // A page short of its limit ends the list: its rows tell the total.
+    let shown = page.offset.saturating_add(items.len() as u64);
+    let last_page = (items.len() as u64) < page.clamped_limit() && (!items.is_empty() || page.offset == 0);
+    let (total, total_exact) = match count {
+        Count::Exact(total) => (total, true),
+        _ if last_page => (shown, true),
+        Count::Kept(total) => (total.max(shown), true),
+        Count::AtLeast(total) => (total.max(shown), false),
     };
     Ok(Paged {
         items,
         total,
+        total_exact,
         offset: page.offset,
         limit: page.clamped_limit(),
     })
