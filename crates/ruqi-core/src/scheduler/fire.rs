@@ -175,7 +175,7 @@ impl Inner {
             ..JobStateChange::default()
         };
         // Boxed, as the start below: every fire due waits here as a task of
-        // its own, so the wait is kept small (see `run::tests`).
+        // its own, so the wait is kept small (see the test below).
         let claimed = Box::pin(self.claim_settled(&job.job_id, version, &change, start.as_ref(), &missed)).await;
         if !matches!(claimed, Ok(true)) {
             self.lock().claiming.remove(&due.job_id);
