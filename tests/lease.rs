@@ -1,7 +1,8 @@
 //! A node's lease: a node cut off from the database fences itself before a
 //! peer may take its runs over; a database outage that every node saw makes
 //! no live node dead; a claim whose answer was lost still runs its fire
-//! once; and history writes can be made again without harm.
+//! once; a claim that comes back late does not push the next fire out; and
+//! history writes can be made again without harm.
 //!
 //! The node under test runs on a store that passes everything to the real
 //! one, except while the test has "cut it off": then what this node asks of
@@ -15,10 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::{Semaphore, watch};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::{executions, job, t, wait_until};
-use ruqi::entity::scheduler_node;
+use ruqi::entity::{job_info, scheduler_node};
 use ruqi::execution::{ExecutionEnd, ExecutionStart, MissedFire};
 use ruqi::{
     CancelTarget, ChangeFeed, CoreError, ExecutionStatus, Heartbeat, JobContext, JobRecord, JobStateChange, JobStore,
@@ -39,6 +42,10 @@ struct Switched {
     cut_off: Arc<AtomicBool>,
     /// How many of the next claims lose their answer after they were written.
     lose_claim_answers: Arc<AtomicUsize>,
+    /// While `true`, claims wait before they reach the database.
+    hold_claims: Arc<watch::Sender<bool>>,
+    /// Claims that have waited on `hold_claims`.
+    claims_held: Arc<AtomicUsize>,
 }
 
 fn unreachable() -> CoreError {
@@ -75,6 +82,11 @@ impl JobStore for Switched {
         start: Option<&ExecutionStart>,
         missed: &[MissedFire],
     ) -> Result<bool, CoreError> {
+        let mut hold = self.hold_claims.subscribe();
+        if *hold.borrow_and_update() {
+            self.claims_held.fetch_add(1, Ordering::AcqRel);
+            let _ = hold.wait_for(|held| !*held).await;
+        }
         let won = self
             .inner
             .claim_fire(job_id, expected_version, change, start, missed)
@@ -155,15 +167,21 @@ struct Node {
     clock: ManualClock,
     cut_off: Arc<AtomicBool>,
     lose_claim_answers: Arc<AtomicUsize>,
+    hold_claims: Arc<watch::Sender<bool>>,
+    claims_held: Arc<AtomicUsize>,
 }
 
 async fn start_node(db: &DatabaseConnection, registry: Registry) -> Node {
     let cut_off = Arc::new(AtomicBool::new(false));
     let lose_claim_answers = Arc::new(AtomicUsize::new(0));
+    let hold_claims = Arc::new(watch::Sender::new(false));
+    let claims_held = Arc::new(AtomicUsize::new(0));
     let store = Switched {
         inner: SeaOrmStore::new(db.clone()),
         cut_off: cut_off.clone(),
         lose_claim_answers: lose_claim_answers.clone(),
+        hold_claims: hold_claims.clone(),
+        claims_held: claims_held.clone(),
     };
     let clock = ManualClock::new(t(0));
     let scheduler = Scheduler::builder(Arc::new(store), registry)
@@ -178,6 +196,8 @@ async fn start_node(db: &DatabaseConnection, registry: Registry) -> Node {
         clock,
         cut_off,
         lose_claim_answers,
+        hold_claims,
+        claims_held,
     }
 }
 
@@ -362,6 +382,77 @@ async fn a_claim_whose_answer_was_lost_still_runs_once(db: DatabaseConnection) {
     );
 }
 
+/// A claim that comes back a minute late starts its run after the job's
+/// next instant has passed. That late run does not push the next fire out
+/// (`overlap = skip` skips only a fire that finds a run already in
+/// progress at its instant): the next fire waits behind it, and both run.
+async fn a_late_run_does_not_push_the_next_fire_out(db: DatabaseConnection) {
+    let gate = Arc::new(Semaphore::new(0));
+    let mut registry = Registry::new();
+    let opened = gate.clone();
+    registry.register("gated", move |_ctx: JobContext| {
+        let gate = opened.clone();
+        async move {
+            gate.acquire().await.map_err(|e| e.to_string())?.forget();
+            Ok::<_, String>("through")
+        }
+    });
+    let node = start_node(&db, registry).await;
+    job_info::ActiveModel {
+        misfire_grace_s: Set(3600),
+        ..job("j", "gated", "interval", "1m")
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    wait_until(&node.scheduler, "scheduled", || async {
+        node.scheduler
+            .live("j")
+            .is_some_and(|live| live.next_run_time == Some(t(60)))
+    })
+    .await;
+
+    // The claim of the fire for t(60) is held back until t(125), past the next instant.
+    node.hold_claims.send_replace(true);
+    node.clock.advance(chrono::Duration::seconds(60));
+    wait_until(&node.scheduler, "the claim waits", || async {
+        node.claims_held.load(Ordering::Acquire) == 1
+    })
+    .await;
+    node.clock.advance(chrono::Duration::seconds(65));
+    node.hold_claims.send_replace(false);
+
+    // The late run holds the job's one place; the fire for t(120) waits behind it.
+    wait_until(&node.scheduler, "one run in progress and one waiting", || async {
+        node.scheduler
+            .live("j")
+            .is_some_and(|live| live.running == 1 && live.queued == 1)
+    })
+    .await;
+    gate.add_permits(2);
+    wait_until(&node.scheduler, "both runs ended", || async {
+        executions(&db, "j")
+            .await
+            .iter()
+            .filter(|e| e.status == "success")
+            .count()
+            == 2
+    })
+    .await;
+    let runs: Vec<_> = executions(&db, "j")
+        .await
+        .into_iter()
+        .map(|e| (e.scheduled_for, e.status, e.error))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            (t(60), "success".to_owned(), None),
+            (t(120), "success".to_owned(), None)
+        ]
+    );
+}
+
 /// The end of a run written twice (its first answer lost) leaves one row,
 /// and an end that comes after a peer marked the run `lost` keeps `lost`.
 async fn history_writes_can_be_made_again(db: DatabaseConnection) {
@@ -512,5 +603,6 @@ backend_tests!(
     a_cut_off_node_fences_itself_before_its_lease_runs_out,
     an_outage_for_everyone_makes_no_live_node_dead,
     a_claim_whose_answer_was_lost_still_runs_once,
+    a_late_run_does_not_push_the_next_fire_out,
     history_writes_can_be_made_again,
 );

@@ -274,10 +274,12 @@ impl Inner {
     async fn start_claimed(self: Arc<Self>, job: Arc<ScheduledJob>, start: ExecutionStart, epoch: u64) {
         let at = start.scheduled_for;
         // Claimed ahead of the instant (`claim_ahead`): the function starts at it.
-        if at > self.clock.now() {
+        let ahead = at > self.clock.now();
+        if ahead {
             self.clock.sleep_until(at).await;
         }
-        if !self.lease.is_held(self.config.fence_after()) {
+        let fenced = !self.lease.is_held(self.config.fence_after());
+        if fenced {
             tokio::select! {
                 () = self.shutdown.cancelled() => {}
                 () = self.lease.held_again() => {}
@@ -287,10 +289,18 @@ impl Inner {
         req.claimed_row = Some(start.id.as_str().into());
         req.start_by = (job.policy.misfire_policy == MisfirePolicy::Skip)
             .then(|| at + duration_to_chrono(job.policy.misfire_grace));
+        // What the fire waited for when the scheduler stopped or the job went.
+        let waited_for = if fenced {
+            "while this node waited to renew its lease"
+        } else if ahead {
+            "before its instant"
+        } else {
+            "before its run could start (its claim was late)"
+        };
         let not_run = if self.shutdown.is_cancelled() {
             Some((
                 ExecutionStatus::Missed,
-                "not run: the scheduler shut down before its instant".to_owned(),
+                format!("not run: the scheduler shut down {waited_for}"),
             ))
         } else if self.lease.epoch() != epoch {
             Some((
@@ -300,7 +310,7 @@ impl Inner {
         } else if self.lock().jobs.get(&job.job_id).is_none_or(|entry| entry.retired) {
             Some((
                 ExecutionStatus::Missed,
-                "not run: the job was deleted before its instant".to_owned(),
+                format!("not run: the job was deleted {waited_for}"),
             ))
         } else {
             req.start_by

@@ -372,6 +372,9 @@ pub struct LiveJob {
     pub next_run_time: Option<DateTime<Utc>>,
     /// Runs in progress in this process.
     pub running: u32,
+    /// Runs waiting in this process for one in progress to end (`overlap =
+    /// queue`, or a fire that came due before a late run took its place).
+    pub queued: u32,
     /// Whether the scheduler holds the job on its timer.
     pub scheduled: bool,
     /// Why the row cannot be scheduled, when it cannot.
@@ -589,6 +592,7 @@ impl Scheduler {
             return Some(LiveJob {
                 next_run_time: if entry.retired { None } else { entry.next },
                 running: u32::try_from(entry.activity().running.len()).unwrap_or(u32::MAX),
+                queued: u32::try_from(entry.activity().queued.len()).unwrap_or(u32::MAX),
                 scheduled: !entry.retired && entry.next.is_some(),
                 error: None,
             });
@@ -596,6 +600,7 @@ impl Scheduler {
         state.invalid.get(job_id).map(|invalid| LiveJob {
             next_run_time: None,
             running: 0,
+            queued: 0,
             scheduled: false,
             error: Some(invalid.error.clone()),
         })

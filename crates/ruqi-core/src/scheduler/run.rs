@@ -202,7 +202,22 @@ impl Inner {
         };
         let limit = usize::try_from(job.policy.concurrent_limit()).unwrap_or(usize::MAX);
         if entry.activity().running.len() >= limit {
+            // Only runs already in progress at a fire's instant overlap it. A
+            // run that started late (its claim or its node's lease held it
+            // back) and took the place after this fire came due does not
+            // push the fire out: the fire waits behind it, within its grace.
+            let at_its_instant = entry
+                .activity()
+                .running
+                .iter()
+                .filter(|run| run.admitted_at <= req.scheduled_for)
+                .count();
+            let behind_late_runs = at_its_instant < limit && entry.activity().queued.len() < QUEUE_LIMIT;
             match job.policy.overlap {
+                Overlap::Skip | Overlap::Allow if behind_late_runs => {
+                    entry.activity_mut().queued.push_back(req.clone());
+                    return Admission::Queued;
+                }
                 Overlap::Skip | Overlap::Allow => {
                     return Admission::Skipped {
                         reason: format!(
@@ -242,6 +257,7 @@ impl Inner {
             cancel_reason: Arc::new(OnceLock::new()),
             log: LogSink::new(),
             recorded: Arc::default(),
+            admitted_at: self.clock.now(),
         };
         entry.activity_mut().running.push(handle.clone());
         let job_id = entry.job.job_id.clone();

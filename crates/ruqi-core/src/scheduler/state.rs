@@ -41,6 +41,9 @@ pub(super) struct RunHandle {
     /// Its end is recorded (a timed-out or cancelled function may still be
     /// stopping, holding its place for the overlap policy).
     pub(super) recorded: Arc<std::sync::atomic::AtomicBool>,
+    /// When it took its place under the overlap policy: a fire due before
+    /// then was not overlapped by it (see `Inner::admit`).
+    pub(super) admitted_at: DateTime<Utc>,
 }
 
 impl RunHandle {

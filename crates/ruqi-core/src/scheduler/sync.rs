@@ -421,8 +421,10 @@ impl Inner {
             return;
         };
         if entry.is_running() {
+            // The runs queued behind them stay until the slot frees: those
+            // that are claimed fires then finish their rows saying why
+            // they did not run (`leave_overlap_slot`).
             entry.retired = true;
-            entry.activity_mut().queued.clear();
         } else {
             drop(entry);
             state.jobs.remove(job_id);
