@@ -148,6 +148,22 @@ async fn fires_are_claimed_ahead_and_start_at_their_instant(db: DatabaseConnecti
         .delete(&db)
         .await
         .unwrap();
+    // The claim's run is on record from the delete itself (migration 17):
+    // had this node died now, a reaper would find the run and mark it lost.
+    let on_record: Vec<_> = executions(&db, "deleted")
+        .await
+        .into_iter()
+        .map(|e| (e.id, e.status, e.node, e.scheduled_for))
+        .collect();
+    assert_eq!(
+        on_record,
+        vec![(
+            deleted_run.clone(),
+            "running".to_owned(),
+            Some("test-node".to_owned()),
+            t(60)
+        )]
+    );
     wait_until(&scheduler, "deleted job dropped", || async {
         scheduler.live("deleted").is_none()
     })

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 16] = [
+const MIGRATIONS: [&str; 17] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -39,6 +39,7 @@ const MIGRATIONS: [&str; 16] = [
     "m20261206_000014_claim_columns",
     "m20261207_000015_record_replaced_claims",
     "m20261207_000016_lighter_run_indexes",
+    "m20261208_000017_record_deleted_claims",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.

@@ -37,6 +37,7 @@ mod m20261205_000013_execution_stats_indexes;
 mod m20261206_000014_claim_columns;
 mod m20261207_000015_record_replaced_claims;
 mod m20261207_000016_lighter_run_indexes;
+mod m20261208_000017_record_deleted_claims;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -95,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_claim_columns::Migration),
             Box::new(m20261207_000015_record_replaced_claims::Migration),
             Box::new(m20261207_000016_lighter_run_indexes::Migration),
+            Box::new(m20261208_000017_record_deleted_claims::Migration),
         ]
     }
 
