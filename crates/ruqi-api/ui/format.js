@@ -112,6 +112,6 @@ export const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n =
 // A page's total as the API gives it: exact, or (`total_exact` false) the
 // number its count stopped at, which more rows match.
 export const pageTotal = (page) => (page.total_exact === false ? `${page.total.toLocaleString()}+` : page.total.toLocaleString());
-export const pageRuns = (page) => (page.total_exact === false ? `more than ${plural(page.total, 'run')}` : plural(page.total, 'run'));
+export const pageRuns = (page) => (page.total_exact === false ? `at least ${plural(page.total, 'run')}` : plural(page.total, 'run'));
 // Whether rows follow the page that ends at `last`.
 export const morePages = (page, last) => page.total_exact === false || last < page.total;
