@@ -20,6 +20,7 @@
 //! ```
 
 mod backend;
+mod claim_rows;
 mod index;
 mod m20261121_000001_create_job_tables;
 mod m20261121_000002_create_version_triggers;
