@@ -128,6 +128,75 @@ async fn job_pages_hold_the_stored_rows_in_every_order(db: DatabaseConnection) {
     }
 }
 
+/// Deep in the list (past the first 500 jobs) a page finds its jobs' ids
+/// first and then their rows: the same rows, in the same order, with a
+/// filter and in every order, ties broken by `job_id`.
+async fn deep_job_pages_hold_the_stored_rows_in_every_order(db: DatabaseConnection) {
+    let trigger = trigger_col(&db);
+    let rows: Vec<String> = (0..620)
+        .map(|i| {
+            // Few distinct values: many ties, and nulls, in every ordered column.
+            let next = if i % 7 == 0 {
+                "NULL".to_owned()
+            } else {
+                ts(&db, t(60 * (i % 13)))
+            };
+            let name = if i % 5 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("'g{}'", i % 3)
+            };
+            format!(
+                "('deep-{:03}', {name}, 'noop', 'interval', '1h', {next}, {at}, {at}, {paused})",
+                (i * 37) % 620,
+                at = ts(&db, t(i % 11)),
+                paused = if i % 4 == 0 { "TRUE" } else { "FALSE" },
+            )
+        })
+        .collect();
+    db.execute_unprepared(&format!(
+        "INSERT INTO job_info (job_id, job_name, func, {trigger}, rule, next_run_time, created_at, updated_at, \
+         is_paused) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    for order in [
+        JobOrder::JobId,
+        JobOrder::NextRunTime,
+        JobOrder::CreatedAt,
+        JobOrder::UpdatedAt,
+        JobOrder::JobName,
+    ] {
+        let stored = stored_jobs(&db, order).await;
+        assert_eq!(stored.len(), 620);
+        assert_eq!(listed_jobs(&db, order, 90).await, stored, "{order:?} in pages of 90");
+        let active = JobFilter {
+            paused: Some(false),
+            ..JobFilter::default()
+        };
+        let deep = list_jobs(
+            &db,
+            &active,
+            order,
+            Page {
+                offset: 100,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap();
+        let expected: Vec<_> = stored.iter().filter(|row| !row.is_paused).skip(100).cloned().collect();
+        let listed: Vec<_> = deep.items.into_iter().map(|view| view.job).collect();
+        assert_eq!(listed, expected, "{order:?}, active jobs after the first 100");
+        let deeper = list_jobs(&db, &active, order, Page { offset: 460, limit: 5 })
+            .await
+            .unwrap();
+        let listed: Vec<_> = deeper.items.into_iter().map(|view| view.job).collect();
+        assert_eq!(listed, expected[360..].to_vec(), "{order:?}, the last active jobs");
+    }
+}
+
 /// A finished run of `job_id` scheduled for `at`, with output.
 fn run(id: &str, job_id: &str, at: chrono::DateTime<chrono::Utc>) -> job_execution::ActiveModel {
     job_execution::ActiveModel {
@@ -257,6 +326,7 @@ async fn execution_totals_stop_at_their_cap_and_the_last_page_is_exact(db: Datab
 
 backend_tests!(
     job_pages_hold_the_stored_rows_in_every_order,
+    deep_job_pages_hold_the_stored_rows_in_every_order,
     execution_pages_hold_the_stored_rows_without_output,
     execution_totals_stop_at_their_cap_and_the_last_page_is_exact,
 );

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::Auth;
 use crate::body_field::BodySchemas;
-use crate::endpoints::{Apis, Ctx, apis};
+use crate::endpoints::{Apis, Ctx, JobPages, apis};
 use crate::error::{ApiError, error_to_json};
 use crate::methods::AllowedMethods;
 use crate::nul::TextParameters;
@@ -168,6 +168,7 @@ impl AdminApi {
         let ctx = Arc::new(Ctx {
             db: self.db.clone(),
             scheduler: self.scheduler.clone(),
+            job_pages: JobPages::default(),
         });
         OpenApiService::new(apis(ctx), "ruqi admin API", env!("CARGO_PKG_VERSION"))
             .description(

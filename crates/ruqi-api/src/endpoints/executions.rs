@@ -118,7 +118,7 @@ impl ExecutionsApi {
             // No history: tell a job that never existed from one that never ran.
             self.0.job(&job_id).await?;
         }
-        Ok(DirectJson(executions.into()))
+        Ok(DirectJson::new(&ExecutionList::from(executions)))
     }
 
     /// List executions
@@ -167,11 +167,8 @@ impl ExecutionsApi {
             error: error.0,
         };
         let page = requested_page(offset.0, limit.0)?;
-        Ok(DirectJson(
-            ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0))
-                .await?
-                .into(),
-        ))
+        let executions = ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0)).await?;
+        Ok(DirectJson::new(&ExecutionList::from(executions)))
     }
 
     /// Get an execution

@@ -1,6 +1,7 @@
 //! Jobs: list, create, read, replace, update, delete.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use poem::Request;
 use poem_openapi::param::{Path, Query};
@@ -12,6 +13,7 @@ use ruqi::query::{JobFilter, JobOrder, Page};
 use sea_orm::ActiveValue::Unchanged;
 use sea_orm::{ActiveModelTrait, DbErr};
 
+use super::job_pages::{Marks, PageKey};
 use super::{ApiTags, Ctx, requested_page};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
@@ -144,12 +146,19 @@ impl JobsApi {
         };
         let order = order.0.map_or(JobOrder::default(), JobOrder::from);
         let page = requested_page(offset.0, limit.0)?;
-        let jobs = ruqi::query::list_jobs(&self.0.db, &filter, order, page).await?;
-        Ok(DirectJson(JobList::new(
-            jobs,
-            self.0.default_timezone(),
-            self.0.hide_secrets_from(auth.0),
-        )))
+        let hide_secrets = self.0.hide_secrets_from(auth.0);
+        let key = PageKey::new(filter, order, page, hide_secrets.is_some());
+        let read_at = Instant::now();
+        let marks = Marks::now(&self.0.db).await?;
+        if let Some(body) = marks.and_then(|marks| self.0.job_pages.get(&key, marks)) {
+            return Ok(DirectJson::written(body));
+        }
+        let jobs = ruqi::query::list_jobs(&self.0.db, &key.filter, order, page).await?;
+        let answer = DirectJson::new(&JobList::new(jobs, self.0.default_timezone(), hide_secrets));
+        if let Some(marks) = marks {
+            self.0.job_pages.keep(key, marks, read_at, answer.body());
+        }
+        Ok(answer)
     }
 
     /// Create a job

@@ -5,6 +5,7 @@ mod access;
 mod actions;
 mod events;
 mod executions;
+mod job_pages;
 mod jobs;
 mod stats;
 mod system;
@@ -23,6 +24,8 @@ use poem_openapi::Tags;
 use ruqi::query::Page;
 use ruqi::{Registry, Scheduler};
 use sea_orm::DatabaseConnection;
+
+pub(crate) use job_pages::JobPages;
 
 use crate::auth::Scope;
 use crate::error::ApiError;
@@ -47,6 +50,8 @@ pub(crate) enum ApiTags {
 pub(crate) struct Ctx {
     pub(crate) db: DatabaseConnection,
     pub(crate) scheduler: Scheduler,
+    /// Pages of the job list kept while nothing they show has changed.
+    pub(crate) job_pages: JobPages,
 }
 
 /// Every operation group of the admin API, as one `OpenApi`.

@@ -9,6 +9,8 @@
 //! poem-openapi writes them ([`rfc3339`]), so the body is the same bytes
 //! while the document keeps describing it through `Json<T>`.
 
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{IntoResponse, Response};
@@ -19,27 +21,46 @@ use poem_openapi::types::ToJSON;
 use serde::{Serialize, Serializer};
 
 /// A 200 answer of `T` as JSON, written by `T`'s `Serialize`; in the
-/// OpenAPI document, the same answer as `Json<T>`.
+/// OpenAPI document, the same answer as `Json<T>`. It holds the bytes
+/// written, so an answer can be kept and given again.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DirectJson<T>(pub(crate) T);
+pub(crate) struct DirectJson<T> {
+    body: Vec<u8>,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T: ToJSON + Serialize + Send> DirectJson<T> {
+    /// `value` written as JSON.
+    pub(crate) fn new(value: &T) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|error| {
+            // Nothing in these answers fails to serialize (no map has keys
+            // other than text); should it, the value is written the way
+            // poem-openapi writes it.
+            tracing::warn!(%error, "an answer is written through poem-openapi's JSON values instead");
+            value.to_json_string().into_bytes()
+        });
+        Self::written(body)
+    }
+
+    /// An answer written before, as [`DirectJson::body`] gave it.
+    pub(crate) fn written(body: Vec<u8>) -> Self {
+        Self { body, of: PhantomData }
+    }
+
+    /// The bytes answered.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
 
 impl<T: ToJSON + Serialize + Send> IntoResponse for DirectJson<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
-                .header(
-                    header::CONTENT_TYPE,
-                    <Json<T> as poem_openapi::payload::Payload>::CONTENT_TYPE,
-                )
-                .body(body),
-            // Nothing in these answers fails to serialize (no map has
-            // keys other than text); should it, the value is written the
-            // way poem-openapi writes it.
-            Err(error) => {
-                tracing::warn!(%error, "an answer is written through poem-openapi's JSON values instead");
-                Json(self.0).into_response()
-            }
-        }
+        Response::builder()
+            .header(
+                header::CONTENT_TYPE,
+                <Json<T> as poem_openapi::payload::Payload>::CONTENT_TYPE,
+            )
+            .body(self.body)
     }
 }
 

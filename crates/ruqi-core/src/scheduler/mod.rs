@@ -26,6 +26,7 @@ mod timer_tcs;
 pub use cluster::fire_owner;
 pub use sync::{ChangeExpectation, ReconcileReport, UNSCHEDULABLE_PREFIX};
 
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -278,6 +279,7 @@ impl SchedulerBuilder {
             tasks: TaskTracker::new(),
             revision,
             table_revision: AtomicU64::new(0),
+            view_revision: AtomicU64::new(0),
             pending_changes: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
             lease: lease::Lease::new(),
@@ -354,6 +356,8 @@ pub(crate) struct Inner {
     /// Moves on whenever a row of `job_info` may have changed: with every
     /// revision, and at once when a write is announced (before it is applied).
     table_revision: AtomicU64,
+    /// Moves on after every change of [`State`] (see [`StateGuard`]).
+    view_revision: AtomicU64,
     pending_changes: AtomicUsize,
     /// The live nodes as the last heartbeat saw them.
     nodes: Mutex<Vec<NodeInfo>>,
@@ -472,6 +476,15 @@ impl Scheduler {
         self.inner.table_revision.load(Ordering::Acquire)
     }
 
+    /// A number that moves on after every change of this scheduler's state
+    /// of its jobs and runs — what [`Scheduler::live`] tells of any job —
+    /// once the change is made. Something read from [`Scheduler::live`]
+    /// after reading this number is still what `live` would tell while the
+    /// number stays.
+    pub fn view_revision(&self) -> u64 {
+        self.inner.view_revision.load(Ordering::Acquire)
+    }
+
     /// Compares the whole table with memory and brings memory in line:
     /// new rows are scheduled, changed rows rescheduled, deleted rows
     /// dropped, invalid rows marked. Writes that bypass the hooks (bulk
@@ -502,7 +515,7 @@ impl Scheduler {
     /// The job's next `n` fire instants: its pending `next_run_time` first,
     /// then what its schedule gives after it. Empty when paused or finished.
     pub fn preview(&self, job_id: &str, n: usize) -> Result<Vec<DateTime<Utc>>> {
-        let state = self.inner.lock();
+        let state = self.inner.read();
         let entry = state.active(job_id)?;
         let Some(next) = entry.next.filter(|_| n > 0 && !entry.job.is_paused) else {
             return Ok(Vec::new());
@@ -579,7 +592,7 @@ impl Scheduler {
     /// another node runs it (its row holds the log up to a second ago).
     pub fn run_log(&self, execution_id: &str) -> Option<LogSink> {
         self.inner
-            .lock()
+            .read()
             .run(execution_id)
             .filter(|run| !run.recorded.load(std::sync::atomic::Ordering::Acquire))
             .map(|run| run.log.clone())
@@ -587,7 +600,7 @@ impl Scheduler {
 
     /// The live state of a job, or `None` if this scheduler does not know it.
     pub fn live(&self, job_id: &str) -> Option<LiveJob> {
-        let state = self.inner.lock();
+        let state = self.inner.read();
         if let Some(entry) = state.jobs.get(job_id) {
             return Some(LiveJob {
                 next_run_time: if entry.retired { None } else { entry.next },
@@ -608,7 +621,8 @@ impl Scheduler {
 
     /// Counts and the next wake-up.
     pub fn status(&self) -> SchedulerStatus {
-        let mut state = self.inner.lock();
+        // `earliest` drops stale timer entries: nothing a job's view shows.
+        let mut state = self.inner.read();
         let next_wakeup = state.earliest();
         let tally = state.jobs.tally();
         SchedulerStatus {
@@ -717,7 +731,16 @@ impl Inner {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// The state, to change: the view revision moves on once the guard is dropped.
+    fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            state: self.read(),
+            view_revision: &self.view_revision,
+        }
+    }
+
+    /// The state, to read (or to change only what no view shows).
+    fn read(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -744,7 +767,7 @@ impl Inner {
     }
 
     fn compiled(&self, job_id: &str) -> Result<Arc<state::ScheduledJob>> {
-        let state = self.lock();
+        let state = self.read();
         state.active(job_id).map(|e| e.job.clone())
     }
 
@@ -759,7 +782,8 @@ impl Inner {
     async fn run_timer(self: Arc<Self>) {
         loop {
             let now = self.clock.now();
-            let earliest = self.lock().earliest();
+            // `earliest` drops stale timer entries: nothing a job's view shows.
+            let earliest = self.read().earliest();
             let recheck =
                 now + chrono::Duration::from_std(self.config.safety_recheck).unwrap_or(chrono::Duration::seconds(60));
             let ahead = duration_to_chrono(self.config.claim_ahead);
@@ -800,4 +824,33 @@ impl Inner {
 
 pub(crate) fn duration_to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The scheduler's state held to be changed: dropping it moves the view
+/// revision on, after the change and before the lock is released, so a
+/// reader that took the revision before reading the state never keeps a
+/// view older than the revision it holds.
+struct StateGuard<'a> {
+    state: MutexGuard<'a, State>,
+    view_revision: &'a AtomicU64,
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.view_revision.fetch_add(1, Ordering::AcqRel);
+    }
 }

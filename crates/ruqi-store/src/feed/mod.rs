@@ -314,7 +314,7 @@ async fn gaps_below(db: &DatabaseConnection, newest: i64) -> Result<Vec<i64>, Db
 }
 
 /// The newest `seq` in the log, or 0 when it is empty.
-async fn newest_seq(db: &DatabaseConnection) -> Result<i64, DbErr> {
+pub(crate) async fn newest_seq(db: &DatabaseConnection) -> Result<i64, DbErr> {
     let newest: Option<Option<i64>> = Entity::find()
         .select_only()
         .column_as(Column::Seq.max(), "newest")

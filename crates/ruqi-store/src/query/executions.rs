@@ -67,7 +67,7 @@ pub async fn list_executions(
         columns: &EXECUTION_LIST_COLUMNS,
         order: "scheduled_for DESC, id DESC",
     };
-    fetch_page(db, query, page, count, json).await
+    fetch_page(db, |offset, limit| query.offset(offset).limit(limit), page, count, json).await
 }
 
 /// One execution with its output.

@@ -11,7 +11,7 @@ mod suggest;
 
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use job_stats::{JobStats, job_stats};
-pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs};
+pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs, schedule_mark};
 pub use retention::{Retention, cleanup_executions};
 pub use stats::{
     Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts,
@@ -136,14 +136,14 @@ pub(crate) struct JsonRows<'a> {
     pub(crate) order: &'a str,
 }
 
-/// Runs `query` (ordered) for one page; on SQLite the page comes as one
-/// JSON array read as `json` says. With a count kept from before or one
+/// Reads one page, the statement made by `slice` (for an offset and a
+/// limit); on SQLite the page comes as one JSON array read as `json` says. With a count kept from before or one
 /// that stopped early, the page is read whatever it says, and the total is
 /// brought in line with what the page shows: a page short of its limit ends
 /// the list, and then its total is exact.
 pub(crate) async fn fetch_page<E>(
     db: &DatabaseConnection,
-    query: Select<E>,
+    slice: impl FnOnce(u64, u64) -> Select<E>,
     page: Page,
     count: Count,
     json: JsonRows<'_>,
@@ -160,7 +160,7 @@ where
             Count::Kept(_) | Count::AtLeast(_) => true,
         };
     let items = if readable {
-        let query = query.offset(page.offset).limit(page.clamped_limit());
+        let query = slice(page.offset, page.clamped_limit());
         let from_json = if db.get_database_backend() == DbBackend::Sqlite {
             sqlite_page::read_json_rows(db, json.columns, query.build(DbBackend::Sqlite), json.order).await
         } else {
