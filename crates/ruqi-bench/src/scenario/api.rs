@@ -661,11 +661,15 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          reading them does not walk the {jobs} jobs).\n\
          - `GET {PREFIX}/jobs/{{job_id}}` of a random seeded job: the row read with the scheduler's live state \
          laid over it.\n\
-         - `GET {PREFIX}/jobs?limit={page}`, the first page (what the admin page and most clients ask first): \
-         the page, the scheduler's live state laid over each row, and the total (counted once per change of \
-         `job_info` the scheduler learns of, kept in between).\n\
-         - `GET {PREFIX}/jobs?offset=…&limit={page}` at a random page (offset a multiple of {page}): the same, \
-         with the database stepping over `offset` rows first.\n\
+         - `GET {PREFIX}/jobs?limit={page}`, the first page (what the admin page and most clients ask first, \
+         again and again): the newest change-log entry read from the database, and the page answered from \
+         memory while it and the scheduler's state are unchanged and the page is under a second old; \
+         otherwise read as the next line says.\n\
+         - `GET {PREFIX}/jobs?offset=…&limit={page}` at a random page (offset a multiple of {page}), the cost \
+         of reading a page: the page's rows (past the 500th job found by key first), the scheduler's live \
+         state laid over each row, and the total (counted once per change of `job_info` the scheduler learns \
+         of, kept in between). Of the {pages} pages asked at random, at most 32 are kept at once, so most \
+         asks read their page.\n\
          - `GET {PREFIX}/executions?limit={page}`: the newest runs and the count of all {executions}.\n\
          - `POST {PREFIX}/jobs` with an id not used before (interval `1d`): validated through the `job_info` \
          hooks, inserted, applied to the running scheduler and read back. Run last, so the reads see exactly \
@@ -679,6 +683,7 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
         warm_up = report.warm_up_s,
         seconds = report.seconds,
         page = PAGE,
+        pages = JOBS / PAGE,
         runs = report.runs,
     );
     let measured: Vec<String> = report
