@@ -511,6 +511,7 @@ async fn history_writes_can_be_made_again(db: DatabaseConnection) {
         noticed_at: t(130),
         reason: "missed by 10s".into(),
         node: "test-node".into(),
+        trigger_source: ruqi::TriggerSource::Schedule,
     };
     store.record_missed(std::slice::from_ref(&missed)).await.unwrap();
     store.record_missed(std::slice::from_ref(&missed)).await.unwrap();

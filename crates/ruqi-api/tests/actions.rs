@@ -47,7 +47,18 @@ async fn run_now_while_running_follows_the_overlap_policy() {
         missed["items"][0]["error"].as_str().unwrap().contains("overlap"),
         "{missed}"
     );
+    assert_eq!(missed["items"][0]["trigger_source"], "manual", "{missed}");
+    // The skipped run leaves the job's status to the run that goes on.
+    let job = api.get("/jobs/one").await.body;
+    assert_ne!(job["last_status"], "missed", "{job}");
+    assert_eq!(job["running"], 1, "{job}");
     api.gate.add_permits(1);
+    let done = api
+        .wait_for_execution(first.body["execution_id"].as_str().unwrap(), |e| {
+            e["status"] != "running"
+        })
+        .await;
+    assert_eq!(done["status"], "success", "{done}");
 }
 
 #[tokio::test]

@@ -142,6 +142,9 @@ pub struct MissedFire {
     pub reason: String,
     /// The node that noticed.
     pub node: String,
+    /// What asked for the run: a skipped `manual` run is recorded as such
+    /// and leaves its job's `last_status` alone.
+    pub trigger_source: TriggerSource,
 }
 
 /// A fresh execution id: a UUID v7, so ids sort by time of creation.

@@ -166,6 +166,7 @@ impl Inner {
                 noticed_at: now,
                 reason: reason.clone(),
                 node: self.config.node_name.clone(),
+                trigger_source: TriggerSource::Schedule,
             })
             .collect();
         let change = JobStateChange {

@@ -134,6 +134,7 @@ impl Inner {
             noticed_at: self.clock.now(),
             reason,
             node: self.config.node_name.clone(),
+            trigger_source: req.source,
         };
         tracing::info!(job_id = %row.job_id, execution_id = %row.id, %status, "fire not run: {}", row.reason);
         let written = if req.claimed_row.is_some() {

@@ -24,8 +24,9 @@ pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire])
 }
 
 /// Inserts `missed` rows, leaving any whose id exists already (a write
-/// made again after its answer was lost), and writes the last one's reason
-/// to its job.
+/// made again after its answer was lost), and writes the last scheduled
+/// one's reason to its job: a run asked for by hand and skipped (its job
+/// busy) leaves the job's `last_status` to the run that goes on.
 pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[MissedFire]) -> Result<(), DbErr> {
     for chunk in fires.chunks(INSERT_CHUNK) {
         let rows = chunk.iter().map(|f| job_execution::ActiveModel {
@@ -41,7 +42,7 @@ pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[Miss
             output: Set(None),
             error: Set(Some(f.reason.clone())),
             node: Set(Some(f.node.clone())),
-            trigger_source: Set("schedule".to_owned()),
+            trigger_source: Set(f.trigger_source.as_str().to_owned()),
             cancel_requested_at: Set(None),
         });
         job_execution::Entity::insert_many(rows)
@@ -49,7 +50,8 @@ pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[Miss
             .exec_without_returning(db)
             .await?;
     }
-    if let Some(last) = fires.iter().max_by_key(|f| f.scheduled_for) {
+    let scheduled = fires.iter().filter(|f| f.trigger_source != TriggerSource::Manual);
+    if let Some(last) = scheduled.max_by_key(|f| f.scheduled_for) {
         job_info::Entity::update_many()
             .col_expr(
                 job_info::Column::LastStatus,
