@@ -17,6 +17,15 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
 };
 
+/// Every order a job list documents.
+const EVERY_ORDER: [JobOrder; 5] = [
+    JobOrder::JobId,
+    JobOrder::NextRunTime,
+    JobOrder::CreatedAt,
+    JobOrder::UpdatedAt,
+    JobOrder::JobName,
+];
+
 /// Every job row as the ORM reads it, in `order` as the list documents it.
 async fn stored_jobs(db: &DatabaseConnection, order: JobOrder) -> Vec<job_info::Model> {
     use job_info::Column;
@@ -115,13 +124,7 @@ async fn job_pages_hold_the_stored_rows_in_every_order(db: DatabaseConnection) {
     assert_eq!(b.start_at, Some(t(0) + fraction), "the row as written");
     assert_eq!(b.schedule_hash, Some(i64::MAX));
     assert!(b.is_paused && b.is_running && b.run_right_now);
-    for order in [
-        JobOrder::JobId,
-        JobOrder::NextRunTime,
-        JobOrder::CreatedAt,
-        JobOrder::UpdatedAt,
-        JobOrder::JobName,
-    ] {
+    for order in EVERY_ORDER {
         let stored = stored_jobs(&db, order).await;
         assert_eq!(listed_jobs(&db, order, 50).await, stored, "{order:?} in one page");
         assert_eq!(listed_jobs(&db, order, 3).await, stored, "{order:?} in pages of 3");
@@ -161,13 +164,7 @@ async fn deep_job_pages_hold_the_stored_rows_in_every_order(db: DatabaseConnecti
     ))
     .await
     .unwrap();
-    for order in [
-        JobOrder::JobId,
-        JobOrder::NextRunTime,
-        JobOrder::CreatedAt,
-        JobOrder::UpdatedAt,
-        JobOrder::JobName,
-    ] {
+    for order in EVERY_ORDER {
         let stored = stored_jobs(&db, order).await;
         assert_eq!(stored.len(), 620);
         assert_eq!(listed_jobs(&db, order, 90).await, stored, "{order:?} in pages of 90");
