@@ -83,6 +83,7 @@ fn history() -> Vec<job_execution::Model> {
                 node: None,
                 trigger_source: "schedule".to_owned(),
                 cancel_requested_at: None,
+                args: None,
             }
         })
         .collect()
@@ -379,6 +380,7 @@ async fn percentiles_take_the_nearest_rank(db: DatabaseConnection) {
                 node: None,
                 trigger_source: "schedule".to_owned(),
                 cancel_requested_at: None,
+                args: None,
             };
             model.into()
         })

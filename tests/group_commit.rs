@@ -142,6 +142,10 @@ fn start_of(i: usize) -> ExecutionStart {
             TriggerSource::Schedule
         },
         node: "n1".into(),
+        // A run started by hand may have been given other arguments.
+        args: i
+            .is_multiple_of(3)
+            .then(|| std::sync::Arc::new(serde_json::json!({ "run": i, "note": "given \"by hand\"" }))),
     }
 }
 
@@ -194,6 +198,10 @@ async fn starts_and_ends_at_once_are_all_recorded(db: DatabaseConnection) {
         assert_eq!(row.error, end.error);
         assert_eq!(row.started_at, Some(t(61)));
         assert_eq!(row.job_name, Some(format!("job {i}")));
+        let args = row
+            .args
+            .map(|text| serde_json::from_str::<serde_json::Value>(&text).unwrap());
+        assert_eq!(args, start_of(i).args.map(|a| (*a).clone()), "{}", row.id);
     }
     for row in job_info::Entity::find().all(&db).await.unwrap() {
         let i: usize = row.job_id[1..].parse().unwrap();

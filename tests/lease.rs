@@ -467,6 +467,7 @@ async fn history_writes_can_be_made_again(db: DatabaseConnection) {
         attempt: 1,
         trigger_source: ruqi::TriggerSource::Manual,
         node: "test-node".into(),
+        args: None,
     };
     let end = ExecutionEnd {
         id: "run-1".into(),

@@ -211,6 +211,7 @@ fn run(id: &str, job_id: &str, at: chrono::DateTime<chrono::Utc>) -> job_executi
         node: Set(Some("node-1".into())),
         trigger_source: Set("schedule".into()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 17] = [
+const MIGRATIONS: [&str; 18] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -40,6 +40,7 @@ const MIGRATIONS: [&str; 17] = [
     "m20261207_000015_record_replaced_claims",
     "m20261207_000016_lighter_run_indexes",
     "m20261208_000017_record_deleted_claims",
+    "m20261209_000018_run_arguments",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
@@ -76,6 +77,7 @@ fn history(id: &str, job_id: &str) -> job_execution::ActiveModel {
         node: Set(Some("test-node".into())),
         trigger_source: Set("schedule".into()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

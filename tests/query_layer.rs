@@ -126,6 +126,7 @@ fn history(
         node: Set(Some("test-node".into())),
         trigger_source: Set("schedule".into()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

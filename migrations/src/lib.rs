@@ -39,6 +39,7 @@ mod m20261206_000014_claim_columns;
 mod m20261207_000015_record_replaced_claims;
 mod m20261207_000016_lighter_run_indexes;
 mod m20261208_000017_record_deleted_claims;
+mod m20261209_000018_run_arguments;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -98,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_record_replaced_claims::Migration),
             Box::new(m20261207_000016_lighter_run_indexes::Migration),
             Box::new(m20261208_000017_record_deleted_claims::Migration),
+            Box::new(m20261209_000018_run_arguments::Migration),
         ]
     }
 

@@ -294,6 +294,7 @@ pub async fn add_running(db: &DatabaseConnection, id: &str, job_id: &str, node: 
         node: Set(Some(node.into())),
         trigger_source: Set("schedule".into()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
     .insert(db)
     .await

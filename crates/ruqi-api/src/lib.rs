@@ -28,6 +28,7 @@ mod error;
 mod methods;
 mod model;
 mod nul;
+mod optional_body;
 mod paths;
 mod spec;
 mod ui;

@@ -139,6 +139,7 @@ async fn old_row(api: &TestApi, id: &str, job_id: &str, days_ago: i64) {
         node: Set(Some("elsewhere".to_owned())),
         trigger_source: Set("schedule".to_owned()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
     .insert(&api.db)
     .await

@@ -41,6 +41,7 @@ fn run(i: usize, job_id: &str, at: DateTime<Utc>) -> job_execution::ActiveModel 
         node: Set(None),
         trigger_source: Set("schedule".to_owned()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

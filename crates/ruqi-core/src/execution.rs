@@ -1,7 +1,10 @@
 //! The vocabulary of `job_execution`: statuses, trigger sources, outcomes.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::FieldError;
 
@@ -80,6 +83,29 @@ text_enum!(TriggerSource, "trigger_source", {
     Schedule => "schedule", Manual => "manual", Retry => "retry", Child => "child",
 });
 
+/// The longest arguments a run may be given instead of its job's, in bytes
+/// of compact JSON: what every backend's `job_execution.args` column holds
+/// (MySQL's `TEXT` takes 65,535 bytes).
+pub const RUN_ARGS_MAX_BYTES: usize = 65_535;
+
+/// Refuses run arguments longer than [`RUN_ARGS_MAX_BYTES`] as JSON, naming
+/// `args` and quoting only their start.
+pub(crate) fn check_run_args(args: &Value) -> Result<(), FieldError> {
+    let text = args.to_string();
+    if text.len() <= RUN_ARGS_MAX_BYTES {
+        return Ok(());
+    }
+    let start: String = text.chars().take(32).collect();
+    Err(FieldError::new(
+        "args",
+        format!("{start}…"),
+        format!(
+            "is {} bytes long as JSON: a run's arguments take at most {RUN_ARGS_MAX_BYTES}",
+            text.len()
+        ),
+    ))
+}
+
 /// A `job_execution` row as the engine writes it when a run starts
 /// (or, for a missed fire, the whole row at once).
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +126,10 @@ pub struct ExecutionStart {
     pub trigger_source: TriggerSource,
     /// The node (process) running it.
     pub node: String,
+    /// The arguments given to this run instead of its job's `args` (a run
+    /// started by hand with other arguments, and its retries); `None` when
+    /// it runs with its job's.
+    pub args: Option<Arc<Value>>,
 }
 
 /// How a run ended: the fields written to its `job_execution` row and, as

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{ApiTags, Ctx};
 use crate::auth::{AdminAccess, ReadAccess};
 use crate::error::ApiError;
-use crate::model::{Cancelled, Job, NextRunTimes, RunStarted, describe_rule};
+use crate::model::{Cancelled, Job, NextRunTimes, RunStarted, RunWith, describe_rule};
+use crate::optional_body::OptionalJson;
 
 /// The action operations.
 pub(crate) struct ActionsApi(pub(crate) Arc<Ctx>);
@@ -65,15 +67,33 @@ impl ActionsApi {
     ///
     /// Starts one run (trigger source `manual`) whatever the schedule, and
     /// answers at once with its execution id, without waiting for the run to
-    /// end; follow it at `GET /executions/{id}`. The job's overlap policy
-    /// applies: with a run in progress, `skip` records a `missed` row and
-    /// `queue` starts it after the running one, and then no id is given.
+    /// end; follow it at `GET /executions/{id}`. A body with `args` gives
+    /// this run (and its retries) other arguments than the job's, checked
+    /// against the function's schema first (422 naming the field under
+    /// `args`, and nothing runs); the job keeps its own. The job's overlap
+    /// policy applies: with a run in progress, `skip` records a `missed` row
+    /// and `queue` starts it after the running one, and then no id is given.
     #[oai(path = "/jobs/:job_id/run", method = "post", operation_id = "runJob")]
-    async fn run_job(&self, _auth: AdminAccess, job_id: Path<String>) -> Result<RunResponse, ApiError> {
+    async fn run_job(
+        &self,
+        _auth: AdminAccess,
+        job_id: Path<String>,
+        body: OptionalJson<RunWith>,
+    ) -> Result<RunResponse, ApiError> {
         self.0.ensure_scheduled(&job_id).await?;
-        let execution_id = self.0.scheduler.run_now(&job_id).await?;
-        tracing::info!(job_id = %job_id.0, ?execution_id, "run requested through the admin API");
+        let args = body.0.and_then(|with| match with.args {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(serde_json::Value::Null),
+            MaybeUndefined::Value(args) => Some(args),
+        });
+        let given = args.is_some();
+        let execution_id = match args {
+            Some(args) => self.0.scheduler.run_now_with_args(&job_id, args).await?,
+            None => self.0.scheduler.run_now(&job_id).await?,
+        };
+        tracing::info!(job_id = %job_id.0, ?execution_id, other_args = given, "run requested through the admin API");
         let message = match &execution_id {
+            Some(_) if given => "the run started with the arguments given".to_owned(),
             Some(_) => "the run started".to_owned(),
             None => "no run started now: a run is in progress and the overlap policy skipped this one \
                      (a missed execution records it) or queued it behind the running one"

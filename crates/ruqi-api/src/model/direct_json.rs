@@ -156,6 +156,7 @@ mod tests {
             error: filled.then(|| "e".to_owned()),
             node: None,
             trigger_source: "schedule".to_owned(),
+            args: filled.then(|| serde_json::json!({"to": ["a", null], "n": 1.5})),
         }
     }
 
@@ -179,7 +180,14 @@ mod tests {
         assert_eq!(written["items"][1]["start_at"], serde_json::Value::Null);
 
         let runs = ExecutionList {
-            items: vec![execution("a", true), execution("b", false)],
+            items: vec![
+                execution("a", true),
+                execution("b", false),
+                Execution {
+                    args: Some(serde_json::Value::Null),
+                    ..execution("c", false)
+                },
+            ],
             total: 2,
             total_exact: false,
             offset: 0,

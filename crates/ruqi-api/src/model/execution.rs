@@ -5,6 +5,7 @@ use poem_openapi::Object;
 use ruqi::entity::job_execution;
 use ruqi::query::{Paged, Retention};
 use serde::Serialize;
+use serde_json::Value;
 
 /// One run of a job (or one fire that did not run).
 #[derive(Debug, Clone, PartialEq, Object, Serialize)]
@@ -47,6 +48,13 @@ pub(crate) struct Execution {
     pub(crate) node: Option<String>,
     /// `schedule`, `manual`, `retry` or `child`.
     pub(crate) trigger_source: String,
+    /// The arguments this run was given instead of its job's (a run started
+    /// by hand with other arguments, and its retries), with the values its
+    /// function marks secret shown as `***`. Left out when it ran with its
+    /// job's.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) args: Option<Value>,
 }
 
 impl Execution {
@@ -66,6 +74,10 @@ impl Execution {
             error: row.error,
             node: row.node,
             trigger_source: row.trigger_source,
+            // A value typed in by hand that is not JSON is shown as its text.
+            args: row
+                .args
+                .map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text))),
         }
     }
 

@@ -548,21 +548,6 @@ impl JobPatch {
     }
 }
 
-/// What `POST /jobs/{job_id}/run` started.
-#[derive(Debug, Clone, PartialEq, Object)]
-pub(crate) struct RunStarted {
-    /// The job.
-    pub(crate) job_id: String,
-    /// The new execution (read it at `GET /executions/{id}`); `null` when the
-    /// job's overlap policy did not start a run now.
-    #[oai(nullable)]
-    pub(crate) execution_id: Option<String>,
-    /// Whether a run started.
-    pub(crate) started: bool,
-    /// What happened, in words.
-    pub(crate) message: String,
-}
-
 /// Upcoming fire instants.
 #[derive(Debug, Clone, PartialEq, Object)]
 pub(crate) struct NextRunTimes {

@@ -539,6 +539,7 @@ fn seeded_executions(count: usize) -> impl Iterator<Item = job_execution::Active
             node: Set(Some("ruqi-bench".to_owned())),
             trigger_source: Set("schedule".to_owned()),
             cancel_requested_at: Set(None),
+            args: Set(None),
         }
     })
 }

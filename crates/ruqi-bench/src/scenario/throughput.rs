@@ -869,6 +869,7 @@ fn execution_row(i: usize, at: DateTime<Utc>) -> job_execution::ActiveModel {
         node: Set(Some("ruqi-bench".to_owned())),
         trigger_source: Set("schedule".to_owned()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

@@ -154,6 +154,7 @@ impl Inner {
             attempt: 1,
             trigger_source: TriggerSource::Schedule,
             node: self.config.node_name.clone(),
+            args: None,
         });
         let missed: Vec<MissedFire> = plan
             .missed

@@ -48,8 +48,9 @@ use crate::registry::LogSink;
 use crate::registry::Registry;
 use crate::store::{CancelTarget, ChangeFeed, JobStore, LostRun, NodeInfo};
 use crate::{Error, Result};
-use state::RunRequest;
+use serde_json::Value;
 use state::State;
+use state::{GivenArgs, RunRequest};
 
 static GLOBAL: OnceLock<Scheduler> = OnceLock::new();
 static STARTING: Mutex<bool> = Mutex::new(false);
@@ -510,6 +511,36 @@ impl Scheduler {
             .clone()
             .start_run(job, RunRequest::new(at, TriggerSource::Manual))
             .await)
+    }
+
+    /// As [`run_now`](Self::run_now), with `args` given to this one run
+    /// (and its retries) instead of the job's own; the job is not changed,
+    /// and the run's `job_execution` row records them, with the values the
+    /// function marks secret replaced by
+    /// [`REDACTED`](crate::registry::REDACTED). They are checked
+    /// against the function's argument schema first: a misfit fails with
+    /// [`Error::Invalid`](crate::Error::Invalid) naming the argument (under
+    /// `args`) and starts nothing, as do arguments longer than
+    /// [`RUN_ARGS_MAX_BYTES`](crate::execution::RUN_ARGS_MAX_BYTES) as JSON.
+    pub async fn run_now_with_args(&self, job_id: &str, args: Value) -> Result<Option<String>> {
+        let job = self.inner.compiled(job_id)?;
+        crate::execution::check_run_args(&args)?;
+        let function = match &job.function {
+            Ok(function) => function,
+            Err(name) => return Err(self.inner.registry.unknown(name).into()),
+        };
+        function.validate_args(&args)?;
+        let mut recorded = args.clone();
+        function.redact_args(&mut recorded);
+        let at = self.inner.clock.now();
+        let req = RunRequest {
+            args: Some(GivenArgs {
+                value: Arc::new(args),
+                recorded: Arc::new(recorded),
+            }),
+            ..RunRequest::new(at, TriggerSource::Manual)
+        };
+        Ok(self.inner.clone().start_run(job, req).await)
     }
 
     /// The job's next `n` fire instants: its pending `next_run_time` first,

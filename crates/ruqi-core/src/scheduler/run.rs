@@ -149,6 +149,7 @@ impl Inner {
                 attempt: req.attempt,
                 trigger_source: req.source,
                 node: row.node.clone(),
+                args: req.args.as_ref().map(|given| given.recorded.clone()),
             };
             if let Err(error) = self.store.record_start(&start).await {
                 tracing::warn!(job_id = %row.job_id, execution_id = %row.id, %error, "recording a claimed fire failed");
@@ -314,6 +315,7 @@ impl Inner {
             attempt: req.attempt,
             trigger_source: req.source,
             node: self.config.node_name.clone(),
+            args: req.args.as_ref().map(|given| given.recorded.clone()),
         };
         self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
         // The function need not wait for the `running` row: the store answers
@@ -330,7 +332,10 @@ impl Inner {
                 scheduled_for: req.scheduled_for,
                 attempt: req.attempt,
                 trigger_source: req.source,
-                args: job.args.clone(),
+                args: req
+                    .args
+                    .as_ref()
+                    .map_or_else(|| job.args.clone(), |given| given.value.clone()),
             },
             handle.cancel.clone(),
             handle.log.clone(),
@@ -549,6 +554,7 @@ impl Inner {
                 lineage: lineage.clone(),
                 claimed_row: None,
                 start_by: None,
+                args: None,
             };
             self.clone().start_run(child_job, req).await;
         }

@@ -73,6 +73,18 @@ pub(super) struct RunRequest {
     /// skip`: its instant plus its grace). A run queued behind another
     /// (`overlap = queue`) has none: it waits for its turn.
     pub(super) start_by: Option<DateTime<Utc>>,
+    /// Arguments given to this run instead of its job's (a run started by
+    /// hand with other arguments); its retries keep them.
+    pub(super) args: Option<GivenArgs>,
+}
+
+/// Arguments a run was given instead of its job's.
+#[derive(Debug, Clone)]
+pub(super) struct GivenArgs {
+    /// What the function receives.
+    pub(super) value: Arc<Value>,
+    /// What the run's row records: `value` with its secrets redacted.
+    pub(super) recorded: Arc<Value>,
 }
 
 impl RunRequest {
@@ -85,6 +97,7 @@ impl RunRequest {
             lineage: Arc::from(Vec::new()),
             claimed_row: None,
             start_by: None,
+            args: None,
         }
     }
 }

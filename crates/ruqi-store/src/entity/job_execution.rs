@@ -39,6 +39,11 @@ pub struct Model {
     /// When somebody asked for this run to be cancelled; the node running it
     /// picks the request up at its next heartbeat.
     pub cancel_requested_at: Option<DateTimeUtc>,
+    /// The arguments the run was given instead of its job's `args`, as JSON
+    /// text (a run started by hand with other arguments, and its retries);
+    /// NULL when it ran with its job's.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub args: Option<String>,
 }
 
 /// `job_execution` has no relations.

@@ -44,6 +44,7 @@ pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[Miss
             node: Set(Some(f.node.clone())),
             trigger_source: Set(f.trigger_source.as_str().to_owned()),
             cancel_requested_at: Set(None),
+            args: Set(None),
         });
         job_execution::Entity::insert_many(rows)
             .on_conflict(keep_existing())
@@ -92,11 +93,17 @@ fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
         node: Set(Some(start.node.clone())),
         trigger_source: Set(start.trigger_source.as_str().to_owned()),
         cancel_requested_at: Set(None),
+        args: Set(args_text(start)),
     }
 }
 
+/// The arguments `start` was given instead of its job's, as JSON text.
+fn args_text(start: &ExecutionStart) -> Option<String> {
+    start.args.as_ref().map(|args| args.to_string())
+}
+
 /// The columns of a run's `running` row, with their PostgreSQL types.
-const START_COLUMNS: [(&str, &str); 9] = [
+const START_COLUMNS: [(&str, &str); 10] = [
     ("id", "text"),
     ("job_id", "text"),
     ("job_name", "text"),
@@ -106,6 +113,7 @@ const START_COLUMNS: [(&str, &str); 9] = [
     ("attempt", "integer"),
     ("node", "text"),
     ("trigger_source", "text"),
+    ("args", "text"),
 ];
 
 /// The columns a finished run adds to its start's, with their PostgreSQL types.
@@ -128,6 +136,7 @@ fn start_values(start: &ExecutionStart, status: ExecutionStatus) -> Vec<Value> {
         i32::try_from(start.attempt).unwrap_or(i32::MAX).into(),
         start.node.as_str().into(),
         start.trigger_source.as_str().into(),
+        args_text(start).into(),
     ]
 }
 
@@ -557,6 +566,7 @@ mod tests {
             attempt: 2,
             trigger_source: TriggerSource::Schedule,
             node: "web-1".into(),
+            args: None,
         };
         let end = ExecutionEnd {
             id: "run-1".into(),
@@ -572,11 +582,11 @@ mod tests {
         assert_eq!(
             statement.sql,
             "INSERT INTO job_execution (id, job_id, job_name, scheduled_for, started_at, status, attempt, node, \
-             trigger_source, finished_at, duration_ms, output, error) SELECT id, job_id, job_name, scheduled_for, \
-             started_at, status, attempt, node, trigger_source, finished_at, duration_ms, output, error \
-             FROM json_to_recordset($1::json) AS v(id text, job_id text, job_name text, scheduled_for timestamptz, \
-             started_at timestamptz, status text, attempt integer, node text, trigger_source text, \
-             finished_at timestamptz, duration_ms bigint, output text, error text) \
+             trigger_source, args, finished_at, duration_ms, output, error) SELECT id, job_id, job_name, \
+             scheduled_for, started_at, status, attempt, node, trigger_source, args, finished_at, duration_ms, \
+             output, error FROM json_to_recordset($1::json) AS v(id text, job_id text, job_name text, \
+             scheduled_for timestamptz, started_at timestamptz, status text, attempt integer, node text, \
+             trigger_source text, args text, finished_at timestamptz, duration_ms bigint, output text, error text) \
              ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, \
              duration_ms = EXCLUDED.duration_ms, output = EXCLUDED.output, error = EXCLUDED.error, \
              status = EXCLUDED.status WHERE job_execution.status = 'running'"

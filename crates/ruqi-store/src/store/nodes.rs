@@ -350,6 +350,7 @@ fn lost_row(run: &UnrecordedClaim, node: &str, reason: &str, now: DateTime<Utc>)
         node: Set(Some(node.to_owned())),
         trigger_source: Set(TriggerSource::Schedule.as_str().to_owned()),
         cancel_requested_at: Set(None),
+        args: Set(None),
     }
 }
 

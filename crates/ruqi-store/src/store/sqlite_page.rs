@@ -57,7 +57,7 @@ pub(crate) const JOB_INFO_COLUMNS: [&str; 30] = [
 /// The columns of `job_execution` as a list shows them, in the order of
 /// `job_execution::Model`'s fields: `output` is left out (read as `NULL`),
 /// since a list does not show it and it may hold 64 KiB a row.
-pub(crate) const EXECUTION_LIST_COLUMNS: [&str; 14] = [
+pub(crate) const EXECUTION_LIST_COLUMNS: [&str; 15] = [
     "id",
     "job_id",
     "job_name",
@@ -72,6 +72,7 @@ pub(crate) const EXECUTION_LIST_COLUMNS: [&str; 14] = [
     "node",
     "trigger_source",
     "cancel_requested_at",
+    "args",
 ];
 
 /// The rows `page` selects (whole rows of one table, at most a page of

@@ -114,6 +114,7 @@ async fn run(store: &dyn JobStore, permits: &Semaphore, job_id: String, due_at: 
         attempt: 1,
         trigger_source: TriggerSource::Schedule,
         node: NODE.to_owned(),
+        args: None,
     };
     // A one-shot job has no fire after this one; its run is marked running.
     let change = JobStateChange {
