@@ -59,6 +59,7 @@ const ASSETS: &[Asset] = &[
     asset!("chart.js", JS),
     asset!("jobs.js", JS),
     asset!("job.js", JS),
+    asset!("run_with.js", JS),
     asset!("form.js", JS),
     asset!("executions.js", JS),
     asset!("scheduler.js", JS),

@@ -66,6 +66,7 @@ async fn the_page_and_every_file_it_loads_are_served_without_a_token() {
         "api.js",
         "jobs.js",
         "job.js",
+        "run_with.js",
         "form.js",
         "executions.js",
         "scheduler.js",

@@ -6,6 +6,7 @@ import { ApiError, canWrite, get, post, request, seg } from './api.js';
 import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
 import { browserZone, dateTime, duration, morePages, pageRuns, pageTotal, plural, sameWallClock, shortId } from './format.js';
 import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
+import { runWithArgs } from './run_with.js';
 
 const RUNS_PER_PAGE = 15;
 /** The events that end a run. */
@@ -142,6 +143,11 @@ export async function render(main, view, jobId) {
       actions,
       write && [
         h('button', { type: 'button', class: 'button primary', onclick: () => runNow(job.job_id, { then: ranNow }) }, 'Run now'),
+        h(
+          'button',
+          { type: 'button', class: 'button', onclick: () => runWithArgs(job, { then: ranNow }) },
+          'Run with arguments…',
+        ),
         h(
           'button',
           { type: 'button', class: 'button', onclick: () => pauseOrResume(job, { then: refreshAll }) },

@@ -286,6 +286,33 @@ await step('run it now: the run succeeds and its log shows', async () => {
   await screenshot(page, 'job-detail');
 });
 
+await step('run it once with other arguments: the run gets them, the job keeps its own', async () => {
+  await page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Run with arguments…' }).click();
+  const dialog = page.getByRole('dialog', { name: `Run ${JOB} with arguments` });
+  await dialog.waitFor();
+  const input = dialog.getByLabel('Arguments (JSON)', { exact: true });
+  assert.equal(JSON.parse(await input.inputValue()), 'hello from the browser', "the job's arguments to start from");
+  await input.fill('"hello once');
+  await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+  await dialog.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor();
+  assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  await input.fill('"hello once, with other arguments"');
+  await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByText(`Run of ${JOB} started with the arguments given`).waitFor();
+  await page.locator('#run-log pre.log').filter({ hasText: 'hello once, with other arguments' }).waitFor();
+  const runs = await eventually('the run with other arguments ended', async () => {
+    const list = await api('GET', `jobs/${JOB}/executions`);
+    const given = list.body.items.find((run) => run.args !== undefined);
+    return given && given.status !== 'running' && list.body;
+  });
+  const given = runs.items.find((run) => run.args !== undefined);
+  assert.equal(given.args, 'hello once, with other arguments');
+  assert.equal(given.status, 'success');
+  assert.equal(given.trigger_source, 'manual');
+  assert.equal((await api('GET', `jobs/${JOB}`)).body.args, 'hello from the browser', 'the job keeps its arguments');
+});
+
 await step('pause it from the keyboard', async () => {
   const pause = page.getByRole('toolbar', { name: 'Job actions' }).getByRole('button', { name: 'Pause', exact: true });
   await pause.focus();
@@ -336,7 +363,7 @@ await step('executions: filters and the charts of runs per hour and durations', 
   });
   assert.match(page.url(), /job_id=PING/);
   await page.getByRole('button', { name: 'Clear' }).click();
-  await page.locator('table.executions tbody tr', { hasText: JOB }).locator('.badge.success').waitFor();
+  await page.locator('table.executions tbody tr', { hasText: JOB }).locator('.badge.success').first().waitFor();
   await page.getByLabel('Status', { exact: true }).selectOption('failed');
   await page.waitForFunction(() => {
     const rows = [...document.querySelectorAll('table.executions tbody tr')];
@@ -344,7 +371,7 @@ await step('executions: filters and the charts of runs per hour and durations', 
   });
   assert.match(page.url(), /status=failed/);
   await page.getByRole('button', { name: 'Clear' }).click();
-  await page.locator('table.executions tbody tr', { hasText: JOB }).waitFor();
+  await page.locator('table.executions tbody tr', { hasText: JOB }).first().waitFor();
   await assertNoHorizontalScroll(page, 'the executions');
   await screenshot(page, 'executions');
 });
