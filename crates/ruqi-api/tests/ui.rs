@@ -71,6 +71,9 @@ async fn the_page_and_every_file_it_loads_are_served_without_a_token() {
         "executions.js",
         "scheduler.js",
         "chart.js",
+        "actions.js",
+        "bulk.js",
+        "pager.js",
     ] {
         assert!(seen.contains(module), "{module} is not loaded: {seen:?}");
     }

@@ -46,6 +46,24 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * `replace` that leaves the keyboard where it was: when the focus was on an
+ * element with a `data-focus-key` inside `el`, its namesake among the new
+ * children takes the focus, and what was typed into it.
+ */
+export function replaceKeepingFocus(el, ...children) {
+  const active = document.activeElement;
+  const key = active && el.contains(active) ? active.closest('[data-focus-key]')?.dataset.focusKey : null;
+  const typed = key && active.tagName === 'INPUT' && active.type !== 'checkbox' ? active.value : null;
+  replace(el, ...children);
+  const again = key && el.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+  if (again) {
+    if (typed !== null) again.value = typed;
+    again.focus({ preventScroll: true });
+  }
+  return el;
+}
+
 const STATUS_LABELS = {
   success: 'success',
   failed: 'failed',

@@ -5,8 +5,9 @@
 
 import { get } from './api.js';
 import { BUCKET, durationChart, runsChart } from './chart.js';
-import { emptyState, errorState, h, instant, replace, statusBadge } from './dom.js';
-import { duration, fromLocalInput, morePages, pageRuns, pageTotal, plural, shortId, toLocalInput } from './format.js';
+import { emptyState, errorState, h, instant, replace, replaceKeepingFocus, statusBadge } from './dom.js';
+import { duration, fromLocalInput, pageRuns, plural, shortId, toLocalInput } from './format.js';
+import { pager } from './pager.js';
 
 const STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost', 'running'];
 const RANGES = [
@@ -17,6 +18,9 @@ const RANGES = [
   ['custom', 'From – to', null],
 ];
 const PAGE = 50;
+const PAGE_SIZES = [25, 50, 100];
+/** The largest page the API serves; the address may ask for any size up to it. */
+const MAX_PAGE_SIZE = 1000;
 
 /** The width inside `el`'s padding, in CSS pixels. */
 function contentWidth(el) {
@@ -38,6 +42,8 @@ export async function render(main, view) {
     to: params.get('to') || '',
   };
   let offset = Number(params.get('offset')) || 0;
+  const asked = Math.trunc(Number(params.get('limit')));
+  let limit = asked >= 1 && asked <= MAX_PAGE_SIZE ? asked : PAGE;
 
   const jobIdList = h('datalist', { id: 'job-ids' });
   const groupList = h('datalist', { id: 'job-groups' });
@@ -161,6 +167,7 @@ export async function render(main, view) {
       next.set(key, value);
     }
     if (offset) next.set('offset', offset);
+    if (limit !== PAGE) next.set('limit', limit);
     view.replaceParams(next);
   };
 
@@ -191,7 +198,7 @@ export async function render(main, view) {
   async function loadTable() {
     let page;
     try {
-      page = await get('executions', { ...query(), offset, limit: PAGE }, view.signal);
+      page = await get('executions', { ...query(), offset, limit }, view.signal);
     } catch (error) {
       if (error.name === 'AbortError') return;
       replace(results, errorState(error, loadTable));
@@ -199,6 +206,18 @@ export async function render(main, view) {
     }
     if (!view.alive) return;
     summary.textContent = `${pageRuns(page)} in this range`;
+    if (page.items.length === 0 && offset > 0) {
+      // Past the last page (a page number typed, or runs deleted meanwhile).
+      replace(
+        results,
+        emptyState(
+          'No runs on this page',
+          'The runs that match end on an earlier page.',
+          h('button', { type: 'button', class: 'button', onclick: () => turnTo(0) }, 'First page'),
+        ),
+      );
+      return;
+    }
     if (page.items.length === 0) {
       replace(
         results,
@@ -237,13 +256,7 @@ export async function render(main, view) {
         ),
       ),
     );
-    const last = offset + page.items.length;
-    const turn = (by) => () => {
-      offset = Math.max(0, offset + by);
-      syncParams();
-      loadTable();
-    };
-    replace(
+    replaceKeepingFocus(
       results,
       h(
         'div',
@@ -264,14 +277,31 @@ export async function render(main, view) {
           h('tbody', {}, rows),
         ),
       ),
-      h(
-        'nav',
-        { class: 'pager', 'aria-label': 'Pages of runs' },
-        h('span', { class: 'num' }, `${offset + 1}–${last} of ${pageTotal(page)}`),
-        h('button', { type: 'button', class: 'button small', disabled: offset === 0, onclick: turn(-PAGE) }, '← Newer'),
-        h('button', { type: 'button', class: 'button small', disabled: !morePages(page, last), onclick: turn(PAGE) }, 'Older →'),
-      ),
+      pager({
+        id: 'runs',
+        label: 'Pages of runs',
+        offset,
+        limit,
+        shown: page.items.length,
+        total: page.total,
+        // A lower bound past 10,000 runs: no last page is offered then.
+        exact: page.total_exact !== false,
+        sizes: PAGE_SIZES,
+        go: turnTo,
+        resize: (size) => {
+          limit = size;
+          turnTo(0);
+        },
+        labels: ['← Newer', 'Older →'],
+      }),
     );
+  }
+
+  /** Turns to the page of runs starting at `to`. */
+  function turnTo(to) {
+    offset = to;
+    syncParams();
+    loadTable();
   }
 
   let chartData = null;

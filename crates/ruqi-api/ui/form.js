@@ -40,8 +40,28 @@ const DEFAULTS = {
   retry_delay: '10s',
 };
 
-export function renderNew(main, view) {
-  return renderForm(main, view, null);
+/** The create form; `#/new?copy=<id>` fills it with that job's values. */
+export async function renderNew(main, view) {
+  const copyOf = view.params.get('copy');
+  if (!copyOf) return renderForm(main, view, null);
+  let source;
+  try {
+    source = await get(`jobs/${seg(copyOf)}`, {}, view.signal);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    replace(
+      main,
+      h(
+        'div',
+        { class: 'notice warn', role: 'status' },
+        h('h1', {}, 'Nothing to copy'),
+        h('p', {}, 'There is no job ', h('code', {}, copyOf), ' (any more).'),
+        h('p', {}, h('a', { href: '#/new' }, 'Start from an empty form')),
+      ),
+    );
+    return undefined;
+  }
+  return renderForm(main, view, null, source);
 }
 
 export async function renderEdit(main, view, jobId) {
@@ -140,10 +160,18 @@ function exampleArgs(schema) {
   );
 }
 
-async function renderForm(main, view, job) {
+/** The id a copy of `jobId` is offered: `<id>-copy`, within the 191 characters a job id may have. */
+function copyId(jobId) {
+  return `${jobId.slice(0, 191 - '-copy'.length)}-copy`;
+}
+
+/** The form editing `job`, or creating a job (filled with `copy`'s values when given). */
+async function renderForm(main, view, job, copy = null) {
   const editing = Boolean(job);
-  document.title = `${editing ? `Edit ${job.job_id}` : 'New job'} · ruqi`;
-  const heading = editing ? `Edit ${job.job_id}` : 'New job';
+  // Where the fields' values come from: the job edited, the job copied, or nothing.
+  const source = job || copy;
+  const heading = editing ? `Edit ${job.job_id}` : copy ? `Copy of ${copy.job_id}` : 'New job';
+  document.title = `${heading} · ruqi`;
   if (!canWrite()) {
     replace(
       main,
@@ -157,7 +185,7 @@ async function renderForm(main, view, job) {
     return;
   }
   const functions = await get('functions', {}, view.signal);
-  const value = (name) => (job ? job[name] : DEFAULTS[name]);
+  const value = (name) => (source ? source[name] : DEFAULTS[name]);
 
   const errors = new Map();
   const controls = new Map();
@@ -190,23 +218,23 @@ async function renderForm(main, view, job) {
 
   const funcSelect = h(
     'select',
-    { required: true, value: job?.func || '' },
+    { required: true, value: source?.func || '' },
     !editing && h('option', { value: '' }, 'Choose a function…'),
     functions.map((f) => h('option', { value: f.name }, f.name)),
-    job && !functions.some((f) => f.name === job.func) && h('option', { value: job.func }, `${job.func} (not registered)`),
+    source && !functions.some((f) => f.name === source.func) && h('option', { value: source.func }, `${source.func} (not registered)`),
   );
   const argsInput = h('textarea', {
     rows: 6,
     spellcheck: 'false',
     placeholder: 'JSON, e.g. {"url": "https://example.com/hook"} or "a string"',
-    value: job && job.args !== null ? JSON.stringify(job.args, null, 2) : '',
+    value: source && source.args !== null ? JSON.stringify(source.args, null, 2) : '',
   });
   const triggerSelect = h(
     'select',
-    { value: job?.trigger || 'cron' },
+    { value: source?.trigger || 'cron' },
     ['cron', 'interval', 'date'].map((t) => h('option', { value: t }, t)),
   );
-  const ruleInput = text('rule', { value: job?.rule || '', required: true, class: 'mono', placeholder: '20 2 * * *' });
+  const ruleInput = text('rule', { value: source?.rule || '', required: true, class: 'mono', placeholder: '20 2 * * *' });
   const zoneInput = text('timezone', { list: 'zones', placeholder: `${session.defaultZone} (scheduler default)` });
   const zoneList = h(
     'datalist',
@@ -230,8 +258,19 @@ async function renderForm(main, view, job) {
       formField(
         'job_id',
         'Job id',
-        text('job_id', { readonly: editing, placeholder: editing ? '' : 'left empty: a generated UUID', maxlength: 191 }),
-        { hint: editing ? 'A job id cannot change.' : 'Letters, digits, dashes; at most 191 characters.' },
+        text('job_id', {
+          readonly: editing,
+          value: copy ? copyId(copy.job_id) : value('job_id') ?? '',
+          placeholder: editing ? '' : 'left empty: a generated UUID',
+          maxlength: 191,
+        }),
+        {
+          hint: editing
+            ? 'A job id cannot change.'
+            : copy
+              ? 'Offered as the copied id with -copy; change it as you like. Letters, digits, dashes; at most 191 characters.'
+              : 'Letters, digits, dashes; at most 191 characters.',
+        },
       ),
       formField('job_name', 'Group (job_name)', text('job_name', { placeholder: 'e.g. reports' })),
       formField('description', 'Description', h('textarea', { rows: 2, value: value('description') ?? '' }), { wide: true }),
@@ -242,19 +281,19 @@ async function renderForm(main, view, job) {
       h('div', { class: 'wide' }, presets),
       formField('timezone', 'Time zone', zoneInput, { hint: 'IANA name such as Europe/Berlin; the rule is read in it.' }),
       zoneList,
-      formField('is_paused', 'Paused (no fires until resumed)', h('input', { type: 'checkbox', checked: Boolean(job?.is_paused) }), {
+      formField('is_paused', 'Paused (no fires until resumed)', h('input', { type: 'checkbox', checked: Boolean(source?.is_paused) }), {
         inline: true,
       }),
-      formField('start_at', 'Not before', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(job?.start_at) }), {
+      formField('start_at', 'Not before', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.start_at) }), {
         hint: `In your time zone (${browserZone}).`,
       }),
-      formField('end_at', 'Not after', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(job?.end_at) }), {
+      formField('end_at', 'Not after', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.end_at) }), {
         hint: `In your time zone (${browserZone}).`,
       }),
     ),
     h(
       'details',
-      { class: 'advanced', open: editing && hasPolicy(job) },
+      { class: 'advanced', open: Boolean(source) && hasPolicy(source) },
       h('summary', {}, 'Runs, retries and alerts'),
       h(
         'div',
@@ -283,7 +322,7 @@ async function renderForm(main, view, job) {
       'div',
       { class: 'form-actions' },
       h('button', { type: 'submit', class: 'button primary' }, editing ? 'Save changes' : 'Create job'),
-      h('a', { class: 'button ghost', href: editing ? `#/jobs/${encodeURIComponent(job.job_id)}` : '#/jobs' }, 'Cancel'),
+      h('a', { class: 'button ghost', href: source ? `#/jobs/${encodeURIComponent(source.job_id)}` : '#/jobs' }, 'Cancel'),
     ),
   );
 
@@ -293,9 +332,19 @@ async function renderForm(main, view, job) {
       'div',
       { class: 'breadcrumbs' },
       h('a', { href: '#/jobs' }, 'Jobs'),
-      editing && [' / ', h('a', { href: `#/jobs/${encodeURIComponent(job.job_id)}` }, job.job_id)],
+      source && [' / ', h('a', { href: `#/jobs/${encodeURIComponent(source.job_id)}` }, source.job_id)],
+      copy && ' / copy',
     ),
-    h('div', { class: 'view-head' }, h('h1', { id: 'form-title' }, heading)),
+    h(
+      'div',
+      { class: 'view-head' },
+      h(
+        'div',
+        {},
+        h('h1', { id: 'form-title' }, heading),
+        copy && h('p', { class: 'sub' }, `Every value is ${copy.job_id}'s; nothing is saved until you create the job.`),
+      ),
+    ),
     h(
       'div',
       { class: 'form-layout' },

@@ -2,6 +2,7 @@
 // the selected run, followed live while it runs. Also the actions on a job,
 // which the list offers too.
 
+import { cannotBeScheduled, offeredActions, whyNoActions } from './actions.js';
 import { ApiError, canWrite, get, post, request, seg } from './api.js';
 import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
 import { browserZone, dateTime, duration, morePages, pageRuns, pageTotal, plural, sameWallClock, shortId } from './format.js';
@@ -89,7 +90,7 @@ function plainInstant(iso, zone) {
 
 function headChips(job) {
   const chips = [];
-  if (job.last_error?.startsWith('cannot be scheduled')) chips.push(h('span', { class: 'badge invalid' }, 'cannot be scheduled'));
+  if (cannotBeScheduled(job)) chips.push(h('span', { class: 'badge invalid' }, 'cannot be scheduled'));
   else if (job.is_paused) chips.push(h('span', { class: 'badge paused' }, 'paused'));
   else if (job.next_run_time) chips.push(h('span', { class: 'badge active' }, 'active'));
   else chips.push(h('span', { class: 'badge' }, 'no more fires'));
@@ -138,21 +139,26 @@ export async function render(main, view, jobId) {
   );
 
   function showJob() {
-    replace(chips, headChips(job));
+    const offered = offeredActions(job);
+    const why = whyNoActions(job);
+    replace(chips, headChips(job), write && why && h('span', { class: 'muted small why-not' }, why));
     replace(
       actions,
       write && [
-        h('button', { type: 'button', class: 'button primary', onclick: () => runNow(job.job_id, { then: ranNow }) }, 'Run now'),
-        h(
-          'button',
-          { type: 'button', class: 'button', onclick: () => runWithArgs(job, { then: ranNow }) },
-          'Run with arguments…',
-        ),
-        h(
-          'button',
-          { type: 'button', class: 'button', onclick: () => pauseOrResume(job, { then: refreshAll }) },
-          job.is_paused ? 'Resume' : 'Pause',
-        ),
+        offered.run &&
+          h('button', { type: 'button', class: 'button primary', onclick: () => runNow(job.job_id, { then: ranNow }) }, 'Run now'),
+        offered.run &&
+          h(
+            'button',
+            { type: 'button', class: 'button', onclick: () => runWithArgs(job, { then: ranNow }) },
+            'Run with arguments…',
+          ),
+        (offered.pause || offered.resume) &&
+          h(
+            'button',
+            { type: 'button', class: 'button', onclick: () => pauseOrResume(job, { then: refreshAll }) },
+            job.is_paused ? 'Resume' : 'Pause',
+          ),
         h(
           'button',
           {
@@ -165,6 +171,11 @@ export async function render(main, view, jobId) {
           'Cancel runs',
         ),
         h('a', { class: 'button', href: `${jobHref(job.job_id)}/edit` }, 'Edit'),
+        h(
+          'a',
+          { class: 'button', href: `#/new?copy=${encodeURIComponent(job.job_id)}`, title: 'A new job with these values, saved only when you create it' },
+          'Copy',
+        ),
         h('button', { type: 'button', class: 'button danger', onclick: () => deleteJob(job) }, 'Delete'),
       ],
     );
@@ -246,6 +257,11 @@ export async function render(main, view, jobId) {
     if (!job) return;
     const zone = jobZone(job);
     const heading = h('h2', { id: 'fires-title' }, 'Next 10 fire times');
+    if (cannotBeScheduled(job)) {
+      // The API refuses the preview (409) as it refuses every schedule action.
+      replace(firesCard, heading, emptyState('Cannot be scheduled', 'Edit the job to fix it; until then it never fires.'));
+      return;
+    }
     let fires;
     try {
       fires = await get(`${jobPath(jobId)}/next-run-times`, { n: 10 }, view.signal);

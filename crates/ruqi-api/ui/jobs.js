@@ -1,12 +1,18 @@
-// The jobs list: search and filters kept in the address, paging, and rows
-// that follow the scheduler's events (running, last status, next run).
+// The jobs list: search and filters kept in the address, pages, rows that
+// follow the scheduler's events (running, last status, next run), and a
+// selection of rows to act on at once.
 
+import { cannotBeScheduled, offeredActions, whyNoActions } from './actions.js';
 import { canWrite, get, session } from './api.js';
-import { emptyState, errorState, h, instant, replace, statusBadge } from './dom.js';
+import { JobSelection } from './bulk.js';
+import { emptyState, errorState, h, instant, replace, replaceKeepingFocus, statusBadge } from './dom.js';
 import { duration, plural } from './format.js';
 import { pauseOrResume, runNow } from './job.js';
+import { pager } from './pager.js';
 
 const PAGE_SIZES = [25, 50, 100];
+/** The largest page the API serves; the address may ask for any size up to it. */
+const MAX_PAGE_SIZE = 1000;
 const LAST_STATUSES = [
   ['success', 'success'],
   ['failed', 'failed'],
@@ -44,7 +50,7 @@ export function ruleCell(job) {
 
 /** Why a job has no next run, or when it has one. */
 export function nextRunCell(job) {
-  if (job.last_error?.startsWith('cannot be scheduled')) {
+  if (cannotBeScheduled(job)) {
     return h('span', { class: 'badge invalid', title: job.last_error }, 'cannot be scheduled');
   }
   if (job.is_paused) return h('span', { class: 'badge paused' }, 'paused');
@@ -81,10 +87,12 @@ export async function render(main, view) {
     order: params.get('order') || 'job_id',
   };
   let offset = Number(params.get('offset')) || 0;
-  let limit = PAGE_SIZES.includes(Number(params.get('limit'))) ? Number(params.get('limit')) : 25;
+  const asked = Math.trunc(Number(params.get('limit')));
+  let limit = asked >= 1 && asked <= MAX_PAGE_SIZE ? asked : 25;
   document.title = 'Jobs · ruqi';
 
   const functions = await get('functions', {}, view.signal).catch(() => []);
+  const selection = canWrite() ? new JobSelection({ onDone: () => load() }) : null;
 
   const summary = h('p', { class: 'sub', 'aria-live': 'polite' }, '');
   const results = h('div', {}, h('p', { class: 'loading' }, 'Loading jobs…'));
@@ -133,7 +141,7 @@ export async function render(main, view) {
       { 'aria-labelledby': 'jobs-title' },
       h('div', { class: 'view-head' }, h('div', {}, h('h1', { id: 'jobs-title' }, 'Jobs'), summary)),
       filterForm,
-      h('div', { class: 'card' }, results),
+      h('div', { class: 'card' }, selection?.element, results),
     ),
   );
 
@@ -235,8 +243,17 @@ export async function render(main, view) {
     fillJobStats(page.items);
   }
 
+  /** Turns to the page starting at `to`. */
+  function turn(to) {
+    offset = to;
+    syncParams();
+    load();
+  }
+
   function showPage(page) {
     const filtered = Object.entries(filters).some(([key, value]) => value && key !== 'order');
+    // The selection belongs to this page of these filters: another page starts it afresh.
+    selection?.sync(page.items, JSON.stringify({ filters, offset, limit }));
     if (page.items.length === 0) {
       replace(
         results,
@@ -259,96 +276,38 @@ export async function render(main, view) {
       h(
         'tr',
         { 'data-job-id': job.job_id },
+        selection && h('td', { class: 'pick' }, selection.rowBox(job)),
         h(
           'td',
           { class: 'id' },
-          h('a', { href: `#/jobs/${encodeURIComponent(job.job_id)}` }, job.job_id),
+          h('a', { href: `#/jobs/${encodeURIComponent(job.job_id)}`, 'data-focus-key': `link:${job.job_id}` }, job.job_id),
           job.description && h('span', { class: 'sub' }, job.description),
         ),
         h('td', {}, job.job_name || h('span', { class: 'muted' }, '—')),
-        h('td', {}, h('code', {}, job.func)),
+        h('td', { class: 'func' }, h('code', {}, job.func)),
         h('td', {}, ruleCell(job)),
         h('td', { class: 'next' }, nextRunCell(job)),
         h('td', { class: 'last-status' }, statusBadge(job.last_status)),
         h('td', { class: 'job-stats num' }, h('span', { class: 'muted small' }, '…')),
         h('td', { class: 'running-cell' }, runningIndicator(job.running || (job.is_running ? 1 : 0))),
-        write &&
-          h(
-            'td',
-            { class: 'actions' },
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'button small',
-                'aria-label': `Run ${job.job_id} now`,
-                onclick: () => runNow(job.job_id, { then: load }),
-              },
-              'Run now',
-            ),
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'button small',
-                'aria-label': `${job.is_paused ? 'Resume' : 'Pause'} ${job.job_id}`,
-                onclick: () => pauseOrResume(job, { then: load }),
-              },
-              job.is_paused ? 'Resume' : 'Pause',
-            ),
-          ),
+        write && h('td', { class: 'actions' }, rowActions(job)),
       ),
     );
-    const lastShown = offset + page.items.length;
-    const pager = h(
-      'nav',
-      { class: 'pager', 'aria-label': 'Pages of jobs' },
-      h('span', { class: 'num' }, `${offset + 1}–${lastShown} of ${page.total}`),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'button small',
-          disabled: offset === 0,
-          onclick: () => {
-            offset = Math.max(0, offset - limit);
-            syncParams();
-            load();
-          },
-        },
-        '← Previous',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'button small',
-          disabled: lastShown >= page.total,
-          onclick: () => {
-            offset += limit;
-            syncParams();
-            load();
-          },
-        },
-        'Next →',
-      ),
-      h('label', { for: 'page-size', class: 'small' }, 'Per page'),
-      h(
-        'select',
-        {
-          id: 'page-size',
-          value: String(limit),
-          onchange: (event) => {
-            limit = Number(event.target.value);
-            offset = 0;
-            syncParams();
-            load();
-          },
-        },
-        PAGE_SIZES.map((n) => h('option', { value: String(n) }, String(n))),
-      ),
-    );
-    replace(
+    const pages = pager({
+      id: 'jobs',
+      label: 'Pages of jobs',
+      offset,
+      limit,
+      shown: page.items.length,
+      total: page.total,
+      sizes: PAGE_SIZES,
+      go: turn,
+      resize: (size) => {
+        limit = size;
+        turn(0);
+      },
+    });
+    replaceKeepingFocus(
       results,
       h(
         'div',
@@ -362,6 +321,7 @@ export async function render(main, view) {
             h(
               'tr',
               {},
+              selection && h('th', { scope: 'col', class: 'pick' }, selection.headerBox()),
               h('th', { scope: 'col' }, 'Job'),
               h('th', { scope: 'col' }, 'Group'),
               h('th', { scope: 'col' }, 'Function'),
@@ -376,8 +336,47 @@ export async function render(main, view) {
           h('tbody', {}, rows),
         ),
       ),
-      pager,
+      pages,
     );
+  }
+
+  /** The row's Run now and Pause or Resume, where they can succeed; otherwise what to do instead. */
+  function rowActions(job) {
+    const offered = offeredActions(job);
+    const why = whyNoActions(job);
+    const broken = cannotBeScheduled(job);
+    const jobHref = `#/jobs/${encodeURIComponent(job.job_id)}`;
+    return [
+      offered.run &&
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button small',
+            'aria-label': `Run ${job.job_id} now`,
+            'data-focus-key': `run:${job.job_id}`,
+            onclick: () => runNow(job.job_id, { then: load }),
+          },
+          'Run now',
+        ),
+      (offered.pause || offered.resume) &&
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button small',
+            'aria-label': `${job.is_paused ? 'Resume' : 'Pause'} ${job.job_id}`,
+            'data-focus-key': `pause:${job.job_id}`,
+            onclick: () => pauseOrResume(job, { then: load }),
+          },
+          job.is_paused ? 'Resume' : 'Pause',
+        ),
+      // Instead: the way on, named by why nothing else is offered.
+      broken && h('a', { class: 'button small', href: `${jobHref}/edit`, title: why, 'aria-label': `Edit ${job.job_id}: ${why}` }, 'Edit'),
+      !broken &&
+        why &&
+        h('a', { class: 'button small', href: `#/new?copy=${encodeURIComponent(job.job_id)}`, title: why, 'aria-label': `Copy ${job.job_id}: ${why}` }, 'Copy'),
+    ];
   }
 
   // A run starting shows at once; everything else is read again, a beat later

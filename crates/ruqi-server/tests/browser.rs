@@ -4,9 +4,10 @@
 //! operator would. The script's screenshots of each view land in
 //! `target/browser-screenshots/`.
 //!
-//! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, and
-//! `npm ci` run in `tests/browser`. Without them the test says what is missing
-//! and passes, except with `CI=true`, where it fails naming it.
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, `sqlite3`
+//! (the script edits the server's database by hand, as an operator might),
+//! and `npm ci` run in `tests/browser`. Without them the test says what is
+//! missing and passes, except with `CI=true`, where it fails naming it.
 
 mod common;
 
@@ -39,13 +40,18 @@ fn missing_prerequisites() -> Vec<String> {
     if !Path::new(CHROMIUM).exists() {
         missing.push(format!("Chromium at {CHROMIUM} (apt-get install chromium)"));
     }
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !node.is_ok_and(|status| status.success()) {
-        missing.push("node on the PATH".to_owned());
+    for (tool, what) in [
+        ("node", "node on the PATH"),
+        ("sqlite3", "sqlite3 on the PATH (apt-get install sqlite3)"),
+    ] {
+        let found = std::process::Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !found.is_ok_and(|status| status.success()) {
+            missing.push(what.to_owned());
+        }
     }
     if !script_dir().join("node_modules/playwright-core/package.json").exists() {
         missing.push(format!(
@@ -85,6 +91,8 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
         .current_dir(script_dir())
         .env("RUQI_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("RUQI_READ_TOKEN", READ_TOKEN)
+        // The server's SQLite file: it runs in `dir` with the default database URL.
+        .env("RUQI_DATABASE_FILE", dir.path().join("ruqi.db"))
         .env("RUQI_SCREENSHOT_DIR", &shots)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -119,6 +127,8 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
         "form-field-error",
         "executions",
         "scheduler",
+        "executions-pages",
+        "jobs-selected",
         "jobs-dark",
     ] {
         assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");

@@ -1,17 +1,23 @@
 // The admin page in headless Chromium, used the way an operator uses it:
 // sign in, watch jobs appear, create one through the form (an invalid rule
 // first), run it, read its log, pause it, look at the history charts and the
-// scheduler, delete it; then a read-only token, a withdrawn token, and the
-// dark scheme. One screenshot per view goes to RUQI_SCREENSHOT_DIR.
+// scheduler, delete it; act on several jobs at once, copy a job, turn to a
+// page by its number, and find no action the API would refuse on a row it
+// cannot schedule or a date job that has fired; then a read-only token, a
+// withdrawn token, and the dark scheme. One screenshot per view goes to
+// RUQI_SCREENSHOT_DIR.
 //
 //   node ui.spec.mjs http://127.0.0.1:8200
 //
 // Environment: RUQI_ADMIN_TOKEN and RUQI_READ_TOKEN (the server's tokens),
-// RUQI_SCREENSHOT_DIR (default ./browser-screenshots). Exits 0 when every
-// step passed; otherwise names the failed step, saves failure.png, exits 1.
-// Run by crates/ruqi-server/tests/browser.rs, which starts the server.
+// RUQI_DATABASE_FILE (the server's SQLite file, edited with the sqlite3 tool
+// as a hand edit would), RUQI_SCREENSHOT_DIR (default ./browser-screenshots).
+// Exits 0 when every step passed; otherwise names the failed step, saves
+// failure.png, exits 1. Run by crates/ruqi-server/tests/browser.rs, which
+// starts the server.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,9 +26,10 @@ import { chromium } from 'playwright-core';
 const base = process.argv[2]?.replace(/\/+$/, '');
 const adminToken = process.env.RUQI_ADMIN_TOKEN;
 const readToken = process.env.RUQI_READ_TOKEN;
+const databaseFile = process.env.RUQI_DATABASE_FILE;
 const shots = process.env.RUQI_SCREENSHOT_DIR || 'browser-screenshots';
-if (!base || !adminToken || !readToken) {
-  console.error('usage: RUQI_ADMIN_TOKEN=… RUQI_READ_TOKEN=… node ui.spec.mjs <base-url>');
+if (!base || !adminToken || !readToken || !databaseFile) {
+  console.error('usage: RUQI_ADMIN_TOKEN=… RUQI_READ_TOKEN=… RUQI_DATABASE_FILE=… node ui.spec.mjs <base-url>');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -48,8 +55,9 @@ const browser = await chromium.launch({
 
 /** Uncaught errors and console errors of every page: the page must have none. */
 const problems = [];
-// The API's refusals the journey provokes on purpose; Chromium logs each failed request.
-const EXPECTED_FAILURES = /Failed to load resource: the server responded with a status of (401|422)/;
+// The API's refusals the journey provokes on purpose (a wrong token, an
+// invalid rule, a pause of a job deleted meanwhile); Chromium logs each failed request.
+const EXPECTED_FAILURES = /Failed to load resource: the server responded with a status of (401|404|422)/;
 
 async function openPage({ colorScheme = 'light', timezoneId = 'America/New_York' } = {}) {
   const context = await browser.newContext({
@@ -76,6 +84,11 @@ async function api(method, path, body) {
   });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Runs SQL on the server's database as a hand edit would, behind the API's back. */
+function sql(statement) {
+  execFileSync('sqlite3', ['-cmd', '.timeout 10000', databaseFile, statement], { stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 /** Polls `check` until it answers something truthy. */
@@ -261,7 +274,7 @@ await step('the corrected job is created, shows its next 10 fires, and is listed
   const row = jobRow(page, JOB);
   await row.waitFor();
   await row.locator('.rule .desc').filter({ hasText: BERLIN_DAILY }).waitFor();
-  assert.equal((await row.locator('td').nth(2).textContent()).trim(), 'log');
+  assert.equal((await row.locator('td.func').textContent()).trim(), 'log');
   await assertNoHorizontalScroll(page, 'the jobs list');
   await screenshot(page, 'jobs');
 });
@@ -419,6 +432,241 @@ await step('the keyboard reaches everything: a skip link first, then a visible f
   assert.notEqual(outline, 'none', 'the focused control shows it');
 });
 
+// ---- several jobs at once, copies, pages, and only actions that can succeed --
+
+const bulkBar = (page) => page.locator('.bulk-bar');
+const bulkButton = (page, name) =>
+  page.getByRole('toolbar', { name: 'Act on the selected jobs' }).getByRole('button', { name: new RegExp(`^${name}`) });
+const pick = (page, jobId) => page.getByRole('checkbox', { name: `Select ${jobId}`, exact: true });
+const pickAll = (page) => page.getByRole('checkbox', { name: 'Select every job on this page' });
+const shownJobIds = (page) => page.locator('table.jobs tbody tr').evaluateAll((rows) => rows.map((row) => row.dataset.jobId));
+const BULK = ['bulk-1', 'bulk-2', 'bulk-3', 'bulk-4'];
+
+await step('select several jobs and pause them: each is paused, and the one the API refuses is named', async () => {
+  for (const jobId of BULK) {
+    const created = await api('POST', 'jobs', { job_id: jobId, job_name: 'bulk', func: 'log', args: jobId, trigger: 'interval', rule: '1h' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
+  await page.goto(`${base}/api/ui/#/jobs?job_name=bulk`);
+  await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 4);
+  assert.equal(await bulkBar(page).isVisible(), false, 'no bar without a selection');
+  // One from the keyboard, then the rest of the page from the header's box.
+  await pick(page, 'bulk-1').focus();
+  await page.keyboard.press('Space');
+  await bulkBar(page).filter({ hasText: '1 job selected' }).waitFor();
+  await pickAll(page).check();
+  await bulkBar(page).filter({ hasText: '4 jobs selected' }).waitFor();
+  for (const jobId of BULK) assert.equal(await pick(page, jobId).isChecked(), true, `${jobId} is selected`);
+  assert.equal(await bulkButton(page, 'Pause').textContent(), 'Pause (4)');
+  assert.equal(await bulkButton(page, 'Resume').isDisabled(), true, 'nothing selected is paused');
+  // bulk-4 is deleted elsewhere while this page, its list answers held back, still shows it.
+  const held = [];
+  await page.route(/\/api\/jobs\?/, (route) => held.push(route));
+  assert.equal((await api('DELETE', 'jobs/bulk-4')).status, 204);
+  await bulkButton(page, 'Pause').click();
+  const summary = page.locator('.toast.error', { hasText: 'Paused 3 jobs; 1 failed:' });
+  await summary.waitFor();
+  assert.match(await summary.textContent(), /bulk-4 — no job with job_id "bulk-4"/);
+  await page.unroute(/\/api\/jobs\?/);
+  for (const route of held) await route.continue().catch(() => {});
+  for (const jobId of BULK.slice(0, 3)) {
+    await jobRow(page, jobId).locator('.next .badge.paused').waitFor();
+    assert.equal((await api('GET', `jobs/${jobId}`)).body.is_paused, true, `${jobId} is paused in the API`);
+  }
+  await jobRow(page, 'bulk-4').waitFor({ state: 'detached' });
+  await bulkBar(page).filter({ hasText: '3 jobs selected' }).waitFor();
+  assert.equal(await bulkButton(page, 'Pause').isDisabled(), true, 'every selected job is paused');
+  assert.equal(await bulkButton(page, 'Resume').textContent(), 'Resume (3)');
+  await page.locator('.toast.error').getByRole('button', { name: 'Dismiss' }).click();
+});
+
+await step('the selection outlives live updates, acts only where it applies, and goes with the filter', async () => {
+  // Resumed by an edit elsewhere: the row follows, still selected, and Pause applies to it again.
+  await pick(page, 'bulk-3').focus();
+  assert.equal((await api('PATCH', 'jobs/bulk-2', { is_paused: false })).status, 200);
+  await jobRow(page, 'bulk-2').locator('.next time').waitFor();
+  assert.equal(await pick(page, 'bulk-2').isChecked(), true, 'still selected after the row changed');
+  const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+  assert.equal(focused, 'Select bulk-3', 'the keyboard stays where it was while rows are redrawn');
+  await bulkBar(page).filter({ hasText: '3 jobs selected' }).waitFor();
+  assert.equal(await bulkButton(page, 'Pause').textContent(), 'Pause (1)');
+  assert.equal(await bulkButton(page, 'Resume').textContent(), 'Resume (2)');
+  // Resume from the keyboard: only the two paused ones are sent.
+  await bulkButton(page, 'Resume').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('.toast.success', { hasText: 'Resumed 2 jobs; 1 selected job skipped' }).waitFor();
+  for (const jobId of BULK.slice(0, 3)) {
+    await eventually(`${jobId} resumed`, async () => (await api('GET', `jobs/${jobId}`)).body.is_paused === false);
+  }
+  await bulkButton(page, 'Pause').filter({ hasText: 'Pause (3)' }).waitFor();
+  await bulkButton(page, 'Run now').click();
+  await page.locator('.toast.success', { hasText: 'Started 3 runs' }).waitFor();
+  for (const jobId of BULK.slice(0, 3)) {
+    await jobRow(page, jobId).locator('.last-status .badge.success').waitFor();
+    assert.equal((await api('GET', `executions?job_id=${jobId}`)).body.total, 1, `one run of ${jobId}`);
+  }
+  // Another filter is another list: the selection is dropped.
+  await page.getByLabel('Search', { exact: true }).fill('bulk-1');
+  await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 1);
+  await bulkBar(page).waitFor({ state: 'hidden' });
+  assert.equal(await pick(page, 'bulk-1').isChecked(), false);
+  await page.getByLabel('Search', { exact: true }).fill('');
+  await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 3);
+});
+
+await step('rows that cannot be scheduled and date jobs that have fired offer no Run now, Pause or Resume', async () => {
+  const edge = [
+    { job_id: 'bulk-broken', job_name: 'bulk', func: 'log', args: 'broken', trigger: 'interval', rule: '1h' },
+    { job_id: 'bulk-once', job_name: 'bulk', func: 'log', args: 'once', trigger: 'date', rule: 'now' },
+  ];
+  for (const job of edge) assert.equal((await api('POST', 'jobs', job)).status, 201);
+  // A hand edit no validation saw.
+  sql("UPDATE job_info SET rule = '5 parsecs' WHERE job_id = 'bulk-broken'");
+  await eventually('the row is refused', async () => (await api('GET', 'jobs/bulk-broken')).body.last_error?.startsWith('cannot be scheduled'));
+  await eventually('the date job has fired', async () => {
+    const job = (await api('GET', 'jobs/bulk-once')).body;
+    return job.last_status === 'success' && job.next_run_time === null && !job.is_running;
+  });
+  // What the page leaves out, the API refuses or cannot make fire again.
+  assert.equal((await api('POST', 'jobs/bulk-broken/run')).status, 409);
+  assert.equal((await api('POST', 'jobs/bulk-broken/pause')).status, 409);
+  await jobRow(page, 'bulk-broken').locator('.badge.invalid').waitFor();
+  await jobRow(page, 'bulk-once').locator('.next', { hasText: 'no more fires' }).waitFor();
+  for (const jobId of ['bulk-broken', 'bulk-once']) {
+    assert.equal(await jobRow(page, jobId).getByRole('button', { name: /^(Run|Pause|Resume)/ }).count(), 0, `${jobId} offers none`);
+  }
+  await jobRow(page, 'bulk-broken').getByRole('link', { name: /^Edit bulk-broken/ }).waitFor();
+  await jobRow(page, 'bulk-once').getByRole('link', { name: /^Copy bulk-once/ }).waitFor();
+  await jobRow(page, 'bulk-1').getByRole('button', { name: 'Run bulk-1 now' }).waitFor();
+  // Selected, they make no bulk action but Delete apply.
+  await pick(page, 'bulk-broken').check();
+  await pick(page, 'bulk-once').check();
+  await bulkBar(page).filter({ hasText: '2 jobs selected' }).waitFor();
+  for (const name of ['Pause', 'Resume', 'Run now']) assert.equal(await bulkButton(page, name).isDisabled(), true, `${name} is off`);
+  assert.equal(await bulkButton(page, 'Delete').textContent(), 'Delete (2)');
+  // The same on their pages; Edit, Copy and Delete stay.
+  for (const jobId of ['bulk-broken', 'bulk-once']) {
+    await page.goto(`${base}/api/ui/#/jobs/${jobId}`);
+    const toolbar = page.getByRole('toolbar', { name: 'Job actions' });
+    await toolbar.getByRole('link', { name: 'Edit' }).waitFor();
+    for (const name of ['Run now', 'Pause', 'Resume']) {
+      assert.equal(await toolbar.getByRole('button', { name, exact: true }).count(), 0, `${jobId}: no ${name}`);
+    }
+    await toolbar.getByRole('link', { name: 'Copy' }).waitFor();
+    await toolbar.getByRole('button', { name: 'Delete' }).waitFor();
+  }
+  await page.locator('.detail-head .why-not', { hasText: 'it will not fire again' }).waitFor();
+});
+
+await step('copy a job: the form holds its values, survives a reload, and creates the copy', async () => {
+  await page.goto(`${base}/api/ui/#/jobs/nightly-report`);
+  await page.getByRole('toolbar', { name: 'Job actions' }).getByRole('link', { name: 'Copy' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Copy of nightly-report' }).waitFor();
+  assert.match(page.url(), /#\/new\?copy=nightly-report$/);
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Copy of nightly-report' }).waitFor();
+  const field = (label) => page.getByLabel(label, { exact: true });
+  assert.equal(await field('Job id').inputValue(), 'nightly-report-copy');
+  assert.equal(await field('Job id').getAttribute('readonly'), null, 'the id is the user’s to change');
+  assert.equal(await field('Group (job_name)').inputValue(), 'reports');
+  assert.equal(await field('Description').inputValue(), 'Mails the daily report');
+  assert.equal(await field('Function').inputValue(), 'log');
+  assert.deepEqual(JSON.parse(await field('Arguments (JSON)').inputValue()), { report: 'daily', to: 'ops@example.com' });
+  assert.equal(await field('Trigger').inputValue(), 'cron');
+  assert.equal(await field('Rule').inputValue(), '0 20 2 * * *');
+  assert.equal(await field('Time zone').inputValue(), 'Europe/Berlin');
+  assert.equal((await api('GET', 'jobs/nightly-report-copy')).status, 404, 'nothing saved before Create');
+  await field('Job id').fill('nightly-report-2');
+  await page.getByRole('button', { name: 'Create job' }).click();
+  await page.getByRole('heading', { level: 1, name: 'nightly-report-2' }).waitFor();
+  const [source, copy] = await Promise.all([api('GET', 'jobs/nightly-report'), api('GET', 'jobs/nightly-report-2')]);
+  assert.equal(copy.status, 200);
+  for (const key of ['job_name', 'description', 'func', 'args', 'trigger', 'rule', 'timezone', 'is_paused', 'overlap', 'max_instances', 'misfire_grace_s', 'misfire_policy', 'timeout_s', 'max_retries', 'retry_backoff', 'retry_delay', 'child_jobs', 'alert_url', 'start_at', 'end_at']) {
+    assert.deepEqual(copy.body[key], source.body[key], `the copy's ${key}`);
+  }
+  assert.equal((await api('DELETE', 'jobs/nightly-report-2')).status, 204);
+});
+
+await step('jobs list: page numbers, the last page, and a page typed in', async () => {
+  for (let i = 1; i <= 20; i += 1) {
+    const jobId = `page-${String(i).padStart(2, '0')}`;
+    assert.equal((await api('POST', 'jobs', { job_id: jobId, job_name: 'pages', func: 'log', trigger: 'interval', rule: '1h' })).status, 201);
+  }
+  await page.goto(`${base}/api/ui/#/jobs?job_name=pages&limit=2`);
+  const pagerNav = page.getByRole('navigation', { name: 'Pages of jobs' });
+  const numbers = () => pagerNav.locator('.pages').evaluate((el) => el.textContent.replace(/\s+/g, ''));
+  await pagerNav.getByRole('button', { name: 'Page 10, the last' }).waitFor();
+  assert.equal(await numbers(), '123…10');
+  // A selection stays with its page.
+  await pick(page, 'page-01').check();
+  await bulkBar(page).filter({ hasText: '1 job selected' }).waitFor();
+  await pagerNav.getByRole('button', { name: 'Page 10, the last' }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll('table.jobs tbody tr')].map((r) => r.dataset.jobId).join() === 'page-19,page-20');
+  assert.match(page.url(), /offset=18/);
+  await bulkBar(page).waitFor({ state: 'hidden' });
+  await pagerNav.locator('[aria-current="page"]', { hasText: '10' }).waitFor();
+  await pagerNav.getByLabel('Go to page').fill('5');
+  await pagerNav.getByLabel('Go to page').press('Enter');
+  await page.waitForFunction(() => [...document.querySelectorAll('table.jobs tbody tr')].map((r) => r.dataset.jobId).join() === 'page-09,page-10');
+  assert.equal(await numbers(), '1234567…10', 'page 2 rather than a gap of one page');
+  assert.deepEqual(await shownJobIds(page), ['page-09', 'page-10']);
+  await pick(page, 'page-09').check();
+  await pagerNav.getByRole('button', { name: 'Next →' }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll('table.jobs tbody tr')].map((r) => r.dataset.jobId).join() === 'page-11,page-12');
+  await bulkBar(page).waitFor({ state: 'hidden' });
+  assert.equal(await pick(page, 'page-11').isChecked(), false, 'the next page starts with nothing selected');
+});
+
+await step('executions: page numbers, and no last page where the total is only a lower bound', async () => {
+  for (let i = 0; i < 5; i += 1) assert.equal((await api('POST', 'jobs/page-01/run')).status, 202);
+  await eventually('five runs of page-01', async () => (await api('GET', 'executions?job_id=page-01')).body.total === 5);
+  await page.goto(`${base}/api/ui/#/executions?job_id=page-01&limit=2`);
+  const pagerNav = page.getByRole('navigation', { name: 'Pages of runs' });
+  await pagerNav.getByRole('button', { name: 'Page 3, the last' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('table.executions tbody tr').length === 1);
+  await pagerNav.getByText('5–5 of 5').waitFor();
+  // More than 10,000 runs: the API counts no further, so the page offers no last number.
+  sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050)
+    INSERT INTO job_execution (id, job_id, scheduled_for, started_at, finished_at, duration_ms, status, attempt, node, trigger_source)
+    SELECT printf('seeded-%05d', i), 'seeded-history', at, at, at, 0, 'success', 1, 'seeded', 'schedule'
+    FROM (SELECT i, strftime('%Y-%m-%dT%H:%M:%S', 'now', printf('-%d seconds', i % 3000)) || '.000+00:00' AS at FROM n)`);
+  const seeded = (await api('GET', 'executions?job_id_prefix=seeded-history&limit=100')).body;
+  assert.equal(seeded.total_exact, false, 'the API gives a lower bound');
+  await page.goto(`${base}/api/ui/#/executions?job_id=seeded-history&limit=10`);
+  await pagerNav.getByText(/^1–10 of [\d,]+\+$/).waitFor();
+  assert.equal(await pagerNav.getByRole('button', { name: /the last/ }).count(), 0, 'no last page offered');
+  assert.equal(await pagerNav.locator('.pages').evaluate((el) => el.textContent.replace(/\s+/g, '')), '123…');
+  await pagerNav.getByLabel('Go to page').fill('90');
+  await pagerNav.getByRole('button', { name: 'Go', exact: true }).click();
+  await pagerNav.getByText(/^891–900 of [\d,]+\+$/).waitFor();
+  assert.match(page.url(), /offset=890/);
+  await pagerNav.locator('[aria-current="page"]', { hasText: '90' }).waitFor();
+  await assertNoHorizontalScroll(page, 'the executions with page numbers');
+  await screenshot(page, 'executions-pages');
+});
+
+await step('delete the selected jobs after confirming, naming how many', async () => {
+  await page.goto(`${base}/api/ui/#/jobs?job_name=bulk`);
+  await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 5);
+  await pickAll(page).check();
+  await bulkBar(page).filter({ hasText: '5 jobs selected' }).waitFor();
+  await assertNoHorizontalScroll(page, 'the jobs list with a selection');
+  await screenshot(page, 'jobs-selected');
+  const dialog = page.getByRole('dialog', { name: 'Delete 5 jobs?' });
+  await bulkButton(page, 'Delete').click();
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await api('GET', 'jobs/bulk-1')).status, 200, 'Escape deleted nothing');
+  await bulkButton(page, 'Delete').click();
+  await dialog.getByRole('button', { name: 'Delete 5 jobs' }).click();
+  await page.locator('.toast.success', { hasText: 'Deleted 5 jobs' }).waitFor();
+  await page.getByText('No jobs match these filters').waitFor();
+  await bulkBar(page).waitFor({ state: 'hidden' });
+  assert.equal((await api('GET', 'jobs?job_name=bulk')).body.total, 0);
+  for (let i = 1; i <= 20; i += 1) await api('DELETE', `jobs/page-${String(i).padStart(2, '0')}`);
+});
+
 // ---- an operator with the read-only token ----------------------------------
 
 const reader = await openPage();
@@ -431,6 +679,7 @@ await step('a read-only token sees everything and no write action', async () => 
   await reader.locator('#scope-badge').filter({ hasText: 'read-only' }).waitFor();
   assert.equal(await reader.getByRole('link', { name: 'New job' }).count(), 0);
   assert.equal(await reader.getByRole('button', { name: /^(Run|Pause|Resume)/ }).count(), 0);
+  assert.equal(await reader.getByRole('checkbox').count(), 0, 'nothing to select');
   await jobRow(reader, 'nightly-report').getByRole('link', { name: 'nightly-report' }).click();
   await reader.getByRole('heading', { level: 1, name: 'nightly-report' }).waitFor();
   await reader.locator('#run-log pre.log').filter({ hasText: 'ops@example.com' }).waitFor();
