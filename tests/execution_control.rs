@@ -533,6 +533,8 @@ async fn events_report_what_happens(db: DatabaseConnection) {
         .exec(&db)
         .await
         .unwrap();
+    // A pause through the scheduler is a change of the job as much as an edit.
+    scheduler.pause("slow").await.unwrap();
 
     let wanted = [
         ("job_added", "fine"),
@@ -543,6 +545,7 @@ async fn events_report_what_happens(db: DatabaseConnection) {
         ("timed_out", "slow"),
         ("job_modified", "fine"),
         ("job_removed", "bad"),
+        ("job_modified", "slow"),
     ];
     let mut seen = Vec::new();
     tokio::time::timeout(Duration::from_secs(20), async {

@@ -502,6 +502,14 @@ impl Inner {
                 };
                 self.wake_if_earlier(earlier);
                 self.bump_revision();
+                // This node's copy is already at the new version, so the change
+                // feed brings nothing here to announce it by.
+                self.emit(
+                    SchedulerEvent::JobModified {
+                        job_id: job_id.to_string(),
+                    },
+                    None,
+                );
                 return Ok(());
             }
             self.sync_job(job_id).await?;
