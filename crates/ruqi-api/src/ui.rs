@@ -66,6 +66,8 @@ const ASSETS: &[Asset] = &[
     asset!("form.js", JS),
     asset!("executions.js", JS),
     asset!("scheduler.js", JS),
+    asset!("cleanup.js", JS),
+    asset!("download.js", JS),
 ];
 
 /// The page may load only its own files and call only its own origin.

@@ -3,7 +3,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{READ, TestApi, epoch};
+use common::{Backend, READ, TestApi, epoch};
 use reqwest::Method;
 use ruqi::entity::job_execution;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -251,3 +251,106 @@ async fn numbers_too_large_are_refused_by_name_or_reach_past_the_end() {
     let cleaned = api.post("/executions/cleanup", json!({"older_than_days": 9})).await;
     assert_eq!(cleaned.body, json!({"deleted": 1}), "small counts still delete");
 }
+
+/// `text` as a query value: RFC 3339 offsets carry a `+`.
+fn query_value(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// A dry run counts what a cleanup would delete, in the same scope (a job,
+/// a group), and deletes nothing; the cleanup then deletes exactly that many.
+async fn a_dry_run_counts_what_a_cleanup_would_delete(backend: Backend) {
+    let Some(api) = TestApi::start_on(backend).await else {
+        return;
+    };
+    for (i, days) in [40, 35, 31, 5, 1].into_iter().enumerate() {
+        for job in ["a", "b", "c"] {
+            old_row(&api, &format!("{job}{i}"), job, days).await;
+        }
+    }
+    let before = api.execution_count().await;
+    for (body, would) in [
+        (json!({"older_than_days": 30, "job_id": "a", "dry_run": true}), 3),
+        (json!({"keep_last": 1, "job_name": "b-group", "dry_run": true}), 4),
+        (json!({"keep_last": 2, "dry_run": true}), 9),
+        (json!({"older_than_days": 4_294_967_295_u32, "dry_run": true}), 0),
+    ] {
+        let answer = api.post("/executions/cleanup", body.clone()).await;
+        assert_eq!(answer.status, 200, "{body}: {answer:?}");
+        assert_eq!(answer.body, json!({"deleted": 0, "would_delete": would}), "{body}");
+    }
+    assert_eq!(api.execution_count().await, before, "a dry run deletes nothing");
+    api.post("/executions/cleanup", json!({"job_id": "a", "dry_run": true}))
+        .await
+        .assert_error(422, "invalid", Some("older_than_days"));
+    api.post("/executions/cleanup", json!({"keep_last": 1, "dry_run": "yes"}))
+        .await
+        .assert_error(400, "bad_request", Some("dry_run"));
+
+    let answer = api
+        .post(
+            "/executions/cleanup",
+            json!({"keep_last": 1, "job_name": "b-group", "dry_run": false}),
+        )
+        .await;
+    assert_eq!(answer.body, json!({"deleted": 4}), "as the dry run said");
+    assert_eq!(api.get("/executions?job_id=b").await.body["items"][0]["id"], "b4");
+    assert_eq!(
+        api.get("/executions?job_id=a").await.body["total"],
+        5,
+        "another group's runs stay"
+    );
+    api.finish().await;
+}
+
+/// A job deleted and created again under its id: `from` set to the new
+/// job's `created_at` lists and counts only the new job's runs, and `to`
+/// the earlier job's.
+async fn runs_since_created_at_leave_an_earlier_jobs_out(backend: Backend) {
+    let Some(api) = TestApi::start_on(backend).await else {
+        return;
+    };
+    let job = json!({"job_id": "again", "func": "noop", "trigger": "interval", "rule": "1h"});
+    api.create(job.clone()).await;
+    run_to_end(&api, "again").await;
+    api.clock.advance(Duration::minutes(1));
+    run_to_end(&api, "again").await;
+    assert_eq!(api.delete("/jobs/again").await.status, 204);
+    api.clock.advance(Duration::minutes(1));
+    let created = api.create(job).await;
+    let since = query_value(created["created_at"].as_str().expect("a created_at"));
+    let now = run_to_end(&api, "again").await;
+
+    let all = api.get("/jobs/again/executions").await;
+    assert_eq!(all.body["total"], 3, "{all:?}");
+    let mine = api.get(&format!("/jobs/again/executions?from={since}")).await;
+    assert_eq!(mine.status, 200, "{mine:?}");
+    assert_eq!(mine.body["total"], 1);
+    assert_eq!(
+        mine.body["items"][0]["id"],
+        now.as_str(),
+        "a run at the instant of creation is the new job's"
+    );
+    let earlier = api.get(&format!("/jobs/again/executions?to={since}&limit=1")).await;
+    assert_eq!(earlier.body["total"], 2);
+
+    let stats = api
+        .get(&format!("/executions/stats/jobs?job_id=again&from={since}"))
+        .await;
+    assert_eq!(stats.status, 200, "{stats:?}");
+    assert_eq!(stats.body["items"][0]["total"], 1);
+    let whole = api.get("/executions/stats/jobs?job_id=again").await;
+    assert_eq!(whole.body["items"][0]["total"], 3);
+    api.get("/jobs/again/executions?from=since-created")
+        .await
+        .assert_error(400, "bad_request", Some("from"));
+    api.get("/executions/stats/jobs?job_id=again&from=yesterday")
+        .await
+        .assert_error(400, "bad_request", Some("from"));
+    api.finish().await;
+}
+
+backend_tests!(
+    a_dry_run_counts_what_a_cleanup_would_delete,
+    runs_since_created_at_leave_an_earlier_jobs_out,
+);

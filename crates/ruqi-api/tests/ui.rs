@@ -74,6 +74,8 @@ async fn the_page_and_every_file_it_loads_are_served_without_a_token() {
         "actions.js",
         "bulk.js",
         "pager.js",
+        "cleanup.js",
+        "download.js",
     ] {
         assert!(seen.contains(module), "{module} is not loaded: {seen:?}");
     }

@@ -25,6 +25,7 @@ const ROUTES = [
   { path: /^\/new$/, view: form.renderNew, nav: 'jobs' },
   { path: /^\/jobs\/([^/]+)\/edit$/, view: form.renderEdit, nav: 'jobs' },
   { path: /^\/jobs\/([^/]+)$/, view: job.render, nav: 'jobs' },
+  { path: /^\/jobs\/([^/]+)\/runs\/([^/]+)$/, view: job.render, nav: 'jobs' },
   { path: /^\/executions\/?$/, view: executions.render, nav: 'executions' },
   { path: /^\/scheduler\/?$/, view: scheduler.render, nav: 'scheduler' },
 ];
@@ -84,6 +85,12 @@ class View {
     this.params = params;
     const query = params.toString();
     history.replaceState(null, '', `#${this.path}${query ? `?${query}` : ''}`);
+  }
+
+  /** Writes another address of the same view (such as a selected run's) without rendering again. */
+  replaceAddress(path, params = this.params) {
+    this.path = path;
+    this.replaceParams(params);
   }
 
   dispose() {

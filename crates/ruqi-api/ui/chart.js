@@ -1,15 +1,32 @@
 // Charts drawn as inline SVG: runs per time bucket stacked by status, and run
 // durations (mean and longest per bucket) over time. Colours come from the stylesheet (fill-<status>), so
-// both follow the light or dark scheme.
-
-import { duration } from './format.js';
+// both follow the light or dark scheme. Every label, bar and dot stays inside
+// the picture: the left margin fits the widest value label, time labels at
+// either end are pulled in, and bars and dots are kept within the plot.
 
 const NS = 'http://www.w3.org/2000/svg';
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const MARGIN = { top: 10, right: 12, bottom: 24, left: 44 };
+const MARGIN = { top: 12, right: 12, bottom: 24, left: 44 };
 const HEIGHT = 210;
+/** The labels' font, as the stylesheet sets it (`.chart text`), for measuring them. */
+const LABEL_FONT = '11px system-ui, sans-serif';
+
+let measuring = null;
+
+/** The width of `text` as a label, in CSS pixels (rounded up, with a pixel to spare). */
+function labelWidth(text) {
+  measuring ??= document.createElement('canvas').getContext('2d');
+  if (!measuring) return text.length * 7;
+  measuring.font = LABEL_FONT;
+  return Math.ceil(measuring.measureText(text).width) + 1;
+}
+
+/** The left margin that fits every value label beside the plot. */
+function leftMargin(labels) {
+  return Math.max(MARGIN.left, 6 + Math.max(0, ...labels.map(labelWidth)) + 4);
+}
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);
@@ -75,14 +92,30 @@ function tickLabel(at, step) {
   return hourLabel.format(date);
 }
 
-function timeAxis(group, from, to, x, plotBottom) {
+/** The time ticks and their labels; a label that would stick out of `width` at either end is pulled in. */
+function timeAxis(group, from, to, x, plotBottom, width) {
   const { ticks, step } = timeTicks(from, to);
   for (const at of ticks) {
+    const label = tickLabel(at, step);
+    const half = labelWidth(label) / 2;
+    const anchor = x(at) + half > width ? 'end' : x(at) - half < 0 ? 'start' : 'middle';
+    const labelX = anchor === 'end' ? width - 1 : anchor === 'start' ? 1 : x(at);
     group.append(
       s('line', { class: 'grid-line', x1: x(at), x2: x(at), y1: MARGIN.top, y2: plotBottom }),
-      s('text', { x: x(at), y: plotBottom + 16, 'text-anchor': 'middle' }, tickLabel(at, step)),
+      s('text', { x: labelX, y: plotBottom + 16, 'text-anchor': anchor }, label),
     );
   }
+}
+
+/** "100ms", "10s", "17min", "2.8h": a power of ten of milliseconds, short enough for the axis. */
+function durationLabel(ms) {
+  if (ms < 1000) return `${ms}ms`;
+  const seconds = ms / 1000;
+  if (seconds < 1000) return `${seconds}s`;
+  const round = (n) => (n < 10 ? n.toFixed(1).replace(/\.0$/, '') : Math.round(n).toLocaleString());
+  if (seconds < 3600) return `${round(seconds / 60)}min`;
+  if (seconds < 48 * 3600) return `${round(seconds / 3600)}h`;
+  return `${round(seconds / 86400)}d`;
 }
 
 /**
@@ -91,30 +124,36 @@ function timeAxis(group, from, to, x, plotBottom) {
  */
 export function runsChart({ buckets, bucketMs, from, to, statuses, width, label }) {
   const chart = svg(width, label);
-  const plotWidth = width - MARGIN.left - MARGIN.right;
-  const plotBottom = HEIGHT - MARGIN.bottom;
-  const plotHeight = plotBottom - MARGIN.top;
-  const x = (at) => MARGIN.left + ((at - from) / (to - from)) * plotWidth;
   const totals = buckets.map((b) => Object.values(b.counts).reduce((a, n) => a + n, 0));
   // Whole-number gridlines: a step of 1, 2 or 5 × 10^k, four or five of them.
   const step = niceCeiling(Math.max(1, ...totals) / 4);
   const top = Math.max(4, Math.ceil(Math.max(1, ...totals) / step) * step);
+  const values = [];
+  for (let value = 0; value <= top; value += step) values.push(value);
+  const left = leftMargin(values.map((value) => value.toLocaleString()));
+  const plotRight = width - MARGIN.right;
+  const plotWidth = plotRight - left;
+  const plotBottom = HEIGHT - MARGIN.bottom;
+  const plotHeight = plotBottom - MARGIN.top;
+  const x = (at) => left + ((at - from) / (to - from)) * plotWidth;
   const y = (n) => plotBottom - (n / top) * plotHeight;
 
   const grid = s('g', {});
-  for (let value = 0; value <= top; value += step) {
+  for (const value of values) {
     grid.append(
-      s('line', { class: 'grid-line', x1: MARGIN.left, x2: width - MARGIN.right, y1: y(value), y2: y(value) }),
-      s('text', { x: MARGIN.left - 6, y: y(value) + 4, 'text-anchor': 'end' }, value.toLocaleString()),
+      s('line', { class: 'grid-line', x1: left, x2: plotRight, y1: y(value), y2: y(value) }),
+      s('text', { x: left - 6, y: y(value) + 4, 'text-anchor': 'end' }, value.toLocaleString()),
     );
   }
-  timeAxis(grid, from, to, x, plotBottom);
+  timeAxis(grid, from, to, x, plotBottom, width);
   chart.append(grid);
 
-  const barWidth = Math.max(1, (bucketMs / (to - from)) * plotWidth - 1);
   const bars = s('g', {});
   buckets.forEach((bucket, i) => {
     if (!totals[i]) return;
+    // The bucket's span within the plot: the current one may reach past the range's end.
+    const barLeft = Math.max(left, x(bucket.start) + 0.5);
+    const barWidth = Math.max(1, Math.min(plotRight, x(bucket.start + bucketMs) - 0.5) - barLeft);
     let base = 0;
     const when = new Date(bucket.start).toLocaleString();
     for (const status of statuses) {
@@ -125,7 +164,7 @@ export function runsChart({ buckets, bucketMs, from, to, statuses, width, label 
           'rect',
           {
             class: `fill-${status}`,
-            x: x(bucket.start) + 0.5,
+            x: barLeft,
             y: y(base + n),
             width: barWidth,
             height: Math.max(1, y(base) - y(base + n)),
@@ -136,7 +175,7 @@ export function runsChart({ buckets, bucketMs, from, to, statuses, width, label 
       base += n;
     }
   });
-  chart.append(bars, s('line', { class: 'axis', x1: MARGIN.left, x2: width - MARGIN.right, y1: plotBottom, y2: plotBottom }));
+  chart.append(bars, s('line', { class: 'axis', x1: left, x2: plotRight, y1: plotBottom, y2: plotBottom }));
   return chart;
 }
 
@@ -146,37 +185,43 @@ export function runsChart({ buckets, bucketMs, from, to, statuses, width, label 
  */
 export function durationChart({ points, from, to, width, label }) {
   const chart = svg(width, label);
-  const plotWidth = width - MARGIN.left - MARGIN.right;
-  const plotBottom = HEIGHT - MARGIN.bottom;
-  const plotHeight = plotBottom - MARGIN.top;
-  const x = (at) => MARGIN.left + ((at - from) / (to - from)) * plotWidth;
   const values = points.map((p) => Math.max(1, p.ms));
   const low = Math.floor(Math.log10(Math.min(...values, 10)));
   const high = Math.max(low + 1, Math.ceil(Math.log10(Math.max(...values, 10))));
+  const powers = [];
+  for (let power = low; power <= high; power++) powers.push(10 ** power);
+  const left = leftMargin(powers.map(durationLabel));
+  const plotRight = width - MARGIN.right;
+  const plotWidth = plotRight - left;
+  const plotBottom = HEIGHT - MARGIN.bottom;
+  const plotHeight = plotBottom - MARGIN.top;
+  const x = (at) => left + ((at - from) / (to - from)) * plotWidth;
   const y = (ms) => plotBottom - ((Math.log10(Math.max(1, ms)) - low) / (high - low)) * plotHeight;
 
   const grid = s('g', {});
-  for (let power = low; power <= high; power++) {
-    const ms = 10 ** power;
+  for (const ms of powers) {
     grid.append(
-      s('line', { class: 'grid-line', x1: MARGIN.left, x2: width - MARGIN.right, y1: y(ms), y2: y(ms) }),
-      s('text', { x: MARGIN.left - 6, y: y(ms) + 4, 'text-anchor': 'end' }, duration(ms).replace(' ', '')),
+      s('line', { class: 'grid-line', x1: left, x2: plotRight, y1: y(ms), y2: y(ms) }),
+      s('text', { x: left - 6, y: y(ms) + 4, 'text-anchor': 'end' }, durationLabel(ms)),
     );
   }
-  timeAxis(grid, from, to, x, plotBottom);
+  timeAxis(grid, from, to, x, plotBottom, width);
   chart.append(grid);
 
+  const radius = 3.2;
   const dots = s('g', {});
   for (const point of points) {
+    // A bucket's middle may lie past the range's end (the current hour): its dot stays on the plot.
+    const cx = Math.min(plotRight - radius, Math.max(left + radius, x(point.at)));
     dots.append(
       s(
         'circle',
-        { class: `fill-${point.kind}`, cx: x(point.at), cy: y(point.ms), r: 3.2, 'fill-opacity': 0.8 },
+        { class: `fill-${point.kind}`, cx, cy: y(point.ms), r: radius, 'fill-opacity': 0.8 },
         s('title', {}, point.title),
       ),
     );
   }
-  chart.append(dots, s('line', { class: 'axis', x1: MARGIN.left, x2: width - MARGIN.right, y1: plotBottom, y2: plotBottom }));
+  chart.append(dots, s('line', { class: 'axis', x1: left, x2: plotRight, y1: plotBottom, y2: plotBottom }));
   return chart;
 }
 

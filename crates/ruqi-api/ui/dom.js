@@ -1,7 +1,7 @@
 // Building the page: elements, status badges, instants, toasts, confirmation,
 // and the empty and error states every view shares.
 
-import { browserZone, dateTime, relative, sameWallClock } from './format.js';
+import { browserZone, dateTime, elapsed, relative, sameWallClock } from './format.js';
 
 /**
  * `h('a', {href: '#/jobs', class: 'x', onclick: fn}, 'text', child…)`: an
@@ -112,6 +112,25 @@ export function refreshRelativeTimes(root = document) {
   const now = Date.now();
   for (const el of root.querySelectorAll('[data-relative]')) {
     const text = relative(el.dataset.relative, now);
+    if (el.textContent !== text) el.textContent = text;
+  }
+}
+
+/**
+ * "running 12 s" for a run that started at `startedAt` and goes on; kept
+ * current by `refreshElapsed`, which the view calls every second.
+ */
+export function runningFor(startedAt) {
+  if (!startedAt) return h('span', { class: 'elapsed' }, 'running…');
+  const since = new Date(startedAt).getTime();
+  return h('span', { class: 'elapsed', 'data-elapsed-since': startedAt }, `running ${elapsed(Date.now() - since)}`);
+}
+
+/** Rewrites every "running 12 s" in `root` against the current time. */
+export function refreshElapsed(root = document) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll('[data-elapsed-since]')) {
+    const text = `running ${elapsed(now - new Date(el.dataset.elapsedSince).getTime())}`;
     if (el.textContent !== text) el.textContent = text;
   }
 }

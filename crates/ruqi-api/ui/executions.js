@@ -1,11 +1,13 @@
 // Run history of every job: filters by status, job id prefix, group, error
 // text and time range, all applied by the API; runs per minute, hour or day
 // by status and their durations as charts, counted by the database over
-// every matching run; and the runs as a list.
+// every matching run; and the runs as a list, each linked to its log. An
+// admin cleans old history up from here.
 
-import { get } from './api.js';
+import { canWrite, get } from './api.js';
 import { BUCKET, durationChart, runsChart } from './chart.js';
-import { emptyState, errorState, h, instant, replace, replaceKeepingFocus, statusBadge } from './dom.js';
+import { openCleanup } from './cleanup.js';
+import { emptyState, errorState, h, instant, refreshElapsed, replace, replaceKeepingFocus, runningFor, statusBadge } from './dom.js';
 import { duration, fromLocalInput, pageRuns, plural, shortId, toLocalInput } from './format.js';
 import { pager } from './pager.js';
 
@@ -129,7 +131,21 @@ export async function render(main, view) {
 
   replace(
     main,
-    h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, 'Executions'), summary)),
+    h(
+      'div',
+      { class: 'view-head' },
+      h('div', {}, h('h1', {}, 'Executions'), summary),
+      canWrite() &&
+        h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            { type: 'button', class: 'button', onclick: () => openCleanup({ group: filters.job_name.trim(), then: loadAll }) },
+            'Clean up…',
+          ),
+        ),
+    ),
     filterForm,
     charts,
     h('section', { class: 'card', 'aria-label': 'Runs' }, results),
@@ -237,7 +253,7 @@ export async function render(main, view) {
         h('td', {}, statusBadge(run.status)),
         h('td', { class: 'id' }, h('a', { href: `#/jobs/${encodeURIComponent(run.job_id)}` }, run.job_id), run.job_name && h('span', { class: 'sub' }, run.job_name)),
         h('td', {}, instant(run.scheduled_for)),
-        h('td', { class: 'num' }, run.duration_ms === null ? (run.status === 'running' ? 'running…' : '—') : duration(run.duration_ms)),
+        h('td', { class: 'num' }, run.duration_ms === null ? (run.status === 'running' ? runningFor(run.started_at) : '—') : duration(run.duration_ms)),
         h('td', {}, run.trigger_source, run.attempt > 1 && h('span', { class: 'sub' }, `attempt ${run.attempt}`)),
         h('td', { class: 'small' }, run.node || '—'),
         h('td', { class: 'error' }, run.error || ''),
@@ -248,7 +264,7 @@ export async function render(main, view) {
             'a',
             {
               class: 'button small',
-              href: `#/jobs/${encodeURIComponent(run.job_id)}?run=${encodeURIComponent(run.id)}`,
+              href: `#/jobs/${encodeURIComponent(run.job_id)}/runs/${encodeURIComponent(run.id)}`,
               'aria-label': `Log of run ${shortId(run.id)} of ${run.job_id}`,
             },
             'Log',
@@ -403,6 +419,8 @@ export async function render(main, view) {
   view.every(10000, () => {
     if (!view.eventsLive) loadAll();
   });
+  // A running run's elapsed time, once a second.
+  view.every(1000, () => refreshElapsed(results));
   let resizing = null;
   const onResize = () => {
     clearTimeout(resizing);

@@ -84,6 +84,12 @@ export function duration(ms) {
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
+/** How long a run has been going: whole seconds ("42 s") under a minute, then as `duration`. */
+export function elapsed(ms) {
+  const clamped = Math.max(0, ms);
+  return clamped < 60000 ? `${Math.floor(clamped / 1000)} s` : duration(clamped);
+}
+
 /** The tail of a UUID v7: its head is a timestamp and alike for runs close together. */
 export function shortId(id) {
   return id && id.length > 12 ? `…${id.slice(-8)}` : id || '';

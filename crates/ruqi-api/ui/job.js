@@ -1,10 +1,13 @@
-// One job: every field, its next ten fire times, its runs, and the log of
-// the selected run, followed live while it runs. Also the actions on a job,
-// which the list offers too.
+// One job: every field, its next ten fire times, its runs (those of an
+// earlier job under the same id only when asked for), and the log of the
+// selected run, followed live while it runs, to download as a file. Also the
+// actions on a job, which the list offers too.
 
 import { cannotBeScheduled, offeredActions, whyNoActions } from './actions.js';
 import { ApiError, canWrite, get, post, request, seg } from './api.js';
-import { confirmAction, emptyState, errorState, h, instant, replace, statusBadge, toast } from './dom.js';
+import { openCleanup } from './cleanup.js';
+import { confirmAction, emptyState, errorState, h, instant, refreshElapsed, replace, runningFor, statusBadge, toast } from './dom.js';
+import { downloadLog } from './download.js';
 import { browserZone, dateTime, duration, morePages, pageRuns, pageTotal, plural, sameWallClock, shortId } from './format.js';
 import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
 import { runWithArgs } from './run_with.js';
@@ -17,6 +20,10 @@ const TAIL_INTERVAL_MS = 1000;
 
 const jobPath = (jobId) => `jobs/${seg(jobId)}`;
 const jobHref = (jobId) => `#/jobs/${encodeURIComponent(jobId)}`;
+/** The address of a job's page with one run selected and its log in view. */
+const runAddress = (jobId, executionId) => `/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(executionId)}`;
+/** Whether `run` was scheduled before `job` was created: a run of an earlier job with its id. */
+const earlierThan = (job, run) => Boolean(job) && new Date(run.scheduled_for) < new Date(job.created_at);
 
 function failed(what, error) {
   toast(`${what}: ${error.message}`, { kind: 'error' });
@@ -99,7 +106,8 @@ function headChips(job) {
   return chips;
 }
 
-export async function render(main, view, jobId) {
+/** The job page; `runId` (from `#/jobs/<id>/runs/<execution_id>`) selects a run and scrolls to its log. */
+export async function render(main, view, jobId, runId = null) {
   document.title = `${jobId} · ruqi`;
   let job = null;
   try {
@@ -109,7 +117,14 @@ export async function render(main, view, jobId) {
   }
   const write = canWrite();
   let runsOffset = 0;
-  let selected = view.params.get('run');
+  let selected = runId || view.params.get('run');
+  /** Whether the page was opened on a run: its log is brought into view once laid out. */
+  const landing = Boolean(selected);
+  const showLanding = () => {
+    if (landing && view.alive) logCard.scrollIntoView({ block: 'start' });
+  };
+  /** Whether the list shows the runs of an earlier job with this id too. */
+  let showEarlier = false;
 
   const title = h('h1', {}, jobId);
   const chips = h('div', { class: 'chips' });
@@ -244,7 +259,8 @@ export async function render(main, view, jobId) {
   async function refreshStats() {
     if (!job) return;
     try {
-      const stats = await get('executions/stats/jobs', { job_id: [jobId] }, view.signal);
+      // Since its creation: runs of an earlier job with this id are not its own.
+      const stats = await get('executions/stats/jobs', { job_id: [jobId], from: job.created_at }, view.signal);
       if (!view.alive || !stats.items[0]) return;
       statsHolder.className = '';
       replace(statsHolder, jobStatsCell(stats.items[0]));
@@ -300,12 +316,21 @@ export async function render(main, view, jobId) {
 
   // ---- runs ---------------------------------------------------------------
 
+  /** The latest read of the runs: an answer to an older one is stale and dropped. */
+  let runsRead = 0;
+
   async function refreshRuns() {
+    const read = ++runsRead;
     let page;
+    let earlier = null;
     try {
-      page = await get(`${jobPath(jobId)}/executions`, { offset: runsOffset, limit: RUNS_PER_PAGE }, view.signal);
+      // Only this job's runs, unless asked: an earlier job with its id may have left some.
+      const since = job && !showEarlier ? job.created_at : undefined;
+      const runs = get(`${jobPath(jobId)}/executions`, { offset: runsOffset, limit: RUNS_PER_PAGE, from: since }, view.signal);
+      const before = job ? get(`${jobPath(jobId)}/executions`, { to: job.created_at, limit: 1 }, view.signal) : null;
+      [page, earlier] = await Promise.all([runs, before]);
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (error.name === 'AbortError' || read !== runsRead) return;
       if (!job && error.status === 404) {
         replace(
           main,
@@ -322,18 +347,44 @@ export async function render(main, view, jobId) {
       replace(runsCard, h('h2', { id: 'runs-title' }, 'Runs'), errorState(error, refreshRuns));
       return;
     }
-    if (!view.alive) return;
+    if (!view.alive || read !== runsRead) return;
     if (!selected && page.items.length && runsOffset === 0) select(page.items[0].id, { focus: false });
-    showRuns(page);
+    showRuns(page, earlier?.total || 0);
   }
 
-  function showRuns(page) {
-    const heading = h('h2', { id: 'runs-title' }, 'Runs', h('span', { class: 'count' }, pageRuns(page)));
+  /** The line under the runs that shows or hides the `count` runs of an earlier job with this id. */
+  function earlierRunsLine(count) {
+    if (!count) return null;
+    const toggle = (show) => () => {
+      showEarlier = show;
+      runsOffset = 0;
+      refreshRuns();
+    };
+    return h(
+      'p',
+      { class: 'earlier-runs muted small' },
+      showEarlier
+        ? [
+            'Runs marked "earlier job" are of a job with this id deleted before this one was created. ',
+            h('button', { type: 'button', class: 'button link', onclick: toggle(false) }, 'Hide them'),
+          ]
+        : h('button', { type: 'button', class: 'button link', onclick: toggle(true) }, `${plural(count, 'run')} of an earlier job with this id`),
+    );
+  }
+
+  function showRuns(page, earlierCount) {
+    const heading = h(
+      'div',
+      { class: 'card-head' },
+      h('h2', { id: 'runs-title' }, 'Runs', h('span', { class: 'count' }, pageRuns(page))),
+      write && h('button', { type: 'button', class: 'button small', onclick: () => openCleanup({ job: jobId, then: refreshAll }) }, 'Clean up…'),
+    );
     if (page.items.length === 0) {
       replace(
         runsCard,
         heading,
         emptyState('No runs yet', write ? 'Run it now, or wait for its next fire.' : 'It has not fired yet.'),
+        earlierRunsLine(earlierCount),
       );
       replace(logCard);
       logCard.hidden = true;
@@ -348,18 +399,19 @@ export async function render(main, view, jobId) {
         'tr',
         {
           'data-execution-id': run.id,
+          class: earlierThan(job, run) ? 'earlier' : null,
           'aria-selected': run.id === selected ? 'true' : 'false',
           onclick: (event) => {
             if (event.target.closest('a, button')) return;
             select(run.id, { focus: false });
           },
         },
-        h('td', {}, statusBadge(run.status)),
+        h('td', {}, statusBadge(run.status), earlierThan(job, run) && h('span', { class: 'sub' }, 'earlier job')),
         h('td', {}, instant(run.scheduled_for, zone)),
         h(
           'td',
           { class: 'num' },
-          run.duration_ms === null ? (run.status === 'running' ? 'running…' : '—') : duration(run.duration_ms),
+          run.duration_ms === null ? (run.status === 'running' ? runningFor(run.started_at) : '—') : duration(run.duration_ms),
           bars &&
             run.duration_ms !== null &&
             h('span', { class: 'duration-bar', 'aria-hidden': 'true' }, h('span', { style: { width: `${(100 * run.duration_ms) / longest}%` } })),
@@ -439,6 +491,7 @@ export async function render(main, view, jobId) {
             'Older →',
           ),
         ),
+      earlierRunsLine(earlierCount),
     );
   }
 
@@ -449,8 +502,8 @@ export async function render(main, view, jobId) {
   function select(executionId, { focus }) {
     selected = executionId;
     const params = new URLSearchParams(view.params);
-    params.set('run', executionId);
-    view.replaceParams(params);
+    params.delete('run');
+    view.replaceAddress(runAddress(jobId, executionId), params);
     for (const row of runsCard.querySelectorAll('tr[data-execution-id]')) {
       row.setAttribute('aria-selected', row.dataset.executionId === executionId ? 'true' : 'false');
     }
@@ -476,10 +529,18 @@ export async function render(main, view, jobId) {
     replace(logCard, header, errorLine, pre, foot);
 
     const showRun = (run) => {
+      const earlier = earlierThan(job, run);
+      if (earlier && !showEarlier) {
+        // A run of an earlier job with this id, linked to: list those runs too.
+        showEarlier = true;
+        refreshRuns().then(showLanding);
+      }
       replace(
         header,
         h('h2', { id: 'log-title', tabindex: '-1' }, 'Log of run ', h('span', { class: 'mono', title: run.id }, shortId(run.id))),
         statusBadge(run.status),
+        earlier && h('span', { class: 'badge' }, 'earlier job'),
+        run.status === 'running' && run.started_at && runningFor(run.started_at),
         h(
           'span',
           { class: 'muted small' },
@@ -492,11 +553,22 @@ export async function render(main, view, jobId) {
             .filter(Boolean)
             .join(' · '),
         ),
-        write &&
-          run.status === 'running' &&
-          h(
-            'div',
-            { class: 'actions' },
+        h(
+          'div',
+          { class: 'actions' },
+          run.started_at &&
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button small',
+                title: `Save the log as ${jobId}-${run.id}.log`,
+                onclick: () => downloadLog(run, view.signal).catch((error) => failed('Could not download the log', error)),
+              },
+              'Download log',
+            ),
+          write &&
+            run.status === 'running' &&
             h(
               'button',
               {
@@ -514,7 +586,7 @@ export async function render(main, view, jobId) {
               },
               'Cancel this run',
             ),
-          ),
+        ),
       );
       errorLine.hidden = !run.error;
       errorLine.textContent = run.error || '';
@@ -615,9 +687,13 @@ export async function render(main, view, jobId) {
     if ((!view.eventsLive && ticks % 3 === 0) || running) refreshAll();
   });
 
+  // A running run's elapsed time, once a second.
+  view.every(1000, () => refreshElapsed(main));
+
   if (job) showJob();
   else replace(actions);
   if (selected) select(selected, { focus: false });
   else logCard.hidden = true;
   await Promise.all([refreshFires(), refreshRuns(), refreshStats()]);
+  showLanding();
 }

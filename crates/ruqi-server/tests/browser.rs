@@ -129,6 +129,9 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
         "scheduler",
         "executions-pages",
         "jobs-selected",
+        "cleanup-dialog",
+        "job-long-id",
+        "executions-history",
         "jobs-dark",
     ] {
         assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");

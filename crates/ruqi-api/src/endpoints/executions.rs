@@ -267,20 +267,32 @@ impl ExecutionsApi {
 
     /// Clean up history
     ///
-    /// Deletes old executions and answers how many went. An
-    /// `older_than_days` reaching back before the year 1000, the earliest date
-    /// every backend stores, means "older than anything":
-    /// nothing is deleted.
+    /// Deletes old executions and answers how many went; with `dry_run`,
+    /// deletes nothing and answers how many would go (`would_delete`), for
+    /// a confirmation. An `older_than_days` reaching back before the year
+    /// 1000, the earliest date every backend stores, means "older than
+    /// anything": nothing is deleted.
     #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
     async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {
+        let dry_run = cleanup.dry_run;
         let retention = Retention::from(cleanup.0);
         let now = self.0.scheduler.clock().now();
+        if dry_run {
+            let would_delete = ruqi::query::count_cleanup(&self.0.db, &retention, now).await?;
+            return Ok(Json(CleanupResult {
+                deleted: 0,
+                would_delete: Some(would_delete),
+            }));
+        }
         let deleted = ruqi::query::cleanup_executions(&self.0.db, &retention, now).await?;
         tracing::info!(
             deleted,
             ?retention,
             "execution history cleaned up through the admin API"
         );
-        Ok(Json(CleanupResult { deleted }))
+        Ok(Json(CleanupResult {
+            deleted,
+            would_delete: None,
+        }))
     }
 }

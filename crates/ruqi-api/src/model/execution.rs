@@ -122,7 +122,8 @@ impl From<Paged<job_execution::Model>> for ExecutionList {
 /// Which history to delete. A row goes when it is in scope (`job_id`,
 /// `job_name`), older than `older_than_days` (if given) and not among the
 /// newest `keep_last` of its job (if given). Give at least one of
-/// `older_than_days` and `keep_last`. Runs in progress always stay.
+/// `older_than_days` and `keep_last`. Runs in progress always stay. With
+/// `dry_run`, nothing is deleted: the answer counts what would be.
 #[derive(Debug, Clone, PartialEq, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct Cleanup {
@@ -139,6 +140,9 @@ pub(crate) struct Cleanup {
     /// Only rows of jobs in this group.
     #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_name: Option<String>,
+    /// Only count the rows that would go (`would_delete`); delete nothing.
+    #[oai(default)]
+    pub(crate) dry_run: bool,
 }
 
 impl From<Cleanup> for Retention {
@@ -152,11 +156,14 @@ impl From<Cleanup> for Retention {
     }
 }
 
-/// How much history went.
+/// How much history went (or, for a dry run, would go).
 #[derive(Debug, Clone, PartialEq, Object)]
 pub(crate) struct CleanupResult {
-    /// Rows deleted.
+    /// Rows deleted (0 for a dry run).
     pub(crate) deleted: u64,
+    /// Only for a dry run: the rows that would be deleted now.
+    #[oai(skip_serializing_if_is_none)]
+    pub(crate) would_delete: Option<u64>,
 }
 
 /// The lines of an execution's log from a given line on: xxl-job's rolling

@@ -3,9 +3,11 @@
 // first), run it, read its log, pause it, look at the history charts and the
 // scheduler, delete it; act on several jobs at once, copy a job, turn to a
 // page by its number, and find no action the API would refuse on a row it
-// cannot schedule or a date job that has fired; then a read-only token, a
-// withdrawn token, and the dark scheme. One screenshot per view goes to
-// RUQI_SCREENSHOT_DIR.
+// cannot schedule or a date job that has fired; watch a running run's time go
+// by, keep the runs of a job deleted and created again apart, follow a run's
+// link to its log, download a log, clean history up, and fit a 191-character
+// id; then a read-only token, a withdrawn token, and the dark scheme. One
+// screenshot per view goes to RUQI_SCREENSHOT_DIR.
 //
 //   node ui.spec.mjs http://127.0.0.1:8200
 //
@@ -19,6 +21,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
@@ -144,6 +148,27 @@ async function nav(page, name) {
 }
 
 const jobRow = (page, jobId) => page.locator(`tr[data-job-id="${jobId}"]`);
+const runRow = (page, executionId) => page.locator(`tr[data-execution-id="${executionId}"]`);
+
+/** Runs `jobId` now through the API; answers the execution id. */
+async function runNow(jobId) {
+  const started = await api('POST', `jobs/${encodeURIComponent(jobId)}/run`);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  return started.body.execution_id;
+}
+
+/** Runs `jobId` now and waits for the run to end; answers the execution. */
+async function runToEnd(jobId) {
+  const id = await runNow(jobId);
+  return eventually(`run ${id} of ${jobId} ends`, async () => {
+    // The row may be written a moment after the 202.
+    const { status, body: run } = await api('GET', `executions/${id}`);
+    return status === 200 && run.status !== 'running' && run;
+  });
+}
+
+/** The seconds a "running 12 s" text says. */
+const secondsRunning = (text) => Number(text.match(/running (\d+) s/)?.[1] ?? NaN);
 
 let current = null;
 let passed = 0;
@@ -665,6 +690,190 @@ await step('delete the selected jobs after confirming, naming how many', async (
   await bulkBar(page).waitFor({ state: 'hidden' });
   assert.equal((await api('GET', 'jobs?job_name=bulk')).body.total, 0);
   for (let i = 1; i <= 20; i += 1) await api('DELETE', `jobs/page-${String(i).padStart(2, '0')}`);
+});
+
+// A port that takes connections and never answers: a run calling it keeps
+// running. Neither it nor its connections keep the script from ending.
+const silent = createServer((socket) => socket.unref());
+await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+silent.unref();
+const SLOW = 'slow-call';
+/** Long enough to reach the 10 s to 100 s decade of the duration chart. */
+const SLOW_TIMEOUT_S = 10.5;
+let slowRun = null;
+
+await step('a running run shows how long it has been running, ticking', async () => {
+  const created = await api('POST', 'jobs', {
+    job_id: SLOW,
+    job_name: 'slow',
+    func: 'http',
+    args: { url: `http://127.0.0.1:${silent.address().port}/never`, timeout_s: SLOW_TIMEOUT_S },
+    trigger: 'interval',
+    rule: '1h',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  slowRun = await runNow(SLOW);
+  await nav(page, 'Executions');
+  const elapsed = runRow(page, slowRun).locator('.elapsed');
+  await elapsed.waitFor();
+  const first = secondsRunning(await elapsed.textContent());
+  assert.ok(first >= 0, `an elapsed time, not ${await elapsed.textContent()}`);
+  await eventually('the elapsed time in the history goes on', async () => secondsRunning(await elapsed.textContent()) > first);
+  // The job page: the run's row and its log's head both count on.
+  await page.goto(`${base}/api/ui/#/jobs/${SLOW}`);
+  const row = runRow(page, slowRun).locator('.elapsed');
+  const head = page.locator('#run-log .log-head .elapsed');
+  await row.waitFor();
+  await head.waitFor();
+  const then = secondsRunning(await row.textContent());
+  await eventually('the elapsed time on the job page goes on', async () => {
+    const [inRow, inHead] = [secondsRunning(await row.textContent()), secondsRunning(await head.textContent())];
+    return inRow > then && inHead > then;
+  });
+  assert.equal((await api('GET', `executions/${slowRun}`)).body.status, 'running');
+});
+
+await step('runs of an earlier job with the same id stay apart until asked for', async () => {
+  const REBORN = 'reborn';
+  const first = { job_id: REBORN, job_name: 'history', func: 'http', args: { url: 'http://127.0.0.1:9/gone', timeout_s: 2 }, trigger: 'interval', rule: '1h' };
+  assert.equal((await api('POST', 'jobs', first)).status, 201);
+  for (let i = 0; i < 2; i++) assert.equal((await runToEnd(REBORN)).status, 'failed');
+  assert.equal((await api('DELETE', `jobs/${REBORN}`)).status, 204);
+  const second = { job_id: REBORN, job_name: 'history', func: 'log', args: 'born again', trigger: 'interval', rule: '1h' };
+  assert.equal((await api('POST', 'jobs', second)).status, 201);
+  assert.equal((await runToEnd(REBORN)).status, 'success');
+  assert.equal((await api('GET', `jobs/${REBORN}/executions`)).body.total, 3, 'the API keeps all three');
+
+  await page.goto(`${base}/api/ui/#/jobs/${REBORN}`);
+  await page.getByRole('heading', { level: 1, name: REBORN }).waitFor();
+  const rows = page.locator('table.runs tbody tr');
+  await rows.first().locator('.badge.success').waitFor();
+  await page.locator('#runs-title').filter({ hasText: '1 run' }).waitFor();
+  assert.equal(await rows.count(), 1, 'only the new job\'s run');
+  assert.equal(await page.locator('table.runs .badge.failed').count(), 0);
+  // Its success rate is its own: 100 %, not the 33 % of all three.
+  await page.locator('dl.fields > div', { hasText: 'Success rate' }).locator('dd').filter({ hasText: '100 %' }).waitFor();
+  await page.locator('#run-log pre.log').filter({ hasText: 'born again' }).waitFor();
+  await page.getByRole('button', { name: '2 runs of an earlier job with this id' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 3);
+  const earlier = page.locator('table.runs tbody tr.earlier');
+  assert.equal(await earlier.count(), 2);
+  for (const row of await earlier.all()) {
+    assert.match(await row.textContent(), /earlier job/);
+    await row.locator('.badge.failed').waitFor();
+  }
+  await page.getByRole('button', { name: 'Hide them' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('table.runs tbody tr').length === 1);
+});
+
+await step('a run link from the executions lands on its log, also after a reload', async () => {
+  await nav(page, 'Executions');
+  const runs = (await api('GET', 'jobs/reborn/executions')).body.items;
+  const target = runs.find((run) => run.status === 'failed');
+  await runRow(page, target.id).getByRole('link', { name: /^Log of run/ }).click();
+  await page.getByRole('heading', { level: 1, name: 'reborn' }).waitFor();
+  const landed = async (how) => {
+    assert.ok(page.url().endsWith(`#/jobs/reborn/runs/${target.id}`), `${how}: ${page.url()}`);
+    const log = page.locator('#run-log');
+    await log.locator('.log-head h2').filter({ hasText: target.id.slice(-8) }).waitFor();
+    // A run of the earlier job: said so, and the earlier runs are listed.
+    await log.locator('.log-head .badge', { hasText: 'earlier job' }).waitFor();
+    await runRow(page, target.id).and(page.locator('[aria-selected="true"]')).waitFor();
+    // Scrolled down to it: its top near the top of the window, or all of it shown at the page's end.
+    await eventually(`${how}: the log is in view`, async () => {
+      const box = await log.boundingBox();
+      const { scrolled, height } = await page.evaluate(() => ({ scrolled: window.scrollY, height: window.innerHeight }));
+      return box && scrolled > 300 && box.y >= 0 && (box.y < 120 || box.y + box.height <= height);
+    });
+  };
+  await landed('from the executions');
+  await page.reload();
+  await landed('after a reload');
+});
+
+await step("download a run's log: a file named after the job and the run, holding the API's log", async () => {
+  const newest = (await api('GET', 'jobs/reborn/executions?limit=1')).body.items[0];
+  await runRow(page, newest.id).getByRole('button', { name: /^Show the log/ }).click();
+  const log = page.locator('#run-log');
+  await log.locator('pre.log').filter({ hasText: 'born again' }).waitFor();
+  await log.locator('.log-foot').filter({ hasText: 'finished' }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), log.getByRole('button', { name: 'Download log' }).click()]);
+  assert.equal(download.suggestedFilename(), `reborn-${newest.id}.log`);
+  const saved = await readFile(await download.path(), 'utf8');
+  const lines = (await api('GET', `executions/${newest.id}/log`)).body.lines;
+  assert.ok(lines.length >= 1);
+  assert.equal(saved, lines.map((line) => `${line}\n`).join(''));
+  assert.match(saved, /born again/);
+});
+
+await step('clean up a group\'s history, keeping the newest run of each job: asked, counted, confirmed by the API', async () => {
+  await nav(page, 'Executions');
+  await page.getByLabel('Group', { exact: true }).fill('history');
+  await page.waitForFunction(() => document.querySelectorAll('table.executions tbody tr').length === 3);
+  await page.getByRole('button', { name: 'Clean up…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Clean up run history' });
+  await dialog.waitFor();
+  assert.equal(await dialog.getByLabel('Runs of', { exact: true }).inputValue(), 'group', 'the group filtered on is offered');
+  assert.equal(await dialog.getByLabel('Group', { exact: true }).inputValue(), 'history');
+  await dialog.getByRole('button', { name: 'Review…' }).click();
+  await dialog.locator('#cleanup-error-older_than_days').filter({ hasText: 'Give an age' }).waitFor();
+  await dialog.getByLabel('Keep the newest runs of each job', { exact: true }).fill('1');
+  await screenshot(page, 'cleanup-dialog');
+  await dialog.getByRole('button', { name: 'Review…' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Delete 2 runs?' });
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /group history.*except the newest 1 of each job/);
+  assert.equal((await api('GET', 'executions?job_name=history')).body.total, 3, 'nothing deleted before the confirmation');
+  await confirm.getByRole('button', { name: 'Delete 2 runs' }).click();
+  await page.getByText('Deleted 2 runs.').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('table.executions tbody tr').length === 1);
+  await page.locator('[data-stat="runs"]').filter({ hasText: /^1 run;/ }).waitFor();
+  const left = (await api('GET', 'executions?job_name=history')).body;
+  assert.equal(left.total, 1);
+  assert.equal(left.items[0].status, 'success', 'the newest run stays');
+  assert.ok((await api('GET', `executions/${slowRun}`)).status === 200, 'another group keeps its runs');
+});
+
+await step('a 191-character id wraps: the job page does not scroll sideways, and fire times keep apart', async () => {
+  const longId = `a-very-long-job-id-${'0123456789'.repeat(18)}`.slice(0, 191);
+  assert.equal(longId.length, 191);
+  // Yearly in another zone than the browser's: both times per fire, each with its year.
+  const created = await api('POST', 'jobs', { job_id: longId, func: 'log', args: 'long', trigger: 'cron', rule: '0 30 9 1 1 *', timezone: 'Asia/Kolkata' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await runToEnd(longId);
+  await page.goto(`${base}/api/ui/#/jobs/${longId}`);
+  await page.getByRole('heading', { level: 1, name: longId }).waitFor();
+  await page.locator('ol.fires.two-zones li').nth(9).waitFor();
+  await page.locator('#run-log pre.log').filter({ hasText: 'long' }).waitFor();
+  await assertNoHorizontalScroll(page, 'a job page with a 191-character id');
+  const gaps = await page.locator('ol.fires li').evaluateAll((items) =>
+    items.map((li) => li.querySelector('.zone').getBoundingClientRect().left - li.querySelector('time').getBoundingClientRect().right),
+  );
+  assert.ok(gaps.every((gap) => gap >= 6), `space between a fire's two times: ${gaps}`);
+  await screenshot(page, 'job-long-id');
+});
+
+await step('the charts keep every label, bar and dot inside their picture', async () => {
+  const slow = await eventually('the slow run times out', async () => {
+    const run = (await api('GET', `executions/${slowRun}`)).body;
+    return run.status !== 'running' && run;
+  });
+  assert.ok(slow.duration_ms >= 10_000, `a run of ${slow.duration_ms} ms`);
+  await nav(page, 'Executions');
+  await page.locator('svg.chart').nth(1).locator('circle').first().waitFor();
+  await runRow(page, slowRun).locator('.badge.failed').waitFor();
+  const outside = await page.locator('svg.chart').evaluateAll((charts) =>
+    charts.flatMap((chart) => {
+      const [, , width, height] = chart.getAttribute('viewBox').split(' ').map(Number);
+      return [...chart.querySelectorAll('text, rect, circle')]
+        .map((el) => ({ el, box: el.getBBox() }))
+        .filter(({ box }) => box.x < 0 || box.y < 0 || box.x + box.width > width || box.y + box.height > height)
+        .map(({ el, box }) => `${el.tagName} "${el.textContent}" at ${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)} in ${width}×${height}`);
+    }),
+  );
+  assert.deepEqual(outside, []);
+  await page.locator('svg.chart').nth(1).locator('text', { hasText: /^100s$/ }).waitFor();
+  await screenshot(page, 'executions-history');
 });
 
 // ---- an operator with the read-only token ----------------------------------

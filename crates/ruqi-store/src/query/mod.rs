@@ -12,7 +12,7 @@ mod suggest;
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs, schedule_mark};
-pub use retention::{Retention, cleanup_executions};
+pub use retention::{Retention, cleanup_executions, count_cleanup};
 pub use stats::{
     Bucket, DurationTotals, ExecutionStats, MAX_BUCKETS, PERCENTILES, StatsBucket, StatsOptions, StatusCounts,
     execution_stats,

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use ruqi_core::FieldError;
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::Error;
 use crate::entity::job_execution::{Column, Entity};
@@ -44,6 +46,56 @@ pub async fn cleanup_executions(
     retention: &Retention,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
+    match doomed(db, retention, now).await? {
+        Doomed::Nothing => Ok(0),
+        Doomed::Matching(cond) => Ok(Entity::delete_many().filter(cond).exec(db).await?.rows_affected),
+        Doomed::Among(cond, ids) => {
+            let mut deleted = 0;
+            for chunk in ids.chunks(DELETE_CHUNK) {
+                let result = Entity::delete_many()
+                    .filter(cond.clone())
+                    .filter(Column::Id.is_in(chunk.iter().cloned()))
+                    .exec(db)
+                    .await?;
+                deleted += result.rows_affected;
+            }
+            Ok(deleted)
+        }
+    }
+}
+
+/// How many rows [`cleanup_executions`] with the same arguments would delete
+/// now; deletes nothing. What an operator is told before confirming.
+pub async fn count_cleanup(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<u64, Error> {
+    match doomed(db, retention, now).await? {
+        Doomed::Nothing => Ok(0),
+        Doomed::Matching(cond) => Ok(Entity::find().filter(cond).count(db).await?),
+        Doomed::Among(cond, ids) => {
+            let mut matching = 0;
+            for chunk in ids.chunks(DELETE_CHUNK) {
+                matching += Entity::find()
+                    .filter(cond.clone())
+                    .filter(Column::Id.is_in(chunk.iter().cloned()))
+                    .count(db)
+                    .await?;
+            }
+            Ok(matching)
+        }
+    }
+}
+
+/// The rows a cleanup deletes.
+enum Doomed {
+    /// None: the cutoff reaches back before anything stored.
+    Nothing,
+    /// Every row matching the condition.
+    Matching(Condition),
+    /// The rows matching the condition among these ids (those beyond each
+    /// job's newest `keep_last`).
+    Among(Condition, Vec<String>),
+}
+
+async fn doomed(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<Doomed, Error> {
     if retention.older_than_days.is_none() && retention.keep_last.is_none() {
         return Err(FieldError::new("older_than_days", "", "give older_than_days, keep_last or both").into());
     }
@@ -59,12 +111,12 @@ pub async fn cleanup_executions(
             .and_then(|age| now.checked_sub_signed(age))
             .filter(|cutoff| *cutoff >= earliest_stored());
         let Some(cutoff) = cutoff else {
-            return Ok(0);
+            return Ok(Doomed::Nothing);
         };
         cond = cond.add(Column::ScheduledFor.lt(cutoff));
     }
     let Some(keep) = retention.keep_last else {
-        return Ok(Entity::delete_many().filter(cond).exec(db).await?.rows_affected);
+        return Ok(Doomed::Matching(cond));
     };
     // The newest `keep` rows of each job are counted over all its rows, not
     // only the old ones, so "older than 30 days, keep the last 10" never
@@ -97,14 +149,5 @@ pub async fn cleanup_executions(
         })
         .map(|(id, _)| id.clone())
         .collect();
-    let mut deleted = 0;
-    for chunk in beyond.chunks(DELETE_CHUNK) {
-        let result = Entity::delete_many()
-            .filter(cond.clone())
-            .filter(Column::Id.is_in(chunk.iter().cloned()))
-            .exec(db)
-            .await?;
-        deleted += result.rows_affected;
-    }
-    Ok(deleted)
+    Ok(Doomed::Among(cond, beyond))
 }
