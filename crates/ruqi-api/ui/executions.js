@@ -9,6 +9,7 @@ import { BUCKET, durationChart, runsChart } from './chart.js';
 import { openCleanup } from './cleanup.js';
 import { emptyState, errorState, h, instant, refreshElapsed, replace, replaceKeepingFocus, runningFor, statusBadge } from './dom.js';
 import { duration, fromLocalInput, pageRuns, plural, shortId, toLocalInput } from './format.js';
+import { triggerCell } from './jobs.js';
 import { pager } from './pager.js';
 
 const STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost', 'running'];
@@ -254,7 +255,7 @@ export async function render(main, view) {
         h('td', { class: 'id' }, h('a', { href: `#/jobs/${encodeURIComponent(run.job_id)}` }, run.job_id), run.job_name && h('span', { class: 'sub' }, run.job_name)),
         h('td', {}, instant(run.scheduled_for)),
         h('td', { class: 'num' }, run.duration_ms === null ? (run.status === 'running' ? runningFor(run.started_at) : '—') : duration(run.duration_ms)),
-        h('td', {}, run.trigger_source, run.attempt > 1 && h('span', { class: 'sub' }, `attempt ${run.attempt}`)),
+        h('td', {}, triggerCell(run)),
         h('td', { class: 'small' }, run.node || '—'),
         h('td', { class: 'error' }, run.error || ''),
         h(

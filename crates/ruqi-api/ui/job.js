@@ -1,15 +1,14 @@
 // One job: every field, its next ten fire times, its runs (those of an
 // earlier job under the same id only when asked for), and the log of the
-// selected run, followed live while it runs, to download as a file. Also the
-// actions on a job, which the list offers too.
+// selected run, followed live while it runs, to download as a file.
 
-import { cannotBeScheduled, offeredActions, whyNoActions } from './actions.js';
-import { ApiError, canWrite, get, post, request, seg } from './api.js';
+import { cancelRuns, cannotBeScheduled, deleteJob, failed, offeredActions, pauseOrResume, runNow, whyNoActions } from './actions.js';
+import { ApiError, canWrite, get, post, seg } from './api.js';
 import { openCleanup } from './cleanup.js';
-import { confirmAction, emptyState, errorState, h, instant, refreshElapsed, replace, runningFor, statusBadge, toast } from './dom.js';
+import { emptyState, errorState, h, instant, refreshElapsed, replace, runningFor, statusBadge, toast } from './dom.js';
 import { downloadLog } from './download.js';
 import { browserZone, dateTime, duration, morePages, pageRuns, pageTotal, plural, sameWallClock, shortId } from './format.js';
-import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator } from './jobs.js';
+import { jobStatsCell, jobZone, nextRunCell, ruleCell, runningIndicator, triggerCell } from './jobs.js';
 import { runWithArgs } from './run_with.js';
 
 const RUNS_PER_PAGE = 15;
@@ -24,66 +23,6 @@ const jobHref = (jobId) => `#/jobs/${encodeURIComponent(jobId)}`;
 const runAddress = (jobId, executionId) => `/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(executionId)}`;
 /** Whether `run` was scheduled before `job` was created: a run of an earlier job with its id. */
 const earlierThan = (job, run) => Boolean(job) && new Date(run.scheduled_for) < new Date(job.created_at);
-
-function failed(what, error) {
-  toast(`${what}: ${error.message}`, { kind: 'error' });
-}
-
-/** Starts a run now; `then` runs afterwards with the new execution id (or null). */
-export async function runNow(jobId, { then = () => {} } = {}) {
-  try {
-    const started = await post(`${jobPath(jobId)}/run`);
-    if (started.execution_id) {
-      toast(`Run of ${jobId} started.`, {
-        kind: 'success',
-        action: h('a', { href: `${jobHref(jobId)}?run=${encodeURIComponent(started.execution_id)}` }, 'View run'),
-      });
-    } else {
-      toast(started.message);
-    }
-    then(started.execution_id);
-  } catch (error) {
-    failed(`Could not run ${jobId}`, error);
-  }
-}
-
-export async function pauseOrResume(job, { then = () => {} } = {}) {
-  const action = job.is_paused ? 'resume' : 'pause';
-  try {
-    await post(`${jobPath(job.job_id)}/${action}`);
-    toast(`${job.job_id} ${job.is_paused ? 'resumed' : 'paused'}.`, { kind: 'success' });
-    then();
-  } catch (error) {
-    failed(`Could not ${action} ${job.job_id}`, error);
-  }
-}
-
-async function cancelRuns(job, then) {
-  try {
-    const outcome = await post(`${jobPath(job.job_id)}/cancel`);
-    const total = outcome.cancelled + outcome.requested_elsewhere;
-    toast(total ? `Asked ${plural(total, 'run')} to stop.` : 'Nothing was running.', { kind: 'success' });
-    then();
-  } catch (error) {
-    failed('Could not cancel', error);
-  }
-}
-
-async function deleteJob(job) {
-  const sure = await confirmAction({
-    title: `Delete ${job.job_id}?`,
-    text: 'It stops firing at once. A run in progress finishes and is recorded; its history is kept.',
-    confirm: 'Delete job',
-  });
-  if (!sure) return;
-  try {
-    await request('DELETE', jobPath(job.job_id));
-    toast(`${job.job_id} deleted.`, { kind: 'success' });
-    location.hash = '#/jobs';
-  } catch (error) {
-    failed('Could not delete', error);
-  }
-}
 
 function field(label, value, { wide = false } = {}) {
   const shown = value === null || value === undefined || value === '' ? h('span', { class: 'muted' }, '—') : value;
@@ -416,7 +355,7 @@ export async function render(main, view, jobId, runId = null) {
             run.duration_ms !== null &&
             h('span', { class: 'duration-bar', 'aria-hidden': 'true' }, h('span', { style: { width: `${(100 * run.duration_ms) / longest}%` } })),
         ),
-        h('td', {}, run.trigger_source, run.attempt > 1 && h('span', { class: 'sub' }, `attempt ${run.attempt}`)),
+        h('td', {}, triggerCell(run)),
         h('td', { class: 'small' }, run.node || '—'),
         h('td', { class: 'error' }, run.error || ''),
         h(
@@ -588,6 +527,16 @@ export async function render(main, view, jobId, runId = null) {
             ),
         ),
       );
+      if (run.args !== undefined) {
+        header.append(
+          h(
+            'details',
+            { class: 'given-args' },
+            h('summary', {}, 'Given other arguments than the job’s'),
+            h('pre', { class: 'json' }, JSON.stringify(run.args, null, 2)),
+          ),
+        );
+      }
       errorLine.hidden = !run.error;
       errorLine.textContent = run.error || '';
     };

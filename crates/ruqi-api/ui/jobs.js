@@ -2,12 +2,11 @@
 // follow the scheduler's events (running, last status, next run), and a
 // selection of rows to act on at once.
 
-import { cannotBeScheduled, offeredActions, whyNoActions } from './actions.js';
+import { cannotBeScheduled, offeredActions, pauseOrResume, runNow, whyNoActions } from './actions.js';
 import { canWrite, get, session } from './api.js';
 import { JobSelection } from './bulk.js';
 import { emptyState, errorState, h, instant, replace, replaceKeepingFocus, statusBadge } from './dom.js';
 import { duration, plural } from './format.js';
-import { pauseOrResume, runNow } from './job.js';
 import { pager } from './pager.js';
 
 const PAGE_SIZES = [25, 50, 100];
@@ -56,6 +55,15 @@ export function nextRunCell(job) {
   if (job.is_paused) return h('span', { class: 'badge paused' }, 'paused');
   if (!job.next_run_time) return h('span', { class: 'muted' }, 'no more fires');
   return instant(job.next_run_time, jobZone(job));
+}
+
+/** Why a run ran: its trigger source, its attempt, and whether it was given other arguments than its job's. */
+export function triggerCell(run) {
+  return [
+    run.trigger_source,
+    run.attempt > 1 && h('span', { class: 'sub' }, `attempt ${run.attempt}`),
+    run.args !== undefined && h('span', { class: 'sub', title: JSON.stringify(run.args) }, 'other arguments'),
+  ];
 }
 
 /** A job's success rate and mean duration, from `GET executions/stats/jobs`. */

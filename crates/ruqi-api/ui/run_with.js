@@ -76,7 +76,7 @@ export function runWithArgs(job, { then = () => {} } = {}) {
       const started = await post(`jobs/${seg(job.job_id)}/run`, { args: parsed.value });
       close();
       if (started.execution_id) {
-        const href = `#/jobs/${encodeURIComponent(job.job_id)}?run=${encodeURIComponent(started.execution_id)}`;
+        const href = `#/jobs/${encodeURIComponent(job.job_id)}/runs/${encodeURIComponent(started.execution_id)}`;
         toast(`Run of ${job.job_id} started with the arguments given.`, {
           kind: 'success',
           action: h('a', { href }, 'View run'),

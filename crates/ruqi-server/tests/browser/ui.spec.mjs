@@ -339,6 +339,10 @@ await step('run it once with other arguments: the run gets them, the job keeps i
   await dialog.waitFor({ state: 'detached' });
   await page.getByText(`Run of ${JOB} started with the arguments given`).waitFor();
   await page.locator('#run-log pre.log').filter({ hasText: 'hello once, with other arguments' }).waitFor();
+  // The run says it was given other arguments, and which: in its row and above its log.
+  await page.locator('table.runs tbody tr[aria-selected="true"] .sub', { hasText: 'other arguments' }).waitFor();
+  await page.locator('#run-log .given-args summary').click();
+  await page.locator('#run-log .given-args pre').filter({ hasText: '"hello once, with other arguments"' }).waitFor();
   const runs = await eventually('the run with other arguments ended', async () => {
     const list = await api('GET', `jobs/${JOB}/executions`);
     const given = list.body.items.find((run) => run.args !== undefined);
