@@ -162,6 +162,45 @@ async fn stats_equal_the_lists_counts(backend: Backend) {
     api.finish().await;
 }
 
+/// A job deleted and created again under its id: with `since_created`, its
+/// summary counts only the runs since it was created.
+async fn a_jobs_own_runs_leave_out_an_earlier_jobs(backend: Backend) {
+    let Some(api) = TestApi::start_on(backend).await else {
+        return;
+    };
+    let created = api
+        .create(json!({"job_id": "report", "func": "noop", "trigger": "interval", "rule": "1h"}))
+        .await;
+    let created_at: DateTime<Utc> = created["created_at"].as_str().unwrap().parse().unwrap();
+    // Five runs of an earlier job under the same id, in the days before, and
+    // three of this one; one run of a job that no longer exists.
+    let rows: Vec<_> = (0..5)
+        .map(|i| run(i, "report", created_at - Duration::days(5 - i as i64)))
+        .chain((0..3).map(|i| job_execution::ActiveModel {
+            id: Set(format!("own-{i}")),
+            ..run(0, "report", created_at + Duration::minutes(i + 1))
+        }))
+        .chain([run(99, "gone", created_at)])
+        .collect();
+    job_execution::Entity::insert_many(rows).exec(&api.db).await.unwrap();
+
+    let all = api.get("/executions/stats/jobs?job_id=report").await;
+    assert_eq!(all.body["items"][0]["total"], 8, "{all:?}");
+    let since = api
+        .get("/executions/stats/jobs?job_id=report&job_id=gone&since_created=true")
+        .await;
+    assert_eq!(since.status, 200, "{since:?}");
+    let items = since.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["total"], 3, "only the job's own runs: {since:?}");
+    assert_eq!(items[0]["counts"]["success"], 3, "{since:?}");
+    assert_eq!(items[0]["success_rate"], 1.0, "{since:?}");
+    assert_eq!(
+        items[1]["total"], 0,
+        "a job that does not exist has no runs of its own: {since:?}"
+    );
+    api.finish().await;
+}
+
 async fn refusals_name_the_parameter(backend: Backend) {
     let Some(api) = TestApi::start_on(backend).await else {
         return;
@@ -249,6 +288,7 @@ async fn completions_and_last_status_from_the_whole_schedule(backend: Backend) {
 
 backend_tests!(
     stats_equal_the_lists_counts,
+    a_jobs_own_runs_leave_out_an_earlier_jobs,
     refusals_name_the_parameter,
     completions_and_last_status_from_the_whole_schedule,
 );

@@ -214,7 +214,7 @@ export async function render(main, view) {
     if (!items.length) return;
     let stats;
     try {
-      stats = await get('executions/stats/jobs', { job_id: items.map((job) => job.job_id) }, view.signal);
+      stats = await get('executions/stats/jobs', { job_id: items.map((job) => job.job_id), since_created: true }, view.signal);
     } catch {
       return;
     }

@@ -111,6 +111,7 @@ impl ExecutionsApi {
             to: to.0,
             job_id_prefix: None,
             error: None,
+            since_job_created: false,
         };
         let page = requested_page(offset.0, limit.0)?;
         let executions = ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0)).await?;
@@ -165,6 +166,7 @@ impl ExecutionsApi {
             to: to.0,
             job_id_prefix: job_id_prefix.0,
             error: error.0,
+            since_job_created: false,
         };
         let page = requested_page(offset.0, limit.0)?;
         let executions = ruqi::query::list_executions(&self.0.db, &filter, page, counting(exact_total.0)).await?;

@@ -82,6 +82,7 @@ impl StatsApi {
             to: to.0,
             job_id_prefix: job_id_prefix.0,
             error: error.0,
+            since_job_created: false,
         };
         let options = StatsOptions {
             bucket: bucket.0.map(Into::into),
@@ -107,10 +108,17 @@ impl StatsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Only executions scheduled before this instant (RFC 3339).
         to: Query<Option<DateTime<Utc>>>,
+        /// Only each job's own runs: those scheduled at or after its
+        /// `created_at`, leaving out the runs of an earlier job deleted
+        /// under the same id (and counting none for a job that no longer
+        /// exists).
+        #[oai(default)]
+        since_created: Query<bool>,
     ) -> Result<Json<JobStatsList>, ApiError> {
         let filter = ExecutionFilter {
             from: from.0,
             to: to.0,
+            since_job_created: since_created.0,
             ..ExecutionFilter::default()
         };
         let stats = ruqi::query::job_stats(&self.0.db, &job_id.0, &filter).await?;

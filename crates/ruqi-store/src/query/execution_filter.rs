@@ -32,6 +32,13 @@ impl ExecutionFilter {
         if let Some(text) = self.error.as_deref().filter(|t| !t.is_empty()) {
             cond = cond.add(Expr::expr(Func::lower(Expr::col(Column::Error))).like(like_pattern(text, true)));
         }
+        if self.since_job_created {
+            // No identifier here needs quoting on any backend.
+            cond = cond.add(Expr::cust(
+                "job_execution.scheduled_for >= \
+                 (SELECT job_info.created_at FROM job_info WHERE job_info.job_id = job_execution.job_id)",
+            ));
+        }
         cond
     }
 }

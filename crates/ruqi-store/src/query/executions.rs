@@ -25,6 +25,10 @@ pub struct ExecutionFilter {
     pub job_id_prefix: Option<String>,
     /// `error` holds this text, case ignored.
     pub error: Option<String>,
+    /// Only runs of the job that holds their `job_id` now: scheduled at or
+    /// after its `created_at`. A job deleted and created again under the
+    /// same id leaves the earlier job's runs out, as do deleted jobs.
+    pub since_job_created: bool,
 }
 
 /// How far a list counts the rows it matches.
