@@ -16,6 +16,8 @@ const RUNS_PER_PAGE = 15;
 const RUN_ENDED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'lost']);
 /** How often a running log is read while no event says it changed. */
 const TAIL_INTERVAL_MS = 1000;
+/** How long a run's row may be missing before its log says so: its start is written in a batch. */
+const UNRECORDED_WAIT_MS = 5000;
 
 const jobPath = (jobId) => `jobs/${seg(jobId)}`;
 const jobHref = (jobId) => `#/jobs/${encodeURIComponent(jobId)}`;
@@ -563,9 +565,30 @@ export async function render(main, view, jobId, runId = null) {
         signal.addEventListener('abort', wake, { once: true });
       });
 
+    /**
+     * The run's row (null once the log is no longer followed). A run started
+     * a moment ago may not have one yet (its start is written in the
+     * background, in a batch), so a missing row is looked for again, on news
+     * or every second, for a few seconds.
+     */
+    const readRun = async () => {
+      const giveUp = Date.now() + UNRECORDED_WAIT_MS;
+      for (;;) {
+        try {
+          return await get(`executions/${seg(executionId)}`, {}, signal);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status !== 404 || Date.now() > giveUp) throw error;
+          pre.textContent = 'Waiting for the run to be recorded…';
+          await waitForNews();
+          if (signal.aborted) return null;
+        }
+      }
+    };
+
     (async () => {
       try {
-        let run = await get(`executions/${seg(executionId)}`, {}, signal);
+        let run = await readRun();
+        if (!run) return;
         showRun(run);
         if (!run.started_at) {
           pre.textContent = run.status === 'missed' ? 'This fire did not run, so it has no log.' : 'No log.';
