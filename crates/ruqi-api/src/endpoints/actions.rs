@@ -67,7 +67,9 @@ impl ActionsApi {
     ///
     /// Starts one run (trigger source `manual`) whatever the schedule, and
     /// answers at once with its execution id, without waiting for the run to
-    /// end; follow it at `GET /executions/{id}`. A body with `args` gives
+    /// end; follow it at `GET /executions/{id}` (its row is written in the
+    /// background, in a batch: for a few milliseconds that may answer 404,
+    /// ask again). A body with `args` gives
     /// this run (and its retries) other arguments than the job's, checked
     /// against the function's schema first (422 naming the field under
     /// `args`, and nothing runs); the job keeps its own. The job's overlap
