@@ -277,7 +277,7 @@ export async function render(main, view) {
       results,
       h(
         'div',
-        { class: 'table-wrap' },
+        { class: 'table-wrap', role: 'region', 'aria-label': 'Runs', tabindex: '0', 'data-focus-key': 'runs-table' },
         h(
           'table',
           { class: 'data executions' },

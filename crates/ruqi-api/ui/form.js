@@ -248,76 +248,90 @@ async function renderForm(main, view, job, copy = null) {
   const funcInfo = h('div', {});
   const previewBox = h('div', { class: 'preview', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Type a rule to see when it fires.'));
 
+  // The preview and the function's arguments sit beside the fields, or below
+  // them on a narrow screen, before the button that saves.
+  const side = h(
+    'aside',
+    { class: 'side' },
+    h('section', { class: 'card', 'aria-labelledby': 'preview-title' }, h('h2', { id: 'preview-title' }, 'When it fires'), previewBox),
+    h('section', { class: 'card', 'aria-labelledby': 'func-title' }, h('h2', { id: 'func-title' }, 'What the function takes'), funcInfo),
+  );
+
   const formEl = h(
     'form',
-    { novalidate: true, 'aria-labelledby': 'form-title' },
-    alertBox,
+    { class: 'form-layout', novalidate: true, 'aria-labelledby': 'form-title' },
     h(
-      'div',
-      { class: 'form-grid' },
-      formField(
-        'job_id',
-        'Job id',
-        text('job_id', {
-          readonly: editing,
-          value: copy ? copyId(copy.job_id) : value('job_id') ?? '',
-          placeholder: editing ? '' : 'left empty: a generated UUID',
-          maxlength: 191,
-        }),
-        {
-          hint: editing
-            ? 'A job id cannot change.'
-            : copy
-              ? 'Offered as the copied id with -copy; change it as you like. Letters, digits, dashes; at most 191 characters.'
-              : 'Letters, digits, dashes; at most 191 characters.',
-        },
-      ),
-      formField('job_name', 'Group (job_name)', text('job_name', { placeholder: 'e.g. reports' })),
-      formField('description', 'Description', h('textarea', { rows: 2, value: value('description') ?? '' }), { wide: true }),
-      formField('func', 'Function', funcSelect, { hint: 'What the job runs; see its arguments on the right.' }),
-      formField('trigger', 'Trigger', triggerSelect),
-      formField('args', 'Arguments (JSON)', argsInput, { wide: true }),
-      formField('rule', 'Rule', ruleInput, { wide: true, hint: ruleHint }),
-      h('div', { class: 'wide' }, presets),
-      formField('timezone', 'Time zone', zoneInput, { hint: 'IANA name such as Europe/Berlin; the rule is read in it.' }),
-      zoneList,
-      formField('is_paused', 'Paused (no fires until resumed)', h('input', { type: 'checkbox', checked: Boolean(source?.is_paused) }), {
-        inline: true,
-      }),
-      formField('start_at', 'Not before', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.start_at) }), {
-        hint: `In your time zone (${browserZone}).`,
-      }),
-      formField('end_at', 'Not after', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.end_at) }), {
-        hint: `In your time zone (${browserZone}).`,
-      }),
-    ),
-    h(
-      'details',
-      { class: 'advanced', open: Boolean(source) && hasPolicy(source) },
-      h('summary', {}, 'Runs, retries and alerts'),
+      'section',
+      { class: 'card form-main', 'aria-label': 'Job' },
+      alertBox,
       h(
         'div',
         { class: 'form-grid' },
-        formField('overlap', 'When still running', choice('overlap', ['skip', 'queue', 'replace', 'allow']), {
-          hint: 'skip the fire, queue it, replace the running one, or allow up to max instances.',
+        formField(
+          'job_id',
+          'Job id',
+          text('job_id', {
+            readonly: editing,
+            value: copy ? copyId(copy.job_id) : value('job_id') ?? '',
+            placeholder: editing ? '' : 'left empty: a generated UUID',
+            maxlength: 191,
+          }),
+          {
+            hint: editing
+              ? 'A job id cannot change.'
+              : copy
+                ? 'Offered as the copied id with -copy; change it as you like. Letters, digits, dashes; at most 191 characters.'
+                : 'Letters, digits, dashes; at most 191 characters.',
+          },
+        ),
+        formField('job_name', 'Group (job_name)', text('job_name', { placeholder: 'e.g. reports' })),
+        formField('description', 'Description', h('textarea', { rows: 2, value: value('description') ?? '' }), { wide: true }),
+        formField('func', 'Function', funcSelect, { hint: 'What the job runs; its arguments are under “What the function takes”.' }),
+        formField('trigger', 'Trigger', triggerSelect),
+        formField('args', 'Arguments (JSON)', argsInput, { wide: true }),
+        formField('rule', 'Rule', ruleInput, { wide: true, hint: ruleHint }),
+        h('div', { class: 'wide' }, presets),
+        formField('timezone', 'Time zone', zoneInput, { hint: 'IANA name such as Europe/Berlin; the rule is read in it.' }),
+        zoneList,
+        formField('is_paused', 'Paused (no fires until resumed)', h('input', { type: 'checkbox', checked: Boolean(source?.is_paused) }), {
+          inline: true,
         }),
-        formField('max_instances', 'Max instances', number('max_instances', { min: 1 })),
-        formField('misfire_grace_s', 'Misfire grace (s)', number('misfire_grace_s', { min: 0 }), {
-          hint: 'How late a fire may still run.',
+        formField('start_at', 'Not before', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.start_at) }), {
+          hint: `In your time zone (${browserZone}).`,
         }),
-        formField('misfire_policy', 'Later than that', choice('misfire_policy', ['skip', 'run_once'])),
-        formField('timeout_s', 'Timeout (s)', number('timeout_s', { min: 1, placeholder: 'no limit' })),
-        formField('max_retries', 'Retries', number('max_retries', { min: 0 })),
-        formField('retry_backoff', 'Backoff', choice('retry_backoff', ['exponential', 'fixed'])),
-        formField('retry_delay', 'First retry after', text('retry_delay', { placeholder: '10s' })),
-        formField('child_jobs', 'Child jobs', text('child_jobs', { placeholder: 'job ids, comma-separated' }), {
-          hint: 'Run when a run of this job succeeds.',
-        }),
-        formField('alert_url', 'Alert webhook', text('alert_url', { type: 'url', placeholder: 'https://…' }), {
-          hint: 'Failures, timeouts and missed fires are POSTed here.',
+        formField('end_at', 'Not after', h('input', { type: 'datetime-local', step: '1', value: toLocalInput(source?.end_at) }), {
+          hint: `In your time zone (${browserZone}).`,
         }),
       ),
+      h(
+        'details',
+        { class: 'advanced', open: Boolean(source) && hasPolicy(source) },
+        h('summary', {}, 'Runs, retries and alerts'),
+        h(
+          'div',
+          { class: 'form-grid' },
+          formField('overlap', 'When still running', choice('overlap', ['skip', 'queue', 'replace', 'allow']), {
+            hint: 'skip the fire, queue it, replace the running one, or allow up to max instances.',
+          }),
+          formField('max_instances', 'Max instances', number('max_instances', { min: 1 })),
+          formField('misfire_grace_s', 'Misfire grace (s)', number('misfire_grace_s', { min: 0 }), {
+            hint: 'How late a fire may still run.',
+          }),
+          formField('misfire_policy', 'Later than that', choice('misfire_policy', ['skip', 'run_once'])),
+          formField('timeout_s', 'Timeout (s)', number('timeout_s', { min: 1, placeholder: 'no limit' })),
+          formField('max_retries', 'Retries', number('max_retries', { min: 0 })),
+          formField('retry_backoff', 'Backoff', choice('retry_backoff', ['exponential', 'fixed'])),
+          formField('retry_delay', 'First retry after', text('retry_delay', { placeholder: '10s' })),
+          formField('child_jobs', 'Child jobs', text('child_jobs', { placeholder: 'job ids, comma-separated' }), {
+            hint: 'Run when a run of this job succeeds.',
+          }),
+          formField('alert_url', 'Alert webhook', text('alert_url', { type: 'url', placeholder: 'https://…' }), {
+            hint: 'Failures, timeouts and missed fires are POSTed here.',
+          }),
+        ),
+      ),
     ),
+    side,
     h(
       'div',
       { class: 'form-actions' },
@@ -345,17 +359,7 @@ async function renderForm(main, view, job, copy = null) {
         copy && h('p', { class: 'sub' }, `Every value is ${copy.job_id}'s; nothing is saved until you create the job.`),
       ),
     ),
-    h(
-      'div',
-      { class: 'form-layout' },
-      h('section', { class: 'card', 'aria-label': 'Job' }, formEl),
-      h(
-        'aside',
-        { class: 'side' },
-        h('section', { class: 'card', 'aria-labelledby': 'preview-title' }, h('h2', { id: 'preview-title' }, 'When it fires'), previewBox),
-        h('section', { class: 'card', 'aria-labelledby': 'func-title' }, h('h2', { id: 'func-title' }, 'What the function takes'), funcInfo),
-      ),
-    ),
+    formEl,
   );
 
   // ---- field errors ---------------------------------------------------------

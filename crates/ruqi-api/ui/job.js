@@ -383,7 +383,7 @@ export async function render(main, view, jobId, runId = null) {
       heading,
       h(
         'div',
-        { class: 'table-wrap' },
+        { class: 'table-wrap', role: 'region', 'aria-label': 'Runs', tabindex: '0' },
         h(
           'table',
           { class: 'data runs' },

@@ -291,9 +291,9 @@ export async function render(main, view) {
           h('a', { href: `#/jobs/${encodeURIComponent(job.job_id)}`, 'data-focus-key': `link:${job.job_id}` }, job.job_id),
           job.description && h('span', { class: 'sub' }, job.description),
         ),
-        h('td', {}, job.job_name || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'group' }, job.job_name || h('span', { class: 'muted' }, '—')),
         h('td', { class: 'func' }, h('code', {}, job.func)),
-        h('td', {}, ruleCell(job)),
+        h('td', { class: 'schedule' }, ruleCell(job)),
         h('td', { class: 'next' }, nextRunCell(job)),
         h('td', { class: 'last-status' }, statusBadge(job.last_status)),
         h('td', { class: 'job-stats num' }, h('span', { class: 'muted small' }, '…')),
@@ -319,7 +319,8 @@ export async function render(main, view) {
       results,
       h(
         'div',
-        { class: 'table-wrap' },
+        // Scrolls sideways when the window is narrow: the keyboard can reach it.
+        { class: 'table-wrap', role: 'region', 'aria-label': 'Jobs', tabindex: '0', 'data-focus-key': 'jobs-table' },
         h(
           'table',
           { class: 'data jobs' },
@@ -361,7 +362,7 @@ export async function render(main, view) {
           {
             type: 'button',
             class: 'button small',
-            'aria-label': `Run ${job.job_id} now`,
+            'aria-label': `Run now ${job.job_id}`,
             'data-focus-key': `run:${job.job_id}`,
             onclick: () => runNow(job.job_id, { then: load }),
           },

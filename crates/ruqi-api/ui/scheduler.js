@@ -95,7 +95,7 @@ export async function render(main, view) {
           h('h2', { id: 'nodes-title' }, 'Nodes', h('span', { class: 'count' }, plural(nodes.length, 'live node'))),
           h(
             'div',
-            { class: 'table-wrap' },
+            { class: 'table-wrap', role: 'region', 'aria-label': 'Nodes', tabindex: '0' },
             h(
               'table',
               { class: 'data nodes' },

@@ -2,7 +2,10 @@
 //! start it, with an admin and a read-only token, and `tests/browser/ui.spec.mjs`
 //! (playwright-core driving Debian's Chromium) walking through it as an
 //! operator would. The script's screenshots of each view land in
-//! `target/browser-screenshots/`.
+//! `target/browser-screenshots/`. A second server is checked by
+//! `tests/browser/a11y.spec.mjs`: axe-core on every view in both colour
+//! schemes, on a desktop and on a phone, and the phone layout measured; its
+//! screenshots land in `target/browser-screenshots-a11y/`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, `sqlite3`
 //! (the script edits the server's database by hand, as an operator might),
@@ -22,16 +25,19 @@ const ADMIN_TOKEN: &str = "browser-admin-token";
 const READ_TOKEN: &str = "browser-read-token";
 /// Longest the whole browser journey may take.
 const JOURNEY_DEADLINE: Duration = Duration::from_secs(300);
+/// Longest the accessibility and phone checks may take: four passes over every view.
+const A11Y_DEADLINE: Duration = Duration::from_secs(400);
 
 /// The folder with the script, its package.json and (after `npm ci`) node_modules.
 fn script_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
-/// Where the screenshots go: `target/browser-screenshots`.
-fn screenshot_dir() -> PathBuf {
+/// Where a script's screenshots go: `target/<name>`, one folder per script
+/// since the tests run at the same time and each clears its own.
+fn screenshot_dir(name: &str) -> PathBuf {
     let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    target_tmp.parent().unwrap_or(target_tmp).join("browser-screenshots")
+    target_tmp.parent().unwrap_or(target_tmp).join(name)
 }
 
 /// What this machine lacks to run the browser test, if anything.
@@ -62,18 +68,24 @@ fn missing_prerequisites() -> Vec<String> {
     missing
 }
 
-#[tokio::test]
-async fn an_operator_manages_jobs_in_the_admin_page() {
+/// Says what is missing and answers false, or panics naming it with `CI=true`.
+fn prerequisites_met() -> bool {
     let missing = missing_prerequisites();
-    if !missing.is_empty() {
-        let what = missing.join("; ");
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("the browser test cannot run: missing {what}");
-        }
-        eprintln!("skipping the browser test: missing {what}");
-        return;
+    if missing.is_empty() {
+        return true;
     }
+    let what = missing.join("; ");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("the browser test cannot run: missing {what}");
+    }
+    eprintln!("skipping the browser test: missing {what}");
+    false
+}
 
+/// Starts a server with the two tokens and runs `script` against it, its
+/// screenshots going to `shots` (cleared first); panics when the script fails
+/// or outlasts `deadline`.
+async fn run_script(script: &str, shots: &Path, deadline: Duration) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let server = ServerProcess::start(
         dir.path(),
@@ -82,25 +94,24 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
     )
     .await;
 
-    let shots = screenshot_dir();
     // Screenshots of an earlier run must not pass for this one's.
-    let _ = std::fs::remove_dir_all(&shots);
+    let _ = std::fs::remove_dir_all(shots);
     let mut journey = tokio::process::Command::new("node")
-        .arg("ui.spec.mjs")
+        .arg(script)
         .arg(&server.base)
         .current_dir(script_dir())
         .env("RUQI_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("RUQI_READ_TOKEN", READ_TOKEN)
         // The server's SQLite file: it runs in `dir` with the default database URL.
         .env("RUQI_DATABASE_FILE", dir.path().join("ruqi.db"))
-        .env("RUQI_SCREENSHOT_DIR", &shots)
+        .env("RUQI_SCREENSHOT_DIR", shots)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start node");
-    let output = tokio::time::timeout(JOURNEY_DEADLINE, async {
+    let output = tokio::time::timeout(deadline, async {
         let stdout = journey.stdout.take().expect("piped stdout");
         let stderr = journey.stderr.take().expect("piped stderr");
         let (out, err) = tokio::join!(read_all(stdout), read_all(stderr));
@@ -110,17 +121,26 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
     .await;
     let Ok((status, out, err)) = output else {
         panic!(
-            "the browser journey took longer than {JOURNEY_DEADLINE:?}\nserver log:\n{}",
+            "{script} took longer than {deadline:?}\nserver log:\n{}",
             server.output()
         );
     };
     eprintln!("{out}{err}");
     assert!(
         status.success(),
-        "the browser journey failed ({status}); screenshots in {}\nserver log:\n{}",
+        "{script} failed ({status}); screenshots in {}\nserver log:\n{}",
         shots.display(),
         server.output()
     );
+}
+
+#[tokio::test]
+async fn an_operator_manages_jobs_in_the_admin_page() {
+    if !prerequisites_met() {
+        return;
+    }
+    let shots = screenshot_dir("browser-screenshots");
+    run_script("ui.spec.mjs", &shots, JOURNEY_DEADLINE).await;
     for view in [
         "jobs",
         "job-detail",
@@ -135,6 +155,43 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
         "jobs-dark",
     ] {
         assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
+    }
+}
+
+#[tokio::test]
+async fn every_view_passes_axe_core_and_fits_a_phone() {
+    if !prerequisites_met() {
+        return;
+    }
+    if !script_dir().join("node_modules/axe-core/axe.min.js").exists() {
+        // Checked like the other prerequisites, after them: `npm ci` brings both.
+        let what = "axe-core in tests/browser/node_modules (run `npm ci` there)";
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "the browser test cannot run: missing {what}"
+        );
+        eprintln!("skipping the accessibility test: missing {what}");
+        return;
+    }
+    let shots = screenshot_dir("browser-screenshots-a11y");
+    run_script("a11y.spec.mjs", &shots, A11Y_DEADLINE).await;
+    for view in [
+        "token-dialog",
+        "jobs",
+        "job",
+        "run-with-dialog",
+        "delete-dialog",
+        "new-job",
+        "edit",
+        "executions",
+        "scheduler",
+    ] {
+        for size in ["desktop", "phone"] {
+            for scheme in ["light", "dark"] {
+                let name = format!("a11y-{view}-{size}-{scheme}.png");
+                assert!(shots.join(&name).exists(), "no screenshot {name}");
+            }
+        }
     }
 }
 

@@ -566,7 +566,7 @@ await step('rows that cannot be scheduled and date jobs that have fired offer no
   }
   await jobRow(page, 'bulk-broken').getByRole('link', { name: /^Edit bulk-broken/ }).waitFor();
   await jobRow(page, 'bulk-once').getByRole('link', { name: /^Copy bulk-once/ }).waitFor();
-  await jobRow(page, 'bulk-1').getByRole('button', { name: 'Run bulk-1 now' }).waitFor();
+  await jobRow(page, 'bulk-1').getByRole('button', { name: 'Run now bulk-1' }).waitFor();
   // Selected, they make no bulk action but Delete apply.
   await pick(page, 'bulk-broken').check();
   await pick(page, 'bulk-once').check();
