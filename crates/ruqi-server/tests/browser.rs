@@ -1,8 +1,9 @@
 //! The admin page in a real headless browser: `ruqi-server` started as users
 //! start it, with an admin and a read-only token, and `tests/browser/ui.spec.mjs`
 //! (playwright-core driving Debian's Chromium) walking through it as an
-//! operator would. The script's screenshots of each view land in
-//! `target/browser-screenshots/`.
+//! operator would; then `tests/browser/scale.spec.mjs` timing every view
+//! over 10,000 jobs and 200,000 runs. The scripts' screenshots of each view
+//! land in `target/browser-screenshots/` (the scale script's in `scale/`).
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, `sqlite3`
 //! (the script edits the server's database by hand, as an operator might),
@@ -22,6 +23,8 @@ const ADMIN_TOKEN: &str = "browser-admin-token";
 const READ_TOKEN: &str = "browser-read-token";
 /// Longest the whole browser journey may take.
 const JOURNEY_DEADLINE: Duration = Duration::from_secs(300);
+/// Longest the scale script may take, seeding included.
+const SCALE_DEADLINE: Duration = Duration::from_secs(240);
 
 /// The folder with the script, its package.json and (after `npm ci`) node_modules.
 fn script_dir() -> PathBuf {
@@ -62,18 +65,82 @@ fn missing_prerequisites() -> Vec<String> {
     missing
 }
 
+/// Whether the browser test can run here: without its prerequisites it says
+/// what is missing and is skipped, except with `CI=true`, where that fails.
+fn can_run() -> bool {
+    let missing = missing_prerequisites();
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join("; ");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("the browser test cannot run: missing {what}");
+    }
+    eprintln!("skipping the browser test: missing {what}");
+    false
+}
+
+/// Holds the machine for one browser script at a time: the scale script
+/// times each view, which a second Chromium beside it would slow down.
+/// Released when dropped (or when the test process ends).
+async fn one_browser_at_a_time() -> std::fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&path).expect("create the browser test's lock file");
+        file.lock().expect("lock the browser test's lock file");
+        file
+    })
+    .await
+    .expect("wait for the lock")
+}
+
+/// Runs `script` in node against `server` (started in `dir`), its screenshots
+/// going to `shots`; panics with the server's log when it fails or overruns.
+async fn run_script(script: &str, server: &ServerProcess, dir: &Path, shots: &Path, deadline: Duration) {
+    let mut journey = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(&server.base)
+        .current_dir(script_dir())
+        .env("RUQI_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUQI_READ_TOKEN", READ_TOKEN)
+        // The server's SQLite file: it runs in `dir` with the default database URL.
+        .env("RUQI_DATABASE_FILE", dir.join("ruqi.db"))
+        .env("RUQI_SCREENSHOT_DIR", shots)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let output = tokio::time::timeout(deadline, async {
+        let stdout = journey.stdout.take().expect("piped stdout");
+        let stderr = journey.stderr.take().expect("piped stderr");
+        let (out, err) = tokio::join!(read_all(stdout), read_all(stderr));
+        let status = journey.wait().await.expect("wait for node");
+        (status, out, err)
+    })
+    .await;
+    let Ok((status, out, err)) = output else {
+        panic!(
+            "{script} took longer than {deadline:?}\nserver log:\n{}",
+            server.output()
+        );
+    };
+    eprintln!("{out}{err}");
+    assert!(
+        status.success(),
+        "{script} failed ({status}); screenshots in {}\nserver log:\n{}",
+        shots.display(),
+        server.output()
+    );
+}
+
 #[tokio::test]
 async fn an_operator_manages_jobs_in_the_admin_page() {
-    let missing = missing_prerequisites();
-    if !missing.is_empty() {
-        let what = missing.join("; ");
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("the browser test cannot run: missing {what}");
-        }
-        eprintln!("skipping the browser test: missing {what}");
+    if !can_run() {
         return;
     }
-
+    let _machine = one_browser_at_a_time().await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let server = ServerProcess::start(
         dir.path(),
@@ -84,43 +151,8 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
 
     let shots = screenshot_dir();
     // Screenshots of an earlier run must not pass for this one's.
-    let _ = std::fs::remove_dir_all(&shots);
-    let mut journey = tokio::process::Command::new("node")
-        .arg("ui.spec.mjs")
-        .arg(&server.base)
-        .current_dir(script_dir())
-        .env("RUQI_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUQI_READ_TOKEN", READ_TOKEN)
-        // The server's SQLite file: it runs in `dir` with the default database URL.
-        .env("RUQI_DATABASE_FILE", dir.path().join("ruqi.db"))
-        .env("RUQI_SCREENSHOT_DIR", &shots)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let output = tokio::time::timeout(JOURNEY_DEADLINE, async {
-        let stdout = journey.stdout.take().expect("piped stdout");
-        let stderr = journey.stderr.take().expect("piped stderr");
-        let (out, err) = tokio::join!(read_all(stdout), read_all(stderr));
-        let status = journey.wait().await.expect("wait for node");
-        (status, out, err)
-    })
-    .await;
-    let Ok((status, out, err)) = output else {
-        panic!(
-            "the browser journey took longer than {JOURNEY_DEADLINE:?}\nserver log:\n{}",
-            server.output()
-        );
-    };
-    eprintln!("{out}{err}");
-    assert!(
-        status.success(),
-        "the browser journey failed ({status}); screenshots in {}\nserver log:\n{}",
-        shots.display(),
-        server.output()
-    );
+    remove_screenshots(&shots);
+    run_script("ui.spec.mjs", &server, dir.path(), &shots, JOURNEY_DEADLINE).await;
     for view in [
         "jobs",
         "job-detail",
@@ -132,6 +164,45 @@ async fn an_operator_manages_jobs_in_the_admin_page() {
         "jobs-dark",
     ] {
         assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
+    }
+}
+
+/// Every view with 10,000 jobs and 200,000 runs (seeded by SQL): fully
+/// rendered within a second (median of five loads), charts and filters
+/// counting what SQL counts, and an idle Executions tab that downloads next
+/// to nothing. The script prints each view's timings.
+#[tokio::test]
+async fn the_admin_page_keeps_up_with_ten_thousand_jobs() {
+    if !can_run() {
+        return;
+    }
+    let _machine = one_browser_at_a_time().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = ServerProcess::start(
+        dir.path(),
+        &[],
+        &[("RUQI_TOKEN", ADMIN_TOKEN), ("RUQI_READ_TOKEN", READ_TOKEN)],
+    )
+    .await;
+
+    let shots = screenshot_dir().join("scale");
+    let _ = std::fs::remove_dir_all(&shots);
+    run_script("scale.spec.mjs", &server, dir.path(), &shots, SCALE_DEADLINE).await;
+    for view in ["scale-jobs", "scale-job", "scale-executions-30d", "scale-scheduler"] {
+        assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
+    }
+}
+
+/// Removes the PNGs directly in `shots` (another script's folder inside it stays).
+fn remove_screenshots(shots: &Path) {
+    let Ok(entries) = std::fs::read_dir(shots) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "png") {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
