@@ -460,7 +460,9 @@ async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter) -> Resul
     let mut select = Query::select();
     for percent in PERCENTILES {
         select.expr_as(
-            Expr::cust(format!("MIN(CASE WHEN below * 100 >= timed * {percent} THEN duration END)")),
+            Expr::cust(format!(
+                "MIN(CASE WHEN below * 100 >= timed * {percent} THEN duration END)"
+            )),
             Alias::new(format!("p{percent}")),
         );
     }
