@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ruqi_core::{ExecutionStatus, FieldError};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     QuerySelect,
