@@ -358,12 +358,18 @@ async fn too_many_buckets_are_refused_naming_the_bucket(db: DatabaseConnection) 
 }
 
 /// Ranks that land exactly on a whole number take that rank, not the next:
-/// of 1..=100 ms the 90th percentile is 90 ms; of 1..=10 it is 9 ms.
+/// of 1..=100 ms the 90th percentile is 90 ms; of 1..=10 it is 9 ms. Equal
+/// durations share their ranks: of 5, 5, 5, 5, 7, 7, 9, 9, 9, 9 ms the
+/// median (rank 5) is 7 ms.
 async fn percentiles_take_the_nearest_rank(db: DatabaseConnection) {
-    let rows: Vec<job_execution::ActiveModel> = (1..=110)
+    const TIES: [i64; 10] = [9, 5, 7, 5, 9, 5, 9, 7, 5, 9];
+    let rows: Vec<job_execution::ActiveModel> = (1..=120)
         .map(|i: i64| {
-            let job_id = if i <= 100 { "hundred" } else { "ten" };
-            let ms = if i <= 100 { i } else { i - 100 };
+            let (job_id, ms) = match i {
+                1..=100 => ("hundred", i),
+                101..=110 => ("ten", i - 100),
+                _ => ("ties", TIES[(i - 111) as usize]),
+            };
             // Shuffled in time, so the order of the rows is not that of their durations.
             let model = job_execution::Model {
                 id: format!("p{i:04}"),
@@ -389,6 +395,7 @@ async fn percentiles_take_the_nearest_rank(db: DatabaseConnection) {
     for (job_id, expected) in [
         ("hundred", [(50, 50), (90, 90), (95, 95), (99, 99)]),
         ("ten", [(50, 5), (90, 9), (95, 10), (99, 10)]),
+        ("ties", [(50, 7), (90, 9), (95, 9), (99, 9)]),
     ] {
         let filter = ExecutionFilter {
             job_id: Some(job_id.into()),

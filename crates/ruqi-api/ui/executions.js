@@ -24,6 +24,12 @@ const PAGE = 50;
 const PAGE_SIZES = [25, 50, 100];
 /** The largest page the API serves; the address may ask for any size up to it. */
 const MAX_PAGE_SIZE = 1000;
+/** How long after a run's event the view reads again, so that a burst costs one read. */
+const EVENT_DELAY_MS = 1000;
+/** The least time between two reads while events keep coming. */
+const REFRESH_MS = 5000;
+/** How often the view reads while the event stream is down. */
+const POLL_MS = 10000;
 
 /** The width inside `el`'s padding, in CSS pixels. */
 function contentWidth(el) {
@@ -410,15 +416,45 @@ export async function render(main, view) {
     loadCharts();
   }
 
-  let pending = null;
-  view.onCleanup(() => clearTimeout(pending));
+  // News of a run the filters may show: read the view again a beat later,
+  // and while runs keep coming at most every REFRESH_MS, so that a busy
+  // scheduler costs one page and one count every few seconds. Older pages
+  // keep their rows (new runs would only shift them); a hidden tab reads
+  // once when it is shown again.
+  let refreshTimer = null;
+  let lastRefresh = 0;
+  let missed = false;
+  const refresh = () => {
+    refreshTimer = null;
+    if (document.hidden) {
+      missed = true;
+      return;
+    }
+    missed = false;
+    lastRefresh = Date.now();
+    if (offset === 0) loadTable();
+    loadCharts();
+  };
+  const refreshSoon = () => {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(refresh, Math.max(EVENT_DELAY_MS, lastRefresh + REFRESH_MS - Date.now()));
+  };
+  const onVisible = () => {
+    if (!document.hidden && missed) refreshSoon();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+  view.onCleanup(() => {
+    clearTimeout(refreshTimer);
+    document.removeEventListener('visibilitychange', onVisible);
+  });
   view.onEvent((event) => {
     if (!event.execution_id) return;
-    clearTimeout(pending);
-    pending = setTimeout(loadAll, 1000);
+    const prefix = filters.job_id.trim().toLowerCase();
+    if (prefix && !String(event.job_id || '').toLowerCase().startsWith(prefix)) return;
+    refreshSoon();
   });
-  view.every(10000, () => {
-    if (!view.eventsLive) loadAll();
+  view.every(POLL_MS, () => {
+    if (!view.eventsLive) refreshSoon();
   });
   // A running run's elapsed time, once a second.
   view.every(1000, () => refreshElapsed(results));

@@ -5,7 +5,10 @@
 //! `target/browser-screenshots/`. A second server is checked by
 //! `tests/browser/a11y.spec.mjs`: axe-core on every view in both colour
 //! schemes, on a desktop and on a phone, and the phone layout measured; its
-//! screenshots land in `target/browser-screenshots-a11y/`.
+//! screenshots land in `target/browser-screenshots-a11y/`. A third,
+//! `tests/browser/scale.spec.mjs`, times every view over 10,000 jobs and
+//! 200,000 runs (screenshots in `target/browser-screenshots-scale/`). The
+//! scripts run one at a time, so that no second Chromium slows the timed one.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, `sqlite3`
 //! (the script edits the server's database by hand, as an operator might),
@@ -27,6 +30,8 @@ const READ_TOKEN: &str = "browser-read-token";
 const JOURNEY_DEADLINE: Duration = Duration::from_secs(300);
 /// Longest the accessibility and phone checks may take: four passes over every view.
 const A11Y_DEADLINE: Duration = Duration::from_secs(400);
+/// Longest the scale script may take, seeding included.
+const SCALE_DEADLINE: Duration = Duration::from_secs(240);
 
 /// The folder with the script, its package.json and (after `npm ci`) node_modules.
 fn script_dir() -> PathBuf {
@@ -82,10 +87,25 @@ fn prerequisites_met() -> bool {
     false
 }
 
+/// Holds the machine for one browser script at a time: the scale script
+/// times each view, which a second Chromium beside it would slow down.
+/// Released when dropped (or when the test process ends).
+async fn one_browser_at_a_time() -> std::fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&path).expect("create the browser test's lock file");
+        file.lock().expect("lock the browser test's lock file");
+        file
+    })
+    .await
+    .expect("wait for the lock")
+}
+
 /// Starts a server with the two tokens and runs `script` against it, its
 /// screenshots going to `shots` (cleared first); panics when the script fails
 /// or outlasts `deadline`.
 async fn run_script(script: &str, shots: &Path, deadline: Duration) {
+    let _machine = one_browser_at_a_time().await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let server = ServerProcess::start(
         dir.path(),
@@ -192,6 +212,22 @@ async fn every_view_passes_axe_core_and_fits_a_phone() {
                 assert!(shots.join(&name).exists(), "no screenshot {name}");
             }
         }
+    }
+}
+
+/// Every view with 10,000 jobs and 200,000 runs (seeded by SQL): fully
+/// rendered within a second (median of five loads), charts and filters
+/// counting what SQL counts, and an idle Executions tab that downloads next
+/// to nothing. The script prints each view's timings.
+#[tokio::test]
+async fn the_admin_page_keeps_up_with_ten_thousand_jobs() {
+    if !prerequisites_met() {
+        return;
+    }
+    let shots = screenshot_dir("browser-screenshots-scale");
+    run_script("scale.spec.mjs", &shots, SCALE_DEADLINE).await;
+    for view in ["scale-jobs", "scale-job", "scale-executions-30d", "scale-scheduler"] {
+        assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
     }
 }
 

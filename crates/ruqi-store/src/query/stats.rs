@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ruqi_core::{ExecutionStatus, FieldError};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     QuerySelect,
@@ -419,8 +419,8 @@ pub(super) fn aggregates(row: &QueryResult) -> Result<(String, u64, DurationTota
 
 /// The nearest-rank [`PERCENTILES`] of the durations `filter` matches, from
 /// one statement that needs no count beforehand (so it runs beside the
-/// bucket count): PostgreSQL's `percentile_disc`; elsewhere the rows of
-/// `ROW_NUMBER()` at the ranks worked out from `COUNT(*) OVER ()`.
+/// bucket count): PostgreSQL's `percentile_disc`; elsewhere running totals
+/// over the histogram of the durations.
 async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter) -> Result<Vec<(u8, i64)>, DbErr> {
     let backend = db.get_database_backend();
     if let Some(values) = backend::percentiles(backend, "duration_ms", &PERCENTILES) {
@@ -437,49 +437,48 @@ async fn percentiles(db: &DatabaseConnection, filter: &ExecutionFilter) -> Resul
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(PERCENTILES.iter().copied().zip(values).collect());
     }
-    let count = "duration_count";
-    let rank_sql = |percent: u8| backend::integer_division(backend, &format!("{count} * {percent} + 99"), "100");
-    let mut ranked = Query::select();
-    ranked
+    // Elsewhere the percentiles come from the durations' histogram: one
+    // row per distinct duration with its count, then running totals. That
+    // sorts the distinct durations only, not every run, and is as exact.
+    let mut histogram = Query::select();
+    histogram
         .expr_as(Expr::col(Column::DurationMs), Alias::new("duration"))
-        .expr_as(
-            Expr::cust("ROW_NUMBER() OVER (ORDER BY duration_ms)"),
-            Alias::new("duration_rank"),
-        )
-        .expr_as(Expr::cust("COUNT(*) OVER ()"), Alias::new(count))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("runs"))
         .from(Entity)
         .cond_where(filter.condition())
-        .and_where(Column::DurationMs.is_not_null());
-    let mut select = Query::select();
-    select
+        .and_where(Column::DurationMs.is_not_null())
+        .add_group_by([Expr::col(Column::DurationMs)]);
+    let mut cumulative = Query::select();
+    cumulative
         .column(Alias::new("duration"))
-        .column(Alias::new(count))
-        .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::cust(format!(
-            "duration_rank IN ({})",
-            PERCENTILES.map(rank_sql).join(", ")
-        )))
-        .order_by(Alias::new("duration_rank"), Order::Asc);
-    let rows = db.query_all_raw(backend.build(&select)).await?;
-    let Some(first) = rows.first() else {
+        .expr_as(Expr::cust("SUM(runs) OVER (ORDER BY duration)"), Alias::new("below"))
+        .expr_as(Expr::cust("SUM(runs) OVER ()"), Alias::new("timed"))
+        .from_subquery(histogram, Alias::new("histogram"));
+    // The nearest rank of p % of `timed` runs is ceil(p * timed / 100): the
+    // least duration whose running total reaches it is the one with
+    // `below * 100 >= p * timed`.
+    let mut select = Query::select();
+    for percent in PERCENTILES {
+        select.expr_as(
+            Expr::cust(format!(
+                "MIN(CASE WHEN below * 100 >= timed * {percent} THEN duration END)"
+            )),
+            Alias::new(format!("p{percent}")),
+        );
+    }
+    select.from_subquery(cumulative, Alias::new("cumulative"));
+    let Some(row) = db.query_one_raw(backend.build(&select)).await? else {
         return Ok(Vec::new());
     };
-    let timed = u64::try_from(first.try_get::<i64>("", count)?).unwrap_or(0);
-    let values = rows
-        .iter()
-        .map(|row| row.try_get::<i64>("", "duration"))
-        .collect::<Result<Vec<_>, _>>()?;
-    // One row per distinct rank, in rank order.
-    let rank_of = |percent: u8| (u64::from(percent) * timed).div_ceil(100);
-    let mut ranks: Vec<u64> = PERCENTILES.iter().map(|p| rank_of(*p)).collect();
-    ranks.dedup();
-    Ok(PERCENTILES
-        .iter()
-        .filter_map(|p| {
-            let at = ranks.iter().position(|r| *r == rank_of(*p))?;
-            values.get(at).map(|v| (*p, *v))
-        })
-        .collect())
+    let mut found = Vec::with_capacity(PERCENTILES.len());
+    for percent in PERCENTILES {
+        match row.try_get::<Option<i64>>("", &format!("p{percent}"))? {
+            Some(duration) => found.push((percent, duration)),
+            // No duration at all: every percentile is NULL.
+            None => return Ok(Vec::new()),
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
