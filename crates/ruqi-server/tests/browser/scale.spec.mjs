@@ -105,7 +105,8 @@ function seed(now) {
   sql(`
     BEGIN;
     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${JOBS})
-    INSERT INTO job_info (job_id, job_name, description, func, args, trigger, rule, is_paused, last_status, last_error)
+    INSERT INTO job_info (job_id, job_name, description, func, args, trigger, rule, is_paused, last_status, last_error,
+                          created_at)
     SELECT printf('scale-%05d', i),
            printf('group-%02d', i % 25),
            'seeded job ' || i,
@@ -116,7 +117,9 @@ function seed(now) {
            i % 10 = 0,
            CASE WHEN i % 20 < 13 THEN 'success' WHEN i % 20 < 16 THEN 'failed' WHEN i % 20 = 16 THEN 'timeout'
                 WHEN i % 20 = 17 THEN 'missed' WHEN i % 20 = 18 THEN 'cancelled' END,
-           CASE WHEN i % 20 BETWEEN 13 AND 15 THEN 'the upstream answered 503' END
+           CASE WHEN i % 20 BETWEEN 13 AND 15 THEN 'the upstream answered 503' END,
+           -- Created before their 30 days of runs: those are the jobs' own.
+           strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-40 days')
       FROM n;
     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${RUNS}),
     r AS (
