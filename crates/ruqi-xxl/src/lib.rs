@@ -3,14 +3,15 @@
 //! pyxxl, or any following its RESTful API) register with ruqi, leave it,
 //! and report run results to it as they would to xxl-job-admin.
 //!
-//! - answers: HTTP 200, JSON, with both the
-//!   `content` (XXL-JOB ≤ 3.2) and `data` (3.3+) keys, so every executor
-//!   version reads them;
-//! - the `XXL-JOB-ACCESS-TOKEN` header, checked when a token is configured;
-//! - `registry` and `registryRemove`: the executor registry in the database
+//! - the envelope (`envelope.rs`): HTTP 200, JSON, with both the `content`
+//!   (XXL-JOB ≤ 3.2) and `data` (3.3+) keys, so every executor version reads
+//!   it;
+//! - the `XXL-JOB-ACCESS-TOKEN` header (`token.rs`), checked when a token is
+//!   configured;
+//! - `registry` and `registryRemove` (`registry.rs`): the executor registry in the database
 //!   (`xxl_executor`), shared by every ruqi node; an address is live for 90 s
 //!   after its last beat;
-//! - `callback`: run results, parsed and checked. ruqi does not dispatch to
+//! - `callback` (`callback.rs`): run results, parsed and checked. ruqi does not dispatch to
 //!   executors yet, so every result is for a run it does not know, and is
 //!   acknowledged and ignored, as xxl-job-admin does for an unknown `logId`.
 //!
