@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::Duration;
 use common::{Backend, TestDb, executions, job, row, t, trigger_col};
 use ruqi::Migrator;
-use ruqi::entity::{job_change, job_execution, job_info, scheduler_node};
+use ruqi::entity::{job_change, job_execution, job_info, scheduler_node, xxl_executor};
 use ruqi_migration::MigratorTrait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 18] = [
+const MIGRATIONS: [&str; 19] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -41,6 +41,7 @@ const MIGRATIONS: [&str; 18] = [
     "m20261207_000016_lighter_run_indexes",
     "m20261208_000017_record_deleted_claims",
     "m20261209_000018_run_arguments",
+    "m20261210_000020_xxl_executor_registry",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
@@ -117,6 +118,10 @@ async fn migrations_go_down_and_up_again(db: DatabaseConnection) {
     assert!(
         scheduler_node::Entity::find().all(&db).await.is_err(),
         "scheduler_node should be gone"
+    );
+    assert!(
+        xxl_executor::Entity::find().all(&db).await.is_err(),
+        "xxl_executor should be gone"
     );
 
     Migrator::up(&db, None).await.unwrap();
@@ -271,6 +276,7 @@ async fn pools_migrating_a_fresh_database_at_once_all_succeed(backend: Backend) 
         let logged = job_change::Entity::find().all(db).await.unwrap();
         assert_eq!(logged.len(), 2, "the change log, round {round} on {backend:?}");
         scheduler_node::Entity::find().all(db).await.unwrap();
+        xxl_executor::Entity::find().all(db).await.unwrap();
         test_db.drop_database().await;
     }
 }

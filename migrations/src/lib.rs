@@ -1,7 +1,8 @@
 //! ruqi's schema as sea-orm migrations: the `job_info` and `job_execution`
 //! tables, their indexes, and the triggers that keep `job_info.version`
 //! honest for every writer (ORM, admin API or plain SQL), the `job_change`
-//! log its change-feed triggers write, and the `scheduler_node` registry.
+//! log its change-feed triggers write, the `scheduler_node` registry, and
+//! the `xxl_executor` registry of XXL-JOB executors.
 //!
 //! The migrations record themselves in their own table, `ruqi_migrations`,
 //! so they never mix with an application's own `seaql_migrations`.
@@ -40,6 +41,7 @@ mod m20261207_000015_record_replaced_claims;
 mod m20261207_000016_lighter_run_indexes;
 mod m20261208_000017_record_deleted_claims;
 mod m20261209_000018_run_arguments;
+mod m20261210_000020_xxl_executor_registry;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -100,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_lighter_run_indexes::Migration),
             Box::new(m20261208_000017_record_deleted_claims::Migration),
             Box::new(m20261209_000018_run_arguments::Migration),
+            Box::new(m20261210_000020_xxl_executor_registry::Migration),
         ]
     }
 

@@ -8,7 +8,8 @@
 //! - **executions**: of a job, of all jobs (filters, paging), one with its
 //!   output, and history cleanup;
 //! - **functions** with their argument JSON Schema; **scheduler** status and
-//!   wake-up; **health**; the caller's token **scope**;
+//!   wake-up; **health**; the caller's token **scope**; the live XXL-JOB
+//!   **executors** (registered through `ruqi-xxl`);
 //! - **the admin page** at `<prefix>/ui/`: jobs, their runs and logs, a job
 //!   form, history charts and the scheduler's nodes in a browser, shipped
 //!   inside the binary (plain HTML, CSS and JavaScript; no build step).

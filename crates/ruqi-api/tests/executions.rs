@@ -177,6 +177,10 @@ async fn cleanup_deletes_old_history_and_says_how_much() {
     api.post("/executions/cleanup", json!({"older_than_days": -3}))
         .await
         .assert_error(400, "bad_request", Some("older_than_days"));
+    // `dry_run` is a boolean or left out; `null` is refused, not read as `false`.
+    api.post("/executions/cleanup", json!({"older_than_days": 0, "dry_run": null}))
+        .await
+        .assert_error(400, "bad_request", Some("dry_run"));
     assert_eq!(api.execution_count().await, before);
 }
 

@@ -10,7 +10,7 @@ use reqwest::Method;
 use ruqi_api::Auth;
 
 /// Every operation the API serves: (method, path under the prefix).
-const ROUTES: [(&str, &str); 28] = [
+const ROUTES: [(&str, &str); 29] = [
     ("get", "/jobs"),
     ("post", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -32,6 +32,7 @@ const ROUTES: [(&str, &str); 28] = [
     ("get", "/executions/stats"),
     ("get", "/executions/stats/jobs"),
     ("get", "/suggestions"),
+    ("get", "/executors"),
     ("get", "/functions"),
     ("get", "/scheduler/status"),
     ("post", "/scheduler/wake-up"),

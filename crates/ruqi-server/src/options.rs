@@ -141,6 +141,19 @@ pub struct Options {
     /// answered 503.
     #[arg(long, env = "RUQI_MAX_EVENT_STREAMS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_event_streams: u32,
+
+    /// Where XXL-JOB executors find this center's executor API (registry,
+    /// registryRemove, callback). A Java executor's admin address is this
+    /// without its last `/api`; pyxxl's `xxl_admin_baseurl` is this with a
+    /// trailing `/`. It may not lie under /api.
+    #[arg(long, env = "RUQI_XXL_PREFIX", default_value = ruqi_xxl::DEFAULT_PREFIX, value_parser = parse_xxl_prefix)]
+    pub xxl_prefix: String,
+
+    /// The token XXL-JOB executors must send (their `accessToken`, header
+    /// XXL-JOB-ACCESS-TOKEN); without it any executor that reaches the
+    /// server may register.
+    #[arg(long, env = "RUQI_XXL_ACCESS_TOKEN", hide_env_values = true)]
+    pub xxl_access_token: Option<String>,
 }
 
 impl Options {
@@ -224,6 +237,22 @@ fn parse_webhook(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// A path to mount the executor API at: starts with `/`, is not `/`, and
+/// keeps clear of the admin API at `/api`; a trailing `/` is dropped.
+fn parse_xxl_prefix(text: &str) -> Result<String, String> {
+    let prefix = text.trim().trim_end_matches('/');
+    if !prefix.starts_with('/') {
+        return Err("must start with /".to_owned());
+    }
+    if prefix == "/api" || prefix.starts_with("/api/") {
+        return Err("may not lie under /api, where the admin API is".to_owned());
+    }
+    if prefix.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+        return Err("is not a path".to_owned());
+    }
+    Ok(prefix.to_owned())
+}
+
 /// A size in bytes: `1048576`, `512KiB`, `1MiB`, `2GiB` (`K`, `M`, `G`, `KB`… read the same).
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -256,6 +285,16 @@ mod tests {
 
     fn parse(args: &[&str]) -> Options {
         Options::try_parse_from(std::iter::once("ruqi-server").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_xxl_prefix_is_a_path_clear_of_the_admin_api() {
+        assert_eq!(parse(&[]).xxl_prefix, "/xxl-job-admin/api");
+        assert_eq!(parse(&["--xxl-prefix", "/center/api/"]).xxl_prefix, "/center/api");
+        for refused in ["center", "/", "/api", "/api/xxl", "/a b"] {
+            let args = ["ruqi-server", "--xxl-prefix", refused];
+            assert!(Options::try_parse_from(args).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use poem::web::Redirect;
 use poem::{EndpointExt, Route};
 use ruqi::Registry;
 use ruqi_api::AdminApi;
+use ruqi_xxl::ExecutorApi;
 use sea_orm::Database;
 
 use crate::builtin::{BuiltinOptions, register_builtins};
@@ -31,7 +32,8 @@ const REQUEST_GRACE: Duration = Duration::from_secs(10);
 /// Runs the server until Ctrl-C or SIGTERM: binds the listen address, opens
 /// (and migrates) the database, starts the scheduler with the built-in
 /// functions, serves the admin API under `/api` (with the admin page at
-/// `/api/ui/`, where `/` leads), and on the signal stops taking requests,
+/// `/api/ui/`, where `/` leads) and the API for XXL-JOB executors under
+/// `--xxl-prefix` (`/xxl-job-admin/api`), and on the signal stops taking requests,
 /// then lets running jobs finish (or records them as cancelled).
 ///
 /// Connections are served under the limits of `options` (header read and
@@ -110,11 +112,13 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         options.max_body_size,
         usize::try_from(options.max_event_streams).unwrap_or(usize::MAX),
     ));
+    let executors = ExecutorApi::new(db.clone()).access_token(options.xxl_access_token.as_deref());
     let app = Route::new()
         .nest(
             API_PREFIX,
             AdminApi::new(db, scheduler.clone()).auth(auth).endpoint(API_PREFIX),
         )
+        .nest(&options.xxl_prefix, executors.endpoint())
         .at("/", make_sync(|_| Redirect::see_other(PAGE_PATH)))
         // Outside the API (and before it: a path that does not decode) the
         // answers are JSON of the API's shape too.
@@ -131,7 +135,8 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         tracing::info!(
             node = %scheduler.status().node,
             shell = options.allow_shell,
-            "ruqi-server listening on http://{addr} (admin page at http://{addr}{PAGE_PATH}, Swagger UI at http://{addr}{API_PREFIX}/docs)"
+            "ruqi-server listening on http://{addr} (admin page at http://{addr}{PAGE_PATH}, Swagger UI at http://{addr}{API_PREFIX}/docs, XXL-JOB executors at http://{addr}{}/)",
+            options.xxl_prefix
         );
     }
     let limits = ConnectionLimits {

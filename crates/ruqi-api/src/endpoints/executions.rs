@@ -276,7 +276,7 @@ impl ExecutionsApi {
     /// anything": nothing is deleted.
     #[oai(path = "/executions/cleanup", method = "post", operation_id = "cleanupExecutions")]
     async fn cleanup(&self, _auth: AdminAccess, cleanup: Json<Cleanup>) -> Result<Json<CleanupResult>, ApiError> {
-        let dry_run = cleanup.dry_run;
+        let dry_run = cleanup.dry_run.unwrap_or(false);
         let retention = Retention::from(cleanup.0);
         let now = self.0.scheduler.clock().now();
         if dry_run {

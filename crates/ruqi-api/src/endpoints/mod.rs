@@ -5,6 +5,7 @@ mod access;
 mod actions;
 mod events;
 mod executions;
+mod executors;
 mod job_pages;
 mod jobs;
 mod stats;
@@ -14,6 +15,7 @@ pub(crate) use access::AccessApi;
 pub(crate) use actions::ActionsApi;
 pub(crate) use events::EventsApi;
 pub(crate) use executions::ExecutionsApi;
+pub(crate) use executors::ExecutorsApi;
 pub(crate) use jobs::JobsApi;
 pub(crate) use stats::StatsApi;
 pub(crate) use system::SystemApi;
@@ -44,6 +46,8 @@ pub(crate) enum ApiTags {
     Scheduler,
     /// What the caller's token may do.
     Access,
+    /// XXL-JOB executors registered with this center.
+    Executors,
 }
 
 /// What every operation works on.
@@ -63,6 +67,7 @@ pub(crate) type Apis = (
     SystemApi,
     EventsApi,
     AccessApi,
+    ExecutorsApi,
 );
 
 /// The operation groups over `ctx`.
@@ -73,8 +78,9 @@ pub(crate) fn apis(ctx: Arc<Ctx>) -> Apis {
         ExecutionsApi(ctx.clone()),
         StatsApi(ctx.clone()),
         SystemApi(ctx.clone()),
-        EventsApi(ctx),
+        EventsApi(ctx.clone()),
         AccessApi,
+        ExecutorsApi(ctx),
     )
 }
 

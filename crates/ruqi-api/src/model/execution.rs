@@ -141,8 +141,9 @@ pub(crate) struct Cleanup {
     #[oai(nullable, deserialize_with = "super::strict::optional_string")]
     pub(crate) job_name: Option<String>,
     /// Only count the rows that would go (`would_delete`); delete nothing.
-    #[oai(default)]
-    pub(crate) dry_run: bool,
+    /// Left out: `false`. Not `null`.
+    #[oai(deserialize_with = "super::strict::optional_flag")]
+    pub(crate) dry_run: Option<bool>,
 }
 
 impl From<Cleanup> for Retention {

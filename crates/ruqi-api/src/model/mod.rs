@@ -4,6 +4,7 @@
 mod access;
 mod direct_json;
 mod execution;
+mod executor;
 mod job;
 mod limits;
 mod run;
@@ -14,6 +15,7 @@ mod strict;
 pub(crate) use access::TokenScope;
 pub(crate) use direct_json::DirectJson;
 pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
+pub(crate) use executor::ExecutorApp;
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, describe_rule};
 pub(crate) use limits::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};
 pub(crate) use run::{RunStarted, RunWith};

@@ -2,7 +2,8 @@
 //! JSON number or boolean into a `String` as its text, which would let
 //! `"job_name": false` through as `"false"`. A text field takes a JSON
 //! string (or `null`, where the field may be empty) and nothing else, and
-//! not one with the NUL character, which PostgreSQL cannot store in text.
+//! not one with the NUL character, which PostgreSQL cannot store in text;
+//! a flag takes a JSON boolean, and never `null`.
 
 use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, Type};
 use serde_json::Value;
@@ -44,11 +45,30 @@ pub(crate) fn maybe_string(value: Option<Value>) -> ParseResult<MaybeUndefined<S
     MaybeUndefined::<String>::parse_from_json(value)
 }
 
+/// A flag that may be left out, but is not `null`: poem-openapi reads `null`
+/// as left out for a field with a default, which a schema without
+/// `nullable` does not allow.
+pub(crate) fn optional_flag(value: Option<Value>) -> ParseResult<Option<bool>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Bool(flag)) => Ok(Some(flag)),
+        Some(_) => Err(ParseError::custom("expected a boolean")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn flags_are_booleans_or_left_out() {
+        assert_eq!(optional_flag(None).unwrap(), None);
+        assert_eq!(optional_flag(Some(json!(true))).unwrap(), Some(true));
+        assert!(optional_flag(Some(Value::Null)).is_err());
+        assert!(optional_flag(Some(json!("true"))).is_err());
+    }
 
     #[test]
     fn only_strings_and_null_are_text() {

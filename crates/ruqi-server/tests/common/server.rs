@@ -13,7 +13,7 @@ use serde_json::Value;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Every variable the server reads, so none leaks in from the environment of the test run.
-const SERVER_VARS: [&str; 17] = [
+const SERVER_VARS: [&str; 19] = [
     "RUQI_DATABASE_URL",
     "RUQI_LISTEN",
     "RUQI_TOKEN",
@@ -31,6 +31,8 @@ const SERVER_VARS: [&str; 17] = [
     "RUQI_MAX_CONNECTIONS",
     "RUQI_MAX_EVENT_STREAMS",
     "RUQI_POLL_INTERVAL",
+    "RUQI_XXL_PREFIX",
+    "RUQI_XXL_ACCESS_TOKEN",
 ];
 
 /// The files the server reads tokens from, cleared like [`SERVER_VARS`].

@@ -5,3 +5,4 @@ pub mod job_execution;
 pub mod job_info;
 mod job_info_hooks;
 pub mod scheduler_node;
+pub mod xxl_executor;

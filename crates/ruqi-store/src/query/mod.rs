@@ -1,8 +1,10 @@
 //! The query layer: reads of `job_info` overlaid with the live scheduler
-//! state, execution history, its statistics, and its retention.
+//! state, execution history, its statistics, and its retention; and the
+//! registry of XXL-JOB executors.
 
 mod execution_filter;
 mod executions;
+mod executor_registry;
 mod job_stats;
 mod jobs;
 mod retention;
@@ -10,6 +12,10 @@ mod stats;
 mod suggest;
 
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
+pub use executor_registry::{
+    EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, beat_executor, live_executors,
+    normalize_executor_address, remove_executor,
+};
 pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs, schedule_mark};
 pub use retention::{Retention, cleanup_executions, count_cleanup};
