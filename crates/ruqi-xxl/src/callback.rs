@@ -6,7 +6,7 @@
 //!
 //! ruqi dispatches no runs to executors yet, so every `logId` is unknown:
 //! each item is checked, logged and ignored, and the answer is code 200.
-//! An executor answered anything else would send the result again as a
+//! An executor answered with anything else sends the result again, as a
 //! failure.
 
 use poem::Response;
