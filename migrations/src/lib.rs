@@ -2,7 +2,8 @@
 //! tables, their indexes, and the triggers that keep `job_info.version`
 //! honest for every writer (ORM, admin API or plain SQL), the `job_change`
 //! log its change-feed triggers write, the `scheduler_node` registry, and
-//! the `xxl_executor` registry of XXL-JOB executors.
+//! the `xxl_executor` registry of XXL-JOB executors with the `xxl_job` and
+//! `xxl_dispatch` tables the center dispatches runs to them with.
 //!
 //! The migrations record themselves in their own table, `ruqi_migrations`,
 //! so they never mix with an application's own `seaql_migrations`.
@@ -42,6 +43,7 @@ mod m20261207_000016_lighter_run_indexes;
 mod m20261208_000017_record_deleted_claims;
 mod m20261209_000018_run_arguments;
 mod m20261210_000020_xxl_executor_registry;
+mod m20261211_000021_xxl_dispatch;
 mod migrate;
 
 pub use backend::mysql::MYSQL_MIGRATION_LOCK_PREFIX;
@@ -103,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000017_record_deleted_claims::Migration),
             Box::new(m20261209_000018_run_arguments::Migration),
             Box::new(m20261210_000020_xxl_executor_registry::Migration),
+            Box::new(m20261211_000021_xxl_dispatch::Migration),
         ]
     }
 

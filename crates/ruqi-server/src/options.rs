@@ -154,6 +154,11 @@ pub struct Options {
     /// server may register.
     #[arg(long, env = "RUQI_XXL_ACCESS_TOKEN", hide_env_values = true)]
     pub xxl_access_token: Option<String>,
+
+    /// How long an `xxl` run waits for its callback once its executor has
+    /// left the registry before it fails as lost (30s, 10m…) [default: 10m]
+    #[arg(long, env = "RUQI_XXL_LOST_AFTER", value_parser = parse_duration)]
+    pub xxl_lost_after: Option<Duration>,
 }
 
 impl Options {
@@ -349,6 +354,8 @@ mod tests {
         assert_eq!(options.takeover_after, Some(Duration::from_millis(500)));
         let options = parse(&["--poll-interval", "250ms"]);
         assert_eq!(options.poll_interval, Some(Duration::from_millis(250)));
+        let options = parse(&["--xxl-lost-after", "30s"]);
+        assert_eq!(options.xxl_lost_after, Some(Duration::from_secs(30)));
         assert!(Options::try_parse_from(["ruqi-server", "--heartbeat-interval", "soon"]).is_err());
     }
 

@@ -11,7 +11,7 @@ use poem::web::Redirect;
 use poem::{EndpointExt, Route};
 use ruqi::Registry;
 use ruqi_api::AdminApi;
-use ruqi_xxl::ExecutorApi;
+use ruqi_xxl::{XxlCenter, XxlOptions};
 use sea_orm::Database;
 
 use crate::builtin::{BuiltinOptions, register_builtins};
@@ -65,7 +65,16 @@ pub async fn serve(options: Options) -> Result<(), Error> {
     let db = Database::connect(&options.database_url).await?;
     ruqi::migrate(&db).await?;
 
+    let mut xxl = XxlOptions {
+        access_token: options.xxl_access_token.clone(),
+        ..XxlOptions::default()
+    };
+    if let Some(wait) = options.xxl_lost_after {
+        xxl.lost_after = wait;
+    }
+    let center = XxlCenter::new(db.clone(), xxl);
     let mut registry = Registry::new();
+    center.register(&mut registry);
     register_builtins(
         &mut registry,
         &BuiltinOptions {
@@ -112,7 +121,7 @@ pub async fn serve(options: Options) -> Result<(), Error> {
         options.max_body_size,
         usize::try_from(options.max_event_streams).unwrap_or(usize::MAX),
     ));
-    let executors = ExecutorApi::new(db.clone()).access_token(options.xxl_access_token.as_deref());
+    let executors = center.executor_api();
     let app = Route::new()
         .nest(
             API_PREFIX,

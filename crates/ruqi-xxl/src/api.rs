@@ -8,6 +8,7 @@ use poem::http::Method;
 use poem::{EndpointExt, Request, Response};
 use sea_orm::DatabaseConnection;
 
+use crate::dispatch::Waiters;
 use crate::envelope::failure;
 use crate::token::{WRONG_TOKEN, token_accepted};
 use crate::{callback, registry};
@@ -43,12 +44,24 @@ const WRONG_METHOD: &str = "invalid request, HttpMethod not support.";
 pub struct ExecutorApi {
     db: DatabaseConnection,
     access_token: Option<String>,
+    waiters: Waiters,
 }
 
 impl ExecutorApi {
-    /// The API over `db` (migrated with `ruqi::migrate`), checking no token.
+    /// The API over `db` (migrated with `ruqi::migrate`), checking no token. Its callbacks
+    /// complete runs through the database; a node that dispatches takes
+    /// [`XxlCenter::executor_api`](crate::XxlCenter::executor_api) instead, which also wakes
+    /// its own waiting runs at once.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, access_token: None }
+        Self::with_waiters(db, Waiters::default())
+    }
+
+    pub(crate) fn with_waiters(db: DatabaseConnection, waiters: Waiters) -> Self {
+        Self {
+            db,
+            access_token: None,
+            waiters,
+        }
     }
 
     /// The token executors must send in `XXL-JOB-ACCESS-TOKEN` (their
@@ -89,7 +102,7 @@ impl ExecutorApi {
         match path.as_str() {
             "registry" => registry::registry(&self.db, &body).await,
             "registryRemove" => registry::registry_remove(&self.db, &body).await,
-            "callback" => callback::callback(&body),
+            "callback" => callback::callback(&self.db, &self.waiters, &body).await,
             other => failure(&format!("invalid request, uri-mapping({other}) not found.")),
         }
     }

@@ -4,16 +4,27 @@
 //! any JSON value (pyxxl sends a handler's return value as it is), and
 //! unknown keys are allowed.
 //!
-//! ruqi dispatches no runs to executors yet, so every `logId` is unknown:
-//! each item is checked, logged and ignored, and the answer is code 200.
-//! An executor answered with anything else sends the result again, as a
-//! failure.
+//! Each result is written to its dispatch row (`xxl_dispatch`), whichever
+//! node sent the run, and wakes the run if it waits on this node; a run
+//! waiting on another node reads the row. A result for an unknown `logId`
+//! or for a run that already has one (a repeated callback, a run the
+//! center stopped or gave up on) is logged and ignored, and the answer is
+//! still code 200: an executor answered with anything else sends the
+//! result again, as a failure. Only when the database cannot be written
+//! is the answer a failure, so that an executor that keeps results (the
+//! Java one) sends them again later.
 
 use poem::Response;
+use ruqi::query::DispatchResult;
+use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::dispatch::{Waiters, complete};
 use crate::envelope::{ILLEGAL_ARGUMENT, failure, success};
+
+/// The answer when a result could not be written.
+const NOT_RECORDED: &str = "the result could not be recorded; send it again later.";
 
 /// One run result.
 #[derive(Debug, Deserialize)]
@@ -45,21 +56,48 @@ fn items(body: &[u8]) -> Option<Vec<CallbackItem>> {
     }
 }
 
-/// Acknowledges the results; a malformed body is refused.
-pub(crate) fn callback(body: &[u8]) -> Response {
+impl CallbackItem {
+    /// The result as recorded: `handleMsg` as text (JSON unless it is a string).
+    fn result(&self) -> DispatchResult {
+        let message = match &self.handle_msg {
+            Value::Null => None,
+            Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        };
+        DispatchResult {
+            code: i32::try_from(self.handle_code).unwrap_or(i32::MAX),
+            message,
+        }
+    }
+}
+
+/// Records the results; a malformed body is refused and changes nothing.
+pub(crate) async fn callback(db: &DatabaseConnection, waiters: &Waiters, body: &[u8]) -> Response {
     let Some(items) = items(body) else {
         return failure(ILLEGAL_ARGUMENT);
     };
+    let mut unrecorded = false;
     for item in &items {
-        tracing::debug!(
-            log_id = item.log_id,
-            log_date_time = item.log_date_tim,
-            handle_code = item.handle_code,
-            handle_msg = %item.handle_msg,
-            "callback for a run this center does not know; ignored"
-        );
+        match complete(db, waiters, item.log_id, item.result()).await {
+            Ok(true) => tracing::debug!(
+                log_id = item.log_id,
+                handle_code = item.handle_code,
+                "run result recorded"
+            ),
+            Ok(false) => tracing::info!(
+                log_id = item.log_id,
+                log_date_time = item.log_date_tim,
+                handle_code = item.handle_code,
+                handle_msg = %item.handle_msg,
+                "a result for an unknown run or one that has ended; ignored"
+            ),
+            Err(error) => {
+                tracing::warn!(log_id = item.log_id, %error, "recording a run result failed");
+                unrecorded = true;
+            }
+        }
     }
-    success()
+    if unrecorded { failure(NOT_RECORDED) } else { success() }
 }
 
 #[cfg(test)]

@@ -11,17 +11,24 @@
 //! - `registry` and `registryRemove` (`registry.rs`): the executor registry in the database
 //!   (`xxl_executor`), shared by every ruqi node; an address is live for 90 s
 //!   after its last beat;
-//! - `callback` (`callback.rs`): run results, parsed and checked. ruqi does not dispatch to
-//!   executors yet, so every result is for a run it does not know, and is
-//!   acknowledged and ignored, as xxl-job-admin does for an unknown `logId`.
+//! - `callback` (`callback.rs`): run results, written to the run's dispatch
+//!   row on whichever node they arrive; a result for an unknown `logId` is
+//!   acknowledged and ignored, as xxl-job-admin does;
+//! - the function `xxl` (`dispatch/`): a job row whose `func` is `xxl` runs
+//!   a handler on a live executor of an app, picked by one of XXL-JOB's
+//!   routing strategies, and ends with the executor's callback.
 //!
-//! Mount [`ExecutorApi::endpoint`] where executors expect the center's API:
-//! `/xxl-job-admin/api` by default ([`DEFAULT_PREFIX`]).
+//! Build one [`XxlCenter`] per process: register its function in the
+//! scheduler's registry, and mount its [`XxlCenter::executor_api`] where
+//! executors expect the center's API: `/xxl-job-admin/api` by default
+//! ([`DEFAULT_PREFIX`]).
 
 mod api;
 mod callback;
+mod dispatch;
 mod envelope;
 mod registry;
 mod token;
 
 pub use api::{DEFAULT_PREFIX, ExecutorApi};
+pub use dispatch::{BlockStrategy, Route, XXL_FUNCTION, XxlArgs, XxlCenter, XxlOptions};

@@ -1,6 +1,7 @@
 //! What a registered function receives when it runs.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -21,6 +22,7 @@ pub struct JobContext {
     scheduled_for: DateTime<Utc>,
     attempt: u32,
     trigger_source: TriggerSource,
+    timeout: Option<Duration>,
     args: Arc<Value>,
     cancel: CancellationToken,
     log: LogSink,
@@ -39,6 +41,8 @@ pub struct RunInfo {
     pub attempt: u32,
     /// Why this run happened.
     pub trigger_source: TriggerSource,
+    /// The job's `timeout_s`, after which the run is stopped.
+    pub timeout: Option<Duration>,
     /// The job's `args`.
     pub args: Arc<Value>,
 }
@@ -52,6 +56,7 @@ impl JobContext {
             scheduled_for: info.scheduled_for,
             attempt: info.attempt,
             trigger_source: info.trigger_source,
+            timeout: info.timeout,
             args: info.args,
             cancel,
             log,
@@ -81,6 +86,12 @@ impl JobContext {
     /// Why this run happened: its schedule, a manual run, a retry or a parent job.
     pub fn trigger_source(&self) -> TriggerSource {
         self.trigger_source
+    }
+
+    /// The job's `timeout_s`: how long the run may take before the engine
+    /// stops it and records `timeout`.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The job's `args` as stored in `job_info`.

@@ -40,6 +40,7 @@ pub enum RetryAdvice {
 pub struct JobError {
     message: String,
     retry: RetryAdvice,
+    timed_out: bool,
 }
 
 impl JobError {
@@ -48,6 +49,17 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::Policy,
+            timed_out: false,
+        }
+    }
+
+    /// A run that something the function waited on stopped for taking too
+    /// long (a remote worker's own time limit, say): recorded as `timeout`
+    /// rather than `failed`, and retried like a timeout.
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        Self {
+            timed_out: true,
+            ..Self::new(message)
         }
     }
 
@@ -56,6 +68,7 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::Never,
+            timed_out: false,
         }
     }
 
@@ -65,6 +78,7 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::After(delay),
+            timed_out: false,
         }
     }
 
@@ -76,6 +90,11 @@ impl JobError {
     /// What it asks of the retry policy.
     pub fn retry(&self) -> RetryAdvice {
         self.retry
+    }
+
+    /// Whether the run is recorded as `timeout` ([`JobError::timed_out`]).
+    pub fn is_timeout(&self) -> bool {
+        self.timed_out
     }
 }
 
@@ -111,5 +130,7 @@ mod tests {
         assert_eq!(JobError::abort("no").into_job_error().retry(), RetryAdvice::Never);
         let after = JobError::retry_after("busy", Duration::from_secs(3)).into_job_error();
         assert_eq!(after.retry(), RetryAdvice::After(Duration::from_secs(3)));
+        assert!(JobError::timed_out("slow").is_timeout());
+        assert!(!JobError::new("boom").is_timeout());
     }
 }

@@ -332,6 +332,7 @@ impl Inner {
                 scheduled_for: req.scheduled_for,
                 attempt: req.attempt,
                 trigger_source: req.source,
+                timeout: job.policy.timeout,
                 args: req
                     .args
                     .as_ref()
@@ -710,7 +711,13 @@ async fn run_handler(
             };
         }
         Waited::Returned(Ok(Err(failure))) => {
+            let status = if failure.is_timeout() {
+                ExecutionStatus::Timeout
+            } else {
+                ExecutionStatus::Failed
+            };
             return Outcome {
+                status,
                 retry: failure.retry(),
                 ..Outcome::failed(failure.message().to_owned())
             };

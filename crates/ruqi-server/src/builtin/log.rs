@@ -21,6 +21,7 @@ use serde_json::Value;
 ///         scheduled_for: Default::default(),
 ///         attempt: 1,
 ///         trigger_source: TriggerSource::Manual,
+///         timeout: None,
 ///         args: serde_json::json!(null).into(),
 ///     },
 ///     Default::default(),

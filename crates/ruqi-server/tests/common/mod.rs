@@ -35,6 +35,7 @@ impl Run {
                 scheduled_for: chrono::Utc::now(),
                 attempt: 1,
                 trigger_source: TriggerSource::Manual,
+                timeout: None,
                 args: Arc::new(Value::Null),
             },
             cancel.clone(),

@@ -156,6 +156,18 @@ pub async fn live_executors<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> R
     Ok(apps)
 }
 
+/// The live addresses of `app` at `now`, in order: where a run for it
+/// may be sent.
+pub async fn live_addresses<C: ConnectionTrait>(db: &C, app: &str, now: DateTime<Utc>) -> Result<Vec<String>, Error> {
+    let rows = Entity::find()
+        .filter(Column::App.eq(app.trim()))
+        .filter(Column::LastBeatAt.gte(now - live_for()))
+        .order_by_asc(Column::Address)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| row.address).collect())
+}
+
 fn live_for() -> TimeDelta {
     TimeDelta::from_std(EXECUTOR_LIVE_FOR).unwrap_or(TimeDelta::MAX)
 }

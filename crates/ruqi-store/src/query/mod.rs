@@ -1,6 +1,6 @@
 //! The query layer: reads of `job_info` overlaid with the live scheduler
 //! state, execution history, its statistics, and its retention; and the
-//! registry of XXL-JOB executors.
+//! registry of XXL-JOB executors and the runs dispatched to them.
 
 mod execution_filter;
 mod executions;
@@ -10,11 +10,12 @@ mod jobs;
 mod retention;
 mod stats;
 mod suggest;
+mod xxl_dispatch;
 
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use executor_registry::{
-    EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, beat_executor, live_executors,
-    normalize_executor_address, remove_executor,
+    EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, beat_executor, live_addresses,
+    live_executors, normalize_executor_address, remove_executor,
 };
 pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs, schedule_mark};
@@ -24,6 +25,10 @@ pub use stats::{
     execution_stats,
 };
 pub use suggest::{Suggest, suggest};
+pub use xxl_dispatch::{
+    DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, dispatch_result,
+    record_dispatch, xxl_job_number,
+};
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
 use sea_orm::{

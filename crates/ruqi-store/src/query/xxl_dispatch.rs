@@ -1,0 +1,167 @@
+//! What the XXL-JOB center writes while it dispatches runs to executors:
+//! each job's `jobId` (`xxl_job`), and each `/run` sent with the result
+//! its callback brought (`xxl_dispatch`). Every write is one statement,
+//! so any node may write at any time; the numbers come from the database,
+//! so they are unique across nodes.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::Error;
+use crate::entity::{xxl_dispatch, xxl_job};
+
+/// The longest `handle_msg` kept, in characters (XXL-JOB keeps 15,000).
+pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
+
+/// The number `job_id` is known by to executors (its `jobId`): given the
+/// first time it is asked for, the same ever after on every node.
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use ruqi_store::query::xxl_job_number;
+///
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// ruqi_store::migrate(&db).await?;
+/// let first = xxl_job_number(&db, "billing").await?;
+/// assert_eq!(xxl_job_number(&db, "billing").await?, first);
+/// assert_ne!(xxl_job_number(&db, "reports").await?, first);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+pub async fn xxl_job_number<C: ConnectionTrait>(db: &C, job_id: &str) -> Result<i32, Error> {
+    if let Some(id) = find_job_number(db, job_id).await? {
+        return Ok(id);
+    }
+    let row = xxl_job::ActiveModel {
+        id: NotSet,
+        job_id: Set(job_id.to_owned()),
+    };
+    // Two nodes may ask at once: the second insert changes nothing and
+    // both read the one number. (An update of the key to itself, because
+    // MySQL has no `DO NOTHING`.)
+    xxl_job::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(xxl_job::Column::JobId)
+                .update_column(xxl_job::Column::JobId)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    find_job_number(db, job_id)
+        .await?
+        .ok_or_else(|| Error::Invalid(ruqi_core::FieldError::new("job_id", job_id, "has no XXL-JOB number")))
+}
+
+async fn find_job_number<C: ConnectionTrait>(db: &C, job_id: &str) -> Result<Option<i32>, Error> {
+    Ok(xxl_job::Entity::find()
+        .select_only()
+        .column(xxl_job::Column::Id)
+        .filter(xxl_job::Column::JobId.eq(job_id))
+        .into_tuple::<i32>()
+        .one(db)
+        .await?)
+}
+
+/// Records a `/run` about to be sent for run `execution_id` of job
+/// `job_number` to `address`; returns its `logId`.
+pub async fn record_dispatch<C: ConnectionTrait>(
+    db: &C,
+    execution_id: &str,
+    job_number: i32,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, Error> {
+    let row = xxl_dispatch::ActiveModel {
+        log_id: NotSet,
+        execution_id: Set(execution_id.to_owned()),
+        job_number: Set(job_number),
+        address: Set(address.to_owned()),
+        dispatched_at: Set(now),
+        handle_code: Set(None),
+        handle_msg: Set(None),
+        handled_at: Set(None),
+    };
+    Ok(xxl_dispatch::Entity::insert(row).exec(db).await?.last_insert_id)
+}
+
+/// A dispatched run's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchResult {
+    /// 200 success, 502 timeout, anything else a failure.
+    pub code: i32,
+    /// The handler's output or error, at most [`HANDLE_MSG_MAX_CHARS`].
+    pub message: Option<String>,
+}
+
+/// Writes the result of dispatch `log_id`, unless it already has one;
+/// returns whether it was written (false: an unknown `logId`, or a result
+/// already in, such as a repeated callback or one for a run the center
+/// closed itself).
+pub async fn complete_dispatch<C: ConnectionTrait>(
+    db: &C,
+    log_id: i64,
+    result: &DispatchResult,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let message = result
+        .message
+        .as_deref()
+        .map(|m| m.chars().take(HANDLE_MSG_MAX_CHARS).collect::<String>());
+    let done = xxl_dispatch::Entity::update_many()
+        .col_expr(xxl_dispatch::Column::HandleCode, Expr::value(result.code))
+        .col_expr(xxl_dispatch::Column::HandleMsg, Expr::value(message))
+        .col_expr(xxl_dispatch::Column::HandledAt, Expr::value(now))
+        .filter(xxl_dispatch::Column::LogId.eq(log_id))
+        .filter(xxl_dispatch::Column::HandleCode.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// The result of dispatch `log_id`, once it is in.
+pub async fn dispatch_result<C: ConnectionTrait>(db: &C, log_id: i64) -> Result<Option<DispatchResult>, Error> {
+    let row = xxl_dispatch::Entity::find()
+        .select_only()
+        .column(xxl_dispatch::Column::HandleCode)
+        .column(xxl_dispatch::Column::HandleMsg)
+        .filter(xxl_dispatch::Column::LogId.eq(log_id))
+        .filter(xxl_dispatch::Column::HandleCode.is_not_null())
+        .into_tuple::<(i32, Option<String>)>()
+        .one(db)
+        .await?;
+    Ok(row.map(|(code, message)| DispatchResult { code, message }))
+}
+
+/// Closes, with `result`, every dispatch of job `job_number` to `address`
+/// sent at or before `sent_by` that has no result yet, except `log_id`
+/// itself: the runs an executor drops without a word when the job is
+/// killed there. Returns their `logId`s.
+pub async fn close_dropped_dispatches<C: ConnectionTrait>(
+    db: &C,
+    job_number: i32,
+    address: &str,
+    sent_by: DateTime<Utc>,
+    except_log_id: i64,
+    result: &DispatchResult,
+) -> Result<Vec<i64>, Error> {
+    let open: Vec<i64> = xxl_dispatch::Entity::find()
+        .select_only()
+        .column(xxl_dispatch::Column::LogId)
+        .filter(xxl_dispatch::Column::JobNumber.eq(job_number))
+        .filter(xxl_dispatch::Column::Address.eq(address))
+        .filter(xxl_dispatch::Column::DispatchedAt.lte(sent_by))
+        .filter(xxl_dispatch::Column::HandleCode.is_null())
+        .filter(xxl_dispatch::Column::LogId.ne(except_log_id))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?;
+    let mut closed = Vec::with_capacity(open.len());
+    for log_id in open {
+        if complete_dispatch(db, log_id, result, sent_by).await? {
+            closed.push(log_id);
+        }
+    }
+    Ok(closed)
+}

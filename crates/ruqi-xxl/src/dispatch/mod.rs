@@ -1,0 +1,577 @@
+//! The center's side of a run: the built-in function `xxl`, which sends a
+//! run to an executor of an app and follows it until its callback.
+//!
+//! A run of an `xxl` job
+//! 1. numbers the job (`jobId`, [`ruqi::query::xxl_job_number`]) and lists
+//!    the app's live executors from the shared registry;
+//! 2. picks one by the job's route (`route.rs`; FAILOVER and BUSYOVER ask
+//!    each executor in turn), or all of them for SHARDING_BROADCAST, and
+//!    writes why in the run's log;
+//! 3. records the dispatch, which gives it its `logId`, and POSTs `/run`
+//!    (`client.rs`); a refusal fails the run at once, and the job's retry
+//!    policy decides about a new attempt with a new `logId`;
+//! 4. waits for the callback: on this node it arrives through memory, on
+//!    any other node through the `xxl_dispatch` row, read every second
+//!    while the executor's log is copied into the run's log (`/log`);
+//! 5. ends with the result: code 200 a success with `handleMsg` as output,
+//!    502 (or a failure once the job's `timeout_s` has passed) a timeout,
+//!    anything else a failure.
+//!
+//! A run stopped by the engine (cancelled, timed out, replaced) is killed
+//! on its executor at once (`/kill`), and the runs the executor dropped
+//! with it are closed. A run whose executor left the registry and has not
+//! called back within [`XxlOptions::lost_after`] fails as lost.
+
+mod args;
+mod client;
+mod route;
+
+pub use args::{BlockStrategy, Route, XxlArgs};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ruqi::query::{
+    DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_result, live_addresses, record_dispatch,
+    xxl_job_number,
+};
+use ruqi::{JobContext, JobError, Registry};
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::api::ExecutorApi;
+use client::{ExecutorClient, Trigger};
+use route::RouteState;
+
+/// The name the function is registered under.
+pub const XXL_FUNCTION: &str = "xxl";
+
+/// How often a waiting run reads its dispatch row and the executor's log.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// The code of a success in `handleCode`.
+const HANDLE_SUCCESS: i32 = 200;
+
+/// The code of a timeout in `handleCode`.
+const HANDLE_TIMEOUT: i32 = 502;
+
+/// The code a failure is recorded with.
+const HANDLE_FAILURE: i32 = 500;
+
+/// How the center dispatches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XxlOptions {
+    /// The token sent to executors and asked of them (`XXL-JOB-ACCESS-TOKEN`); `None`: none.
+    pub access_token: Option<String>,
+    /// How long a run may wait for its callback once its executor has left the registry
+    /// before it fails as lost (xxl-job: 10 minutes).
+    pub lost_after: Duration,
+}
+
+impl Default for XxlOptions {
+    fn default() -> Self {
+        Self {
+            access_token: None,
+            lost_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The callbacks this node's runs wait for, by `logId`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Waiters(Arc<Mutex<HashMap<i64, oneshot::Sender<DispatchResult>>>>);
+
+impl Waiters {
+    fn insert(&self, log_id: i64) -> oneshot::Receiver<DispatchResult> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(log_id, tx);
+        rx
+    }
+
+    fn forget(&self, log_id: i64) {
+        self.lock().remove(&log_id);
+    }
+
+    /// Hands `result` to the run waiting for `log_id` here, if any.
+    pub(crate) fn deliver(&self, log_id: i64, result: DispatchResult) {
+        if let Some(tx) = self.lock().remove(&log_id) {
+            // A run that stopped waiting reads nothing: it has ended.
+            let _ = tx.send(result);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<DispatchResult>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Writes a result to its dispatch row and wakes the run waiting for it on this node; returns
+/// whether the row took it (false: unknown, or it already had one).
+pub(crate) async fn complete(
+    db: &DatabaseConnection,
+    waiters: &Waiters,
+    log_id: i64,
+    result: DispatchResult,
+) -> Result<bool, ruqi::Error> {
+    let written = complete_dispatch(db, log_id, &result, Utc::now()).await?;
+    if written {
+        waiters.deliver(log_id, result);
+    }
+    Ok(written)
+}
+
+/// `future` outside the run's span: the database driver's statement log
+/// belongs in the process's log, not in the run's.
+fn quiet<F: Future>(future: F) -> tracing::instrument::Instrumented<F> {
+    future.instrument(tracing::Span::none())
+}
+
+/// An XXL-JOB scheduling center over a ruqi database: the `xxl` function that dispatches runs
+/// to executors, and the executor API ([`XxlCenter::executor_api`]) they register and call
+/// back with. Build one per process and give both to every place that needs them.
+///
+/// ```
+/// use ruqi_xxl::{DEFAULT_PREFIX, XxlCenter, XxlOptions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// ruqi::migrate(&db).await?;
+/// let center = XxlCenter::new(db.clone(), XxlOptions::default());
+///
+/// let mut registry = ruqi::Registry::new();
+/// center.register(&mut registry);
+/// assert!(registry.validate_args("xxl", &serde_json::json!({"app": "billing", "handler": "close_day"})).is_ok());
+/// assert!(registry.validate_args("xxl", &serde_json::json!({"app": "billing", "handler": "h", "route": "NEAREST"})).is_err());
+///
+/// let app = poem::Route::new().nest(DEFAULT_PREFIX, center.executor_api().endpoint());
+/// # drop(app);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct XxlCenter {
+    inner: Arc<Center>,
+}
+
+#[derive(Debug)]
+struct Center {
+    db: DatabaseConnection,
+    client: ExecutorClient,
+    options: XxlOptions,
+    waiters: Waiters,
+    routes: RouteState,
+}
+
+/// Which shard of a SHARDING_BROADCAST a dispatch is.
+#[derive(Debug, Clone, Copy)]
+struct Shard {
+    index: usize,
+    total: usize,
+}
+
+impl Shard {
+    const WHOLE: Shard = Shard { index: 0, total: 1 };
+
+    /// What its log lines start with: nothing for an unsharded run.
+    fn label(self) -> String {
+        if self.total == 1 {
+            String::new()
+        } else {
+            format!("[shard {}/{}] ", self.index, self.total)
+        }
+    }
+}
+
+impl XxlCenter {
+    /// A center over `db` (migrated with `ruqi::migrate`).
+    pub fn new(db: DatabaseConnection, mut options: XxlOptions) -> Self {
+        options.access_token = options
+            .access_token
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        Self {
+            inner: Arc::new(Center {
+                db,
+                client: ExecutorClient::new(options.access_token.clone()),
+                options,
+                waiters: Waiters::default(),
+                routes: RouteState::default(),
+            }),
+        }
+    }
+
+    /// The executor API of this center: callbacks that arrive through it wake this node's
+    /// waiting runs at once (those of other nodes read the database).
+    pub fn executor_api(&self) -> ExecutorApi {
+        ExecutorApi::with_waiters(self.inner.db.clone(), self.inner.waiters.clone())
+            .access_token(self.inner.options.access_token.as_deref())
+    }
+
+    /// Registers the function `xxl` (args: [`XxlArgs`]) in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        let center = self.clone();
+        registry
+            .register_typed(XXL_FUNCTION, move |ctx: JobContext, args: XxlArgs| {
+                let center = center.clone();
+                async move { center.run(&ctx, &args).await }
+            })
+            .description(
+                "Runs a handler on an XXL-JOB executor of an app and waits for its callback. Args: {app, handler, \
+                 params, route (FIRST, LAST, ROUND, RANDOM, CONSISTENT_HASH, LEAST_FREQUENTLY_USED, \
+                 LEAST_RECENTLY_USED, FAILOVER, BUSYOVER, SHARDING_BROADCAST), block_strategy (SERIAL_EXECUTION, \
+                 DISCARD_LATER, COVER_EARLY)}.",
+            );
+    }
+
+    /// One run of an `xxl` job.
+    async fn run(&self, ctx: &JobContext, args: &XxlArgs) -> Result<Option<String>, JobError> {
+        let db = &self.inner.db;
+        let job_number = quiet(xxl_job_number(db, ctx.job_id()))
+            .await
+            .map_err(|e| JobError::new(format!("numbering the job for its executors failed: {e}")))?;
+        let addresses = quiet(live_addresses(db, &args.app, Utc::now()))
+            .await
+            .map_err(|e| JobError::new(format!("reading the executor registry failed: {e}")))?;
+        if addresses.is_empty() {
+            return Err(JobError::new(format!(
+                "no live executor of app `{}`: none has registered in the last 90 s",
+                args.app
+            )));
+        }
+        if args.route == Route::ShardingBroadcast {
+            return self.broadcast(ctx, args, job_number, &addresses).await;
+        }
+        let address = self.choose(ctx, args, job_number, &addresses).await?;
+        self.dispatch(ctx, args, job_number, &address, Shard::WHOLE).await
+    }
+
+    /// Picks the executor by the route and logs why.
+    async fn choose(
+        &self,
+        ctx: &JobContext,
+        args: &XxlArgs,
+        job_number: i32,
+        addresses: &[String],
+    ) -> Result<String, JobError> {
+        let route = args.route.as_str();
+        let live = addresses.len();
+        if let Some(index) = self.inner.routes.pick(args.route, job_number, addresses) {
+            let address = addresses[index].clone();
+            ctx.log(format!(
+                "route {route}: {address} ({} of {live} live executor(s) of app `{}`)",
+                index + 1,
+                args.app
+            ));
+            return Ok(address);
+        }
+        let client = &self.inner.client;
+        for address in addresses {
+            let answer = match args.route {
+                Route::Busyover => client.idle_beat(address, job_number).await,
+                _ => client.beat(address).await,
+            };
+            let asked = if args.route == Route::Busyover {
+                "idleBeat"
+            } else {
+                "beat"
+            };
+            match answer {
+                Ok(answer) if answer.ok() => {
+                    ctx.log(format!(
+                        "route {route}: {address} answered {asked} with {}",
+                        answer.describe()
+                    ));
+                    return Ok(address.clone());
+                }
+                Ok(answer) => ctx.log(format!(
+                    "route {route}: {address} answered {asked} with {}",
+                    answer.describe()
+                )),
+                Err(error) => ctx.log(format!("route {route}: {asked}: {error}")),
+            }
+        }
+        Err(JobError::new(format!(
+            "route {route}: none of the {live} live executor(s) of app `{}` {}",
+            args.app,
+            if args.route == Route::Busyover {
+                "is idle"
+            } else {
+                "answered"
+            }
+        )))
+    }
+
+    /// One shard per live executor, each with its own `logId`; the run succeeds when every
+    /// shard does.
+    async fn broadcast(
+        &self,
+        ctx: &JobContext,
+        args: &XxlArgs,
+        job_number: i32,
+        addresses: &[String],
+    ) -> Result<Option<String>, JobError> {
+        let total = addresses.len();
+        ctx.log(format!(
+            "route SHARDING_BROADCAST: one shard to each of the {total} live executor(s) of app `{}`",
+            args.app
+        ));
+        let shards = addresses.iter().enumerate().map(|(index, address)| {
+            let shard = Shard { index, total };
+            self.dispatch(ctx, args, job_number, address, shard)
+        });
+        let results = futures::future::join_all(shards).await;
+        let mut outputs = Vec::new();
+        let mut failures = Vec::new();
+        let mut timed_out = false;
+        for (index, result) in results.into_iter().enumerate() {
+            let label = Shard { index, total }.label();
+            match result {
+                Ok(output) => outputs.push(format!("{label}{}", output.unwrap_or_default())),
+                Err(error) => {
+                    timed_out |= error.is_timeout();
+                    failures.push(format!("{label}{}", error.message()));
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(Some(outputs.join("\n")));
+        }
+        let message = format!("{} of {total} shard(s) failed: {}", failures.len(), failures.join("; "));
+        Err(if timed_out {
+            JobError::timed_out(message)
+        } else {
+            JobError::new(message)
+        })
+    }
+
+    /// Sends the run to `address` and waits for its result.
+    async fn dispatch(
+        &self,
+        ctx: &JobContext,
+        args: &XxlArgs,
+        job_number: i32,
+        address: &str,
+        shard: Shard,
+    ) -> Result<Option<String>, JobError> {
+        let center = &self.inner;
+        let label = shard.label();
+        let sent_at = Utc::now();
+        let log_id = quiet(record_dispatch(
+            &center.db,
+            ctx.execution_id(),
+            job_number,
+            address,
+            sent_at,
+        ))
+        .await
+        .map_err(|e| JobError::new(format!("{label}recording the dispatch failed: {e}")))?;
+        // Waiting starts before `/run` is sent: the callback may come first.
+        let mut callback = center.waiters.insert(log_id);
+        let mut sent = Sent {
+            center: self.clone(),
+            address: address.to_owned(),
+            job_number,
+            log_id,
+            open: true,
+        };
+        let log_date_time = sent_at.timestamp_millis();
+        let trigger = Trigger {
+            job_id: job_number,
+            executor_handler: &args.handler,
+            executor_params: args.params.as_deref(),
+            executor_block_strategy: args.block_strategy.as_str(),
+            executor_timeout: ctx.timeout().map_or(0, |t| t.as_secs_f64().ceil() as u64),
+            log_id,
+            log_date_time,
+            glue_type: "BEAN",
+            glue_source: None,
+            glue_updatetime: 0,
+            broadcast_index: shard.index,
+            broadcast_total: shard.total,
+        };
+        let refused = match center.client.run(address, &trigger).await {
+            Ok(answer) if answer.ok() => {
+                ctx.log(format!(
+                    "{label}{address} took the run: logId {log_id}, jobId {job_number} ({})",
+                    answer.describe()
+                ));
+                None
+            }
+            Ok(answer) => Some(format!("{address} refused the run ({})", answer.describe())),
+            Err(error) => Some(format!("sending the run failed: {error}")),
+        };
+        if let Some(reason) = refused {
+            sent.open = false;
+            let result = DispatchResult {
+                code: HANDLE_FAILURE,
+                message: Some(reason.clone()),
+            };
+            center.waiters.forget(log_id);
+            if let Err(error) = quiet(complete(&center.db, &center.waiters, log_id, result)).await {
+                tracing::warn!(log_id, %error, "recording a refused dispatch failed");
+            }
+            return Err(JobError::new(format!("{label}{reason}")));
+        }
+
+        let waited = Instant::now();
+        let mut next_line = 1;
+        let mut local = true;
+        let mut follow = tokio::time::interval(FOLLOW_EVERY);
+        follow.tick().await;
+        let result = loop {
+            tokio::select! {
+                got = &mut callback, if local => match got {
+                    Ok(result) => break result,
+                    Err(_) => local = false,
+                },
+                _ = follow.tick() => {
+                    next_line = self.copy_log(ctx, address, log_id, log_date_time, next_line, &label).await;
+                    match quiet(dispatch_result(&center.db, log_id)).await {
+                        Ok(Some(result)) => break result,
+                        Ok(None) => {}
+                        Err(error) => tracing::warn!(log_id, %error, "reading a dispatch's result failed"),
+                    }
+                    if waited.elapsed() >= center.options.lost_after
+                        && let Some(lost) = self.lost(&args.app, address, log_id).await
+                    {
+                        sent.open = false;
+                        return Err(JobError::new(format!("{label}{lost}")));
+                    }
+                }
+            }
+        };
+        sent.open = false;
+        center.waiters.forget(log_id);
+        self.copy_log(ctx, address, log_id, log_date_time, next_line, &label)
+            .await;
+        let message = result.message.unwrap_or_default();
+        match result.code {
+            HANDLE_SUCCESS => Ok((!message.is_empty()).then_some(message)),
+            HANDLE_TIMEOUT => Err(JobError::timed_out(format!(
+                "{label}the executor timed the run out: {message}"
+            ))),
+            code if ctx.timeout().is_some_and(|limit| waited.elapsed() >= limit) => Err(JobError::timed_out(format!(
+                "{label}the executor stopped the run at its timeout (handleCode {code}): {message}"
+            ))),
+            code => Err(JobError::new(format!("{label}handleCode {code}: {message}"))),
+        }
+    }
+
+    /// Copies the executor's new log lines from `from_line` into the run's log; returns the
+    /// line to ask for next. An empty page means nothing new (pyxxl then answers
+    /// `toLineNum == fromLineNum`), so the next read asks for the same line again.
+    async fn copy_log(
+        &self,
+        ctx: &JobContext,
+        address: &str,
+        log_id: i64,
+        log_date_time: i64,
+        from_line: i64,
+        label: &str,
+    ) -> i64 {
+        match self.inner.client.log(address, log_id, log_date_time, from_line).await {
+            Ok(page) => {
+                let text = page.log_content.unwrap_or_default();
+                if text.is_empty() || page.to_line_num < from_line {
+                    return from_line;
+                }
+                for line in text.lines() {
+                    ctx.log(format!("{label}{line}"));
+                }
+                page.to_line_num + 1
+            }
+            Err(error) => {
+                tracing::debug!(log_id, %error, "reading an executor's log failed");
+                from_line
+            }
+        }
+    }
+
+    /// When `address` is no longer a live executor of `app`: closes dispatch `log_id` as lost
+    /// and says so.
+    async fn lost(&self, app: &str, address: &str, log_id: i64) -> Option<String> {
+        let center = &self.inner;
+        let live = quiet(live_addresses(&center.db, app, Utc::now())).await.ok()?;
+        if live.iter().any(|a| a == address) {
+            return None;
+        }
+        let message = format!(
+            "result lost: no callback after {} s and {address} has left the registry",
+            center.options.lost_after.as_secs()
+        );
+        let result = DispatchResult {
+            code: HANDLE_FAILURE,
+            message: Some(message.clone()),
+        };
+        center.waiters.forget(log_id);
+        match quiet(complete(&center.db, &center.waiters, log_id, result)).await {
+            Ok(true) => Some(message),
+            // The callback came in meanwhile: the next read finds it.
+            Ok(false) | Err(_) => None,
+        }
+    }
+
+    /// Stops job `job_number` on `address` for dispatch `log_id`, whose run the engine has
+    /// ended, and closes the runs the executor dropped with it.
+    async fn kill(&self, address: String, job_number: i32, log_id: i64) {
+        let center = &self.inner;
+        let stopped_at = Utc::now();
+        let stopped = DispatchResult {
+            code: HANDLE_FAILURE,
+            message: Some("stopped by the center".to_owned()),
+        };
+        center.waiters.forget(log_id);
+        if let Err(error) = complete(&center.db, &center.waiters, log_id, stopped).await {
+            tracing::warn!(log_id, %error, "recording a stopped dispatch failed");
+        }
+        match center.client.kill(&address, job_number).await {
+            Ok(answer) if answer.ok() => {
+                tracing::info!(log_id, job_number, %address, "the executor stopped the job");
+                let dropped = DispatchResult {
+                    code: HANDLE_FAILURE,
+                    message: Some(format!("dropped by {address} when job {job_number} was killed there")),
+                };
+                match close_dropped_dispatches(&center.db, job_number, &address, stopped_at, log_id, &dropped).await {
+                    Ok(closed) => {
+                        for other in closed {
+                            center.waiters.deliver(other, dropped.clone());
+                        }
+                    }
+                    Err(error) => tracing::warn!(job_number, %error, "closing the runs a kill dropped failed"),
+                }
+            }
+            Ok(answer) => {
+                tracing::warn!(log_id, %address, answer = %answer.describe(), "the executor refused to kill the job");
+            }
+            Err(error) => tracing::warn!(log_id, %error, "killing the job on its executor failed"),
+        }
+    }
+}
+
+/// A run sent to an executor and not yet ended there: dropped while open (the engine stopped
+/// the function: cancelled, timed out, replaced, shut down), it has the executor kill it.
+struct Sent {
+    center: XxlCenter,
+    address: String,
+    job_number: i32,
+    log_id: i64,
+    open: bool,
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let center = self.center.clone();
+        let address = std::mem::take(&mut self.address);
+        let (job_number, log_id) = (self.job_number, self.log_id);
+        runtime.spawn(async move { center.kill(address, job_number, log_id).await });
+    }
+}
