@@ -1,7 +1,9 @@
 //! The XXL-JOB executor registry on every backend: beats upsert one row per
 //! normalised address, a removed address is gone at once, an address goes
 //! stale 90 s after its last beat, and concurrent beats of one address
-//! (several executors threads or ruqi nodes at once) all succeed.
+//! (several executors threads or ruqi nodes at once) all succeed; addresses
+//! given by hand take the place of the registered ones until taken back,
+//! and a refused list writes nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +11,9 @@ mod common;
 
 use chrono::Duration;
 use common::t;
-use ruqi::query::{ExecutorApp, beat_executor, live_executors, remove_executor};
+use ruqi::query::{
+    ExecutorApp, beat_executor, dispatch_addresses, live_executors, remove_executor, set_manual_addresses,
+};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 fn addresses(apps: &[ExecutorApp]) -> Vec<(&str, Vec<&str>)> {
@@ -142,7 +146,55 @@ async fn blank_values_write_nothing(db: DatabaseConnection) {
     assert!(live_executors(&db, t(0)).await.unwrap().is_empty());
 }
 
+async fn manual_addresses_take_the_place_of_registered_ones(db: DatabaseConnection) {
+    beat_executor(&db, "billing", "http://10.0.0.1:9999", t(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        dispatch_addresses(&db, "billing", t(1)).await.unwrap(),
+        ["http://10.0.0.1:9999"]
+    );
+
+    let given = ["http://10.0.0.9:9999/", "http://10.0.0.8:9999", "http://10.0.0.9:9999"].map(str::to_owned);
+    let stored = set_manual_addresses(&db, "billing", &given, t(1)).await.unwrap();
+    assert_eq!(stored, ["http://10.0.0.9:9999", "http://10.0.0.8:9999"]);
+    assert_eq!(dispatch_addresses(&db, "billing", t(2)).await.unwrap(), stored);
+    set_manual_addresses(&db, "reports", &["https://reports.internal".to_owned()], t(1))
+        .await
+        .unwrap();
+    let apps = live_executors(&db, t(2)).await.unwrap();
+    assert_eq!(
+        addresses(&apps),
+        [("billing", vec!["http://10.0.0.1:9999"]), ("reports", vec![])]
+    );
+    assert_eq!(apps[0].manual_addresses, stored);
+    assert_eq!(apps[1].manual_addresses, ["https://reports.internal"]);
+
+    // Set again: replaced, not added to.
+    let again = set_manual_addresses(&db, "billing", &["http://10.0.0.7:9999".to_owned()], t(3))
+        .await
+        .unwrap();
+    assert_eq!(dispatch_addresses(&db, "billing", t(3)).await.unwrap(), again);
+
+    let refused = set_manual_addresses(
+        &db,
+        "billing",
+        &["http://ok:1".to_owned(), "10.0.0.6:9999".to_owned()],
+        t(4),
+    )
+    .await;
+    assert!(matches!(refused, Err(ruqi::Error::Invalid(e)) if e.field == "addresses/1"));
+    assert_eq!(dispatch_addresses(&db, "billing", t(4)).await.unwrap(), again);
+
+    set_manual_addresses(&db, "billing", &[], t(5)).await.unwrap();
+    assert_eq!(
+        dispatch_addresses(&db, "billing", t(6)).await.unwrap(),
+        ["http://10.0.0.1:9999"]
+    );
+}
+
 backend_tests!(
+    manual_addresses_take_the_place_of_registered_ones,
     beats_list_each_app_with_its_addresses,
     trailing_slash_or_not_is_one_address,
     removed_addresses_are_gone_at_once,

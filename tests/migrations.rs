@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::Duration;
 use common::{Backend, TestDb, executions, job, row, t, trigger_col};
 use ruqi::Migrator;
-use ruqi::entity::{job_change, job_execution, job_info, scheduler_node, xxl_executor};
+use ruqi::entity::{job_change, job_execution, job_info, scheduler_node, xxl_app, xxl_dispatch, xxl_executor, xxl_job};
 use ruqi_migration::MigratorTrait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Barrier;
 
-const MIGRATIONS: [&str; 19] = [
+const MIGRATIONS: [&str; 20] = [
     "m20261121_000001_create_job_tables",
     "m20261121_000002_create_version_triggers",
     "m20261121_000003_create_change_feed",
@@ -42,6 +42,7 @@ const MIGRATIONS: [&str; 19] = [
     "m20261208_000017_record_deleted_claims",
     "m20261209_000018_run_arguments",
     "m20261210_000020_xxl_executor_registry",
+    "m20261211_000021_xxl_dispatch",
 ];
 
 /// The migrations recorded in ruqi's own migration table, in order.
@@ -122,6 +123,18 @@ async fn migrations_go_down_and_up_again(db: DatabaseConnection) {
     assert!(
         xxl_executor::Entity::find().all(&db).await.is_err(),
         "xxl_executor should be gone"
+    );
+    assert!(
+        xxl_job::Entity::find().all(&db).await.is_err(),
+        "xxl_job should be gone"
+    );
+    assert!(
+        xxl_dispatch::Entity::find().all(&db).await.is_err(),
+        "xxl_dispatch should be gone"
+    );
+    assert!(
+        xxl_app::Entity::find().all(&db).await.is_err(),
+        "xxl_app should be gone"
     );
 
     Migrator::up(&db, None).await.unwrap();
@@ -277,6 +290,9 @@ async fn pools_migrating_a_fresh_database_at_once_all_succeed(backend: Backend) 
         assert_eq!(logged.len(), 2, "the change log, round {round} on {backend:?}");
         scheduler_node::Entity::find().all(db).await.unwrap();
         xxl_executor::Entity::find().all(db).await.unwrap();
+        xxl_job::Entity::find().all(db).await.unwrap();
+        xxl_dispatch::Entity::find().all(db).await.unwrap();
+        xxl_app::Entity::find().all(db).await.unwrap();
         test_db.drop_database().await;
     }
 }

@@ -1,4 +1,4 @@
-//! Creates the two tables the XXL-JOB center dispatches with.
+//! Creates the three tables the XXL-JOB center dispatches with.
 //!
 //! - `xxl_job`: the number each ruqi job is known by to executors
 //!   (XXL-JOB's 32-bit `jobId`), given once per `job_id` and kept, so an
@@ -9,6 +9,9 @@
 //!   to, the executor it went to, and the result its callback brought.
 //!   A callback arriving on any node fills the row in; the node waiting
 //!   for it reads it there.
+//! - `xxl_app`: the addresses given by hand for an app whose executors do
+//!   not register (xxl-job's manual registration), one per line; runs of
+//!   such an app go to them instead of the registry's.
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +25,14 @@ enum XxlJob {
     Table,
     Id,
     JobId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum XxlApp {
+    Table,
+    App,
+    Addresses,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -81,6 +92,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(XxlApp::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(XxlApp::App).string_len(191).not_null().primary_key())
+                    .col(ColumnDef::new(XxlApp::Addresses).text().not_null())
+                    .col(backend::timestamp(db, XxlApp::UpdatedAt).not_null())
+                    .to_owned(),
+            )
+            .await?;
         // Closing the runs an executor dropped when its job was killed
         // looks them up by job and address.
         manager
@@ -93,6 +115,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(XxlApp::Table).if_exists().to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(XxlDispatch::Table).if_exists().to_owned())
             .await?;

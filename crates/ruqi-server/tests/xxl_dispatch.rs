@@ -607,6 +607,63 @@ async fn a_restful_executor_calls_back_to_another_node(backend: Backend) {
     assert_eq!(second["jobId"], trigger["jobId"]);
     assert!(dispatched_once(&again).1 > log_id, "{again}");
 
+    // Addresses given by hand serve an app whose executors do not register.
+    let (status, refused) = center
+        .server
+        .call(
+            reqwest::Method::PUT,
+            "/api/executors/by-hand/addresses",
+            None,
+            Some(json!({"addresses": ["10.0.0.1:9999"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].clone()),
+        (422, json!("addresses/0")),
+        "{refused}"
+    );
+    let (status, app) = center
+        .server
+        .call(
+            reqwest::Method::PUT,
+            "/api/executors/by-hand/addresses",
+            None,
+            Some(json!({"addresses": [format!("{}/", executor.address)]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["manual_addresses"], json!([executor.address]));
+    center
+        .job("by-hand", json!({"app": "by-hand", "handler": "report"}), json!({}))
+        .await;
+    let run = center.ended(&center.start_run("by-hand").await).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(dispatched_once(&run).0, executor.address);
+    let (status, _) = center
+        .server
+        .call(reqwest::Method::DELETE, "/api/executors/by-hand/addresses", None, None)
+        .await;
+    assert_eq!(status, 204);
+    let (_, apps) = center.server.get("/api/executors").await;
+    assert!(apps.as_array().unwrap().iter().all(|a| a["app"] != "by-hand"), "{apps}");
+
+    // A route that does not exist is refused when the job is written.
+    let (status, refused) = center
+        .server
+        .post(
+            "/api/jobs",
+            json!({"job_id": "nearest", "func": "xxl", "trigger": "interval", "rule": "1h",
+                   "args": {"app": "restful", "handler": "report", "route": "NEAREST"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].clone()),
+        (422, json!("args/route")),
+        "{refused}"
+    );
+    let (status, _) = center.server.get("/api/jobs/nearest").await;
+    assert_eq!(status, 404);
+
     // A run whose executor leaves without calling back is lost after --xxl-lost-after.
     center
         .job("silent", json!({"app": "restful", "handler": "silent"}), json!({}))

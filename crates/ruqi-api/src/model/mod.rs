@@ -15,7 +15,7 @@ mod strict;
 pub(crate) use access::TokenScope;
 pub(crate) use direct_json::DirectJson;
 pub(crate) use execution::{Cleanup, CleanupResult, Execution, ExecutionCancelled, ExecutionList, ExecutionLog};
-pub(crate) use executor::ExecutorApp;
+pub(crate) use executor::{ExecutorApp, ManualAddresses};
 pub(crate) use job::{Cancelled, Job, JobList, JobPatch, JobSpec, NextRunTimes, describe_rule};
 pub(crate) use limits::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};
 pub(crate) use run::{RunStarted, RunWith};

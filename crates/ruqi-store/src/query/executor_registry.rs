@@ -15,6 +15,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 
 use crate::Error;
+use crate::entity::xxl_app;
 use crate::entity::xxl_executor::{ActiveModel, Column, Entity};
 
 /// How long an address stays live after its last beat: three beats of a
@@ -27,13 +28,19 @@ pub const MAX_APP_LEN: usize = 191;
 /// The longest address stored (after [`normalize_executor_address`]).
 pub const MAX_ADDRESS_LEN: usize = 255;
 
-/// An app's live executors.
+/// The most addresses one app may be given by hand.
+pub const MAX_MANUAL_ADDRESSES: usize = 100;
+
+/// An app's live executors, and the addresses given by hand for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExecutorApp {
     /// The app name the executors registered under.
     pub app: String,
     /// Its live addresses, in order.
     pub addresses: Vec<LiveExecutor>,
+    /// The addresses given by hand ([`set_manual_addresses`]), in order; when there are any,
+    /// runs of the app go to them and not to the registered ones.
+    pub manual_addresses: Vec<String>,
 }
 
 /// One live executor address.
@@ -150,10 +157,106 @@ pub async fn live_executors<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> R
             _ => apps.push(ExecutorApp {
                 app: row.app,
                 addresses: vec![executor],
+                manual_addresses: Vec::new(),
             }),
         }
     }
+    for manual in xxl_app::Entity::find().all(db).await? {
+        let addresses = manual.addresses.lines().map(str::to_owned).collect();
+        match apps.binary_search_by(|a| a.app.as_str().cmp(&manual.app)) {
+            Ok(at) => apps[at].manual_addresses = addresses,
+            Err(at) => apps.insert(
+                at,
+                ExecutorApp {
+                    app: manual.app,
+                    addresses: Vec::new(),
+                    manual_addresses: addresses,
+                },
+            ),
+        }
+    }
     Ok(apps)
+}
+
+/// Gives `app` its executor addresses by hand, for executors that do not register (xxl-job's
+/// manual registration): runs of the app go to them, in order, instead of to the registered
+/// ones. An empty list takes them away again. Returns the addresses as stored (normalised, each
+/// once). Every ruqi node reads the same list.
+///
+/// Each address must be an `http://` or `https://` URL of at most [`MAX_ADDRESS_LEN`]
+/// characters, at most [`MAX_MANUAL_ADDRESSES`] of them; a refusal names the field
+/// (`app`, `addresses/<i>`) and writes nothing.
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use ruqi_store::query::{dispatch_addresses, set_manual_addresses};
+///
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// ruqi_store::migrate(&db).await?;
+/// let now = chrono::Utc::now();
+/// let given = ["http://10.0.0.8:9999/".to_owned(), "http://10.0.0.7:9999".to_owned()];
+/// set_manual_addresses(&db, "billing", &given, now).await?;
+/// assert_eq!(dispatch_addresses(&db, "billing", now).await?, ["http://10.0.0.8:9999", "http://10.0.0.7:9999"]);
+/// assert!(set_manual_addresses(&db, "billing", &["ftp://x".to_owned()], now).await.is_err());
+/// set_manual_addresses(&db, "billing", &[], now).await?;
+/// assert!(dispatch_addresses(&db, "billing", now).await?.is_empty());
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
+pub async fn set_manual_addresses<C: ConnectionTrait>(
+    db: &C,
+    app: &str,
+    addresses: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, Error> {
+    let app = checked_app(app)?;
+    if addresses.len() > MAX_MANUAL_ADDRESSES {
+        return Err(FieldError::new(
+            "addresses",
+            &format!("{} addresses", addresses.len()),
+            format!("holds more than {MAX_MANUAL_ADDRESSES} addresses"),
+        )
+        .into());
+    }
+    let mut kept: Vec<String> = Vec::with_capacity(addresses.len());
+    for (i, given) in addresses.iter().enumerate() {
+        let address = checked_url(&format!("addresses/{i}"), given)?;
+        if !kept.contains(&address) {
+            kept.push(address);
+        }
+    }
+    if kept.is_empty() {
+        xxl_app::Entity::delete_by_id(app).exec(db).await?;
+        return Ok(kept);
+    }
+    let row = xxl_app::ActiveModel {
+        app: Set(app),
+        addresses: Set(kept.join("\n")),
+        updated_at: Set(now),
+    };
+    xxl_app::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(xxl_app::Column::App)
+                .update_columns([xxl_app::Column::Addresses, xxl_app::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(kept)
+}
+
+/// Where runs of `app` go at `now`: the addresses given by hand when there are any, else the
+/// live registered ones; both in order.
+pub async fn dispatch_addresses<C: ConnectionTrait>(
+    db: &C,
+    app: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, Error> {
+    let manual = xxl_app::Entity::find_by_id(app.trim()).one(db).await?;
+    match manual {
+        Some(row) => Ok(row.addresses.lines().map(str::to_owned).collect()),
+        None => live_addresses(db, app, now).await,
+    }
 }
 
 /// The live addresses of `app` at `now`, in order: where a run for it
@@ -174,14 +277,8 @@ fn live_for() -> TimeDelta {
 
 /// The app name and normalised address, or the refusal naming the field.
 fn checked(app: &str, address: &str) -> Result<(String, String), Error> {
-    let app = app.trim();
+    let app = checked_app(app)?;
     let address = normalize_executor_address(address);
-    if app.is_empty() {
-        return Err(FieldError::new("app", app, "must not be blank").into());
-    }
-    if app.chars().count() > MAX_APP_LEN {
-        return Err(FieldError::new("app", app, format!("is longer than {MAX_APP_LEN} characters")).into());
-    }
     if address.is_empty() {
         return Err(FieldError::new("address", &address, "must not be blank").into());
     }
@@ -193,7 +290,40 @@ fn checked(app: &str, address: &str) -> Result<(String, String), Error> {
         )
         .into());
     }
-    Ok((app.to_owned(), address))
+    Ok((app, address))
+}
+
+/// The trimmed app name, or the refusal naming `app`.
+fn checked_app(app: &str) -> Result<String, Error> {
+    let app = app.trim();
+    if app.is_empty() {
+        return Err(FieldError::new("app", app, "must not be blank").into());
+    }
+    if app.chars().count() > MAX_APP_LEN {
+        return Err(FieldError::new("app", app, format!("is longer than {MAX_APP_LEN} characters")).into());
+    }
+    Ok(app.to_owned())
+}
+
+/// A normalised `http(s)://` address given by hand, or the refusal naming `field`.
+fn checked_url(field: &str, given: &str) -> Result<String, Error> {
+    let address = normalize_executor_address(given);
+    let host = address.split_once("://").map_or("", |(_, rest)| rest);
+    let reason = if !(address.starts_with("http://") || address.starts_with("https://")) {
+        Some("is not an http:// or https:// URL".to_owned())
+    } else if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("holds a space or a control character".to_owned())
+    } else if address.chars().count() > MAX_ADDRESS_LEN {
+        Some(format!("is longer than {MAX_ADDRESS_LEN} characters"))
+    } else if host.is_empty() || host.starts_with('/') {
+        Some("names no host".to_owned())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(FieldError::new(field, given, reason).into()),
+        None => Ok(address),
+    }
 }
 
 #[cfg(test)]
@@ -214,5 +344,25 @@ mod tests {
         assert!(checked(&"a".repeat(192), "http://a:1").is_err());
         assert!(checked("app", &format!("http://{}", "a".repeat(250))).is_err());
         assert!(checked(&"a".repeat(191), "http://a:1").is_ok());
+    }
+
+    #[test]
+    fn manual_addresses_must_be_http_urls() {
+        assert_eq!(
+            checked_url("a", " http://10.0.0.1:9999/ ").ok().as_deref(),
+            Some("http://10.0.0.1:9999")
+        );
+        assert!(checked_url("a", "https://executor.internal").is_ok());
+        for refused in [
+            "10.0.0.1:9999",
+            "ftp://x",
+            "http://",
+            "http:///x",
+            "http://a b",
+            "http://a\tb",
+            "",
+        ] {
+            assert!(checked_url("a", refused).is_err(), "{refused:?}");
+        }
     }
 }

@@ -14,8 +14,9 @@ mod xxl_dispatch;
 
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use executor_registry::{
-    EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, beat_executor, live_addresses,
-    live_executors, normalize_executor_address, remove_executor,
+    EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, MAX_MANUAL_ADDRESSES, beat_executor,
+    dispatch_addresses, live_addresses, live_executors, normalize_executor_address, remove_executor,
+    set_manual_addresses,
 };
 pub use job_stats::{JobStats, job_stats};
 pub use jobs::{JobFilter, JobOrder, JobView, get_job, list_jobs, schedule_mark};

@@ -3,7 +3,8 @@
 //!
 //! A run of an `xxl` job
 //! 1. numbers the job (`jobId`, [`ruqi::query::xxl_job_number`]) and lists
-//!    the app's live executors from the shared registry;
+//!    the app's addresses: those given by hand, else its live executors
+//!    from the shared registry;
 //! 2. picks one by the job's route (`route.rs`; FAILOVER and BUSYOVER ask
 //!    each executor in turn), or all of them for SHARDING_BROADCAST, and
 //!    writes why in the run's log;
@@ -34,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ruqi::query::{
-    DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_result, live_addresses, record_dispatch,
-    xxl_job_number,
+    DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_addresses, dispatch_result, live_addresses,
+    record_dispatch, xxl_job_number,
 };
 use ruqi::{JobContext, JobError, Registry};
 use sea_orm::DatabaseConnection;
@@ -232,12 +233,13 @@ impl XxlCenter {
         let job_number = quiet(xxl_job_number(db, ctx.job_id()))
             .await
             .map_err(|e| JobError::new(format!("numbering the job for its executors failed: {e}")))?;
-        let addresses = quiet(live_addresses(db, &args.app, Utc::now()))
+        let addresses = quiet(dispatch_addresses(db, &args.app, Utc::now()))
             .await
             .map_err(|e| JobError::new(format!("reading the executor registry failed: {e}")))?;
         if addresses.is_empty() {
             return Err(JobError::new(format!(
-                "no live executor of app `{}`: none has registered in the last 90 s",
+                "no live executor of app `{}`: none has registered in the last 90 s, and it has no addresses given \
+                 by hand",
                 args.app
             )));
         }
@@ -494,8 +496,11 @@ impl XxlCenter {
     /// and says so.
     async fn lost(&self, app: &str, address: &str, log_id: i64) -> Option<String> {
         let center = &self.inner;
-        let live = quiet(live_addresses(&center.db, app, Utc::now())).await.ok()?;
-        if live.iter().any(|a| a == address) {
+        // An address given by hand never registers, so it never leaves either.
+        let now = Utc::now();
+        let live = quiet(live_addresses(&center.db, app, now)).await.ok()?;
+        let given = quiet(dispatch_addresses(&center.db, app, now)).await.ok()?;
+        if live.iter().chain(&given).any(|a| a == address) {
             return None;
         }
         let message = format!(
