@@ -213,7 +213,7 @@ pub async fn set_manual_addresses<C: ConnectionTrait>(
     if addresses.len() > MAX_MANUAL_ADDRESSES {
         return Err(FieldError::new(
             "addresses",
-            &format!("{} addresses", addresses.len()),
+            format!("{} addresses", addresses.len()),
             format!("holds more than {MAX_MANUAL_ADDRESSES} addresses"),
         )
         .into());
