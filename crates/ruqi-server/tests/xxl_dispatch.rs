@@ -8,8 +8,9 @@
 //! SHARDING_BROADCAST); the block strategies DISCARD_LATER and
 //! SERIAL_EXECUTION. A minimal executor written here implements only
 //! `/run` and calls back to another node than the one that sent the run,
-//! as a hand-written executor following XXL-JOB's RESTful API would; and a
-//! run whose executor left without calling back ends as lost.
+//! as a hand-written executor following XXL-JOB's RESTful API would; a run
+//! whose executor left without calling back ends `lost`, runs again within
+//! its misfire grace, and keeps a late result as a line of its output.
 //!
 //! Without pyxxl the pyxxl tests say so and pass, except with `CI=true`.
 
@@ -154,6 +155,29 @@ impl Center {
         drop(self.server);
         self.test_db.drop_database().await;
     }
+}
+
+/// Waits for attempt `attempt` of `job_id` to have ended; returns it.
+async fn eventually_run(center: &Center, job_id: &str, attempt: u64) -> Value {
+    let mut found = Value::Null;
+    eventually(
+        &center.server,
+        &format!("attempt {attempt} of {job_id} ended"),
+        async || {
+            let (_, runs) = center.server.get(&format!("/api/executions?job_id={job_id}")).await;
+            let run = runs["items"].as_array().and_then(|items| {
+                items
+                    .iter()
+                    .find(|r| r["attempt"] == attempt && r["status"] != "running")
+            });
+            if let Some(run) = run {
+                found = run.clone();
+            }
+            run.is_some()
+        },
+    )
+    .await;
+    found
 }
 
 /// The executor a run was sent to and its `logId`, from the line the center logs when the
@@ -664,7 +688,9 @@ async fn a_restful_executor_calls_back_to_another_node(backend: Backend) {
     let (status, _) = center.server.get("/api/jobs/nearest").await;
     assert_eq!(status, 404);
 
-    // A run whose executor leaves without calling back is lost after --xxl-lost-after.
+    // A run whose executor leaves without calling back is lost after
+    // --xxl-lost-after, and runs again within its misfire grace (5 s) as any
+    // lost run does: here to no executor at all.
     center
         .job("silent", json!({"app": "restful", "handler": "silent"}), json!({}))
         .await;
@@ -676,8 +702,36 @@ async fn a_restful_executor_calls_back_to_another_node(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     let run = center.ended(&id).await;
-    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["status"], "lost", "{run}");
     assert!(run["error"].as_str().unwrap().contains("result lost"), "{run}");
+    let rerun = eventually_run(&center, "silent", 2).await;
+    assert_eq!(
+        (rerun["trigger_source"].clone(), rerun["status"].clone()),
+        (json!("retry"), json!("failed")),
+        "{rerun}"
+    );
+    assert!(
+        rerun["error"]
+            .as_str()
+            .unwrap()
+            .contains("no live executor of app `restful`"),
+        "{rerun}"
+    );
+
+    // The executor comes back and calls back late: the lost run stays
+    // lost, and keeps the result as a line of its output.
+    let (_, log_id) = dispatched_once(&run);
+    let late = json!([{"logId": log_id, "handleCode": 200, "handleMsg": "finished after all"}]);
+    let (status, answer) = center.server.post("/xxl-job-admin/api/callback", late).await;
+    assert_eq!((status, answer["code"].clone()), (200, json!(200)));
+    let (_, after) = center.server.get(&format!("/api/executions/{id}")).await;
+    assert_eq!(after["status"], "lost", "{after}");
+    assert!(
+        output_of(&after).ends_with(&format!(
+            "late result from the executor (logId {log_id}): handleCode 200: finished after all"
+        )),
+        "{after}"
+    );
 
     // A job of an app with no live executor fails at once, saying why.
     let run = center.ended(&center.start_run("restful").await).await;

@@ -8,14 +8,15 @@
 //! node sent the run, and wakes the run if it waits on this node; a run
 //! waiting on another node reads the row. A result for an unknown `logId`
 //! or for a run that already has one (a repeated callback, a run the
-//! center stopped or gave up on) is logged and ignored, and the answer is
+//! center stopped or gave up on) is logged and ignored — a run that has
+//! ended keeps it as a line of its output —, and the answer is
 //! still code 200: an executor answered with anything else sends the
 //! result again, as a failure. Only when the database cannot be written
 //! is the answer a failure, so that an executor that keeps results (the
 //! Java one) sends them again later.
 
 use poem::Response;
-use ruqi::query::DispatchResult;
+use ruqi::query::{DispatchResult, note_on_ended_run};
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use serde_json::Value;
@@ -94,7 +95,19 @@ pub(crate) async fn callback(db: &DatabaseConnection, waiters: &Waiters, body: &
             Err(error) => {
                 tracing::warn!(log_id = item.log_id, %error, "recording a run result failed");
                 unrecorded = true;
+                continue;
             }
+        }
+        // A run that has ended already (lost, stopped, or its node gone)
+        // keeps the late result as a line of its output.
+        let note = format!(
+            "late result from the executor (logId {}): handleCode {}: {}",
+            item.log_id,
+            item.handle_code,
+            item.result().message.unwrap_or_default()
+        );
+        if let Err(error) = note_on_ended_run(db, item.log_id, &note).await {
+            tracing::warn!(log_id = item.log_id, %error, "noting a late result on its run failed");
         }
     }
     if unrecorded { failure(NOT_RECORDED) } else { success() }

@@ -40,7 +40,15 @@ pub enum RetryAdvice {
 pub struct JobError {
     message: String,
     retry: RetryAdvice,
-    timed_out: bool,
+    ends_as: EndsAs,
+}
+
+/// The status a failure is recorded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndsAs {
+    Failed,
+    Timeout,
+    Lost,
 }
 
 impl JobError {
@@ -49,7 +57,7 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::Policy,
-            timed_out: false,
+            ends_as: EndsAs::Failed,
         }
     }
 
@@ -58,7 +66,18 @@ impl JobError {
     /// rather than `failed`, and retried like a timeout.
     pub fn timed_out(message: impl Into<String>) -> Self {
         Self {
-            timed_out: true,
+            ends_as: EndsAs::Timeout,
+            ..Self::new(message)
+        }
+    }
+
+    /// A run whose result can no longer arrive (the remote worker it was
+    /// handed to is gone): recorded as `lost`, and run again as a run lost
+    /// with its node is — when its instant is still within the job's
+    /// `misfire_grace_s`, or beyond it under `misfire_policy = run_once`.
+    pub fn lost(message: impl Into<String>) -> Self {
+        Self {
+            ends_as: EndsAs::Lost,
             ..Self::new(message)
         }
     }
@@ -68,7 +87,7 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::Never,
-            timed_out: false,
+            ends_as: EndsAs::Failed,
         }
     }
 
@@ -78,7 +97,7 @@ impl JobError {
         Self {
             message: message.into(),
             retry: RetryAdvice::After(delay),
-            timed_out: false,
+            ends_as: EndsAs::Failed,
         }
     }
 
@@ -94,7 +113,12 @@ impl JobError {
 
     /// Whether the run is recorded as `timeout` ([`JobError::timed_out`]).
     pub fn is_timeout(&self) -> bool {
-        self.timed_out
+        self.ends_as == EndsAs::Timeout
+    }
+
+    /// Whether the run is recorded as `lost` ([`JobError::lost`]).
+    pub fn is_lost(&self) -> bool {
+        self.ends_as == EndsAs::Lost
     }
 }
 
@@ -132,5 +156,7 @@ mod tests {
         assert_eq!(after.retry(), RetryAdvice::After(Duration::from_secs(3)));
         assert!(JobError::timed_out("slow").is_timeout());
         assert!(!JobError::new("boom").is_timeout());
+        let lost = JobError::lost("gone");
+        assert!(lost.is_lost() && !lost.is_timeout());
     }
 }

@@ -27,7 +27,7 @@ use super::state::{QUEUE_LIMIT, RunHandle, RunRequest};
 use super::{Inner, duration_to_chrono};
 use crate::events::{FireMissed, RunEnded, RunStarted, SchedulerEvent};
 use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
-use crate::job::{Overlap, RETRY_DELAY_MAX};
+use crate::job::{MisfirePolicy, Overlap, RETRY_DELAY_MAX};
 use crate::registry::function::{Handler, HandlerResult};
 use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, attach_run_log};
 
@@ -411,6 +411,12 @@ impl Inner {
             ExecutionStatus::Success => SchedulerEvent::Succeeded(ended),
             ExecutionStatus::Timeout => SchedulerEvent::TimedOut(ended),
             ExecutionStatus::Cancelled => SchedulerEvent::Cancelled(ended),
+            ExecutionStatus::Lost => SchedulerEvent::Lost {
+                job_id: ended.job_id,
+                execution_id: ended.execution_id,
+                scheduled_for: ended.scheduled_for,
+                node: ended.node,
+            },
             _ => SchedulerEvent::Failed(ended),
         };
         self.emit(event, job.alert_url.as_deref());
@@ -467,8 +473,15 @@ impl Inner {
 
     /// How long to wait before the next attempt, when there is to be one:
     /// failures and timeouts are retried while `max_retries` allows, unless
-    /// the function said not to; cancelled runs are not.
+    /// the function said not to; cancelled runs are not. A run the function
+    /// reported lost runs again at once as a run lost with its node does:
+    /// within `misfire_grace_s` of its instant, or later under `run_once`.
     fn retry_delay(&self, job: &ScheduledJob, req: &RunRequest, outcome: &Outcome) -> Option<Duration> {
+        if outcome.status == ExecutionStatus::Lost {
+            let late = self.clock.now() - req.scheduled_for > duration_to_chrono(job.policy.misfire_grace);
+            let again = !late || job.policy.misfire_policy == MisfirePolicy::RunOnce;
+            return (again && !self.shutdown.is_cancelled()).then_some(Duration::ZERO);
+        }
         let retried = matches!(outcome.status, ExecutionStatus::Failed | ExecutionStatus::Timeout);
         if !retried || !job.policy.retry.allows_another(req.attempt) || self.shutdown.is_cancelled() {
             return None;
@@ -713,6 +726,8 @@ async fn run_handler(
         Waited::Returned(Ok(Err(failure))) => {
             let status = if failure.is_timeout() {
                 ExecutionStatus::Timeout
+            } else if failure.is_lost() {
+                ExecutionStatus::Lost
             } else {
                 ExecutionStatus::Failed
             };

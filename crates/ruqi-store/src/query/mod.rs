@@ -28,7 +28,7 @@ pub use stats::{
 pub use suggest::{Suggest, suggest};
 pub use xxl_dispatch::{
     DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, dispatch_result,
-    record_dispatch, xxl_job_number,
+    note_on_ended_run, record_dispatch, xxl_job_number,
 };
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};

@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::Error;
-use crate::entity::{xxl_dispatch, xxl_job};
+use crate::entity::{job_execution, xxl_dispatch, xxl_job};
 
 /// The longest `handle_msg` kept, in characters (XXL-JOB keeps 15,000).
 pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
@@ -164,4 +164,42 @@ pub async fn close_dropped_dispatches<C: ConnectionTrait>(
         }
     }
     Ok(closed)
+}
+
+/// Appends `note` as a line of the output of the run dispatch `log_id`
+/// belongs to, when that run has ended: a result that arrives after the
+/// run was closed (lost, stopped, or ended by an earlier callback) is kept
+/// on the row, not taken for the run's. Returns whether it was appended.
+pub async fn note_on_ended_run<C: ConnectionTrait>(db: &C, log_id: i64, note: &str) -> Result<bool, Error> {
+    let execution_id = xxl_dispatch::Entity::find()
+        .select_only()
+        .column(xxl_dispatch::Column::ExecutionId)
+        .filter(xxl_dispatch::Column::LogId.eq(log_id))
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    let Some(execution_id) = execution_id else {
+        return Ok(false);
+    };
+    let Some(run) = job_execution::Entity::find_by_id(execution_id).one(db).await? else {
+        return Ok(false);
+    };
+    if run.status == ruqi_core::ExecutionStatus::Running.as_str() {
+        return Ok(false);
+    }
+    let mut output = run.output.clone().unwrap_or_default();
+    if !output.is_empty() && !output.ends_with('\n') {
+        output.push('\n');
+    }
+    output.push_str(note);
+    // Only while the row is as read: a concurrent note or end is not overwritten.
+    let mut update = job_execution::Entity::update_many()
+        .col_expr(job_execution::Column::Output, Expr::value(output))
+        .filter(job_execution::Column::Id.eq(run.id))
+        .filter(job_execution::Column::Status.eq(run.status));
+    update = match run.output {
+        Some(before) => update.filter(job_execution::Column::Output.eq(before)),
+        None => update.filter(job_execution::Column::Output.is_null()),
+    };
+    Ok(update.exec(db).await?.rows_affected > 0)
 }

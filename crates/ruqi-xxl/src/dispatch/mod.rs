@@ -21,7 +21,9 @@
 //! A run stopped by the engine (cancelled, timed out, replaced) is killed
 //! on its executor at once (`/kill`), and the runs the executor dropped
 //! with it are closed. A run whose executor left the registry and has not
-//! called back within [`XxlOptions::lost_after`] fails as lost.
+//! called back within [`XxlOptions::lost_after`] ends `lost`, and runs
+//! again as any lost run does (within `misfire_grace_s`, or under
+//! `misfire_policy = run_once`).
 
 mod args;
 mod client;
@@ -328,12 +330,14 @@ impl XxlCenter {
         let mut outputs = Vec::new();
         let mut failures = Vec::new();
         let mut timed_out = false;
+        let mut all_lost = true;
         for (index, result) in results.into_iter().enumerate() {
             let label = Shard { index, total }.label();
             match result {
                 Ok(output) => outputs.push(format!("{label}{}", output.unwrap_or_default())),
                 Err(error) => {
                     timed_out |= error.is_timeout();
+                    all_lost &= error.is_lost();
                     failures.push(format!("{label}{}", error.message()));
                 }
             }
@@ -344,6 +348,8 @@ impl XxlCenter {
         let message = format!("{} of {total} shard(s) failed: {}", failures.len(), failures.join("; "));
         Err(if timed_out {
             JobError::timed_out(message)
+        } else if all_lost {
+            JobError::lost(message)
         } else {
             JobError::new(message)
         })
@@ -440,7 +446,7 @@ impl XxlCenter {
                         && let Some(lost) = self.lost(&args.app, address, log_id).await
                     {
                         sent.open = false;
-                        return Err(JobError::new(format!("{label}{lost}")));
+                        return Err(JobError::lost(format!("{label}{lost}")));
                     }
                 }
             }
