@@ -18,12 +18,11 @@
 // crates/ruqi-server/tests/browser.rs, which starts the server.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { apiClient, eventually as waitFor, launchChromium, sqliteOf } from './helpers.mjs';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 const adminToken = process.env.RUQI_ADMIN_TOKEN;
@@ -37,6 +36,10 @@ mkdirSync(shots, { recursive: true });
 
 /** Longest any one wait may take. */
 const TIMEOUT = 20_000;
+const api = apiClient(base, adminToken);
+const sql = sqliteOf(databaseFile);
+/** Polls `check` until it answers something truthy, for up to TIMEOUT ms. */
+const eventually = (what, check) => waitFor(what, check, { timeout: TIMEOUT });
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** The impacts that fail the test. */
 const FAILING = new Set(['serious', 'critical']);
@@ -54,46 +57,7 @@ const SIZES = {
   },
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-
-/** The API directly, for the jobs and runs the views show. */
-async function api(method, path, body) {
-  const response = await fetch(`${base}/api/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** Runs SQL on the server's database as a hand edit would, behind the API's back. */
-function sql(statement) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 10000', databaseFile, statement], { stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-/** Polls `check` until it answers something truthy. */
-async function eventually(what, check) {
-  const giveUp = Date.now() + TIMEOUT;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > giveUp) throw new Error(`${what}: not within ${TIMEOUT} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const browser = await launchChromium();
 
 let current = null;
 let passed = 0;

@@ -15,11 +15,10 @@
 // Run by crates/ruqi-server/tests/browser.rs.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { apiClient, eventually as waitFor, launchChromium, sqliteOf } from './helpers.mjs';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 const adminToken = process.env.RUQI_ADMIN_TOKEN;
@@ -36,6 +35,10 @@ const RUNS = 200_000;
 const DAY_S = 86_400;
 /** Longest any one wait may take. */
 const TIMEOUT = 30_000;
+const api = apiClient(base, adminToken);
+const sql = sqliteOf(databaseFile);
+/** Polls `check` until it answers something truthy, for up to `timeout` ms. */
+const eventually = (what, check, timeout = TIMEOUT) => waitFor(what, check, { timeout, every: 100 });
 /** The bar: median of LOADS loads, fully rendered. */
 const LOADS = 5;
 const MEDIAN_BAR_MS = 1000;
@@ -47,43 +50,11 @@ const IDLE_MS = 20_000;
 const IDLE_BAR_BYTES = Math.floor((50_000 * IDLE_MS) / 60_000);
 const STATUSES = ['success', 'failed', 'timeout', 'cancelled', 'missed', 'lost', 'running'];
 
-/** The API directly, as the page's counterpart. */
-async function api(method, path, body) {
-  const response = await fetch(`${base}/api/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** Runs SQL on the server's database; answers what it prints. */
-function sql(statement) {
-  return execFileSync('sqlite3', ['-cmd', '.timeout 10000', databaseFile], {
-    input: statement,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  }).trim();
-}
-
 /** One number from SQL. */
 const sqlCount = (statement) => Number(sql(statement));
 
 /** An instant as the store writes it, for comparisons in SQL. */
 const stored = (ms) => new Date(ms).toISOString().replace('Z', '+00:00');
-
-/** Polls `check` until it answers something truthy. */
-async function eventually(what, check, timeout = TIMEOUT) {
-  const giveUp = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > giveUp) throw new Error(`${what}: not within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const numberIn = (text) => Number(text.replace(/[^\d]/g, ''));
@@ -168,19 +139,7 @@ console.log(`the scheduler holds them ${Date.now() - seedStart} ms after seeding
 
 // ---- the browser ---------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC', locale: 'en-US' });
 context.setDefaultTimeout(TIMEOUT);
 const page = await context.newPage();

@@ -19,13 +19,12 @@
 // starts the server.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { apiClient, eventually as waitFor, launchChromium, sqliteOf } from './helpers.mjs';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 const adminToken = process.env.RUQI_ADMIN_TOKEN;
@@ -40,22 +39,14 @@ mkdirSync(shots, { recursive: true });
 
 /** Longest any one wait may take. */
 const TIMEOUT = 15_000;
+const api = apiClient(base, adminToken);
+const sql = sqliteOf(databaseFile);
+/** Polls `check` until it answers something truthy, for up to TIMEOUT ms. */
+const eventually = (what, check) => waitFor(what, check, { timeout: TIMEOUT });
 const JOB = 'browser-job';
 const BERLIN_DAILY = 'at 02:20 every day (Europe/Berlin)';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 
 /** Uncaught errors and console errors of every page: the page must have none. */
 const problems = [];
@@ -77,33 +68,6 @@ async function openPage({ colorScheme = 'light', timezoneId = 'America/New_York'
     if (message.type() === 'error' && !EXPECTED_FAILURES.test(message.text())) problems.push(`console: ${message.text()}`);
   });
   return page;
-}
-
-/** The API directly, for the jobs and runs the screenshots show besides the one made in the form. */
-async function api(method, path, body) {
-  const response = await fetch(`${base}/api/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** Runs SQL on the server's database as a hand edit would, behind the API's back. */
-function sql(statement) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 10000', databaseFile, statement], { stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-/** Polls `check` until it answers something truthy. */
-async function eventually(what, check) {
-  const giveUp = Date.now() + TIMEOUT;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > giveUp) throw new Error(`${what}: not within ${TIMEOUT} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** A full-page picture of the view as it rests: notices dismissed, scrolled to the top. */
