@@ -67,6 +67,7 @@ const ASSETS: &[Asset] = &[
     asset!("run_with.js", JS),
     asset!("form.js", JS),
     asset!("executions.js", JS),
+    asset!("executors.js", JS),
     asset!("scheduler.js", JS),
     asset!("cleanup.js", JS),
     asset!("download.js", JS),

@@ -69,6 +69,7 @@ async fn the_page_and_every_file_it_loads_are_served_without_a_token() {
         "run_with.js",
         "form.js",
         "executions.js",
+        "executors.js",
         "scheduler.js",
         "chart.js",
         "actions.js",

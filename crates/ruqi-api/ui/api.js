@@ -5,7 +5,7 @@
 const TOKEN_KEY = 'ruqi.token';
 
 /** The API this page belongs to: the page lives at `<prefix>/ui/`. */
-const apiBase = new URL('../', import.meta.url);
+export const apiBase = new URL('../', import.meta.url);
 
 /** What the current token may do, learnt from `GET auth/scope`. */
 export const session = {

@@ -14,6 +14,7 @@ import {
 } from './api.js';
 import { errorState, h, refreshRelativeTimes, replace } from './dom.js';
 import * as executions from './executions.js';
+import * as executors from './executors.js';
 import * as form from './form.js';
 import * as job from './job.js';
 import * as jobs from './jobs.js';
@@ -27,6 +28,7 @@ const ROUTES = [
   { path: /^\/jobs\/([^/]+)$/, view: job.render, nav: 'jobs' },
   { path: /^\/jobs\/([^/]+)\/runs\/([^/]+)$/, view: job.render, nav: 'jobs' },
   { path: /^\/executions\/?$/, view: executions.render, nav: 'executions' },
+  { path: /^\/executors\/?$/, view: executors.render, nav: 'executors' },
   { path: /^\/scheduler\/?$/, view: scheduler.render, nav: 'scheduler' },
 ];
 

@@ -7,8 +7,11 @@
 //! schemes, on a desktop and on a phone, and the phone layout measured; its
 //! screenshots land in `target/browser-screenshots-a11y/`. A third,
 //! `tests/browser/scale.spec.mjs`, times every view over 10,000 jobs and
-//! 200,000 runs (screenshots in `target/browser-screenshots-scale/`). The
-//! scripts run one at a time, so that no second Chromium slows the timed one.
+//! 200,000 runs (screenshots in `target/browser-screenshots-scale/`). A
+//! fourth, `tests/browser/executors.spec.mjs`, registers XXL-JOB executors
+//! and watches the Executors view list them and drop one that leaves
+//! (screenshots in `target/browser-screenshots-executors/`). The scripts run
+//! one at a time, so that no second Chromium slows the timed one.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`), `node`, `sqlite3`
 //! (the script edits the server's database by hand, as an operator might),
@@ -32,6 +35,8 @@ const JOURNEY_DEADLINE: Duration = Duration::from_secs(300);
 const A11Y_DEADLINE: Duration = Duration::from_secs(400);
 /// Longest the scale script may take, seeding included.
 const SCALE_DEADLINE: Duration = Duration::from_secs(240);
+/// Longest the executors script may take.
+const EXECUTORS_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The folder with the script, its package.json and (after `npm ci`) node_modules.
 fn script_dir() -> PathBuf {
@@ -204,6 +209,7 @@ async fn every_view_passes_axe_core_and_fits_a_phone() {
         "new-job",
         "edit",
         "executions",
+        "executors",
         "scheduler",
     ] {
         for size in ["desktop", "phone"] {
@@ -212,6 +218,18 @@ async fn every_view_passes_axe_core_and_fits_a_phone() {
                 assert!(shots.join(&name).exists(), "no screenshot {name}");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn an_operator_sees_the_executors_registered() {
+    if !prerequisites_met() {
+        return;
+    }
+    let shots = screenshot_dir("browser-screenshots-executors");
+    run_script("executors.spec.mjs", &shots, EXECUTORS_DEADLINE).await;
+    for view in ["executors-empty", "executors", "executors-left"] {
+        assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
     }
 }
 

@@ -1,13 +1,14 @@
 // The admin page checked by axe-core and measured on a phone: every view (the
 // jobs list, a job with a selected run and its log, the new-job and edit
-// forms, the executions with their charts, the scheduler, and the token,
-// delete and run-with-arguments dialogs) in the light and the dark scheme, at
-// 1280×800 and at 390×844 as a touch phone. Fails listing every serious or
-// critical axe-core violation (rule, impact, elements, what is wrong), and
-// when the page scrolls sideways; on the phone also when a job's id, next run,
-// last status or actions lie outside its card, the sticky header is taller
-// than 64 px, the rule preview comes after the Create button, a hint points
-// "on the right" at what is not there, or text in a list of fields overlaps.
+// forms, the executions with their charts, the executors registered, the
+// scheduler, and the token, delete and run-with-arguments dialogs) in the
+// light and the dark scheme, at 1280×800 and at 390×844 as a touch phone.
+// Fails listing every serious or critical axe-core violation (rule, impact,
+// elements, what is wrong), and when the page scrolls sideways; on the phone
+// also when a job's id, next run, last status or actions lie outside its card,
+// an executor's address or beats lie outside its app's card, the sticky header
+// is taller than 64 px, the rule preview comes after the Create button, a hint
+// points "on the right" at what is not there, or text in a list of fields overlaps.
 // One screenshot per view, width and scheme goes to RUQI_SCREENSHOT_DIR.
 //
 //   node a11y.spec.mjs http://127.0.0.1:8200
@@ -22,7 +23,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { apiClient, eventually as waitFor, launchChromium, sqliteOf } from './helpers.mjs';
+import { apiClient, eventually as waitFor, launchChromium, sqliteOf, xxlJobArgs, xxlRegistry } from './helpers.mjs';
 
 const base = process.argv[2]?.replace(/\/+$/, '');
 const adminToken = process.env.RUQI_ADMIN_TOKEN;
@@ -38,6 +39,7 @@ mkdirSync(shots, { recursive: true });
 const TIMEOUT = 20_000;
 const api = apiClient(base, adminToken);
 const sql = sqliteOf(databaseFile);
+const registry = xxlRegistry(base);
 /** Polls `check` until it answers something truthy, for up to TIMEOUT ms. */
 const eventually = (what, check) => waitFor(what, check, { timeout: TIMEOUT });
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -203,6 +205,32 @@ async function assertJobsFit(page, where) {
   assert.deepEqual(problems, [], `${where}: the jobs do not fit`);
 }
 
+/** Each cell of an app's addresses and jobs lies in the app's card, which does not scroll inside. */
+async function assertExecutorsFit(page, where) {
+  const problems = await page.evaluate(() => {
+    const found = [];
+    const width = document.documentElement.clientWidth;
+    for (const card of document.querySelectorAll('section.executor-app')) {
+      const box = card.getBoundingClientRect();
+      const left = Math.max(0, box.left);
+      const right = Math.min(width, box.right);
+      for (const wrap of card.querySelectorAll('.table-wrap')) {
+        if (wrap.scrollWidth > wrap.clientWidth + 1) found.push(`${card.dataset.app}: a list scrolls inside its card`);
+      }
+      for (const cell of card.querySelectorAll('td')) {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        const text = range.getBoundingClientRect();
+        if (text.width === 0 || text.left < left - 1 || text.right > right + 1) {
+          found.push(`${card.dataset.app}: "${cell.textContent.trim().slice(0, 30)}" at ${Math.round(text.left)}–${Math.round(text.right)} px, the card ${Math.round(left)}–${Math.round(right)} px`);
+        }
+      }
+    }
+    return found;
+  });
+  assert.deepEqual(problems, [], `${where}: the executors do not fit`);
+}
+
 /** The rule's preview comes before the button that creates the job, and no hint sends the reader the wrong way. */
 async function assertPreviewInReach(page, where) {
   const layout = await page.evaluate(() => {
@@ -233,7 +261,13 @@ const REPORT = 'a11y-report';
 const FAILING_JOB = 'a11y-failing';
 const PAUSED = 'a11y-paused';
 const BROKEN = 'a11y-broken';
+const EXECUTOR_APP = 'a11y-executor';
+const EXECUTORS = ['http://127.0.0.1:9991', 'http://127.0.0.1:9992'];
+/** An app that an `xxl` job names and no executor serves. */
+const UNSERVED_APP = 'a11y-unserved';
 let reportRun = null;
+/** The `xxl` function, when this server has it. */
+let xxl = null;
 
 await step('seed jobs: one with a run, one failing, one paused, one that cannot be scheduled', async () => {
   const fixtures = [
@@ -264,6 +298,20 @@ await step('seed jobs: one with a run, one failing, one paused, one that cannot 
   await eventually('the hand-edited row is refused', async () =>
     (await api('GET', `jobs/${BROKEN}`)).body.last_error?.startsWith('cannot be scheduled'),
   );
+});
+
+await step('seed executors: two of one app, and jobs dispatching to it and to an app with none', async () => {
+  for (const address of EXECUTORS) assert.equal(await registry('registry', EXECUTOR_APP, address), 200);
+  xxl = (await api('GET', 'functions')).body.find((f) => f.name === 'xxl') || null;
+  // Without the `xxl` function no job dispatches to an executor: the apps show without jobs.
+  if (!xxl) return;
+  for (const [jobId, app] of [
+    ['a11y-xxl-invoices', EXECUTOR_APP],
+    ['a11y-xxl-report', UNSERVED_APP],
+  ]) {
+    const created = await api('POST', 'jobs', { job_id: jobId, func: 'xxl', args: xxlJobArgs(xxl.args_schema, app), trigger: 'cron', rule: '0 30 1 * * *' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
 });
 
 for (const colorScheme of ['light', 'dark']) {
@@ -380,6 +428,22 @@ for (const colorScheme of ['light', 'dark']) {
       await audit(page, at('executions'));
       await layoutChecks('executions');
       await screenshot(page, shot('executions'));
+    });
+
+    await step(`${size}, ${colorScheme}: the executors`, async () => {
+      // A beat, as executors send one every 10 to 30 s: the passes before this one may outlast the 90 s an address stays live.
+      for (const address of EXECUTORS) assert.equal(await registry('registry', EXECUTOR_APP, address), 200);
+      await nav('Executors');
+      const card = page.locator(`section.executor-app[data-app="${EXECUTOR_APP}"]`);
+      for (const address of EXECUTORS) await card.locator(`tr[data-address="${address}"] td.last-beat time`).waitFor();
+      if (xxl) {
+        await card.getByRole('link', { name: 'a11y-xxl-invoices', exact: true }).waitFor();
+        await page.locator(`section.executor-app[data-app="${UNSERVED_APP}"] .notice.warn`).waitFor();
+      }
+      await audit(page, at('executors'));
+      await layoutChecks('executors');
+      if (phone) await assertExecutorsFit(page, at('executors'));
+      await screenshot(page, shot('executors'));
     });
 
     await step(`${size}, ${colorScheme}: the scheduler`, async () => {

@@ -1,6 +1,7 @@
 // What the browser scripts share: Chromium started as each of them starts it,
-// the admin API called directly, SQL run on the server's SQLite file as a hand
-// edit would, and waiting for a condition.
+// the admin API called directly, an XXL-JOB executor's calls to the executor
+// API, SQL run on the server's SQLite file as a hand edit would, and waiting
+// for a condition.
 
 import { execFileSync } from 'node:child_process';
 
@@ -34,6 +35,36 @@ export function apiClient(base, token) {
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : null };
   };
+}
+
+/**
+ * `registry(operation, app, address)`: an XXL-JOB executor's call to the
+ * executor API of the server at `base` (`registry` to beat, `registryRemove`
+ * to leave), as pyxxl and xxl-job-core make it; answers the envelope's `code`.
+ */
+export function xxlRegistry(base) {
+  return async function registry(operation, app, address) {
+    const response = await fetch(`${new URL(base).origin}/xxl-job-admin/api/${operation}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ registryGroup: 'EXECUTOR', registryKey: app, registryValue: address }),
+    });
+    if (response.status !== 200) throw new Error(`${operation} answered ${response.status}`);
+    return (await response.json()).code;
+  };
+}
+
+/**
+ * Arguments for an `xxl` job dispatching to `app`, for the function's
+ * `args_schema`: the other fields it requires get a placeholder of their type.
+ */
+export function xxlJobArgs(schema, app) {
+  const placeholders = { string: 'demoJobHandler', integer: 1, number: 1, boolean: false, object: {}, array: [] };
+  const args = { app };
+  for (const name of schema?.required || []) {
+    if (name !== 'app') args[name] = placeholders[schema.properties?.[name]?.type] ?? 'demoJobHandler';
+  }
+  return args;
 }
 
 /** `sql(statements)`: runs SQL on `databaseFile` with the sqlite3 tool, behind the API's back; answers what it prints. */
