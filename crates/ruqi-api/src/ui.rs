@@ -68,6 +68,7 @@ const ASSETS: &[Asset] = &[
     asset!("form.js", JS),
     asset!("executions.js", JS),
     asset!("executors.js", JS),
+    asset!("manual_addresses.js", JS),
     asset!("scheduler.js", JS),
     asset!("cleanup.js", JS),
     asset!("download.js", JS),

@@ -70,6 +70,7 @@ async fn the_page_and_every_file_it_loads_are_served_without_a_token() {
         "form.js",
         "executions.js",
         "executors.js",
+        "manual_addresses.js",
         "scheduler.js",
         "chart.js",
         "actions.js",

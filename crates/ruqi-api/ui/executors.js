@@ -2,12 +2,14 @@
 // executor management: one card per app name with its live addresses and
 // their first and last beat, and the `xxl` jobs that dispatch to it. An app
 // that jobs name but no executor serves is shown too, since its runs fail.
-// Read-only: executors join and leave through the executor API themselves.
+// Executors join and leave through the executor API themselves; an admin
+// gives an app the addresses of executors that do not register by hand.
 
-import { apiBase, get } from './api.js';
+import { apiBase, canWrite, get } from './api.js';
 import { emptyState, errorState, h, replace, replaceKeepingFocus, statusBadge } from './dom.js';
 import { dateTime, plural, relative } from './format.js';
 import { nextRunCell, ruleCell } from './jobs.js';
+import { editManualAddresses } from './manual_addresses.js';
 
 /** How often the live addresses are read while the tab is shown: one `GET executors`. */
 const REFRESH_MS = 10000;
@@ -72,7 +74,14 @@ export async function render(main, view) {
   document.title = 'Executors · ruqi';
   const summary = h('p', { class: 'sub', 'aria-live': 'polite' }, 'XXL-JOB executors registered with this server.');
   const content = h('div', {}, h('p', { class: 'loading' }, 'Loading the executors…'));
-  replace(main, h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, 'Executors'), summary)), content);
+  const giveByHand =
+    canWrite() &&
+    h(
+      'button',
+      { type: 'button', class: 'button', onclick: () => editManualAddresses(null, [], { then: loadExecutors }) },
+      'Addresses by hand…',
+    );
+  replace(main, h('div', { class: 'view-head' }, h('div', {}, h('h1', {}, 'Executors'), summary), giveByHand), content);
 
   /** The latest answers: live apps, `xxl` jobs, and how many `xxl` jobs there are. */
   let apps = null;
@@ -125,11 +134,11 @@ export async function render(main, view) {
     if (!view.alive || apps === null || jobs === null) return;
     const now = Date.now();
     const byApp = new Map();
-    for (const app of apps) byApp.set(app.app, { app: app.app, addresses: app.addresses, jobs: [] });
+    for (const app of apps) byApp.set(app.app, { app: app.app, addresses: app.addresses, manual: app.manual_addresses ?? [], jobs: [] });
     for (const job of jobs) {
       const name = appOf(job);
       if (!name) continue;
-      if (!byApp.has(name)) byApp.set(name, { app: name, addresses: [], jobs: [] });
+      if (!byApp.has(name)) byApp.set(name, { app: name, addresses: [], manual: [], jobs: [] });
       byApp.get(name).jobs.push(job);
     }
     const shown = [...byApp.values()].sort((a, b) => a.app.localeCompare(b.app));
@@ -140,7 +149,7 @@ export async function render(main, view) {
     drawn = key;
 
     const live = shown.reduce((sum, app) => sum + app.addresses.length, 0);
-    const unserved = shown.filter((app) => app.jobs.length && !app.addresses.length).length;
+    const unserved = shown.filter((app) => app.jobs.length && !app.addresses.length && !app.manual.length).length;
     summary.textContent = shown.length
       ? `${plural(shown.length, 'app')} · ${plural(live, 'live executor')}${unserved ? ` · ${unserved} without one` : ''}`
       : 'XXL-JOB executors registered with this server.';
@@ -215,7 +224,8 @@ export async function render(main, view) {
               ),
             ),
           )
-        : h('p', { class: 'notice warn' }, 'No live executor — runs of these jobs fail until one registers.'),
+        : !app.manual.length && h('p', { class: 'notice warn' }, 'No live executor — runs of these jobs fail until one registers.'),
+      manualSection(app),
       h('h3', { class: 'app-jobs-title' }, app.jobs.length ? `${plural(app.jobs.length, 'job dispatches', 'jobs dispatch')} to it` : 'Jobs'),
       app.jobs.length
         ? h(
@@ -247,6 +257,30 @@ export async function render(main, view) {
             ),
           )
         : h('p', { class: 'muted small' }, 'No job dispatches to this app: an ', h('code', {}, 'xxl'), ' job names it in ', h('code', {}, 'args.app'), '.'),
+    );
+  }
+
+  /** The addresses given by hand, which runs go to instead of the live ones, and the button that edits them. */
+  function manualSection(app) {
+    const edit =
+      canWrite() &&
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button small',
+          'aria-label': `Addresses by hand for ${app.app}`,
+          onclick: () => editManualAddresses(app.app, app.manual, { then: loadExecutors }),
+        },
+        app.manual.length ? 'Edit addresses by hand…' : 'Addresses by hand…',
+      );
+    if (!app.manual.length) return edit && h('p', { class: 'manual-addresses' }, edit);
+    return h(
+      'div',
+      { class: 'manual-addresses' },
+      h('h3', {}, `Given by hand: runs go to ${app.manual.length === 1 ? 'this address' : 'these addresses'}`),
+      h('ul', { class: 'plain' }, app.manual.map((address) => h('li', { class: 'mono', 'data-manual-address': address }, address))),
+      edit,
     );
   }
 

@@ -446,6 +446,18 @@ for (const colorScheme of ['light', 'dark']) {
       await screenshot(page, shot('executors'));
     });
 
+    await step(`${size}, ${colorScheme}: the addresses-by-hand dialog`, async () => {
+      await page.locator(`section.executor-app[data-app="${EXECUTOR_APP}"]`).getByRole('button', { name: `Addresses by hand for ${EXECUTOR_APP}` }).click();
+      const dialog = page.getByRole('dialog', { name: `Executor addresses of ${EXECUTOR_APP}` });
+      await dialog.getByLabel('Addresses').fill('not-a-url');
+      await dialog.getByRole('button', { name: 'Save' }).click();
+      await dialog.getByRole('alert').filter({ hasText: 'Line 1 (not-a-url)' }).waitFor();
+      await audit(page, at('addresses-by-hand dialog'));
+      await screenshot(page, shot('manual-addresses-dialog'));
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    });
+
     await step(`${size}, ${colorScheme}: the scheduler`, async () => {
       await nav('Scheduler');
       await page.locator('table.nodes tbody tr').filter({ hasText: 'this process' }).waitFor();

@@ -3,7 +3,9 @@
 // registering through the executor API show with their beats, and the `xxl`
 // jobs dispatching to the app link to their pages; an executor leaving is
 // gone at the next refresh, which reads `GET /executors` and nothing else; a
-// hidden tab reads nothing and catches up once shown. The page's clock is
+// hidden tab reads nothing and catches up once shown; an app is given its
+// executors' addresses by hand (a refused line named, nothing written) and
+// they are taken back. The page's clock is
 // Playwright's, so that a refresh comes when the script says, not 10 s later.
 // One screenshot per state goes to RUQI_SCREENSHOT_DIR.
 //
@@ -200,6 +202,42 @@ await step('a hidden tab reads nothing, and catches up once shown', async () => 
   }
   await addressRow(FIRST).waitFor({ state: 'detached' });
   await screenshot('executors-left');
+});
+
+await step('an app whose executors do not register is given its addresses by hand, and they are taken back', async () => {
+  const MANUAL_APP = 'by-hand-executor';
+  await page.getByRole('button', { name: 'Addresses by hand…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Give an app its executor addresses' });
+  await dialog.getByLabel('App name').fill(MANUAL_APP);
+  await dialog.getByLabel('Addresses').fill('http://127.0.0.1:9993\n10.0.0.1:9999');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.getByRole('alert').filter({ hasText: 'Line 2 (10.0.0.1:9999): ' }).waitFor();
+  // Chromium logs the refusal it was sent on purpose: that one, and only that one, is expected.
+  const refusal = await eventually('Chromium logged the 422', () => {
+    const at = problems.findIndex((problem) => problem.includes('status of 422'));
+    return at === -1 ? null : { at };
+  });
+  problems.splice(refusal.at, 1);
+  assert.equal((await api('GET', 'executors')).body.some((app) => app.app === MANUAL_APP), false, 'a refused list writes nothing');
+  await dialog.getByLabel('Addresses').fill('http://127.0.0.1:9993/\n\nhttp://127.0.0.1:9994');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const card = appCard(MANUAL_APP);
+  await card.locator('[data-manual-address="http://127.0.0.1:9993"]').waitFor();
+  await card.locator('[data-manual-address="http://127.0.0.1:9994"]').waitFor();
+  assert.deepEqual(
+    (await api('GET', 'executors')).body.find((app) => app.app === MANUAL_APP)?.manual_addresses,
+    ['http://127.0.0.1:9993', 'http://127.0.0.1:9994'],
+  );
+  await screenshot('executors-by-hand');
+
+  await card.getByRole('button', { name: `Addresses by hand for ${MANUAL_APP}` }).click();
+  const edit = page.getByRole('dialog', { name: `Executor addresses of ${MANUAL_APP}` });
+  await edit.getByLabel('Addresses').fill('');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await edit.waitFor({ state: 'detached' });
+  await card.waitFor({ state: 'detached' });
+  assert.equal((await api('GET', 'executors')).body.some((app) => app.app === MANUAL_APP), false);
 });
 
 await step('no page error and no console error on the way', async () => {
