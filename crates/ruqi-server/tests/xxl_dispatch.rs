@@ -519,7 +519,11 @@ async fn block_strategies_are_the_executors(backend: Backend) {
 
     // SERIAL_EXECUTION: the second waits on the executor and ends after the first.
     center
-        .job("serial", json!({"app": APP, "handler": "slow", "params": "1"}), overlap)
+        .job(
+            "serial",
+            json!({"app": APP, "handler": "slow", "params": "1"}),
+            overlap.clone(),
+        )
         .await;
     let first = center.start_run("serial").await;
     center.log_shows(&first, "sleeping").await;
@@ -532,6 +536,28 @@ async fn block_strategies_are_the_executors(backend: Backend) {
     assert!(
         ended(&second) - ended(&first) >= chrono::TimeDelta::milliseconds(900),
         "{first}\n{second}"
+    );
+
+    // Killing the running one drops the run queued behind it on the
+    // executor without a callback; the center closes it.
+    center
+        .job("queue", json!({"app": APP, "handler": "slow", "params": "30"}), overlap)
+        .await;
+    let running = center.start_run("queue").await;
+    center.log_shows(&running, "sleeping").await;
+    let queued = center.start_run("queue").await;
+    center.log_shows(&queued, "took the run").await;
+    center
+        .server
+        .post(&format!("/api/executions/{running}/cancel"), json!({}))
+        .await;
+    assert_eq!(center.ended(&running).await["status"], "cancelled");
+    let dropped = center.ended(&queued).await;
+    assert_eq!(dropped["status"], "failed", "{dropped}");
+    assert!(
+        dropped["error"].as_str().unwrap().contains("when job")
+            && dropped["error"].as_str().unwrap().contains("was killed there"),
+        "{dropped}"
     );
 
     drop(executor);
