@@ -12,7 +12,8 @@ mod common;
 use chrono::Duration;
 use common::t;
 use ruqi::query::{
-    ExecutorApp, beat_executor, dispatch_addresses, live_executors, remove_executor, set_manual_addresses,
+    ExecutorApp, beat_executor, dispatch_addresses, live_executors, registered_forms, remove_executor,
+    set_manual_addresses,
 };
 use sea_orm::{DatabaseConnection, EntityTrait};
 
@@ -61,6 +62,16 @@ async fn trailing_slash_or_not_is_one_address(db: DatabaseConnection) {
     assert_eq!(
         ruqi::entity::xxl_executor::Entity::find().all(&db).await.unwrap().len(),
         1
+    );
+    // The latest spelling is kept for xxl-job's consistent-hash ring.
+    let address = ["http://10.0.0.1:9999".to_owned()];
+    assert_eq!(registered_forms(&db, "billing", &address).await.unwrap(), address);
+    beat_executor(&db, "billing", "http://10.0.0.1:9999/", t(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        registered_forms(&db, "billing", &address).await.unwrap(),
+        ["http://10.0.0.1:9999/"]
     );
 }
 

@@ -12,6 +12,10 @@
 //! - `xxl_app`: the addresses given by hand for an app whose executors do
 //!   not register (xxl-job's manual registration), one per line; runs of
 //!   such an app go to them instead of the registry's.
+//!
+//! And it adds `xxl_executor.registered_as`: an address as the executor
+//! sent it (the Java executor ends it with `/`, pyxxl does not), which
+//! xxl-job's consistent-hash ring is built from.
 
 use sea_orm_migration::prelude::*;
 
@@ -25,6 +29,12 @@ enum XxlJob {
     Table,
     Id,
     JobId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum XxlExecutor {
+    Table,
+    RegisteredAs,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -103,6 +113,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(XxlExecutor::Table)
+                    .add_column_if_not_exists(ColumnDef::new(XxlExecutor::RegisteredAs).string_len(256).null())
+                    .to_owned(),
+            )
+            .await?;
         // Closing the runs an executor dropped when its job was killed
         // looks them up by job and address.
         manager
@@ -115,6 +133,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_column("xxl_executor", "registered_as").await? {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(XxlExecutor::Table)
+                        .drop_column(XxlExecutor::RegisteredAs)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_table(Table::drop().table(XxlApp::Table).if_exists().to_owned())
             .await?;

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::model::{JOB_NUMBER_LIMITS, JOB_TEXT_LIMITS};
 
 /// The request bodies whose type refuses fields it does not know.
-const CLOSED_BODIES: [&str; 3] = ["JobSpec", "JobPatch", "Cleanup"];
+const CLOSED_BODIES: [&str; 4] = ["JobSpec", "JobPatch", "Cleanup", "ManualAddresses"];
 
 /// The job bodies whose fields are bounded by [`JOB_TEXT_LIMITS`] and [`JOB_NUMBER_LIMITS`].
 const JOB_BODIES: [&str; 2] = ["JobSpec", "JobPatch"];

@@ -10,7 +10,7 @@ use reqwest::Method;
 use ruqi_api::Auth;
 
 /// Every operation the API serves: (method, path under the prefix).
-const ROUTES: [(&str, &str); 29] = [
+const ROUTES: [(&str, &str); 31] = [
     ("get", "/jobs"),
     ("post", "/jobs"),
     ("get", "/jobs/{job_id}"),
@@ -33,6 +33,8 @@ const ROUTES: [(&str, &str); 29] = [
     ("get", "/executions/stats/jobs"),
     ("get", "/suggestions"),
     ("get", "/executors"),
+    ("put", "/executors/{app}/addresses"),
+    ("delete", "/executors/{app}/addresses"),
     ("get", "/functions"),
     ("get", "/scheduler/status"),
     ("post", "/scheduler/wake-up"),

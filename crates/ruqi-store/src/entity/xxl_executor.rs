@@ -19,6 +19,9 @@ pub struct Model {
     pub first_beat_at: DateTimeUtc,
     /// Its latest beat.
     pub last_beat_at: DateTimeUtc,
+    /// The address as the executor last sent it (the Java executor ends it
+    /// with `/`): what xxl-job's consistent-hash ring is built from.
+    pub registered_as: Option<String>,
 }
 
 /// `xxl_executor` has no relations.

@@ -95,6 +95,7 @@ pub async fn beat_executor<C: ConnectionTrait>(
     address: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    let registered_as = address.trim().to_owned();
     let (app, address) = checked(app, address)?;
     let stale_before = now - live_for();
     let row = ActiveModel {
@@ -102,6 +103,7 @@ pub async fn beat_executor<C: ConnectionTrait>(
         address: Set(address),
         first_beat_at: Set(now),
         last_beat_at: Set(now),
+        registered_as: Set(Some(registered_as)),
     };
     // Both expressions read the row as it was: MySQL assigns left to right,
     // so `first_beat_at` comes first.
@@ -116,6 +118,7 @@ pub async fn beat_executor<C: ConnectionTrait>(
             Expr::case(Expr::col((Entity, Column::LastBeatAt)).lt(now), now)
                 .finally(Expr::col((Entity, Column::LastBeatAt))),
         )
+        .update_column(Column::RegisteredAs)
         .to_owned();
     Entity::insert(row)
         .on_conflict(upsert)
@@ -243,6 +246,31 @@ pub async fn set_manual_addresses<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
     Ok(kept)
+}
+
+/// How each of `addresses` (of `app`) was last registered: the executor's
+/// own spelling (`http://ip:port/` from the Java executor), or the address
+/// itself when it was given by hand or registered before the spelling was
+/// kept. xxl-job builds its consistent-hash ring from these.
+pub async fn registered_forms<C: ConnectionTrait>(
+    db: &C,
+    app: &str,
+    addresses: &[String],
+) -> Result<Vec<String>, Error> {
+    let rows = Entity::find()
+        .filter(Column::App.eq(app.trim()))
+        .filter(Column::Address.is_in(addresses.iter().map(String::as_str)))
+        .all(db)
+        .await?;
+    Ok(addresses
+        .iter()
+        .map(|address| {
+            rows.iter()
+                .find(|row| row.address == *address)
+                .and_then(|row| row.registered_as.clone())
+                .unwrap_or_else(|| address.clone())
+        })
+        .collect())
 }
 
 /// Where runs of `app` go at `now`: the addresses given by hand when there are any, else the

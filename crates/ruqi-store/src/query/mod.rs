@@ -15,7 +15,7 @@ mod xxl_dispatch;
 pub use executions::{Counting, ExecutionFilter, get_execution, list_executions};
 pub use executor_registry::{
     EXECUTOR_LIVE_FOR, ExecutorApp, LiveExecutor, MAX_ADDRESS_LEN, MAX_APP_LEN, MAX_MANUAL_ADDRESSES, beat_executor,
-    dispatch_addresses, live_addresses, live_executors, normalize_executor_address, remove_executor,
+    dispatch_addresses, live_addresses, live_executors, normalize_executor_address, registered_forms, remove_executor,
     set_manual_addresses,
 };
 pub use job_stats::{JobStats, job_stats};

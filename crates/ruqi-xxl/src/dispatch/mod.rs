@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use ruqi::query::{
     DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_addresses, dispatch_result, live_addresses,
-    record_dispatch, xxl_job_number,
+    record_dispatch, registered_forms, xxl_job_number,
 };
 use ruqi::{JobContext, JobError, Registry};
 use sea_orm::DatabaseConnection;
@@ -262,7 +262,14 @@ impl XxlCenter {
     ) -> Result<String, JobError> {
         let route = args.route.as_str();
         let live = addresses.len();
-        if let Some(index) = self.inner.routes.pick(args.route, job_number, addresses) {
+        let ring_keys = if args.route == Route::ConsistentHash {
+            quiet(registered_forms(&self.inner.db, &args.app, addresses))
+                .await
+                .unwrap_or_else(|_| addresses.to_vec())
+        } else {
+            Vec::new()
+        };
+        if let Some(index) = self.inner.routes.pick(args.route, job_number, addresses, &ring_keys) {
             let address = addresses[index].clone();
             ctx.log(format!(
                 "route {route}: {address} ({} of {live} live executor(s) of app `{}`)",

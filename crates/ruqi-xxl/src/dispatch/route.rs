@@ -38,7 +38,15 @@ impl RouteState {
     /// The index in `addresses` (sorted, not empty) that `route` picks for
     /// job `job_number`, for the strategies that need no executor's answer;
     /// `None` for FAILOVER, BUSYOVER and SHARDING_BROADCAST.
-    pub(crate) fn pick(&self, route: Route, job_number: i32, addresses: &[String]) -> Option<usize> {
+    /// CONSISTENT_HASH places `ring_keys` (the addresses as registered, one
+    /// per address) on its ring.
+    pub(crate) fn pick(
+        &self,
+        route: Route,
+        job_number: i32,
+        addresses: &[String],
+        ring_keys: &[String],
+    ) -> Option<usize> {
         let n = addresses.len();
         if n == 0 {
             return None;
@@ -48,7 +56,10 @@ impl RouteState {
             Route::First => Some(0),
             Route::Last => Some(n - 1),
             Route::Random => Some(fastrand::usize(..n)),
-            Route::ConsistentHash => Some(consistent_hash(job_number, addresses)),
+            Route::ConsistentHash => Some(consistent_hash(
+                job_number,
+                if ring_keys.len() == n { ring_keys } else { addresses },
+            )),
             Route::Round => {
                 let turns = jobs.entry(job_number).or_default();
                 let count = match turns.round {
@@ -128,6 +139,23 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_uses_the_registered_spelling() {
+        let list = addresses(3);
+        let slashed: Vec<String> = list.iter().map(|a| format!("{a}/")).collect();
+        let moved = (1..=50)
+            .filter(|&job| consistent_hash(job, &list) != consistent_hash(job, &slashed))
+            .count();
+        assert!(moved > 0, "the spelling is part of each point's key");
+        let state = RouteState::default();
+        for job in 1..=20 {
+            assert_eq!(
+                state.pick(Route::ConsistentHash, job, &list, &slashed),
+                Some(consistent_hash(job, &slashed))
+            );
+        }
+    }
+
+    #[test]
     fn md5_points_are_read_little_endian() {
         // MD5("") = d41d8cd98f00b204e9800998ecf8427e
         assert_eq!(ring_hash(""), 0xd98c_1dd4);
@@ -159,7 +187,9 @@ mod tests {
     fn round_takes_each_address_in_turn() {
         let state = RouteState::default();
         let list = addresses(3);
-        let picks: Vec<usize> = (0..6).map(|_| state.pick(Route::Round, 1, &list).unwrap()).collect();
+        let picks: Vec<usize> = (0..6)
+            .map(|_| state.pick(Route::Round, 1, &list, &list).unwrap())
+            .collect();
         for pair in picks.windows(2) {
             assert_eq!(pair[1], (pair[0] + 1) % 3);
         }
@@ -172,12 +202,12 @@ mod tests {
         for route in [Route::LeastFrequentlyUsed, Route::LeastRecentlyUsed] {
             let mut counts = [0; 3];
             for _ in 0..30 {
-                counts[state.pick(route, 7, &list).unwrap()] += 1;
+                counts[state.pick(route, 7, &list, &list).unwrap()] += 1;
             }
             assert!(counts.iter().all(|&c| (9..=11).contains(&c)), "{route:?}: {counts:?}");
         }
         let lru: Vec<usize> = (0..3)
-            .map(|_| state.pick(Route::LeastRecentlyUsed, 8, &list).unwrap())
+            .map(|_| state.pick(Route::LeastRecentlyUsed, 8, &list, &list).unwrap())
             .collect();
         assert_eq!(lru, [0, 1, 2]);
     }
@@ -186,10 +216,10 @@ mod tests {
     fn first_last_and_asking_routes() {
         let state = RouteState::default();
         let list = addresses(4);
-        assert_eq!(state.pick(Route::First, 1, &list), Some(0));
-        assert_eq!(state.pick(Route::Last, 1, &list), Some(3));
-        assert!(state.pick(Route::Random, 1, &list).is_some_and(|i| i < 4));
-        assert_eq!(state.pick(Route::Failover, 1, &list), None);
-        assert_eq!(state.pick(Route::First, 1, &[]), None);
+        assert_eq!(state.pick(Route::First, 1, &list, &list), Some(0));
+        assert_eq!(state.pick(Route::Last, 1, &list, &list), Some(3));
+        assert!(state.pick(Route::Random, 1, &list, &list).is_some_and(|i| i < 4));
+        assert_eq!(state.pick(Route::Failover, 1, &list, &list), None);
+        assert_eq!(state.pick(Route::First, 1, &[], &[]), None);
     }
 }
