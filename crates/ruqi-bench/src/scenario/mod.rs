@@ -9,6 +9,7 @@
 
 pub(crate) mod api;
 pub(crate) mod cluster;
+pub(crate) mod ends;
 pub(crate) mod faults;
 pub(crate) mod feed;
 pub(crate) mod precision;
