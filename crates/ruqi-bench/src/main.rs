@@ -76,6 +76,8 @@
 //! for a `faults` node, `__ruqi-server` and the server's own flags).
 //! `--no-save` prints the tables without writing `results.json` or
 //! `BENCHMARKS.md`.
+//! `RUQI_BENCH_NOTE` adds its text to the run line of every section the
+//! run writes: what else the machine was doing, when it was busy.
 //! When a run looks wrong, `RUST_LOG=debug` shows the scheduler's (and
 //! tokio-cron-scheduler's) logs on stderr, and `RUQI_BENCH_KEEP_DB=1` keeps
 //! each run's SQLite file or server database (its path or name is printed)

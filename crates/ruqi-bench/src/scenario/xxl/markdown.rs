@@ -49,16 +49,21 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          arrive twice or unknown or with another `jobId` than its row's, and every run's `/run` must arrive \
          exactly once. The command fails \
          otherwise.\n\n\
-         {runs} run(s) of each function per backend, N = {jobs} ({full} in a full run, the size of \
-         `throughput`'s smaller row; {quick} with `--quick`); figures are the median over runs with the range \
-         in brackets.\n\n",
+         {runs} run(s) of each function per backend, N = {jobs} ({size}); figures are the median over runs \
+         with the range in brackets.\n\n",
         tries = CALLBACK_TRIES,
         grace = thousands(usize::try_from(MISFIRE_GRACE_S).unwrap_or_default()),
         many = MANY_EXECUTORS,
         runs = report.runs,
         jobs = thousands(report.jobs),
-        full = thousands(JOBS),
-        quick = thousands(QUICK_JOBS),
+        size = if report.jobs == JOBS {
+            format!(
+                "the size of `throughput`'s smaller row; {} with `--quick`",
+                thousands(QUICK_JOBS)
+            )
+        } else {
+            format!("{} in a full run", thousands(JOBS))
+        },
     );
     let measured: Vec<String> = report
         .backends
