@@ -3,8 +3,8 @@
 //! Run it from the workspace root, always as a release build:
 //!
 //! ```text
-//! cargo run --release -p ruqi-bench -- all          # every scenario but faults
-//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api, faults
+//! cargo run --release -p ruqi-bench -- all          # every scenario but xxl and faults
+//! cargo run --release -p ruqi-bench -- precision    # or one: precision, startup, feed, throughput, cluster, api, xxl, faults
 //! cargo run --release -p ruqi-bench -- all --quick  # smoke run: 1 run each, short windows, fewer rows
 //! cargo run --release -p ruqi-bench -- all --full   # adds feed's 100,000-job configuration
 //! cargo run --release -p ruqi-bench -- faults --quick --backend postgres --no-save   # one short fault run, nothing written
@@ -41,6 +41,13 @@
 //! - `api`: the admin API over real HTTP (SQLite, and PostgreSQL when set):
 //!   requests per second and latency of getting, listing and creating jobs,
 //!   next to `GET /health` on the same server;
+//! - `xxl` (runnable by name, not part of `all`: about ten minutes with
+//!   both servers): one ruqi node as an XXL-JOB scheduling center, 10,000
+//!   one-shot `xxl` jobs due at once dispatched to the harness's own
+//!   executors (one, and four by route ROUND) that answer at once: runs per
+//!   second and fire → `/run` received, next to the same jobs running the
+//!   in-process `log` function; every run must be dispatched and received
+//!   exactly once, or the command fails;
 //!
 //! and, on a PostgreSQL and a MariaDB server of its own (started from the
 //! `postgresql` and `mariadb-server` packages' binaries on a spare loopback
@@ -69,6 +76,8 @@
 //! for a `faults` node, `__ruqi-server` and the server's own flags).
 //! `--no-save` prints the tables without writing `results.json` or
 //! `BENCHMARKS.md`.
+//! `RUQI_BENCH_NOTE` adds its text to the run line of every section the
+//! run writes: what else the machine was doing, when it was busy.
 //! When a run looks wrong, `RUST_LOG=debug` shows the scheduler's (and
 //! tokio-cron-scheduler's) logs on stderr, and `RUQI_BENCH_KEEP_DB=1` keeps
 //! each run's SQLite file or server database (its path or name is printed)
@@ -100,13 +109,15 @@ use crate::child::CHILD_ARG;
 use crate::faults::NODE_ARG;
 use crate::report::{Results, RunInfo, Section};
 use crate::scenario::faults::Faults;
+use crate::scenario::xxl::{self, Xxl};
 use crate::scenario::{Options, Scenario as _, api, cluster, feed, precision, startup, throughput};
 
-const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api|faults> [--quick] [--full]
+const USAGE: &str =
+    "usage: ruqi-bench <all|precision|startup|feed|throughput|cluster|api|xxl|faults> [--quick] [--full]
                   [--backend sqlite|postgres|mysql] [--no-save]
        ruqi-bench render
 
-  all         every scenario but faults
+  all         every scenario but xxl and faults
   precision   timer lateness with 1, 10,000, 100,000 and 1,000,000 idle jobs, heap vs
               tokio-cron-scheduler
   startup     start() over 10,000, 100,000 and 1,000,000 rows: time and resident
@@ -124,6 +135,11 @@ const USAGE: &str = "usage: ruqi-bench <all|precision|startup|feed|throughput|cl
               duplicates, lost jobs, each process's share (PostgreSQL, MySQL/MariaDB)
   api         the admin API over HTTP, 16 requests in flight: get, list, create
               against GET /health (SQLite, and PostgreSQL when its URL is set)
+  xxl         one node as an XXL-JOB center, 10,000 one-shot xxl jobs due at once to the
+              harness's own executors (1, and 4 by ROUND) that answer at once: runs/s and
+              fire -> /run received p50/p99, against the same jobs running the in-process
+              log function; every run dispatched and received exactly once, 0 left running
+              (the command fails otherwise). All backends. About 10 minutes, 1 with --quick
   faults      three ruqi-server processes on a PostgreSQL and a MariaDB server of
               the harness's own, 300 jobs: a node killed and started again, a fast
               and a crash restart of the database; fires run twice, fires with no
@@ -150,6 +166,7 @@ enum Scenario {
     Cluster,
     Api,
     Faults,
+    Xxl,
 }
 
 impl Scenario {
@@ -229,6 +246,7 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
                     "cluster" => vec![Scenario::Cluster],
                     "api" => vec![Scenario::Api],
                     Faults::NAME => vec![Scenario::Faults],
+                    Xxl::NAME => vec![Scenario::Xxl],
                     other => bail!("unknown scenario {other:?}\n\n{USAGE}"),
                 });
             }
@@ -280,6 +298,8 @@ async fn run_child(scenario: &str, config: &str) -> Result<()> {
         throughput::NAME => child::emit(&throughput::measure(serde_json::from_str(config)?).await?),
         cluster::NAME => child::emit(&cluster::measure(serde_json::from_str(config)?).await?),
         api::NAME => child::emit(&api::measure(serde_json::from_str(config)?).await?),
+        xxl::node::NAME => child::emit(&xxl::node::measure(serde_json::from_str(config)?).await?),
+        xxl::executor::NAME => child::emit(&xxl::executor::serve(serde_json::from_str(config)?).await?),
         other => bail!("unknown child scenario {other:?}"),
     }
 }
@@ -363,6 +383,7 @@ async fn run_parent(args: &[String], scenarios: &[Scenario], options: Options) -
                 results.api = Some(section);
             }
             Scenario::Faults => failures.extend(run_reported::<Faults>(options, &run, &mut results, &mut out).await?),
+            Scenario::Xxl => failures.extend(run_reported::<Xxl>(options, &run, &mut results, &mut out).await?),
         }
         // Saved after each scenario, so a failure later keeps what was measured.
         if options.save {
@@ -477,6 +498,7 @@ mod tests {
             ("throughput", Scenario::Throughput),
             ("cluster", Scenario::Cluster),
             ("api", Scenario::Api),
+            ("xxl", Scenario::Xxl),
         ] {
             assert_eq!(
                 parse_args(&args(&format!("{name} --quick"))).unwrap(),
@@ -521,10 +543,12 @@ mod tests {
                 },
             }
         );
-        assert!(
-            !parse_args(&args("all"))
-                .is_ok_and(|i| matches!(i, Invocation::Run { scenarios, .. } if scenarios.contains(&Scenario::Faults)))
-        );
+        for left_out in [Scenario::Faults, Scenario::Xxl] {
+            assert!(
+                !parse_args(&args("all"))
+                    .is_ok_and(|i| matches!(i, Invocation::Run { scenarios, .. } if scenarios.contains(&left_out)))
+            );
+        }
         assert_eq!(parse_args(&args("--help")).unwrap(), Invocation::Help);
         assert_eq!(parse_args(&args("render")).unwrap(), Invocation::Render);
     }
@@ -535,6 +559,13 @@ mod tests {
             parse_args(&args("__child precision {}")).unwrap(),
             Invocation::Child {
                 scenario: "precision".into(),
+                config: "{}".into()
+            }
+        );
+        assert_eq!(
+            parse_args(&args("__child xxl-executors {}")).unwrap(),
+            Invocation::Child {
+                scenario: "xxl-executors".into(),
                 config: "{}".into()
             }
         );

@@ -31,7 +31,16 @@ pub(crate) struct RunInfo {
     /// How each server was reached (see `backend::server_connections`).
     #[serde(default)]
     pub(crate) servers: Vec<String>,
+    /// What the machine was doing besides, in the words of whoever ran it
+    /// ([`NOTE_ENV`]); shown in the run line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
 }
+
+/// Set this environment variable to say in each section's run line what
+/// else the machine was doing (other builds, a test run): the load average
+/// shows that it was busy, not with what.
+pub(crate) const NOTE_ENV: &str = "RUQI_BENCH_NOTE";
 
 impl RunInfo {
     /// Describes a run starting now with `args` (the command-line arguments after the program name).
@@ -54,6 +63,10 @@ impl RunInfo {
             machine: Machine::describe(),
             database: SQLITE_SETUP.to_owned(),
             servers: crate::backend::server_connections(),
+            note: std::env::var(NOTE_ENV)
+                .ok()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
         }
     }
 }
@@ -101,6 +114,9 @@ pub(crate) fn run_line<T>(section: &Section<T>) -> String {
     );
     if !run.servers.is_empty() {
         let _ = write!(line, "; {}", run.servers.join(", "));
+    }
+    if let Some(note) = &run.note {
+        let _ = write!(line, "; {note}");
     }
     if run.quick {
         line.push_str("; a `--quick` smoke run: one run per configuration, shorter windows, fewer rows");

@@ -4,16 +4,18 @@
 //! backend, one configuration).
 //!
 //! A scenario that implements [`Scenario`] and is listed in [`REPORTED`]
-//! reaches the report through them alone (`faults` does); the six older ones
+//! reaches the report through them alone (`faults` and `xxl` do); the six older ones
 //! are still wired into `report.rs` by name.
 
 pub(crate) mod api;
 pub(crate) mod cluster;
+pub(crate) mod ends;
 pub(crate) mod faults;
 pub(crate) mod feed;
 pub(crate) mod precision;
 pub(crate) mod startup;
 pub(crate) mod throughput;
+pub(crate) mod xxl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +102,7 @@ pub(crate) struct Reported {
 
 /// The scenarios the report renders through [`Scenario`], in the order of
 /// their sections.
-pub(crate) const REPORTED: [Reported; 1] = [reported::<faults::Faults>()];
+pub(crate) const REPORTED: [Reported; 2] = [reported::<xxl::Xxl>(), reported::<faults::Faults>()];
 
 const fn reported<S: Scenario>() -> Reported {
     Reported {

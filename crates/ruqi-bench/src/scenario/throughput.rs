@@ -45,17 +45,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Context, Result, ensure};
 use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
 use ruqi::entity::{job_execution, job_info};
-use ruqi::{EventStream, JobContext, Registry, SchedulerEvent};
+use ruqi::{JobContext, Registry};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::Options;
+use super::ends::{EndCounter, STALL_LIMIT, confirm_in_database};
 use super::feed::BackendStatus;
 use crate::backend::{self, Backend, Pool, RunDatabase, Target, Transport};
 use crate::child::run_in_child;
@@ -70,9 +69,6 @@ pub(crate) const NAME: &str = "throughput";
 const FUNC: &str = "bench_trivial";
 /// Prefix of the measured jobs' ids.
 const JOB_PREFIX: &str = "tp-";
-/// How long the child waits for the next run to end before it stops
-/// waiting and counts the rest as lost.
-const STALL_LIMIT: Duration = Duration::from_secs(30);
 /// The measured jobs' `misfire_grace_s`: an hour, so that a run the
 /// scheduler gets to late still runs (with the default 5 s, the jobs beyond
 /// what it gets through in 5 s would be recorded as missed instead).
@@ -609,7 +605,7 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
         .start()
         .await?;
     let start_s = starting.elapsed().as_secs_f64();
-    let ends = EndCounter::spawn(scheduler.events(), config.jobs, due_at)?;
+    let ends = EndCounter::spawn(scheduler.events(), JOB_PREFIX, config.jobs, due_at)?;
     let ready_at = Utc::now();
     let slack_s = ms(ready_at, due_at) / 1000.0;
     if slack_s <= 0.0 {
@@ -633,7 +629,7 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
     );
 
     let ends = ends.finish().await?;
-    let confirmed = confirm_in_database(&db, config.jobs).await?;
+    let confirmed = confirm_in_database(&db, JOB_PREFIX, config.jobs).await?;
     // The last event is the last end recorded, unless the counter skipped
     // events; then the poll that found every row is the best instant there is.
     let all_seen = ends.succeeded.len() == config.jobs && ends.dropped == 0;
@@ -691,118 +687,6 @@ pub(crate) async fn measure(config: Config) -> Result<RunResult> {
         limit_batches: limit.batches,
         limit_operations: limit.operations,
     })
-}
-
-/// What the event counter saw.
-struct Ends {
-    /// When each `succeeded` event of a measured job arrived.
-    succeeded: Vec<DateTime<Utc>>,
-    /// Other endings of measured jobs.
-    other_ends: usize,
-    /// Events skipped because the counter fell behind.
-    dropped: u64,
-}
-
-/// Counts the ends of the measured runs on a thread of its own, so that the
-/// thousands of run tasks on the runtime's two workers cannot starve it
-/// into falling more than the stream's buffer behind.
-struct EndCounter {
-    thread: std::thread::JoinHandle<Result<Ends>>,
-}
-
-impl EndCounter {
-    /// Starts counting: until `expected` runs have ended (or the stream says
-    /// it skipped events for them), or nothing has ended for [`STALL_LIMIT`]
-    /// once the jobs were due.
-    fn spawn(mut events: EventStream, expected: usize, due_at: DateTime<Utc>) -> Result<EndCounter> {
-        let thread = std::thread::Builder::new()
-            .name("bench-end-counter".to_owned())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-                runtime.block_on(async move {
-                    let mut ends = Ends {
-                        succeeded: Vec::with_capacity(expected),
-                        other_ends: 0,
-                        dropped: 0,
-                    };
-                    loop {
-                        ends.dropped = events.dropped();
-                        let counted = ends.succeeded.len() + ends.other_ends;
-                        if counted + usize::try_from(ends.dropped).unwrap_or(usize::MAX) >= expected {
-                            return Ok(ends);
-                        }
-                        // Before the first end, the wait until the jobs are due counts too.
-                        let wait = if counted == 0 {
-                            (due_at - Utc::now()).to_std().unwrap_or_default() + STALL_LIMIT
-                        } else {
-                            STALL_LIMIT
-                        };
-                        let event = match tokio::time::timeout(wait, events.next()).await {
-                            Ok(Some(event)) => event,
-                            // Nothing for too long, or the scheduler is gone.
-                            Ok(None) | Err(_) => return Ok(ends),
-                        };
-                        let arrived = Utc::now();
-                        match event.run_ended() {
-                            Some(run) if run.job_id.starts_with(JOB_PREFIX) => {
-                                if matches!(event, SchedulerEvent::Succeeded(_)) {
-                                    ends.succeeded.push(arrived);
-                                } else {
-                                    ends.other_ends += 1;
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                })
-            })
-            .context("starting the event counter's thread")?;
-        Ok(EndCounter { thread })
-    }
-
-    /// Waits for the counter to finish.
-    async fn finish(self) -> Result<Ends> {
-        let thread = self.thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await?
-            .map_err(|_| anyhow!("the event counter's thread panicked"))?
-    }
-}
-
-/// The `success` rows of the measured jobs, counted in the database.
-struct Confirmed {
-    /// Whether all of them were there.
-    complete: bool,
-    /// When a poll first found them all (or the last poll, if never).
-    at: DateTime<Utc>,
-}
-
-/// Polls `job_execution` until it holds a `success` row for every measured
-/// job, or the count stops growing for [`STALL_LIMIT`]. After the events,
-/// the first poll normally finds them all.
-async fn confirm_in_database(db: &DatabaseConnection, jobs: usize) -> Result<Confirmed> {
-    let mut last_count = 0;
-    let mut last_growth = Instant::now();
-    loop {
-        let count = usize::try_from(
-            job_execution::Entity::find()
-                .filter(job_execution::Column::JobId.starts_with(JOB_PREFIX))
-                .filter(job_execution::Column::Status.eq("success"))
-                .count(db)
-                .await?,
-        )?;
-        let at = Utc::now();
-        if count >= jobs {
-            return Ok(Confirmed { complete: true, at });
-        }
-        if count > last_count {
-            last_count = count;
-            last_growth = Instant::now();
-        } else if last_growth.elapsed() >= STALL_LIMIT {
-            return Ok(Confirmed { complete: false, at });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// What the `job_execution` rows of the measured jobs say.
