@@ -54,7 +54,7 @@ async fn starts_with_its_defaults_and_stops_cleanly_on_sigterm() {
         .iter()
         .map(|f| f["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(names, ["http", "log"], "shell stays off unless allowed");
+    assert_eq!(names, ["http", "log", "xxl"], "shell stays off unless allowed");
 
     let exit = server.terminate().await;
     assert!(exit.success(), "{exit}:\n{}", server.output());
