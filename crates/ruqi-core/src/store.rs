@@ -93,6 +93,9 @@ pub struct LostRun {
     pub attempt: u32,
     /// The node that died.
     pub node: String,
+    /// The arguments its row records, when it ran with others than its
+    /// job's (a run started with arguments, a part of a split fire).
+    pub args: Option<serde_json::Value>,
 }
 
 /// What one heartbeat found.

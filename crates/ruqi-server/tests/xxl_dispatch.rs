@@ -33,7 +33,7 @@ mod xxl_center;
 use std::time::Duration;
 
 use common::Backend;
-use pyxxl::{live_addresses, pyxxl_python};
+use pyxxl::{eventually, live_addresses, pyxxl_python};
 use serde_json::{Value, json};
 use server::DEADLINE;
 use xxl_center::{APP, Center, dispatched_once, dispatches, output_of, stopped_marker};
@@ -206,7 +206,8 @@ async fn routes_choose_among_two_pyxxl_executors(backend: Backend) {
     let hashed = targets("hashed", 3).await;
     assert!(hashed.iter().all(|t| *t == hashed[0]), "{hashed:?}");
 
-    // One run, one shard on each executor, each with its own logId.
+    // One fire, one run per live executor: each its own row naming its shard, sent to the
+    // executor at its shard's place with its own logId.
     center
         .job(
             "broadcast",
@@ -214,17 +215,32 @@ async fn routes_choose_among_two_pyxxl_executors(backend: Backend) {
             json!({}),
         )
         .await;
-    let run = center.ended(&center.start_run("broadcast").await).await;
-    assert_eq!(run["status"], "success", "{run}");
-    let shards = dispatches(&output_of(&run));
-    assert_eq!(shards.len(), 2, "{run}");
-    let mut reached: Vec<&str> = shards.iter().map(|(address, _)| address.as_str()).collect();
-    reached.sort();
-    assert_eq!(reached, [sorted[0].as_str(), sorted[1].as_str()]);
-    assert_ne!(shards[0].1, shards[1].1);
-    for shard in ["shard 0 of 2", "shard 1 of 2"] {
-        assert!(output_of(&run).contains(shard), "{shard}: {run}");
+    center.start_run("broadcast").await;
+    let mut shards = Vec::new();
+    eventually(&center.server, "both shards ended", async || {
+        let (_, runs) = center.server.get("/api/executions?job_id=broadcast").await;
+        shards = runs["items"].as_array().cloned().unwrap_or_default();
+        shards.len() == 2 && shards.iter().all(|r| r["status"] != "running")
+    })
+    .await;
+    let mut log_ids = Vec::new();
+    let mut reached = Vec::new();
+    for listed in &shards {
+        let run = center.ended(listed["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "success", "{run}");
+        assert_eq!(run["scheduled_for"], shards[0]["scheduled_for"], "one fire: {run}");
+        let shard = &run["args"]["shard"];
+        assert_eq!(shard["total"], 2, "{run}");
+        let index = shard["index"].as_u64().unwrap();
+        let (address, log_id) = dispatched_once(&run);
+        assert_eq!(address, sorted[index as usize], "{run}");
+        assert!(output_of(&run).contains(&format!("shard {index} of 2")), "{run}");
+        reached.push(index);
+        log_ids.push(log_id);
     }
+    reached.sort();
+    assert_eq!(reached, [0, 1]);
+    assert_ne!(log_ids[0], log_ids[1]);
 
     // BUSYOVER: the job is busy on the first executor, so the next run goes to the second.
     center

@@ -31,4 +31,4 @@ mod registry;
 mod token;
 
 pub use api::{DEFAULT_PREFIX, ExecutorApi};
-pub use dispatch::{BlockStrategy, Route, XXL_FUNCTION, XxlArgs, XxlCenter, XxlOptions};
+pub use dispatch::{BlockStrategy, Route, Shard, XXL_FUNCTION, XxlArgs, XxlCenter, XxlOptions};

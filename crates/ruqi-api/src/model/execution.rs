@@ -49,9 +49,10 @@ pub(crate) struct Execution {
     /// `schedule`, `manual`, `retry` or `child`.
     pub(crate) trigger_source: String,
     /// The arguments this run was given instead of its job's (a run started
-    /// by hand with other arguments, and its retries), with the values its
-    /// function marks secret shown as `***`. Left out when it ran with its
-    /// job's.
+    /// by hand with other arguments, one part of a fire its function split,
+    /// such as one shard of an XXL-JOB broadcast, and their retries), with
+    /// the values its function marks secret shown as `***`. Left out when it
+    /// ran with its job's.
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) args: Option<Value>,

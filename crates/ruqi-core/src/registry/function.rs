@@ -19,6 +19,10 @@ pub(crate) enum Handler {
     Blocking(Arc<dyn Fn(JobContext) -> HandlerResult + Send + Sync>),
 }
 
+/// Splits a run into the arguments of the runs it becomes (see
+/// [`FunctionEntry::fan_out`](super::FunctionEntry::fan_out)).
+pub(crate) type FanOut = Arc<dyn Fn(Arc<Value>) -> BoxFuture<'static, Vec<Value>> + Send + Sync>;
+
 /// Tries to deserialize `args` into the function's argument type.
 type ArgsDeserializer = Box<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
 
@@ -53,6 +57,7 @@ pub struct RegisteredFunction {
     pub(crate) handler: Handler,
     args: Option<ArgsCheck>,
     secrets: SecretArgs,
+    pub(super) fan_out: Option<FanOut>,
 }
 
 impl fmt::Debug for RegisteredFunction {
@@ -87,6 +92,7 @@ impl RegisteredFunction {
             handler,
             args,
             secrets,
+            fan_out: None,
         }
     }
 
@@ -102,6 +108,20 @@ impl RegisteredFunction {
             description: self.description.clone(),
             args_schema: self.args.as_ref().map(|a| a.schema.clone()),
             blocking: matches!(self.handler, Handler::Blocking(_)),
+        }
+    }
+
+    /// Whether its runs may be split into several (it was registered with a
+    /// [`fan_out`](super::FunctionEntry::fan_out)).
+    pub fn fans_out(&self) -> bool {
+        self.fan_out.is_some()
+    }
+
+    /// The arguments of the runs a run with `args` becomes; empty: it runs as it is.
+    pub(crate) async fn split(&self, args: Arc<Value>) -> Vec<Value> {
+        match &self.fan_out {
+            Some(split) => split(args).await,
+            None => Vec::new(),
         }
     }
 

@@ -75,6 +75,47 @@ impl FunctionEntry<'_> {
         }
         self
     }
+
+    /// Lets each run of the function become several runs of the same fire
+    /// (a broadcast to every worker of a pool, one run per tenant).
+    ///
+    /// Before a run starts, `split` receives the arguments it would run with
+    /// and returns the arguments of the runs it becomes. Empty: the run goes
+    /// on as it is. Otherwise the first takes the run's own place and row,
+    /// and each other one starts beside it: for the same instant, with the
+    /// same trigger source and attempt, outside the job's `max_instances`
+    /// (they are one fire). Each is its own `job_execution` row that records
+    /// its arguments, ends on its own, and is retried on its own with them;
+    /// a run lost with its node runs again with them too. So `split` must
+    /// return nothing for arguments it made itself.
+    ///
+    /// ```
+    /// use ruqi_core::{JobContext, Registry};
+    /// use serde_json::{Value, json};
+    ///
+    /// let mut registry = Registry::new();
+    /// registry
+    ///     .register("greet", |ctx: JobContext| async move {
+    ///         Ok::<_, String>(format!("hello, {}", ctx.args()["tenant"]))
+    ///     })
+    ///     .fan_out(|args| async move {
+    ///         if args.get("tenant").is_some() {
+    ///             return Vec::new(); // one part already
+    ///         }
+    ///         ["acme", "globex"].iter().map(|t| json!({"tenant": t})).collect::<Vec<Value>>()
+    ///     });
+    /// assert!(registry.get("greet").unwrap().fans_out());
+    /// ```
+    pub fn fan_out<F, Fut>(self, split: F) -> Self
+    where
+        F: Fn(Arc<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<serde_json::Value>> + Send + 'static,
+    {
+        if let Some(function) = Arc::get_mut(self.function) {
+            function.fan_out = Some(Arc::new(move |args| Box::pin(split(args))));
+        }
+        self
+    }
 }
 
 impl Registry {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::feed::READ_CHUNK;
-use super::state::{Due, RunRequest, State};
+use super::state::{Due, GivenArgs, RunRequest, State};
 use super::{Inner, duration_to_chrono};
 use crate::events::SchedulerEvent;
 use crate::execution::TriggerSource;
@@ -141,11 +141,29 @@ impl Inner {
                 node = %run.node,
                 "run lost with its node; running it again"
             );
-            let req = RunRequest {
+            let mut req = RunRequest {
                 source: TriggerSource::Retry,
                 attempt: run.attempt.saturating_add(1),
                 ..RunRequest::new(run.scheduled_for, TriggerSource::Retry)
             };
+            if let Some(args) = run.args {
+                match &job.function {
+                    // Recorded arguments are whole unless the function has secret ones.
+                    Ok(function) if function.secret_args().is_empty() => {
+                        req.part = function.fans_out();
+                        req.args = Some(GivenArgs {
+                            value: Arc::new(args.clone()),
+                            recorded: Arc::new(args),
+                        });
+                    }
+                    _ => tracing::warn!(
+                        job_id = %run.job_id,
+                        execution_id = %run.execution_id,
+                        "the lost run had arguments of its own, recorded with their secrets redacted; it runs \
+                         again with its job's"
+                    ),
+                }
+            }
             self.clone().start_run(job, req).await;
         }
     }

@@ -15,6 +15,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
@@ -23,11 +24,12 @@ use tracing::Instrument;
 
 use super::fire::missed_start;
 use super::state::ScheduledJob;
-use super::state::{QUEUE_LIMIT, RunHandle, RunRequest};
+use super::state::{GivenArgs, QUEUE_LIMIT, RunHandle, RunRequest};
 use super::{Inner, duration_to_chrono};
 use crate::events::{FireMissed, RunEnded, RunStarted, SchedulerEvent};
 use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource, new_execution_id};
 use crate::job::{MisfirePolicy, Overlap, RETRY_DELAY_MAX};
+use crate::registry::RegisteredFunction;
 use crate::registry::function::{Handler, HandlerResult};
 use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, attach_run_log};
 
@@ -203,7 +205,8 @@ impl Inner {
             return Admission::Gone;
         };
         let limit = usize::try_from(job.policy.concurrent_limit()).unwrap_or(usize::MAX);
-        if entry.activity().running.len() >= limit {
+        // The parts of a split fire are one fire: they start beside each other.
+        if !req.part && entry.activity().running.len() >= limit {
             // Only runs already in progress at a fire's instant overlap it. A
             // run that started late (its claim or its node's lease held it
             // back) and took the place after this fire came due does not
@@ -281,7 +284,7 @@ impl Inner {
         self: Arc<Self>,
         job: Arc<ScheduledJob>,
         handle: RunHandle,
-        req: RunRequest,
+        mut req: RunRequest,
         mut permit: Option<OwnedSemaphorePermit>,
     ) {
         let job_id = &*job.job_id;
@@ -305,6 +308,12 @@ impl Inner {
                 self.clone().start_run(job, next).await;
             }
             return;
+        }
+        if !req.part
+            && let Ok(function) = &job.function
+            && function.fans_out()
+        {
+            self.clone().split(&job, function, &mut req).await;
         }
         let start = ExecutionStart {
             id: execution_id.to_string(),
@@ -435,6 +444,48 @@ impl Inner {
         }
         if let Some(next) = queued {
             self.clone().start_run(job, next).await;
+        }
+    }
+
+    /// Splits a run whose function fans out: `req` becomes the first part,
+    /// and the other parts start beside it. A split that panics leaves the
+    /// run as it was.
+    async fn split(self: Arc<Self>, job: &Arc<ScheduledJob>, function: &RegisteredFunction, req: &mut RunRequest) {
+        let args = req
+            .args
+            .as_ref()
+            .map_or_else(|| job.args.clone(), |given| given.value.clone());
+        let parts = match std::panic::AssertUnwindSafe(function.split(args)).catch_unwind().await {
+            Ok(parts) => parts,
+            Err(panic) => {
+                tracing::error!(job_id = %job.job_id, "splitting the run panicked: {}", panic_text(&*panic));
+                return;
+            }
+        };
+        let mut parts = parts.into_iter().map(|value| {
+            let mut recorded = value.clone();
+            function.redact_args(&mut recorded);
+            RunRequest {
+                args: Some(GivenArgs {
+                    value: Arc::new(value),
+                    recorded: Arc::new(recorded),
+                }),
+                part: true,
+                ..req.clone()
+            }
+        });
+        let Some(first) = parts.next() else { return };
+        let others: Vec<RunRequest> = parts
+            .map(|part| RunRequest {
+                claimed_row: None,
+                start_by: None,
+                ..part
+            })
+            .collect();
+        tracing::info!(job_id = %job.job_id, parts = others.len() + 1, "run split into parts");
+        *req = first;
+        for part in others {
+            self.clone().start_run(job.clone(), part).await;
         }
     }
 
@@ -569,6 +620,7 @@ impl Inner {
                 claimed_row: None,
                 start_by: None,
                 args: None,
+                part: false,
             };
             self.clone().start_run(child_job, req).await;
         }
@@ -760,16 +812,18 @@ fn panic_message(join: tokio::task::JoinError) -> String {
         return "the run was aborted".to_owned();
     }
     match join.try_into_panic() {
-        Ok(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-text panic payload".to_owned());
-            format!("the function panicked: {text}")
-        }
+        Ok(payload) => format!("the function panicked: {}", panic_text(&*payload)),
         Err(_) => "the run ended abnormally".to_owned(),
     }
+}
+
+/// The text a panic was raised with.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
 }
 
 #[cfg(test)]

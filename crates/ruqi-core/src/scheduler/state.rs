@@ -76,6 +76,10 @@ pub(super) struct RunRequest {
     /// Arguments given to this run instead of its job's (a run started by
     /// hand with other arguments); its retries keep them.
     pub(super) args: Option<GivenArgs>,
+    /// One of the runs a fire was split into by its function's fan-out: it
+    /// starts beside the fire's other parts, outside the job's
+    /// `max_instances`, and is not split again.
+    pub(super) part: bool,
 }
 
 /// Arguments a run was given instead of its job's.
@@ -98,6 +102,7 @@ impl RunRequest {
             claimed_row: None,
             start_by: None,
             args: None,
+            part: false,
         }
     }
 }

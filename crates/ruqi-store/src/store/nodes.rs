@@ -282,6 +282,7 @@ async fn mark_lost(
                 scheduled_for: run.scheduled_for,
                 attempt: 1,
                 node: node.to_owned(),
+                args: None,
             });
         }
     }
@@ -307,6 +308,7 @@ async fn mark_lost(
                 scheduled_for: run.scheduled_for,
                 attempt: u32::try_from(run.attempt).unwrap_or(1),
                 node: node.to_owned(),
+                args: run.args.as_deref().and_then(|text| serde_json::from_str(text).ok()),
             });
         }
     }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What an `xxl` job's `args` hold.
 ///
@@ -36,6 +36,28 @@ pub struct XxlArgs {
     /// What the executor does when the job is still running there (default `SERIAL_EXECUTION`).
     #[serde(default)]
     pub block_strategy: BlockStrategy,
+    /// Which shard of a SHARDING_BROADCAST fire this run is. The center sets it on each run
+    /// a broadcast fire becomes (one per live executor, recorded on its row); a job's row
+    /// leaves it out, or names the one shard it sends.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+}
+
+/// One shard of a SHARDING_BROADCAST fire: what the executor receives as `broadcastIndex`
+/// and `broadcastTotal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// From 0, below `total`; the shard goes to the live executor at this place.
+    pub index: u32,
+    /// How many shards the fire has: one per live executor when it came due.
+    #[schemars(range(min = 1))]
+    pub total: u32,
+}
+
+impl Shard {
+    /// The shard of a run that is not split: the only one.
+    pub const WHOLE: Shard = Shard { index: 0, total: 1 };
 }
 
 /// XXL-JOB's routing strategies: which live executor of the app a run goes to.

@@ -56,8 +56,8 @@ pub(crate) struct Trigger<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) glue_source: Option<&'a str>,
     pub(crate) glue_updatetime: i64,
-    pub(crate) broadcast_index: usize,
-    pub(crate) broadcast_total: usize,
+    pub(crate) broadcast_index: u32,
+    pub(crate) broadcast_total: u32,
 }
 
 /// A page of an executor's log for one run.

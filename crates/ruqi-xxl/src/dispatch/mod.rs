@@ -6,8 +6,10 @@
 //!    the app's addresses: those given by hand, else its live executors
 //!    from the shared registry;
 //! 2. picks one by the job's route (`route.rs`; FAILOVER and BUSYOVER ask
-//!    each executor in turn), or all of them for SHARDING_BROADCAST, and
-//!    writes why in the run's log;
+//!    each executor in turn), and writes why in the run's log. A
+//!    SHARDING_BROADCAST fire is split before it starts (the function's
+//!    fan-out): one run per live executor, each its own row whose args name
+//!    its `shard`, each sent to the executor at its shard's place;
 //! 3. records the dispatch, which gives it its `logId`, and POSTs `/run`
 //!    (`client.rs`); a refusal fails the run at once, and the job's retry
 //!    policy decides about a new attempt with a new `logId`;
@@ -29,7 +31,7 @@ mod args;
 mod client;
 mod route;
 
-pub use args::{BlockStrategy, Route, XxlArgs};
+pub use args::{BlockStrategy, Route, Shard, XxlArgs};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,7 @@ use ruqi::query::{
 };
 use ruqi::{JobContext, JobError, Registry};
 use sea_orm::DatabaseConnection;
+use serde::Deserialize;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
@@ -168,26 +171,6 @@ struct Center {
     routes: RouteState,
 }
 
-/// Which shard of a SHARDING_BROADCAST a dispatch is.
-#[derive(Debug, Clone, Copy)]
-struct Shard {
-    index: usize,
-    total: usize,
-}
-
-impl Shard {
-    const WHOLE: Shard = Shard { index: 0, total: 1 };
-
-    /// What its log lines start with: nothing for an unsharded run.
-    fn label(self) -> String {
-        if self.total == 1 {
-            String::new()
-        } else {
-            format!("[shard {}/{}] ", self.index, self.total)
-        }
-    }
-}
-
 impl XxlCenter {
     /// A center over `db` (migrated with `ruqi::migrate`).
     pub fn new(db: DatabaseConnection, mut options: XxlOptions) -> Self {
@@ -221,6 +204,13 @@ impl XxlCenter {
                 let center = center.clone();
                 async move { center.run(&ctx, &args).await }
             })
+            .fan_out({
+                let center = self.clone();
+                move |args| {
+                    let center = center.clone();
+                    async move { center.shards(&args).await }
+                }
+            })
             .description(
                 "Runs a handler on an XXL-JOB executor of an app and waits for its callback. Args: {app, handler, \
                  params, route (FIRST, LAST, ROUND, RANDOM, CONSISTENT_HASH, LEAST_FREQUENTLY_USED, \
@@ -246,10 +236,52 @@ impl XxlCenter {
             )));
         }
         if args.route == Route::ShardingBroadcast {
-            return self.broadcast(ctx, args, job_number, &addresses).await;
+            let shard = args.shard.unwrap_or(Shard::WHOLE);
+            if shard.index >= shard.total {
+                return Err(JobError::abort(format!(
+                    "args/shard: index {} is not below total {}",
+                    shard.index, shard.total
+                )));
+            }
+            // The executors may have changed since the fire was split (a lost shard runs
+            // again later): the shard goes to the one at its place among those live now.
+            let address = &addresses[shard.index as usize % addresses.len()];
+            ctx.log(format!(
+                "route SHARDING_BROADCAST: shard {} of {} to {address} ({} live executor(s) of app `{}`)",
+                shard.index,
+                shard.total,
+                addresses.len(),
+                args.app
+            ));
+            return self.dispatch(ctx, args, job_number, address, shard).await;
         }
         let address = self.choose(ctx, args, job_number, &addresses).await?;
         self.dispatch(ctx, args, job_number, &address, Shard::WHOLE).await
+    }
+
+    /// The runs a SHARDING_BROADCAST fire becomes: its args with one `shard` per live
+    /// executor of the app. Nothing for other routes, for a run that is a shard already, or
+    /// when the registry cannot be read (the run then says why itself).
+    async fn shards(&self, args: &serde_json::Value) -> Vec<serde_json::Value> {
+        let Ok(parsed) = XxlArgs::deserialize(args) else {
+            return Vec::new();
+        };
+        if parsed.route != Route::ShardingBroadcast || parsed.shard.is_some() {
+            return Vec::new();
+        }
+        let Ok(addresses) = quiet(dispatch_addresses(&self.inner.db, &parsed.app, Utc::now())).await else {
+            return Vec::new();
+        };
+        let total = u32::try_from(addresses.len()).unwrap_or(u32::MAX);
+        (0..total)
+            .map(|index| {
+                let mut part = args.clone();
+                if let Some(fields) = part.as_object_mut() {
+                    fields.insert("shard".to_owned(), serde_json::json!(Shard { index, total }));
+                }
+                part
+            })
+            .collect()
     }
 
     /// Picks the executor by the route and logs why.
@@ -315,53 +347,6 @@ impl XxlCenter {
         )))
     }
 
-    /// One shard per live executor, each with its own `logId`; the run succeeds when every
-    /// shard does.
-    async fn broadcast(
-        &self,
-        ctx: &JobContext,
-        args: &XxlArgs,
-        job_number: i32,
-        addresses: &[String],
-    ) -> Result<Option<String>, JobError> {
-        let total = addresses.len();
-        ctx.log(format!(
-            "route SHARDING_BROADCAST: one shard to each of the {total} live executor(s) of app `{}`",
-            args.app
-        ));
-        let shards = addresses.iter().enumerate().map(|(index, address)| {
-            let shard = Shard { index, total };
-            self.dispatch(ctx, args, job_number, address, shard)
-        });
-        let results = futures::future::join_all(shards).await;
-        let mut outputs = Vec::new();
-        let mut failures = Vec::new();
-        let mut timed_out = false;
-        let mut all_lost = true;
-        for (index, result) in results.into_iter().enumerate() {
-            let label = Shard { index, total }.label();
-            match result {
-                Ok(output) => outputs.push(format!("{label}{}", output.unwrap_or_default())),
-                Err(error) => {
-                    timed_out |= error.is_timeout();
-                    all_lost &= error.is_lost();
-                    failures.push(format!("{label}{}", error.message()));
-                }
-            }
-        }
-        if failures.is_empty() {
-            return Ok(Some(outputs.join("\n")));
-        }
-        let message = format!("{} of {total} shard(s) failed: {}", failures.len(), failures.join("; "));
-        Err(if timed_out {
-            JobError::timed_out(message)
-        } else if all_lost {
-            JobError::lost(message)
-        } else {
-            JobError::new(message)
-        })
-    }
-
     /// Sends the run to `address` and waits for its result.
     async fn dispatch(
         &self,
@@ -372,7 +357,6 @@ impl XxlCenter {
         shard: Shard,
     ) -> Result<Option<String>, JobError> {
         let center = &self.inner;
-        let label = shard.label();
         let sent_at = Utc::now();
         let log_id = quiet(record_dispatch(
             &center.db,
@@ -382,7 +366,7 @@ impl XxlCenter {
             sent_at,
         ))
         .await
-        .map_err(|e| JobError::new(format!("{label}recording the dispatch failed: {e}")))?;
+        .map_err(|e| JobError::new(format!("recording the dispatch failed: {e}")))?;
         // Waiting starts before `/run` is sent: the callback may come first.
         let mut callback = center.waiters.insert(log_id);
         let mut sent = Sent {
@@ -410,7 +394,7 @@ impl XxlCenter {
         let refused = match center.client.run(address, &trigger).await {
             Ok(answer) if answer.ok() => {
                 ctx.log(format!(
-                    "{label}{address} took the run: logId {log_id}, jobId {job_number} ({})",
+                    "{address} took the run: logId {log_id}, jobId {job_number} ({})",
                     answer.describe()
                 ));
                 None
@@ -428,7 +412,7 @@ impl XxlCenter {
             if let Err(error) = quiet(complete(&center.db, &center.waiters, log_id, result)).await {
                 tracing::warn!(log_id, %error, "recording a refused dispatch failed");
             }
-            return Err(JobError::new(format!("{label}{reason}")));
+            return Err(JobError::new(reason));
         }
 
         let waited = Instant::now();
@@ -443,7 +427,7 @@ impl XxlCenter {
                     Err(_) => local = false,
                 },
                 _ = follow.tick() => {
-                    next_line = self.copy_log(ctx, address, log_id, log_date_time, next_line, &label).await;
+                    next_line = self.copy_log(ctx, address, log_id, log_date_time, next_line).await;
                     match quiet(dispatch_result(&center.db, log_id)).await {
                         Ok(Some(result)) => break result,
                         Ok(None) => {}
@@ -453,40 +437,31 @@ impl XxlCenter {
                         && let Some(lost) = self.lost(&args.app, address, log_id).await
                     {
                         sent.open = false;
-                        return Err(JobError::lost(format!("{label}{lost}")));
+                        return Err(JobError::lost(lost));
                     }
                 }
             }
         };
         sent.open = false;
         center.waiters.forget(log_id);
-        self.copy_log(ctx, address, log_id, log_date_time, next_line, &label)
-            .await;
+        self.copy_log(ctx, address, log_id, log_date_time, next_line).await;
         let message = result.message.unwrap_or_default();
         match result.code {
             HANDLE_SUCCESS => Ok((!message.is_empty()).then_some(message)),
             HANDLE_TIMEOUT => Err(JobError::timed_out(format!(
-                "{label}the executor timed the run out: {message}"
+                "the executor timed the run out: {message}"
             ))),
             code if ctx.timeout().is_some_and(|limit| waited.elapsed() >= limit) => Err(JobError::timed_out(format!(
-                "{label}the executor stopped the run at its timeout (handleCode {code}): {message}"
+                "the executor stopped the run at its timeout (handleCode {code}): {message}"
             ))),
-            code => Err(JobError::new(format!("{label}handleCode {code}: {message}"))),
+            code => Err(JobError::new(format!("handleCode {code}: {message}"))),
         }
     }
 
     /// Copies the executor's new log lines from `from_line` into the run's log; returns the
     /// line to ask for next. An empty page means nothing new (pyxxl then answers
     /// `toLineNum == fromLineNum`), so the next read asks for the same line again.
-    async fn copy_log(
-        &self,
-        ctx: &JobContext,
-        address: &str,
-        log_id: i64,
-        log_date_time: i64,
-        from_line: i64,
-        label: &str,
-    ) -> i64 {
+    async fn copy_log(&self, ctx: &JobContext, address: &str, log_id: i64, log_date_time: i64, from_line: i64) -> i64 {
         match self.inner.client.log(address, log_id, log_date_time, from_line).await {
             Ok(page) => {
                 let text = page.log_content.unwrap_or_default();
@@ -494,7 +469,7 @@ impl XxlCenter {
                     return from_line;
                 }
                 for line in text.lines() {
-                    ctx.log(format!("{label}{line}"));
+                    ctx.log(line);
                 }
                 page.to_line_num + 1
             }
