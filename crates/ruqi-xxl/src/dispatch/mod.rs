@@ -243,9 +243,10 @@ impl XxlCenter {
                     shard.index, shard.total
                 )));
             }
-            // The executors may have changed since the fire was split (a lost shard runs
-            // again later): the shard goes to the one at its place among those live now.
-            let address = &addresses[shard.index as usize % addresses.len()];
+            // The executors may have changed since the fire was split (a retry, a lost shard
+            // run again): the shard goes to the one at its place among those live now, or to
+            // the first when fewer are live, as xxl-job re-sends a shard.
+            let address = addresses.get(shard.index as usize).unwrap_or(&addresses[0]);
             ctx.log(format!(
                 "route SHARDING_BROADCAST: shard {} of {} to {address} ({} live executor(s) of app `{}`)",
                 shard.index,

@@ -155,6 +155,20 @@ mod tests {
         }
     }
 
+    /// What xxl-job-admin 3.4's `ExecutorRouteConsistentHash.hashJob` answers for the same
+    /// jobs and address lists (the class compiled and run on its own), as the index picked.
+    #[test]
+    fn consistent_hash_picks_what_xxl_job_admin_picks() {
+        let picks = |jobs: &mut dyn Iterator<Item = i32>, list: &[String]| -> String {
+            jobs.map(|job| consistent_hash(job, list).to_string()).collect()
+        };
+        let three = addresses(3);
+        assert_eq!(picks(&mut (1..=24), &three), "100202011211200221010221");
+        let registered = ["http://10.0.0.7:9999/".to_owned(), "http://10.0.0.8:9999/".to_owned()];
+        assert_eq!(picks(&mut (1..=24), &registered), "100111100110011010100010");
+        assert_eq!(picks(&mut [1000, 65535, i32::MAX, -1].into_iter(), &three), "0112");
+    }
+
     #[test]
     fn md5_points_are_read_little_endian() {
         // MD5("") = d41d8cd98f00b204e9800998ecf8427e
