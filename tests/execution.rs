@@ -41,6 +41,18 @@ fn registry(gate: Arc<Semaphore>) -> Registry {
         ctx.log("ran on a blocking thread");
         Ok::<_, String>(())
     });
+    // Gives its run slot back, then waits like `block` (for work done elsewhere).
+    r.register("elsewhere", {
+        let gate = gate.clone();
+        move |ctx: JobContext| {
+            let gate = gate.clone();
+            async move {
+                ctx.release_slot();
+                gate.acquire().await.map_err(|e| e.to_string())?.forget();
+                Ok::<_, String>("finished elsewhere")
+            }
+        }
+    });
     r.register("block", move |ctx: JobContext| {
         let gate = gate.clone();
         async move {
@@ -397,6 +409,38 @@ async fn a_fire_kept_waiting_past_its_grace_is_missed(db: DatabaseConnection) {
     );
 }
 
+/// A run that gives its slot back keeps running while others take the slot.
+async fn a_run_that_gives_its_slot_back_lets_others_start(db: DatabaseConnection) {
+    let gate = gate();
+    let (scheduler, _clock) = start_with(&db, registry(gate.clone()), |b| b.max_concurrent_runs(1))
+        .await
+        .unwrap();
+    job("remote", "elsewhere", "interval", "1h").insert(&db).await.unwrap();
+    job("local", "hello", "interval", "1h").insert(&db).await.unwrap();
+    wait_until(&scheduler, "scheduled", || async {
+        scheduler.live("remote").is_some() && scheduler.live("local").is_some()
+    })
+    .await;
+    assert!(scheduler.run_now("remote").await.unwrap().is_some());
+    wait_until(&scheduler, "the remote run is going", || async {
+        finished(&db, "remote", "running", 1).await
+    })
+    .await;
+    // The only slot is free again: this run starts and ends while the other waits.
+    assert!(scheduler.run_now("local").await.unwrap().is_some());
+    wait_until(&scheduler, "the local run ended", || {
+        finished(&db, "local", "success", 1)
+    })
+    .await;
+    assert_eq!(scheduler.live("remote").unwrap().running, 1);
+    assert_eq!(executions(&db, "remote").await[0].status, "running");
+    gate.add_permits(1);
+    wait_until(&scheduler, "the remote run ended", || {
+        finished(&db, "remote", "success", 1)
+    })
+    .await;
+}
+
 async fn overlap_skip_and_queue(db: DatabaseConnection) {
     let gate = gate();
     let (scheduler, _clock) = start(&db, registry(gate.clone())).await;
@@ -692,6 +736,7 @@ backend_tests!(
     startup_schedules_valid_rows_and_keeps_invalid_ones,
     misfires_follow_grace_and_policy,
     a_fire_kept_waiting_past_its_grace_is_missed,
+    a_run_that_gives_its_slot_back_lets_others_start,
     overlap_skip_and_queue,
     overlap_replace_and_allow,
     run_right_now_runs_once_and_resets,

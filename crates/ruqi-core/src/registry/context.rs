@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::execution::TriggerSource;
@@ -26,6 +27,24 @@ pub struct JobContext {
     args: Arc<Value>,
     cancel: CancellationToken,
     log: LogSink,
+    slot: RunSlot,
+}
+
+/// A run's place among the scheduler's `max_concurrent_runs`, which the
+/// function may give back early ([`JobContext::release_slot`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl RunSlot {
+    pub(crate) fn holding(permit: Option<OwnedSemaphorePermit>) -> Self {
+        Self(Arc::new(Mutex::new(permit)))
+    }
+
+    /// Gives the place back, if it is still held.
+    pub(crate) fn release(&self) {
+        let permit = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(permit);
+    }
 }
 
 /// The parts a [`JobContext`] is built from; the engine fills it in.
@@ -60,7 +79,14 @@ impl JobContext {
             args: info.args,
             cancel,
             log,
+            slot: RunSlot::default(),
         }
+    }
+
+    /// The context with the run's place among the concurrent runs attached.
+    pub(crate) fn in_slot(mut self, slot: RunSlot) -> Self {
+        self.slot = slot;
+        self
     }
 
     /// The job's `job_id`.
@@ -108,6 +134,17 @@ impl JobContext {
     /// Whether the run has been asked to stop.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Gives back this run's place among the scheduler's `max_concurrent_runs`
+    /// for the rest of the run, so that another run may start in it: for a
+    /// function that from now on only waits for another system to finish the
+    /// work (a remote executor's callback, a batch job elsewhere), which
+    /// costs this process nothing. The run goes on as before in every other
+    /// way: its job's overlap policy counts it, its timeout and cancellation
+    /// apply, its row stays `running`. Calling it again does nothing.
+    pub fn release_slot(&self) {
+        self.slot.release();
     }
 
     /// Appends a line to this execution's output (`job_execution.output`).

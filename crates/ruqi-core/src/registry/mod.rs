@@ -11,6 +11,7 @@ mod job_error;
 mod log_layer;
 mod secret;
 
+pub(crate) use context::RunSlot;
 pub use context::{JobContext, LogSink, LogTail, OUTPUT_LIMIT_BYTES, RunInfo, tail_text};
 pub use function::{FunctionInfo, IntoJobOutput, RegisteredFunction};
 pub use job_error::{IntoJobError, JobError, RetryAdvice};

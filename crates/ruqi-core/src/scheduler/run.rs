@@ -31,7 +31,7 @@ use crate::execution::{ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire
 use crate::job::{MisfirePolicy, Overlap, RETRY_DELAY_MAX};
 use crate::registry::RegisteredFunction;
 use crate::registry::function::{Handler, HandlerResult};
-use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, attach_run_log};
+use crate::registry::{JobContext, LogSink, RetryAdvice, RunInfo, RunSlot, attach_run_log};
 
 /// How often the log of a run in progress is written to its row, for
 /// readers on other nodes.
@@ -285,7 +285,7 @@ impl Inner {
         job: Arc<ScheduledJob>,
         handle: RunHandle,
         mut req: RunRequest,
-        mut permit: Option<OwnedSemaphorePermit>,
+        permit: Option<OwnedSemaphorePermit>,
     ) {
         let job_id = &*job.job_id;
         let execution_id = handle.execution_id.clone();
@@ -350,6 +350,9 @@ impl Inner {
             handle.cancel.clone(),
             handle.log.clone(),
         );
+        // The function may give its slot back while it only waits (`JobContext::release_slot`).
+        let slot = RunSlot::holding(permit);
+        let ctx = ctx.in_slot(slot.clone());
         let mut outcome = match &job.function {
             Ok(function) => {
                 let run = run_handler(&function.handler, ctx, job.policy.timeout, &handle, span.clone());
@@ -362,7 +365,7 @@ impl Inner {
         // function that ignored its timeout or cancellation keeps it until it
         // has really stopped.
         if outcome.still_going.is_none() {
-            permit = None;
+            slot.release();
         }
         let finished_at = self.clock.now();
         let mut output = handle.log.contents();
@@ -433,7 +436,7 @@ impl Inner {
             wait_until_stopped(task, job.policy.timeout, &span).await;
             queued = self.leave_overlap_slot(job_id, &execution_id).await;
         }
-        drop(permit);
+        slot.release();
         self.lock().runs.remove(&execution_id);
         self.bump_revision();
         if let Some(delay) = retry_delay {
