@@ -170,6 +170,8 @@ struct Center {
     options: XxlOptions,
     waiters: Waiters,
     routes: RouteState,
+    /// The `jobId` of each job run here so far (`xxl_job` never changes a job's number).
+    numbers: Mutex<HashMap<String, i32>>,
 }
 
 impl XxlCenter {
@@ -186,6 +188,7 @@ impl XxlCenter {
                 options,
                 waiters: Waiters::default(),
                 routes: RouteState::default(),
+                numbers: Mutex::default(),
             }),
         }
     }
@@ -223,9 +226,7 @@ impl XxlCenter {
     /// One run of an `xxl` job.
     async fn run(&self, ctx: &JobContext, args: &XxlArgs) -> Result<Option<String>, JobError> {
         let db = &self.inner.db;
-        let job_number = quiet(xxl_job_number(db, ctx.job_id()))
-            .await
-            .map_err(|e| JobError::new(format!("numbering the job for its executors failed: {e}")))?;
+        let job_number = self.job_number(ctx.job_id()).await?;
         let addresses = quiet(dispatch_addresses(db, &args.app, Utc::now()))
             .await
             .map_err(|e| JobError::new(format!("reading the executor registry failed: {e}")))?;
@@ -284,6 +285,30 @@ impl XxlCenter {
                 part
             })
             .collect()
+    }
+
+    /// The job's `jobId` for executors: read (or given) once, then kept, as a job keeps its
+    /// number for good.
+    async fn job_number(&self, job_id: &str) -> Result<i32, JobError> {
+        let known = self
+            .inner
+            .numbers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(job_id)
+            .copied();
+        if let Some(number) = known {
+            return Ok(number);
+        }
+        let number = quiet(xxl_job_number(&self.inner.db, job_id))
+            .await
+            .map_err(|e| JobError::new(format!("numbering the job for its executors failed: {e}")))?;
+        self.inner
+            .numbers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job_id.to_owned(), number);
+        Ok(number)
     }
 
     /// Picks the executor by the route and logs why.
