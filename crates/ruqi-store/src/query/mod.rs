@@ -27,7 +27,7 @@ pub use stats::{
 };
 pub use suggest::{Suggest, suggest};
 pub use xxl_dispatch::{
-    DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, dispatch_result,
+    DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, dispatch_results,
     note_on_ended_run, record_dispatch, xxl_job_number,
 };
 

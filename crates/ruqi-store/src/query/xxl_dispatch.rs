@@ -120,18 +120,30 @@ pub async fn complete_dispatch<C: ConnectionTrait>(
     Ok(done.rows_affected > 0)
 }
 
-/// The result of dispatch `log_id`, once it is in.
-pub async fn dispatch_result<C: ConnectionTrait>(db: &C, log_id: i64) -> Result<Option<DispatchResult>, Error> {
-    let row = xxl_dispatch::Entity::find()
-        .select_only()
-        .column(xxl_dispatch::Column::HandleCode)
-        .column(xxl_dispatch::Column::HandleMsg)
-        .filter(xxl_dispatch::Column::LogId.eq(log_id))
-        .filter(xxl_dispatch::Column::HandleCode.is_not_null())
-        .into_tuple::<(i32, Option<String>)>()
-        .one(db)
-        .await?;
-    Ok(row.map(|(code, message)| DispatchResult { code, message }))
+/// The results that are in among dispatches `log_ids`, with their `logId`: one statement per
+/// 500 ids.
+pub async fn dispatch_results<C: ConnectionTrait>(
+    db: &C,
+    log_ids: &[i64],
+) -> Result<Vec<(i64, DispatchResult)>, Error> {
+    let mut found = Vec::new();
+    for chunk in log_ids.chunks(500) {
+        let rows = xxl_dispatch::Entity::find()
+            .select_only()
+            .column(xxl_dispatch::Column::LogId)
+            .column(xxl_dispatch::Column::HandleCode)
+            .column(xxl_dispatch::Column::HandleMsg)
+            .filter(xxl_dispatch::Column::LogId.is_in(chunk.iter().copied()))
+            .filter(xxl_dispatch::Column::HandleCode.is_not_null())
+            .into_tuple::<(i64, i32, Option<String>)>()
+            .all(db)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .map(|(log_id, code, message)| (log_id, DispatchResult { code, message })),
+        );
+    }
+    Ok(found)
 }
 
 /// Closes, with `result`, every dispatch of job `job_number` to `address`

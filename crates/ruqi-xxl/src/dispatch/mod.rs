@@ -15,8 +15,10 @@
 //!    policy decides about a new attempt with a new `logId`;
 //! 4. waits for the callback, having given its place among the engine's
 //!    concurrent runs back: on this node it arrives through memory, on any
-//!    other node through the `xxl_dispatch` row, read every second while
-//!    the executor's log is copied into the run's log (`/log`);
+//!    other node through the `xxl_dispatch` row, which one task per node
+//!    reads every second for all its waiting runs at once. Meanwhile the
+//!    executor's log is copied into the run's log (`/log`): every second
+//!    while it grows, at most every 8 s while it is quiet;
 //! 5. ends with the result: code 200 a success with `handleMsg` as output,
 //!    502 (or a failure once the job's `timeout_s` has passed) a timeout,
 //!    anything else a failure.
@@ -40,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ruqi::query::{
-    DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_addresses, dispatch_result, live_addresses,
+    DispatchResult, close_dropped_dispatches, complete_dispatch, dispatch_addresses, dispatch_results, live_addresses,
     record_dispatch, registered_forms, xxl_job_number,
 };
 use ruqi::{JobContext, JobError, Registry};
@@ -56,8 +58,12 @@ use route::RouteState;
 /// The name the function is registered under.
 pub const XXL_FUNCTION: &str = "xxl";
 
-/// How often a waiting run reads its dispatch row and the executor's log.
+/// How often a node reads the results of its runs' dispatches that other nodes took, and a
+/// waiting run the executor's log while it grows.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest a waiting run goes without reading the executor's log while it is quiet.
+const LOG_QUIET_EVERY: Duration = Duration::from_secs(8);
 
 /// The code of a success in `handleCode`.
 const HANDLE_SUCCESS: i32 = 200;
@@ -100,6 +106,11 @@ impl Waiters {
 
     fn forget(&self, log_id: i64) {
         self.lock().remove(&log_id);
+    }
+
+    /// The `logId`s runs here wait for.
+    fn open(&self) -> Vec<i64> {
+        self.lock().keys().copied().collect()
     }
 
     /// Hands `result` to the run waiting for `log_id` here, if any.
@@ -172,6 +183,8 @@ struct Center {
     routes: RouteState,
     /// The `jobId` of each job run here so far (`xxl_job` never changes a job's number).
     numbers: Mutex<HashMap<String, i32>>,
+    /// Set once the reader of results that arrived on other nodes runs.
+    reading_results: std::sync::OnceLock<()>,
 }
 
 impl XxlCenter {
@@ -189,6 +202,7 @@ impl XxlCenter {
                 waiters: Waiters::default(),
                 routes: RouteState::default(),
                 numbers: Mutex::default(),
+                reading_results: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -285,6 +299,36 @@ impl XxlCenter {
                 part
             })
             .collect()
+    }
+
+    /// Starts, the first time, the task that reads once a second the results of this node's
+    /// dispatches that reached another node (one statement for all of them) and hands them
+    /// to their runs. It ends with the center.
+    fn read_results_elsewhere(&self) {
+        if self.inner.reading_results.set(()).is_err() {
+            return;
+        }
+        let center = Arc::downgrade(&self.inner);
+        tokio::spawn(quiet(async move {
+            let mut every = tokio::time::interval(FOLLOW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(center) = center.upgrade() else { return };
+                let open = center.waiters.open();
+                if open.is_empty() {
+                    continue;
+                }
+                match dispatch_results(&center.db, &open).await {
+                    Ok(results) => {
+                        for (log_id, result) in results {
+                            center.waiters.deliver(log_id, result);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "reading the results of dispatches failed"),
+                }
+            }
+        }));
     }
 
     /// The job's `jobId` for executors: read (or given) once, then kept, as a job keeps its
@@ -396,6 +440,7 @@ impl XxlCenter {
         .map_err(|e| JobError::new(format!("recording the dispatch failed: {e}")))?;
         // Waiting starts before `/run` is sent: the callback may come first.
         let mut callback = center.waiters.insert(log_id);
+        self.read_results_elsewhere();
         let mut sent = Sent {
             center: self.clone(),
             address: address.to_owned(),
@@ -448,21 +493,35 @@ impl XxlCenter {
 
         let waited = Instant::now();
         let mut next_line = 1;
-        let mut local = true;
+        // The executor's log is read every second while it grows, less often while it is quiet.
+        let mut log_every = FOLLOW_EVERY;
+        let mut next_log_read = Instant::now() + log_every;
+        // The result comes through `callback`: from this node's executor API at once, or from
+        // the node's reader of results written by other nodes. Should that channel close
+        // unanswered, the run reads its row itself.
+        let mut waiting = true;
         let mut follow = tokio::time::interval(FOLLOW_EVERY);
         follow.tick().await;
         let result = loop {
             tokio::select! {
-                got = &mut callback, if local => match got {
+                got = &mut callback, if waiting => match got {
                     Ok(result) => break result,
-                    Err(_) => local = false,
+                    Err(_) => waiting = false,
                 },
                 _ = follow.tick() => {
-                    next_line = self.copy_log(ctx, address, log_id, log_date_time, next_line).await;
-                    match quiet(dispatch_result(&center.db, log_id)).await {
-                        Ok(Some(result)) => break result,
-                        Ok(None) => {}
-                        Err(error) => tracing::warn!(log_id, %error, "reading a dispatch's result failed"),
+                    if Instant::now() >= next_log_read {
+                        let from = next_line;
+                        next_line = self.copy_log(ctx, address, log_id, log_date_time, from).await;
+                        log_every = if next_line > from { FOLLOW_EVERY } else { (log_every * 2).min(LOG_QUIET_EVERY) };
+                        next_log_read = Instant::now() + log_every;
+                    }
+                    if !waiting {
+                        match quiet(dispatch_results(&center.db, &[log_id])).await {
+                            Ok(found) => if let Some((_, result)) = found.into_iter().next() {
+                                break result;
+                            },
+                            Err(error) => tracing::warn!(log_id, %error, "reading a dispatch's result failed"),
+                        }
                     }
                     if waited.elapsed() >= center.options.lost_after
                         && let Some(lost) = self.lost(&args.app, address, log_id).await
