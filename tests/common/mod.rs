@@ -301,6 +301,18 @@ pub async fn add_running(db: &DatabaseConnection, id: &str, job_id: &str, node: 
     .unwrap();
 }
 
+/// Ends execution `id` with `status`, as its node would.
+pub async fn end_run(db: &DatabaseConnection, id: &str, status: &str) {
+    use sea_orm::sea_query::Expr;
+    job_execution::Entity::update_many()
+        .col_expr(job_execution::Column::Status, Expr::value(status))
+        .col_expr(job_execution::Column::FinishedAt, Expr::value(t(1)))
+        .filter(job_execution::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
 /// Declares, for each test function `name(backend: Backend)` given, a module `name`
 /// with one test per backend (`sqlite`, `postgres`, `mysql`); a backend whose URL is
 /// not set skips (and fails under `CI=true`) as [`TestDb`] decides.

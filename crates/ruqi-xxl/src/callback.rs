@@ -15,13 +15,16 @@
 //! is the answer a failure, so that an executor that keeps results (the
 //! Java one) sends them again later.
 
+use std::collections::HashSet;
+
+use chrono::Utc;
 use poem::Response;
-use ruqi::query::{DispatchResult, note_on_ended_run};
+use ruqi::query::{DispatchResult, complete_dispatches, dispatches_of_ended_runs, note_on_ended_run};
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::dispatch::{Waiters, complete};
+use crate::dispatch::Waiters;
 use crate::envelope::{ILLEGAL_ARGUMENT, failure, success};
 
 /// The answer when a result could not be written.
@@ -73,33 +76,54 @@ impl CallbackItem {
 }
 
 /// Records the results; a malformed body is refused and changes nothing.
+///
+/// The results are written together (a Java executor sends all it has in one list, thousands
+/// after an outage), then handed to the runs waiting here; a result that no run here took
+/// and whose run has ended is noted on that run's row.
 pub(crate) async fn callback(db: &DatabaseConnection, waiters: &Waiters, body: &[u8]) -> Response {
     let Some(items) = items(body) else {
         return failure(ILLEGAL_ARGUMENT);
     };
-    let mut unrecorded = false;
-    for item in &items {
-        match complete(db, waiters, item.log_id, item.result()).await {
-            Ok(true) => tracing::debug!(
-                log_id = item.log_id,
-                handle_code = item.handle_code,
-                "run result recorded"
-            ),
-            Ok(false) => tracing::info!(
-                log_id = item.log_id,
+    let results: Vec<(i64, DispatchResult)> = items.iter().map(|item| (item.log_id, item.result())).collect();
+    let written: HashSet<i64> = match complete_dispatches(db, &results, Utc::now()).await {
+        Ok(written) => written.into_iter().collect(),
+        Err(error) => {
+            tracing::warn!(results = items.len(), %error, "recording run results failed");
+            return failure(NOT_RECORDED);
+        }
+    };
+    let mut elsewhere = Vec::new();
+    for (item, (log_id, result)) in items.iter().zip(results) {
+        if written.contains(&log_id) {
+            tracing::debug!(log_id, handle_code = item.handle_code, "run result recorded");
+            if waiters.deliver(log_id, result) {
+                continue;
+            }
+        } else {
+            tracing::info!(
+                log_id,
                 log_date_time = item.log_date_tim,
                 handle_code = item.handle_code,
                 handle_msg = %item.handle_msg,
                 "a result for an unknown run or one that has ended; ignored"
-            ),
-            Err(error) => {
-                tracing::warn!(log_id = item.log_id, %error, "recording a run result failed");
-                unrecorded = true;
-                continue;
-            }
+            );
         }
-        // A run that has ended already (lost, stopped, or its node gone)
-        // keeps the late result as a line of its output.
+        elsewhere.push(item);
+    }
+    if elsewhere.is_empty() {
+        return success();
+    }
+    // A run that has ended already (lost, stopped, or its node gone) keeps the late result
+    // as a line of its output.
+    let ids: Vec<i64> = elsewhere.iter().map(|item| item.log_id).collect();
+    let ended: HashSet<i64> = match dispatches_of_ended_runs(db, &ids).await {
+        Ok(ended) => ended.into_iter().collect(),
+        Err(error) => {
+            tracing::warn!(%error, "reading which runs of late results have ended failed");
+            HashSet::new()
+        }
+    };
+    for item in elsewhere.into_iter().filter(|item| ended.contains(&item.log_id)) {
         let note = format!(
             "late result from the executor (logId {}): handleCode {}: {}",
             item.log_id,
@@ -110,7 +134,7 @@ pub(crate) async fn callback(db: &DatabaseConnection, waiters: &Waiters, body: &
             tracing::warn!(log_id = item.log_id, %error, "noting a late result on its run failed");
         }
     }
-    if unrecorded { failure(NOT_RECORDED) } else { success() }
+    success()
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ pub use stats::{
 };
 pub use suggest::{Suggest, suggest};
 pub use xxl_dispatch::{
-    DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, dispatch_results,
-    note_on_ended_run, record_dispatch, xxl_job_number,
+    DispatchResult, HANDLE_MSG_MAX_CHARS, close_dropped_dispatches, complete_dispatch, complete_dispatches,
+    dispatch_results, dispatches_of_ended_runs, note_on_ended_run, record_dispatch, xxl_job_number,
 };
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};

@@ -6,8 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use crate::Error;
 use crate::entity::{job_execution, xxl_dispatch, xxl_job};
@@ -105,10 +107,7 @@ pub async fn complete_dispatch<C: ConnectionTrait>(
     result: &DispatchResult,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let message = result
-        .message
-        .as_deref()
-        .map(|m| m.chars().take(HANDLE_MSG_MAX_CHARS).collect::<String>());
+    let message = capped(result.message.as_deref());
     let done = xxl_dispatch::Entity::update_many()
         .col_expr(xxl_dispatch::Column::HandleCode, Expr::value(result.code))
         .col_expr(xxl_dispatch::Column::HandleMsg, Expr::value(message))
@@ -118,6 +117,84 @@ pub async fn complete_dispatch<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(done.rows_affected > 0)
+}
+
+/// Writes the results of several dispatches at once, each unless it already has one: per 200
+/// `logId`s, one transaction that reads which of them are still open (locking them on
+/// PostgreSQL and MySQL) and writes those with one `UPDATE`. Returns the `logId`s written; a
+/// `logId` given twice takes its first result.
+pub async fn complete_dispatches(
+    db: &DatabaseConnection,
+    results: &[(i64, DispatchResult)],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, Error> {
+    let mut seen = std::collections::HashSet::new();
+    let results: Vec<&(i64, DispatchResult)> = results.iter().filter(|(log_id, _)| seen.insert(*log_id)).collect();
+    let mut written = Vec::new();
+    for chunk in results.chunks(200) {
+        let txn = db.begin().await?;
+        let open: Vec<i64> = xxl_dispatch::Entity::find()
+            .select_only()
+            .column(xxl_dispatch::Column::LogId)
+            .filter(xxl_dispatch::Column::LogId.is_in(chunk.iter().map(|(log_id, _)| *log_id)))
+            .filter(xxl_dispatch::Column::HandleCode.is_null())
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(&txn)
+            .await?;
+        if !open.is_empty() {
+            let open_set: std::collections::HashSet<i64> = open.iter().copied().collect();
+            let mut codes = CaseStatement::new();
+            let mut messages = CaseStatement::new();
+            for (log_id, result) in chunk.iter().filter(|(log_id, _)| open_set.contains(log_id)) {
+                let is_it = Expr::col(xxl_dispatch::Column::LogId).eq(*log_id);
+                codes = codes.case(is_it.clone(), Expr::val(result.code));
+                messages = messages.case(is_it, Expr::val(capped(result.message.as_deref())));
+            }
+            xxl_dispatch::Entity::update_many()
+                .col_expr(xxl_dispatch::Column::HandleCode, codes.into())
+                .col_expr(xxl_dispatch::Column::HandleMsg, messages.into())
+                .col_expr(xxl_dispatch::Column::HandledAt, Expr::value(now))
+                .filter(xxl_dispatch::Column::LogId.is_in(open.iter().copied()))
+                .filter(xxl_dispatch::Column::HandleCode.is_null())
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        written.extend(open);
+    }
+    Ok(written)
+}
+
+/// `message` cut to [`HANDLE_MSG_MAX_CHARS`].
+fn capped(message: Option<&str>) -> Option<String> {
+    message.map(|m| m.chars().take(HANDLE_MSG_MAX_CHARS).collect())
+}
+
+/// Which of dispatches `log_ids` belong to runs that have ended (whose row is no longer
+/// `running`): one statement per 500.
+pub async fn dispatches_of_ended_runs<C: ConnectionTrait>(db: &C, log_ids: &[i64]) -> Result<Vec<i64>, Error> {
+    let mut ended = Vec::new();
+    for chunk in log_ids.chunks(500) {
+        let mut select = Query::select();
+        select
+            .column((xxl_dispatch::Entity, xxl_dispatch::Column::LogId))
+            .from(xxl_dispatch::Entity)
+            .inner_join(
+                job_execution::Entity,
+                Expr::col((xxl_dispatch::Entity, xxl_dispatch::Column::ExecutionId))
+                    .equals((job_execution::Entity, job_execution::Column::Id)),
+            )
+            .and_where(Expr::col((xxl_dispatch::Entity, xxl_dispatch::Column::LogId)).is_in(chunk.iter().copied()))
+            .and_where(
+                Expr::col((job_execution::Entity, job_execution::Column::Status))
+                    .ne(ruqi_core::ExecutionStatus::Running.as_str()),
+            );
+        for row in db.query_all(&select).await? {
+            ended.push(row.try_get_by_index::<i64>(0)?);
+        }
+    }
+    Ok(ended)
 }
 
 /// The results that are in among dispatches `log_ids`, with their `logId`: one statement per

@@ -113,11 +113,12 @@ impl Waiters {
         self.lock().keys().copied().collect()
     }
 
-    /// Hands `result` to the run waiting for `log_id` here, if any.
-    pub(crate) fn deliver(&self, log_id: i64, result: DispatchResult) {
-        if let Some(tx) = self.lock().remove(&log_id) {
+    /// Hands `result` to the run waiting for `log_id` here, if any; returns whether one took it.
+    pub(crate) fn deliver(&self, log_id: i64, result: DispatchResult) -> bool {
+        match self.lock().remove(&log_id) {
             // A run that stopped waiting reads nothing: it has ended.
-            let _ = tx.send(result);
+            Some(tx) => tx.send(result).is_ok(),
+            None => false,
         }
     }
 
