@@ -13,9 +13,8 @@
 //! 3. records the dispatch, which gives it its `logId`, and POSTs `/run`
 //!    (`client.rs`); a refusal fails the run at once, and the job's retry
 //!    policy decides about a new attempt with a new `logId`;
-//! 4. waits for the callback, having given its place among the engine's
-//!    concurrent runs back: on this node it arrives through memory, on any
-//!    other node through the `xxl_dispatch` row, which one task per node
+//! 4. waits for the callback: on this node it arrives through memory, on
+//!    any other node through the `xxl_dispatch` row, which one task per node
 //!    reads every second for all its waiting runs at once. Meanwhile the
 //!    executor's log is copied into the run's log (`/log`): every second
 //!    while it grows, at most every 8 s while it is quiet;
@@ -487,10 +486,6 @@ impl XxlCenter {
             }
             return Err(JobError::new(reason));
         }
-        // From here the run only waits for the executor: it gives its place among the
-        // engine's concurrent runs to the next one, so runs in flight on executors are not
-        // bounded by `max_concurrent_runs`.
-        ctx.release_slot();
 
         let waited = Instant::now();
         let mut next_line = 1;

@@ -41,8 +41,7 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          succeeds once the center has its callback, so this is dispatches/s from first fire to last success. \
          **÷ `log`** = that ÷ the `log` figure of the same run, run by run.\n\
          - **fire → start** (p50, p99) = `job_execution.started_at` − `scheduled_for` over the N runs: when the \
-         engine let the run begin (an `xxl` run holds one of the engine's 256 run slots until an executor \
-         has taken it, and gives it back while it waits for the callback).\n\
+         engine let the run begin (an `xxl` run holds one of the engine's 256 run slots until its callback).\n\
          - **fire → `/run` received** (p50, p99) = the instant the executor's `/run` handler began (its clock; \
          the same machine) − the run's `scheduled_for`, matched by `logId` through `xxl_dispatch`.\n\
          - **verified**: every job must have one `success` row and no other, none may be left `running`, every \
