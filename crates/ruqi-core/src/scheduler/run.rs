@@ -15,6 +15,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::OwnedSemaphorePermit;
@@ -385,7 +386,11 @@ impl Inner {
             output: (!output.is_empty()).then(|| cap_output(output)),
             error: outcome.error.take(),
         };
-        let retry_delay = self.retry_delay(&job, &req, &outcome);
+        // The retry's time is fixed when the run ends, so the event's
+        // `retry_at` is the time the retry really starts.
+        let retry_at = self
+            .retry_delay(&job, &req, &outcome)
+            .map(|delay| finished_at + duration_to_chrono(delay));
         let others_go_on = {
             let state = self.lock();
             state
@@ -417,7 +422,7 @@ impl Inner {
             trigger_source: req.source,
             node: self.config.node_name.clone(),
             error: end.error.clone(),
-            retry_at: retry_delay.map(|d| finished_at + duration_to_chrono(d)),
+            retry_at,
         };
         let event = match end.status {
             ExecutionStatus::Success => SchedulerEvent::Succeeded(ended),
@@ -439,8 +444,8 @@ impl Inner {
         slot.release();
         self.lock().runs.remove(&execution_id);
         self.bump_revision();
-        if let Some(delay) = retry_delay {
-            self.clone().schedule_retry(job.clone(), req.clone(), delay);
+        if let Some(at) = retry_at {
+            self.clone().schedule_retry(job.clone(), req.clone(), at);
         }
         if end.status == ExecutionStatus::Success {
             self.clone().start_children(&job, &req).await;
@@ -547,12 +552,11 @@ impl Inner {
         }
     }
 
-    /// Starts the next attempt of a failed run after `delay`, with the job as
-    /// it is then (not run if it was deleted or paused meanwhile).
-    fn schedule_retry(self: Arc<Self>, job: Arc<ScheduledJob>, failed: RunRequest, delay: Duration) {
+    /// Starts the next attempt of a failed run at `at`, with the job as it
+    /// is then (not run if it was deleted or paused meanwhile).
+    fn schedule_retry(self: Arc<Self>, job: Arc<ScheduledJob>, failed: RunRequest, at: DateTime<Utc>) {
         let inner = self.clone();
         self.tasks.spawn(async move {
-            let at = inner.clock.now() + duration_to_chrono(delay);
             tokio::select! {
                 () = inner.clock.sleep_until(at) => {}
                 () = inner.shutdown.cancelled() => return,
