@@ -46,6 +46,14 @@ struct Switched {
     hold_claims: Arc<watch::Sender<bool>>,
     /// Claims that have waited on `hold_claims`.
     claims_held: Arc<AtomicUsize>,
+    /// While `true`, loads of the schedule wait before they reach the database.
+    hold_loads: Arc<watch::Sender<bool>>,
+}
+
+impl Switched {
+    async fn load_allowed(&self) {
+        let _ = self.hold_loads.subscribe().wait_for(|held| !*held).await;
+    }
 }
 
 fn unreachable() -> CoreError {
@@ -55,9 +63,11 @@ fn unreachable() -> CoreError {
 #[async_trait]
 impl JobStore for Switched {
     async fn load_jobs(&self) -> Result<Vec<JobRecord>, CoreError> {
+        self.load_allowed().await;
         self.inner.load_jobs().await
     }
     async fn load_jobs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<JobRecord>, CoreError> {
+        self.load_allowed().await;
         self.inner.load_jobs_after(after, limit).await
     }
     async fn load_job(&self, job_id: &str) -> Result<Option<JobRecord>, CoreError> {
@@ -172,6 +182,11 @@ struct Node {
 }
 
 async fn start_node(db: &DatabaseConnection, registry: Registry) -> Node {
+    start_node_loading(db, registry, Arc::new(watch::Sender::new(false))).await
+}
+
+/// Starts the node under test; its loads of the schedule wait while `hold_loads` is `true`.
+async fn start_node_loading(db: &DatabaseConnection, registry: Registry, hold_loads: Arc<watch::Sender<bool>>) -> Node {
     let cut_off = Arc::new(AtomicBool::new(false));
     let lose_claim_answers = Arc::new(AtomicUsize::new(0));
     let hold_claims = Arc::new(watch::Sender::new(false));
@@ -182,6 +197,7 @@ async fn start_node(db: &DatabaseConnection, registry: Registry) -> Node {
         lose_claim_answers: lose_claim_answers.clone(),
         hold_claims: hold_claims.clone(),
         claims_held: claims_held.clone(),
+        hold_loads,
     };
     let clock = ManualClock::new(t(0));
     let scheduler = Scheduler::builder(Arc::new(store), registry)
@@ -600,7 +616,59 @@ async fn a_node_with_a_busy_pool_keeps_its_lease(db: DatabaseConnection) {
     node.scheduler.cancel_running("j");
 }
 
+/// A node whose first load of the schedule takes longer than a lease (a
+/// million jobs take seconds) renews its lease meanwhile, so its timer
+/// starts with the lease held and no peer could take it for dead; its first
+/// fire then runs on its instant, once, with no `missed` row.
+async fn a_long_first_load_keeps_the_lease(db: DatabaseConnection) {
+    job("j", "hello", "interval", "1m").insert(&db).await.unwrap();
+    let hold_loads = Arc::new(watch::Sender::new(true));
+    let starting = {
+        let db = db.clone();
+        let hold_loads = hold_loads.clone();
+        tokio::spawn(async move { start_node_loading(&db, until_cancelled(Arc::default()), hold_loads).await })
+    };
+    // The load waits while the node's heartbeats go on for a whole lease.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lease = chrono::Duration::from_std(HEARTBEAT * 3).unwrap();
+    let mut registered_at = None;
+    loop {
+        let row = scheduler_node::Entity::find_by_id("test-node".to_owned())
+            .one(&db)
+            .await
+            .unwrap();
+        if let Some(node) = row {
+            let first = *registered_at.get_or_insert(node.heartbeat_at);
+            if node.heartbeat_at - first >= lease {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeats for a whole lease while the schedule loaded"
+        );
+        tokio::time::sleep(HEARTBEAT / 4).await;
+    }
+    assert!(!starting.is_finished(), "the load was held, yet the node started");
+    hold_loads.send_replace(false);
+    let node = starting.await.unwrap();
+
+    let at = node.scheduler.live("j").and_then(|live| live.next_run_time).unwrap();
+    node.clock.advance(at - ruqi::Clock::now(&node.clock));
+    wait_until(&node.scheduler, "the fire ran", || async {
+        executions(&db, "j").await.iter().any(|e| e.status == "success")
+    })
+    .await;
+    let runs: Vec<_> = executions(&db, "j")
+        .await
+        .into_iter()
+        .map(|e| (e.scheduled_for, e.status, e.error))
+        .collect();
+    assert_eq!(runs, vec![(at, "success".to_owned(), None)]);
+}
+
 backend_tests!(
+    a_long_first_load_keeps_the_lease,
     a_node_with_a_busy_pool_keeps_its_lease,
     a_cut_off_node_fences_itself_before_its_lease_runs_out,
     an_outage_for_everyone_makes_no_live_node_dead,

@@ -121,6 +121,24 @@ impl Inner {
         }
     }
 
+    /// Runs `work` while renewing the lease as [`keep_lease`](Self::keep_lease)
+    /// does (without looking for dead peers): for the first load of the
+    /// schedule, before the timer and `keep_lease` start.
+    pub(super) async fn keep_lease_during<T>(&self, work: impl Future<Output = T>) -> T {
+        let me = self.node_info();
+        let interval = self.config.heartbeat_interval;
+        let mut pause = interval / 2;
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                () = tokio::time::sleep(pause) => {
+                    pause = if self.renew_lease(&me).await { interval / 2 } else { interval / 4 };
+                }
+            }
+        }
+    }
+
     /// One heartbeat; whether it went through. One that takes longer than
     /// the lease's fence period counts as failed.
     async fn renew_lease(&self, me: &NodeInfo) -> bool {

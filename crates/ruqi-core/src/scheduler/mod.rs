@@ -295,7 +295,10 @@ impl SchedulerBuilder {
         GLOBAL.set(scheduler.clone()).map_err(|_| Error::AlreadyStarted {
             node: inner.config.node_name.clone(),
         })?;
-        let report = inner.reconcile_all().await?;
+        // The lease is renewed while the schedule loads (seconds, at a
+        // million jobs): the timer starts with it held, and no peer takes
+        // this node for dead meanwhile.
+        let report = inner.keep_lease_during(inner.reconcile_all()).await?;
         tracing::info!(
             node = %inner.config.node_name,
             scheduled = report.scheduled,
