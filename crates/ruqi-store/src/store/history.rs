@@ -1,12 +1,13 @@
 //! `job_execution` rows, and the outcome columns of `job_info` that go with them.
 
 use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
-    QueryFilter, Statement, TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    TransactionTrait, Value,
 };
+
+use std::fmt::Write as _;
 
 use super::bulk::{BulkUpdate, json_rows};
 use super::claim::{self, Locking};
@@ -28,29 +29,24 @@ pub(crate) async fn record_missed(db: &DatabaseConnection, fires: &[MissedFire])
 /// one's reason to its job: a run asked for by hand and skipped (its job
 /// busy) leaves the job's `last_status` to the run that goes on.
 pub(crate) async fn insert_missed_rows<C: ConnectionTrait>(db: &C, fires: &[MissedFire]) -> Result<(), DbErr> {
-    for chunk in fires.chunks(INSERT_CHUNK) {
-        let rows = chunk.iter().map(|f| job_execution::ActiveModel {
-            id: Set(f.id.clone()),
-            job_id: Set(f.job_id.clone()),
-            job_name: Set(f.job_name.clone()),
-            scheduled_for: Set(f.scheduled_for),
-            started_at: Set(None),
-            finished_at: Set(Some(f.noticed_at)),
-            duration_ms: Set(None),
-            status: Set(ExecutionStatus::Missed.as_str().to_owned()),
-            attempt: Set(1),
-            output: Set(None),
-            error: Set(Some(f.reason.clone())),
-            node: Set(Some(f.node.clone())),
-            trigger_source: Set(f.trigger_source.as_str().to_owned()),
-            cancel_requested_at: Set(None),
-            args: Set(None),
-        });
-        job_execution::Entity::insert_many(rows)
-            .on_conflict(keep_existing())
-            .exec_without_returning(db)
-            .await?;
-    }
+    let rows: Vec<Vec<Value>> = fires
+        .iter()
+        .map(|f| {
+            vec![
+                f.id.as_str().into(),
+                f.job_id.as_str().into(),
+                f.job_name.clone().into(),
+                Some(f.scheduled_for).into(),
+                Some(f.noticed_at).into(),
+                ExecutionStatus::Missed.as_str().into(),
+                1_i32.into(),
+                Some(f.reason.clone()).into(),
+                f.node.as_str().into(),
+                f.trigger_source.as_str().into(),
+            ]
+        })
+        .collect();
+    insert_rows(db, &MISSED_COLUMNS, rows, OnConflictId::Keep).await?;
     let scheduled = fires.iter().filter(|f| f.trigger_source != TriggerSource::Manual);
     if let Some(last) = scheduled.max_by_key(|f| f.scheduled_for) {
         job_info::Entity::update_many()
@@ -77,26 +73,6 @@ pub(crate) async fn execution_status<C: ConnectionTrait>(db: &C, id: &str) -> Re
         .await
 }
 
-fn start_row(start: &ExecutionStart) -> job_execution::ActiveModel {
-    job_execution::ActiveModel {
-        id: Set(start.id.clone()),
-        job_id: Set(start.job_id.clone()),
-        job_name: Set(start.job_name.clone()),
-        scheduled_for: Set(start.scheduled_for),
-        started_at: Set(Some(start.started_at)),
-        finished_at: Set(None),
-        duration_ms: Set(None),
-        status: Set(ExecutionStatus::Running.as_str().to_owned()),
-        attempt: Set(i32::try_from(start.attempt).unwrap_or(i32::MAX)),
-        output: Set(None),
-        error: Set(None),
-        node: Set(Some(start.node.clone())),
-        trigger_source: Set(start.trigger_source.as_str().to_owned()),
-        cancel_requested_at: Set(None),
-        args: Set(args_text(start)),
-    }
-}
-
 /// The arguments `start` was given instead of its job's, as JSON text.
 fn args_text(start: &ExecutionStart) -> Option<String> {
     start.args.as_ref().map(|args| args.to_string())
@@ -114,6 +90,20 @@ const START_COLUMNS: [(&str, &str); 10] = [
     ("node", "text"),
     ("trigger_source", "text"),
     ("args", "text"),
+];
+
+/// The columns of a `missed` row, with their PostgreSQL types.
+const MISSED_COLUMNS: [(&str, &str); 10] = [
+    ("id", "text"),
+    ("job_id", "text"),
+    ("job_name", "text"),
+    ("scheduled_for", "timestamptz"),
+    ("finished_at", "timestamptz"),
+    ("status", "text"),
+    ("attempt", "integer"),
+    ("error", "text"),
+    ("node", "text"),
+    ("trigger_source", "text"),
 ];
 
 /// The columns a finished run adds to its start's, with their PostgreSQL types.
@@ -140,30 +130,100 @@ fn start_values(start: &ExecutionStart, status: ExecutionStatus) -> Vec<Value> {
     ]
 }
 
-/// PostgreSQL: `rows` of `columns` inserted into `job_execution` in one
-/// statement whose only parameter is a JSON array, so its text is the same
-/// for any number of rows.
-fn insert_json_statement(columns: &[(&str, &str)], rows: &[Vec<Value>]) -> Statement {
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let typed: Vec<String> = columns.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
-    let sql = format!(
-        "INSERT INTO job_execution ({names}) SELECT {names} FROM json_to_recordset($1::json) AS v({typed})",
-        names = names.join(", "),
-        typed = typed.join(", "),
-    );
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(&names, rows).into()])
+/// What an insert into `job_execution` does with a row whose id exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnConflictId {
+    /// Leaves it as it is.
+    Keep,
+    /// Finishes it with the end's columns ([`END_UPSERT`]) if it is still `running`.
+    Finish,
 }
 
-/// PostgreSQL: the `running` rows of `starts` (see [`insert_json_statement`]),
-/// leaving any row that exists already (see [`insert_start_rows`]).
-fn insert_starts_statement(starts: &[&ExecutionStart]) -> Statement {
-    let rows: Vec<Vec<Value>> = starts
-        .iter()
-        .map(|start| start_values(start, ExecutionStatus::Running))
-        .collect();
-    let mut statement = insert_json_statement(&START_COLUMNS, &rows);
-    statement.sql.push_str(" ON CONFLICT (id) DO NOTHING");
-    statement
+/// `rows` of `columns` inserted into `job_execution` in one statement, and
+/// what to do with an id that exists already. PostgreSQL reads the rows
+/// from one JSON parameter, so the text is the same for any number of rows;
+/// SQLite and MySQL take a `VALUES` list (keep `rows` to [`INSERT_CHUNK`]).
+/// Written by hand: building it through the ORM's `insert_many` took a
+/// large part of the SQLite writer's time.
+fn insert_statement(
+    backend: DbBackend,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+    conflict: OnConflictId,
+) -> Statement {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let mut sql = String::with_capacity(256 + rows.len() * columns.len() * 3);
+    let _ = write!(sql, "INSERT INTO job_execution ({})", names.join(", "));
+    let values = if backend == DbBackend::Postgres {
+        let typed: Vec<String> = columns.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
+        let _ = write!(
+            sql,
+            " SELECT {} FROM json_to_recordset($1::json) AS v({})",
+            names.join(", "),
+            typed.join(", ")
+        );
+        vec![json_rows(&names, &rows).into()]
+    } else {
+        sql.push_str(" VALUES ");
+        let row = format!("({})", vec!["?"; columns.len()].join(", "));
+        for r in 0..rows.len() {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&row);
+        }
+        rows.into_iter().flatten().collect()
+    };
+    match (backend, conflict) {
+        (DbBackend::MySql, OnConflictId::Keep) => sql.push_str(" ON DUPLICATE KEY UPDATE id = id"),
+        // MySQL has no condition on the upsert: each assignment checks
+        // `status` itself, and `status` comes last (it assigns left to right).
+        (DbBackend::MySql, OnConflictId::Finish) => {
+            let set: Vec<String> = END_UPSERT
+                .iter()
+                .map(|name| format!("{name} = IF(status = 'running', VALUES({name}), {name})"))
+                .collect();
+            let _ = write!(sql, " ON DUPLICATE KEY UPDATE {}", set.join(", "));
+        }
+        (_, OnConflictId::Keep) => sql.push_str(" ON CONFLICT (id) DO NOTHING"),
+        (_, OnConflictId::Finish) => {
+            let set: Vec<String> = END_UPSERT
+                .iter()
+                .map(|name| format!("{name} = excluded.{name}"))
+                .collect();
+            let _ = write!(
+                sql,
+                " ON CONFLICT (id) DO UPDATE SET {} WHERE job_execution.status = 'running'",
+                set.join(", ")
+            );
+        }
+    }
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Inserts `rows` of `columns`, chunked where the backend binds each value.
+async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+    conflict: OnConflictId,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        db.execute_raw(insert_statement(backend, columns, rows, conflict))
+            .await?;
+        return Ok(());
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(INSERT_CHUNK).collect();
+        db.execute_raw(insert_statement(backend, columns, chunk, conflict))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Leaves the row of an id that exists already as it is.
@@ -177,23 +237,33 @@ pub(crate) fn keep_existing() -> OnConflict {
 /// and SQLite the upsert's condition keeps a row that is no longer
 /// `running`; MySQL has no such condition, so there each assignment checks
 /// `status` itself, and `status` comes last (MySQL assigns left to right).
-const END_UPSERT: [job_execution::Column; 6] = [
-    job_execution::Column::StartedAt,
-    job_execution::Column::FinishedAt,
-    job_execution::Column::DurationMs,
-    job_execution::Column::Output,
-    job_execution::Column::Error,
-    job_execution::Column::Status,
-];
+const END_UPSERT: [&str; 6] = ["started_at", "finished_at", "duration_ms", "output", "error", "status"];
 
-/// PostgreSQL: finished runs whose start was never written, each as one
-/// whole row (see [`insert_json_statement`]); a row that exists already
-/// (an earlier attempt of this write did land) is finished only if it is
-/// still `running`.
-fn insert_runs_statement(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Statement {
-    let columns: Vec<(&str, &str)> = START_COLUMNS.iter().chain(&END_COLUMNS).copied().collect();
-    let rows: Vec<Vec<Value>> = runs
-        .iter()
+/// Inserts finished runs whose start was never written, each as one whole
+/// row, or finishes their rows if an earlier attempt of this write
+/// inserted them (only while they are still `running`).
+async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Result<(), DbErr> {
+    insert_rows(db, &RUN_COLUMNS, whole_rows(runs), OnConflictId::Finish).await
+}
+
+/// The columns of a whole run's row: its start's, then its end's.
+const RUN_COLUMNS: [(&str, &str); 14] = {
+    let mut columns = [("", ""); 14];
+    let mut i = 0;
+    while i < 14 {
+        columns[i] = if i < START_COLUMNS.len() {
+            START_COLUMNS[i]
+        } else {
+            END_COLUMNS[i - START_COLUMNS.len()]
+        };
+        i += 1;
+    }
+    columns
+};
+
+/// The values of [`RUN_COLUMNS`] for each run.
+fn whole_rows(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Vec<Vec<Value>> {
+    runs.iter()
         .map(|(start, end)| {
             let mut values = start_values(start, end.status);
             values[4] = end.started_at.into();
@@ -205,71 +275,7 @@ fn insert_runs_statement(runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Statement
             ]);
             values
         })
-        .collect();
-    let mut statement = insert_json_statement(&columns, &rows);
-    let set: Vec<String> = END_UPSERT
-        .iter()
-        .map(|column| {
-            let name = column.as_str();
-            format!("{name} = EXCLUDED.{name}")
-        })
-        .collect();
-    statement.sql.push_str(&format!(
-        " ON CONFLICT (id) DO UPDATE SET {} WHERE job_execution.status = 'running'",
-        set.join(", ")
-    ));
-    statement
-}
-
-/// A finished run's row as one insert (its start was never written).
-fn whole_row(start: &ExecutionStart, end: &ExecutionEnd) -> job_execution::ActiveModel {
-    let mut row = start_row(start);
-    row.status = Set(end.status.as_str().to_owned());
-    row.started_at = Set(end.started_at);
-    row.finished_at = Set(Some(end.finished_at));
-    row.duration_ms = Set(Some(end.duration_ms));
-    row.output = Set(end.output.clone());
-    row.error = Set(end.error.clone());
-    row
-}
-
-/// The `ON CONFLICT` clause of [`insert_runs`] on SQLite and MySQL.
-fn end_upsert(backend: DbBackend) -> OnConflict {
-    let mut on_conflict = OnConflict::column(job_execution::Column::Id);
-    if backend == DbBackend::MySql {
-        for column in END_UPSERT {
-            let name = column.as_str();
-            on_conflict.value(
-                column,
-                Expr::cust(format!("IF(status = 'running', VALUES({name}), {name})")),
-            );
-        }
-    } else {
-        on_conflict.update_columns(END_UPSERT).action_and_where(
-            Expr::col((job_execution::Entity, job_execution::Column::Status)).eq(ExecutionStatus::Running.as_str()),
-        );
-    }
-    on_conflict
-}
-
-/// Inserts finished runs whose start was never written, or finishes their
-/// rows if an earlier attempt of this write inserted them.
-async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &ExecutionEnd)]) -> Result<(), DbErr> {
-    if runs.is_empty() {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
-        db.execute_raw(insert_runs_statement(runs)).await?;
-        return Ok(());
-    }
-    for chunk in runs.chunks(INSERT_CHUNK) {
-        job_execution::Entity::insert_many(chunk.iter().map(|(start, end)| whole_row(start, end)))
-            .on_conflict(end_upsert(backend))
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+        .collect()
 }
 
 /// Inserts the `running` rows of `starts`, one multi-row insert per chunk.
@@ -278,17 +284,11 @@ async fn insert_runs<C: ConnectionTrait>(db: &C, runs: &[(&ExecutionStart, &Exec
 /// the run may even have ended, and a start written again after its
 /// answer was lost must not fail.
 pub(crate) async fn insert_start_rows<C: ConnectionTrait>(db: &C, starts: &[&ExecutionStart]) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(insert_starts_statement(starts)).await?;
-        return Ok(());
-    }
-    for chunk in starts.chunks(INSERT_CHUNK) {
-        job_execution::Entity::insert_many(chunk.iter().map(|s| start_row(s)))
-            .on_conflict(keep_existing())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    let rows: Vec<Vec<Value>> = starts
+        .iter()
+        .map(|start| start_values(start, ExecutionStatus::Running))
+        .collect();
+    insert_rows(db, &START_COLUMNS, rows, OnConflictId::Keep).await
 }
 
 /// Inserts the `running` rows of `starts` (one multi-row insert per chunk)
@@ -578,7 +578,8 @@ mod tests {
             output: None,
             error: Some("it \"broke\"".into()),
         };
-        let statement = insert_runs_statement(&[(&start, &end)]);
+        let rows = || whole_rows(&[(&start, &end)]);
+        let statement = insert_statement(DbBackend::Postgres, &RUN_COLUMNS, rows(), OnConflictId::Finish);
         assert_eq!(
             statement.sql,
             "INSERT INTO job_execution (id, job_id, job_name, scheduled_for, started_at, status, attempt, node, \
@@ -587,10 +588,23 @@ mod tests {
              output, error FROM json_to_recordset($1::json) AS v(id text, job_id text, job_name text, \
              scheduled_for timestamptz, started_at timestamptz, status text, attempt integer, node text, \
              trigger_source text, args text, finished_at timestamptz, duration_ms bigint, output text, error text) \
-             ON CONFLICT (id) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, \
-             duration_ms = EXCLUDED.duration_ms, output = EXCLUDED.output, error = EXCLUDED.error, \
-             status = EXCLUDED.status WHERE job_execution.status = 'running'"
+             ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             duration_ms = excluded.duration_ms, output = excluded.output, error = excluded.error, \
+             status = excluded.status WHERE job_execution.status = 'running'"
         );
+        let two = [rows(), rows()].concat();
+        let sqlite = insert_statement(DbBackend::Sqlite, &RUN_COLUMNS, two.clone(), OnConflictId::Finish);
+        let row = format!("({})", ["?"; 14].join(", "));
+        assert!(
+            sqlite.sql.contains(&format!(
+                " VALUES {row}, {row} ON CONFLICT (id) DO UPDATE SET started_at"
+            )),
+            "{}",
+            sqlite.sql
+        );
+        assert_eq!(sqlite.values.map_or(0, |v| v.0.len()), 28);
+        let mysql = insert_statement(DbBackend::MySql, &RUN_COLUMNS, two, OnConflictId::Keep);
+        assert!(mysql.sql.ends_with(" ON DUPLICATE KEY UPDATE id = id"), "{}", mysql.sql);
         let values = statement.values.map(|v| v.0).unwrap_or_default();
         let [Value::String(Some(json))] = values.as_slice() else {
             panic!("one JSON text parameter, got {values:?}");
