@@ -88,7 +88,71 @@ const CLAIM: BulkUpdate = BulkUpdate {
     filter: Some("t.version = v.v_version"),
 };
 
+/// The claim of a scheduled fire that runs, the one nearly every claim is:
+/// the next instant, `is_running`, and the run in the claim columns. Its
+/// own statement carries six values a row instead of [`CLAIM`]'s sixteen,
+/// and no `CASE`.
+const FIRE_CLAIM: BulkUpdate = BulkUpdate {
+    table: "job_info",
+    key: "job_id",
+    values: &[
+        ("v_id", "text"),
+        ("v_version", "bigint"),
+        ("v_next", "timestamptz"),
+        ("v_claim_id", "text"),
+        ("v_claim_node", "text"),
+        ("v_claim_for", "timestamptz"),
+    ],
+    set: &[
+        ("next_run_time", "v.v_next"),
+        ("is_running", "TRUE"),
+        ("claim_id", "v.v_claim_id"),
+        ("claim_node", "v.v_claim_node"),
+        ("claim_for", "v.v_claim_for"),
+        ("version", "t.version + 1"),
+    ],
+    filter: Some("t.version = v.v_version"),
+};
+
+/// Claims of distinct rows as few statements: one of [`FIRE_CLAIM`] for the
+/// claims of that shape, one of [`CLAIM`] for the others.
+fn claim_statements<'a, 'c: 'a>(
+    claims: impl IntoIterator<Item = &'a Claim<'c>>,
+) -> [(&'static BulkUpdate, Vec<Vec<Value>>); 2] {
+    let (mut fires, mut others) = (Vec::new(), Vec::new());
+    for claim in claims {
+        match claim.fire_values() {
+            Some(values) => fires.push(values),
+            None => others.push(claim.values()),
+        }
+    }
+    [(&FIRE_CLAIM, fires), (&CLAIM, others)]
+}
+
 impl Claim<'_> {
+    /// The values of [`FIRE_CLAIM`], if the claim has its shape.
+    fn fire_values(&self) -> Option<Vec<Value>> {
+        let change = self.change;
+        let start = self.start?;
+        let shape = JobStateChange {
+            next_run_time: change.next_run_time,
+            is_running: Some(true),
+            ..JobStateChange::default()
+        };
+        if change.next_run_time.is_none() || *change != shape {
+            return None;
+        }
+        Some(vec![
+            self.job_id.into(),
+            self.expected_version.into(),
+            change.next_run_time.flatten().into(),
+            start.id.as_str().into(),
+            start.node.as_str().into(),
+            Some(start.scheduled_for).into(),
+        ])
+    }
+
+    /// The values of [`CLAIM`].
     fn values(&self) -> Vec<Value> {
         let change = self.change;
         vec![
@@ -268,12 +332,12 @@ pub(crate) async fn compare_and_set_many(
         skip_notify(&txn, false).await?;
     }
     let current = lock_jobs(&txn, claims.iter().map(|c| c.job_id), Locking::SkipHeld).await?;
-    let winners: Vec<Vec<Value>> = claims
+    let winners = claims
         .iter()
-        .filter(|c| current.get(c.job_id) == Some(&c.expected_version))
-        .map(Claim::values)
-        .collect();
-    CLAIM.run(&txn, winners, false).await?;
+        .filter(|c| current.get(c.job_id) == Some(&c.expected_version));
+    for (statement, rows) in claim_statements(winners) {
+        statement.run(&txn, rows, false).await?;
+    }
     let answers: Vec<Option<bool>> = claims
         .iter()
         .map(|c| current.get(c.job_id).map(|version| *version == c.expected_version))
@@ -310,12 +374,10 @@ pub(crate) async fn claim_alone(
 /// Every claim in one statement that returns the rows it changed: those
 /// claims won, the others lost.
 async fn claim_in_one_statement<C: ConnectionTrait>(db: &C, claims: &[Claim<'_>]) -> Result<Vec<Option<bool>>, DbErr> {
-    let won: HashSet<String> = CLAIM
-        .run(db, claims.iter().map(Claim::values).collect(), true)
-        .await?
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let mut won = HashSet::new();
+    for (statement, rows) in claim_statements(claims) {
+        won.extend(statement.run(db, rows, true).await?.unwrap_or_default());
+    }
     Ok(claims.iter().map(|c| Some(won.contains(c.job_id))).collect())
 }
 
@@ -365,4 +427,66 @@ pub(crate) async fn set_last_error<C: ConnectionTrait>(db: &C, job_id: &str, err
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use ruqi_core::TriggerSource;
+
+    use super::*;
+
+    #[test]
+    fn a_fire_that_runs_takes_the_narrow_statement_and_any_other_change_the_general_one() {
+        let at = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).single().unwrap_or_default();
+        let start = ExecutionStart {
+            id: "run-1".into(),
+            job_id: "a".into(),
+            job_name: None,
+            scheduled_for: at,
+            started_at: at,
+            attempt: 1,
+            trigger_source: TriggerSource::Schedule,
+            node: "web-1".into(),
+            args: None,
+        };
+        let fire = JobStateChange {
+            next_run_time: Some(None),
+            is_running: Some(true),
+            ..JobStateChange::default()
+        };
+        let pause = JobStateChange {
+            is_paused: Some(true),
+            ..fire.clone()
+        };
+        let claims = [
+            Claim {
+                job_id: "a",
+                expected_version: 3,
+                change: &fire,
+                start: Some(&start),
+            },
+            Claim {
+                job_id: "b",
+                expected_version: 4,
+                change: &pause,
+                start: Some(&start),
+            },
+            Claim {
+                job_id: "c",
+                expected_version: 5,
+                change: &fire,
+                start: None,
+            },
+        ];
+        let [(narrow, fires), (general, others)] = claim_statements(&claims);
+        assert_eq!(narrow.values.len(), 6);
+        assert_eq!(general.values.len(), 16);
+        assert_eq!(fires.len(), 1);
+        assert_eq!(fires[0][0], Value::from("a"));
+        assert_eq!(fires[0][2], Value::from(Option::<chrono::DateTime<Utc>>::None));
+        assert_eq!(fires[0][3], Value::from("run-1"));
+        let keys: Vec<&Value> = others.iter().map(|row| &row[0]).collect();
+        assert_eq!(keys, [&Value::from("b"), &Value::from("c")]);
+    }
 }
