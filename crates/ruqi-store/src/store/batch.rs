@@ -65,7 +65,7 @@ enum Op {
     End {
         end: ExecutionEnd,
         /// The run's start, when it was never written: the whole run is one new row.
-        start: Option<Box<ExecutionStart>>,
+        start: Option<Arc<ExecutionStart>>,
         still_running: bool,
         reply: Reply<()>,
     },
@@ -80,7 +80,7 @@ enum StartState {
     /// No writer has taken it yet: its end may still take it along. Also a
     /// start whose write failed: it is queued again after `pause`.
     Queued {
-        start: Box<ExecutionStart>,
+        start: Arc<ExecutionStart>,
         pause: Duration,
     },
     /// A writer is writing it; the receiver sees the writer's sender
@@ -174,7 +174,7 @@ impl GroupCommit {
         self.starts.lock().insert(
             id.clone(),
             StartState::Queued {
-                start: Box::new(start.clone()),
+                start: Arc::new(start.clone()),
                 pause: retry::FIRST_PAUSE,
             },
         );
@@ -376,14 +376,14 @@ async fn write_batch(writer: &Writer, ops: Vec<Op>) {
     // Taken from the queue: from here on their ends wait for them. A start
     // that is gone was taken along by its end.
     let (written, writing) = watch::channel(());
-    let starts: Vec<(ExecutionStart, Duration)> = {
+    let starts: Vec<(Arc<ExecutionStart>, Duration)> = {
         let mut queued = queued.lock();
         start_ids
             .iter()
             .filter_map(|id| {
                 let entry = queued.get_mut(id)?;
                 match std::mem::replace(entry, StartState::Writing(writing.clone())) {
-                    StartState::Queued { start, pause } => Some((*start, pause)),
+                    StartState::Queued { start, pause } => Some((start, pause)),
                     StartState::Writing(other) => {
                         *entry = StartState::Writing(other);
                         None
@@ -408,7 +408,7 @@ async fn write_batch(writer: &Writer, ops: Vec<Op>) {
                 queued.insert(
                     start.id.clone(),
                     StartState::Queued {
-                        start: Box::new(start.clone()),
+                        start: start.clone(),
                         pause: retry::next_pause(*pause),
                     },
                 );
@@ -537,12 +537,12 @@ async fn write_one_by_one(db: &DatabaseConnection, claims: Vec<PendingClaim>) {
 /// way to the database): the caller queues them again.
 async fn write_starts(
     db: &DatabaseConnection,
-    starts: &[(ExecutionStart, Duration)],
+    starts: &[(Arc<ExecutionStart>, Duration)],
     counts: &Counts,
 ) -> HashMap<String, bool> {
     let mut failed = HashMap::new();
     if starts.len() > 1 {
-        let rows: Vec<&ExecutionStart> = starts.iter().map(|(start, _)| start).collect();
+        let rows: Vec<&ExecutionStart> = starts.iter().map(|(start, _)| &**start).collect();
         match history::record_starts(db, &rows).await {
             Ok(()) => return failed,
             Err(error) if retry::is_passing(&error) => {
@@ -581,7 +581,7 @@ fn write_again_later(writer: &Writer, id: String, pause: Duration) {
 /// A run's end waiting to be written, with its start when that was never written.
 struct PendingEnd {
     end: ExecutionEnd,
-    start: Option<Box<ExecutionStart>>,
+    start: Option<Arc<ExecutionStart>>,
     still_running: bool,
     reply: Reply<()>,
 }
