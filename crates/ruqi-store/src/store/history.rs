@@ -1,13 +1,13 @@
 //! `job_execution` rows, and the outcome columns of `job_info` that go with them.
 
+use std::fmt::Write as _;
+
 use ruqi_core::{CancelTarget, ExecutionEnd, ExecutionStart, ExecutionStatus, MissedFire, TriggerSource};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
     TransactionTrait, Value,
 };
-
-use std::fmt::Write as _;
 
 use super::bulk::{BulkUpdate, json_rows};
 use super::claim::{self, Locking};
