@@ -39,7 +39,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::claim::{self, Claim, Locking};
-use super::{history, retry};
+use super::{history, retry, writers};
 
 /// Most operations written in one batch.
 pub(crate) const BATCH_LIMIT: usize = 2_000;
@@ -94,8 +94,9 @@ impl Starts {
     }
 }
 
-/// The way to the writer task of one store; the task is started on first
-/// use (on the caller's runtime) and again if that runtime has gone.
+/// The way to the writer tasks of one store; they are started on first use
+/// (on the writers' own runtime, see [`writers::runtime`]) and again if
+/// they have gone.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
     sender: Mutex<Option<mpsc::UnboundedSender<Op>>>,
@@ -255,7 +256,7 @@ impl GroupCommit {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let queue = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..writers(db) {
+        for _ in 0..writer_count(db) {
             let writer = Writer {
                 db: db.clone(),
                 counts: self.counts.clone(),
@@ -263,51 +264,11 @@ impl GroupCommit {
                 // Weak, so that the writers end once the store is dropped.
                 again: tx.downgrade(),
             };
-            spawn_writer(write_batches(writer, queue.clone()), db.get_database_backend());
+            writers::spawn(write_batches(writer, queue.clone()));
         }
         // The receiver is alive: it was made just now.
         let _ = tx.send(op);
         *sender = Some(tx);
-    }
-}
-
-/// Starts a writer. On PostgreSQL and MySQL it is a task on the caller's
-/// runtime. On SQLite it runs on a thread of its own, on a runtime of its
-/// own (falling back to a task when the thread cannot be made): a writer
-/// awaits the database a dozen times a batch, and the SQLite connection's
-/// thread wakes it from outside the caller's runtime, where such a wake-up
-/// waits behind every task already queued. When thousands of fires come due
-/// at once, that is thousands of fires and runs, and the one writer that
-/// all of them wait for spent most of each batch in that queue. Measured
-/// with `ruqi-bench throughput` at 100,000 jobs due at once (three runs
-/// each, alternating): 20,007/s with the writer as a task, 23,276/s on its
-/// own thread; a batch of 2,000 claims took about 47 ms and then 17 ms.
-/// The server backends' connections belong to the runtime that opened
-/// them, so their writers stay on it.
-fn spawn_writer(task: impl Future<Output = ()> + Send + 'static, backend: sea_orm::DbBackend) {
-    if backend != sea_orm::DbBackend::Sqlite {
-        tokio::spawn(task);
-        return;
-    }
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        tokio::spawn(task);
-        return;
-    };
-    let (give, take) = std::sync::mpsc::sync_channel(1);
-    let thread = std::thread::Builder::new()
-        .name("ruqi-sqlite-writer".to_owned())
-        .spawn(move || {
-            if let Ok(task) = take.recv() {
-                runtime.block_on(task);
-            }
-        });
-    match thread {
-        Ok(_) => {
-            let _ = give.send(task);
-        }
-        Err(_) => {
-            tokio::spawn(task);
-        }
     }
 }
 
@@ -325,7 +286,7 @@ fn writer_gone() -> DbErr {
 /// writer at a time anyway; on a server, [`SERVER_WRITERS`], so that one
 /// batch is gathered and answered while another runs in the database, and
 /// the server runs them on as many cores.
-fn writers(db: &DatabaseConnection) -> usize {
+fn writer_count(db: &DatabaseConnection) -> usize {
     if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
         return 1;
     }

@@ -10,6 +10,7 @@ mod history;
 mod nodes;
 mod retry;
 pub(crate) mod sqlite_page;
+mod writers;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
