@@ -24,9 +24,10 @@ pub(super) fn spawn(task: impl Future<Output = ()> + Send + 'static) {
 /// 24,323/s (3 runs each), over TCP 21,072/s and 23,941/s (2 runs each);
 /// MariaDB over its Unix socket 15,042/s and 15,841/s (3 runs each).
 ///
-/// A connection the writers open is served by this runtime's I/O driver
-/// wherever it is used later, and one the application opened by its own;
-/// either works from any runtime, and this one never shuts down.
+/// A pool connection the writers open is served by this runtime's I/O
+/// driver wherever it is used later, and one the application opened by the
+/// application's runtime; either works from any runtime, and this one never
+/// shuts down, so no connection the writers open outlives its driver.
 fn runtime() -> Option<&'static tokio::runtime::Handle> {
     static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
     RUNTIME
