@@ -208,6 +208,27 @@ async fn stats_equal_a_count_by_hand(db: DatabaseConnection) {
         .total;
     assert_eq!(ten.counts.total(), listed, "the list counts what the statistics count");
 
+    // Minutes over a day, begun mid-minute: 1,441 buckets are more than one
+    // statement counts, and each of them counts its own.
+    let (from, to) = (t(30), t(24 * 3600 + 30));
+    let filter = ExecutionFilter {
+        from: Some(from),
+        to: Some(to),
+        ..ExecutionFilter::default()
+    };
+    let options = StatsOptions {
+        bucket: Some(Bucket::Minute),
+        utc_offset_minutes: 0,
+    };
+    let minutes = stats(&db, &filter, options).await;
+    assert_eq!(minutes.buckets.len(), 1_441);
+    let in_range = |r: &job_execution::Model| r.scheduled_for >= from && r.scheduled_for < to;
+    assert_matches(
+        &minutes,
+        &count_by_hand(&rows, in_range, Bucket::Minute, 0),
+        "minutes over a day",
+    );
+
     // Days of UTC+5:30, and of UTC−8.
     for offset in [330, -480] {
         let options = StatsOptions {

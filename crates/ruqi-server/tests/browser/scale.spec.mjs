@@ -31,7 +31,8 @@ if (!base || !adminToken || !databaseFile) {
 mkdirSync(shots, { recursive: true });
 
 const JOBS = 10_000;
-const RUNS = 200_000;
+/** Runs seeded: 200,000 in the tests; RUQI_SCALE_RUNS measures other amounts by hand. */
+const RUNS = Number(process.env.RUQI_SCALE_RUNS || 200_000);
 const DAY_S = 86_400;
 /** Longest any one wait may take. */
 const TIMEOUT = 30_000;

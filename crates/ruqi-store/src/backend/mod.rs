@@ -31,16 +31,6 @@ pub(crate) fn db_time_ago(backend: DatabaseBackend, age: Duration) -> SimpleExpr
     })
 }
 
-/// The whole seconds since 1970-01-01 UTC of the timestamp column `column`
-/// (rounded down), as an integer expression.
-pub(crate) fn epoch_seconds(backend: DatabaseBackend, column: &str) -> String {
-    match backend {
-        DatabaseBackend::Postgres => postgres::epoch_seconds(column),
-        DatabaseBackend::MySql => mysql::epoch_seconds(column),
-        _ => sqlite::epoch_seconds(column),
-    }
-}
-
 /// On backends that have one, an expression giving one row per percent of
 /// `percents`, in their order: the nearest-rank percentile of `column`'s
 /// non-null values. `None` where ranks are read with `ROW_NUMBER()`.
@@ -48,15 +38,6 @@ pub(crate) fn percentiles(backend: DatabaseBackend, column: &str, percents: &[u8
     match backend {
         DatabaseBackend::Postgres => Some(postgres::percentiles(column, percents)),
         _ => None,
-    }
-}
-
-/// `numerator / denominator` of two integer expressions, in integers
-/// (both are at least 0 where ruqi uses it).
-pub(crate) fn integer_division(backend: DatabaseBackend, numerator: &str, denominator: &str) -> String {
-    match backend {
-        DatabaseBackend::MySql => mysql::integer_division(numerator, denominator),
-        _ => format!("(({numerator}) / ({denominator}))"),
     }
 }
 

@@ -12,17 +12,6 @@ pub(super) fn time_ago(age: Duration) -> String {
     format!("(UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND)", age.as_micros())
 }
 
-/// Whole seconds since the epoch of a `DATETIME(6)` column holding UTC
-/// (`UNIX_TIMESTAMP` would read it in the session's zone).
-pub(super) fn epoch_seconds(column: &str) -> String {
-    format!("TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column})")
-}
-
-/// Integer division (`/` gives a decimal).
-pub(super) fn integer_division(numerator: &str, denominator: &str) -> String {
-    format!("(({numerator}) DIV ({denominator}))")
-}
-
 /// A signed 64-bit sum (`SUM` gives a decimal).
 pub(super) fn sum_as_bigint(column: &str) -> String {
     format!("CAST(SUM({column}) AS SIGNED)")

@@ -12,14 +12,6 @@ pub(super) fn time_ago(age: Duration) -> String {
     format!("(clock_timestamp() - make_interval(secs => {:.6}))", age.as_secs_f64())
 }
 
-/// Whole seconds since the epoch of a `timestamptz` column, rounded down
-/// (a cast to `bigint` would round half a second up into the next minute).
-/// `date_part` gives a `double precision`, exact to the microsecond for
-/// these years and far cheaper per row than `extract`'s `numeric`.
-pub(super) fn epoch_seconds(column: &str) -> String {
-    format!("floor(date_part('epoch', {column}))::bigint")
-}
-
 /// One row per percent of `percents`, in their order: the nearest-rank
 /// percentile of `column` (rank `ceil(percent × count / 100)`), all from one
 /// sort. `percentile_disc(f)` answers rank `ceil(f × count)` in floating

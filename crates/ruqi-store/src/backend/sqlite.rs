@@ -11,10 +11,3 @@ pub(super) fn time_ago(age: Duration) -> String {
         age.as_secs_f64()
     )
 }
-
-/// Whole seconds since the epoch of a timestamp stored as RFC 3339 text;
-/// `unixepoch` reads its `+00:00` offset, and answers an integer at a third
-/// less cost per row than `CAST(strftime('%s', …) AS INTEGER)`.
-pub(super) fn epoch_seconds(column: &str) -> String {
-    format!("unixepoch({column})")
-}

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ruqi_core::{ExecutionStatus, FieldError};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     QuerySelect,
@@ -213,8 +213,8 @@ pub struct StatsOptions {
 /// duration totals and percentiles, all in SQL.
 ///
 /// Two indexed statements read the range's ends when the filter leaves them
-/// open; then one grouped statement counts every bucket and status while
-/// another ranks the durations for the percentiles. A range that would take more
+/// open; then one statement per 200 buckets counts each bucket's runs by
+/// status while another ranks the durations for the percentiles. A range that would take more
 /// than [`MAX_BUCKETS`] buckets is refused with [`crate::Error::Invalid`]
 /// naming `bucket` (when given) or `from`.
 ///
@@ -274,21 +274,18 @@ pub async fn execution_stats(
         ..filter.clone()
     };
     let backend = db.get_database_backend();
-    let index = backend::integer_division(
-        backend,
-        &format!("{} - {}", backend::epoch_seconds(backend, "scheduled_for"), grid.origin),
-        &bucket.seconds().to_string(),
-    );
-    let mut select = Query::select();
-    select
-        .expr_as(Expr::cust(index.clone()), Alias::new("bucket_index"))
-        .from(Entity)
-        .cond_where(ranged.condition())
-        .add_group_by([Expr::cust(index)]);
     // The buckets and the percentiles are counted side by side, on two of
     // the pool's connections.
-    let (rows, percentiles) =
-        tokio::try_join!(db.query_all_raw(aggregated(select, backend)), percentiles(db, &ranged))?;
+    let (rows, percentiles) = tokio::try_join!(
+        async {
+            let mut rows = Vec::new();
+            for statement in bucket_statements(backend, &ranged, &grid) {
+                rows.extend(db.query_all_raw(statement).await?);
+            }
+            Ok::<_, DbErr>(rows)
+        },
+        percentiles(db, &ranged)
+    )?;
 
     let mut buckets: Vec<StatsBucket> = (0..grid.len)
         .map(|i| StatsBucket {
@@ -386,9 +383,64 @@ impl Grid {
     }
 }
 
+/// Buckets counted by one statement: each is one `SELECT` of a `UNION ALL`,
+/// and SQLite takes at most 500 of them in one compound statement.
+const BUCKETS_PER_STATEMENT: i64 = 200;
+
+/// The statements counting every bucket of `grid` over the rows `ranged`
+/// matches (its `from` and `to` set): one `SELECT` per bucket, bounded by
+/// the bucket's own range of `scheduled_for` and grouped by status, joined
+/// by `UNION ALL`.
+///
+/// Each member reads its slice of the `(scheduled_for, id, status,
+/// duration_ms)` index and groups the few statuses in it. Grouping the whole
+/// range by a bucket number computed from each row's `scheduled_for` costs
+/// a date conversion per row and one sort of every row: on SQLite, a month
+/// of a million runs took 0.56 s that way against 0.28 s bucket by bucket.
+fn bucket_statements(
+    backend: sea_orm::DatabaseBackend,
+    ranged: &ExecutionFilter,
+    grid: &Grid,
+) -> Vec<sea_orm::Statement> {
+    let (Some(from), Some(to)) = (ranged.from, ranged.to) else {
+        return Vec::new();
+    };
+    let bucket = |index: i64| {
+        let filter = ExecutionFilter {
+            from: Some(Ord::max(grid.start_of(index), from)),
+            to: Some(Ord::min(grid.start_of(index + 1), to)),
+            ..ranged.clone()
+        };
+        let mut select = Query::select();
+        select
+            .expr_as(Expr::val(index), Alias::new("bucket_index"))
+            .from(Entity)
+            .cond_where(filter.condition());
+        with_aggregates(&mut select, backend);
+        select
+    };
+    (0..grid.len)
+        .step_by(BUCKETS_PER_STATEMENT as usize)
+        .map(|first| {
+            let mut union = bucket(first);
+            for index in first + 1..Ord::min(first + BUCKETS_PER_STATEMENT, grid.len) {
+                union.union(UnionType::All, bucket(index));
+            }
+            backend.build(&union)
+        })
+        .collect()
+}
+
+/// Adds to `select` (grouped by its own keys) the grouping by status and the
+/// aggregates [`aggregates`] reads, and builds it.
+pub(super) fn aggregated(mut select: SelectStatement, backend: sea_orm::DatabaseBackend) -> sea_orm::Statement {
+    with_aggregates(&mut select, backend);
+    backend.build(&select)
+}
+
 /// Adds to `select` (grouped by its own keys) the grouping by status and the
 /// aggregates [`aggregates`] reads.
-pub(super) fn aggregated(mut select: SelectStatement, backend: sea_orm::DatabaseBackend) -> sea_orm::Statement {
+fn with_aggregates(select: &mut SelectStatement, backend: sea_orm::DatabaseBackend) {
     select
         .column(Column::Status)
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("runs"))
@@ -400,7 +452,6 @@ pub(super) fn aggregated(mut select: SelectStatement, backend: sea_orm::Database
         .expr_as(Expr::col(Column::DurationMs).min(), Alias::new("duration_min"))
         .expr_as(Expr::col(Column::DurationMs).max(), Alias::new("duration_max"))
         .add_group_by([Expr::col(Column::Status)]);
-    backend.build(&select)
 }
 
 /// The status, row count and duration totals of one row of [`aggregated`].
