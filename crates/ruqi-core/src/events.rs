@@ -224,6 +224,24 @@ impl EventStream {
         self.dropped
     }
 
+    /// The next event if one is already waiting, without waiting for one:
+    /// `None` when none is (or the scheduler is gone). A subscriber that
+    /// reads on its own rhythm this way, instead of awaiting [`next`](Self::next),
+    /// is never woken by the scheduler, which then does not pay a thread
+    /// wake-up per event it sends.
+    pub fn try_next(&mut self) -> Option<SchedulerEvent> {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    self.dropped += n;
+                    tracing::warn!(dropped = n, "an event subscriber fell behind; oldest events skipped");
+                }
+                Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
     /// The subscription as a [`futures::Stream`].
     pub fn into_stream(self) -> impl futures::Stream<Item = SchedulerEvent> + Send + 'static {
         futures::stream::unfold(self, |mut events| async move {
