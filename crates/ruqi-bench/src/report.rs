@@ -286,7 +286,8 @@ pub(crate) fn render(results: &Results) -> String {
          Figures over several runs are the median with the spread (min–max across runs) in brackets; \
          percentiles within one run are by nearest rank. Ratios against a baseline (tokio-cron-scheduler, the \
          same edit through the ORM's hooks, the database's own statement rate, the API's health endpoint) are \
-         always measured in the same invocation.\n\n",
+         always measured in the same invocation. What profiles showed before and after each performance \
+         change is in `docs/bench/profiles.md`, written by hand.\n\n",
     );
     let reported_runs = results.reported_runs();
     let latest = [

@@ -97,8 +97,9 @@ impl Inner {
             }
             self.bump_revision();
             for item in chunk.iter().cloned() {
-                let inner = self.clone();
-                self.tasks.spawn(async move { inner.fire_due(item).await });
+                if !self.spawn_fire(item).await {
+                    return;
+                }
             }
         }
     }

@@ -269,6 +269,7 @@ impl SchedulerBuilder {
         let (revision, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             permits: Arc::new(Semaphore::new(self.config.max_concurrent_runs)),
+            fire_slots: Arc::new(Semaphore::new(fire::FIRES_IN_FLIGHT)),
             started_at: self.clock.now(),
             store: self.store,
             registry: Arc::new(self.registry),
@@ -352,6 +353,8 @@ pub(crate) struct Inner {
     /// Wakes the timer when a deadline earlier than the one it sleeps for appears.
     wake: Notify,
     permits: Arc<Semaphore>,
+    /// One per fire waiting for its claim ([`fire::FIRES_IN_FLIGHT`]).
+    fire_slots: Arc<Semaphore>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     started_at: DateTime<Utc>,
@@ -840,17 +843,18 @@ impl Inner {
                 state.compact_if_needed();
                 split
             };
+            if !later.is_empty() {
+                let inner = self.clone();
+                self.tasks.spawn(async move { inner.take_over(later).await });
+            }
             // Fires due at one instant go out in the heap's order: for jobs
             // loaded together that is the order the database returned them
             // in, close to the order their rows are stored in, so a batch of
             // claims or run ends touches neighbouring rows and pages.
             for item in due {
-                let inner = self.clone();
-                self.tasks.spawn(async move { inner.fire_due(item).await });
-            }
-            if !later.is_empty() {
-                let inner = self.clone();
-                self.tasks.spawn(async move { inner.take_over(later).await });
+                if !self.spawn_fire(item).await {
+                    return;
+                }
             }
         }
     }

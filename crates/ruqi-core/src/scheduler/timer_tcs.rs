@@ -62,8 +62,7 @@ async fn add_one_shot(tcs: &JobScheduler, inner: &Arc<Inner>, due: Due) -> Resul
             inner.clock.sleep_until(due.at).await;
             let live = inner.lock().take_if_live(due);
             if let Some(due) = live {
-                let fire = inner.clone();
-                inner.tasks.spawn(async move { fire.fire_due(due).await });
+                inner.spawn_fire(due).await;
             }
         })
     })
