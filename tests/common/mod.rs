@@ -44,6 +44,8 @@ pub struct TestDb {
     /// The URL other processes connect with.
     pub url: String,
     admin: Option<(DatabaseConnection, String)>,
+    /// Holds a SQLite file's directory until the database is dropped.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
@@ -60,14 +62,15 @@ impl TestDb {
         let Some(var) = backend.env_var() else {
             // A file, not `sqlite::memory:`: an in-memory database vanishes
             // with its connection, and the pool may recycle connections.
-            let path = std::env::temp_dir().join(format!("ruqi-test-{}.db", uuid::Uuid::new_v4().simple()));
-            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let dir = tempfile::Builder::new().prefix("ruqi-test-").tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("ruqi.db").display());
             let db = Database::connect(&url).await.unwrap();
             return Some(TestDb {
                 backend,
                 db,
                 url,
                 admin: None,
+                _dir: Some(dir),
             });
         };
         let url = match std::env::var(var) {
@@ -92,10 +95,11 @@ impl TestDb {
             db,
             url,
             admin: Some((admin, name)),
+            _dir: None,
         })
     }
 
-    /// Drops the database (PostgreSQL and MySQL).
+    /// Drops the database: the server's, or the SQLite file's directory.
     pub async fn drop_database(self) {
         let TestDb { db, admin, .. } = self;
         let _ = db.close().await;
