@@ -46,21 +46,31 @@ pub(crate) fn control_connection(db: &DatabaseConnection) -> DatabaseConnection 
             sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool)
         }
         #[cfg(feature = "sqlite")]
-        DatabaseBackend::Sqlite => {
-            use sea_orm::sqlx::sqlite::SqlitePoolOptions;
-            let options = (*db.get_sqlite_connection_pool().connect_options()).clone();
-            if is_in_memory(&options) {
-                return db.clone();
-            }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(0)
-                .connect_lazy_with(options);
-            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
-        }
+        DatabaseBackend::Sqlite => sqlite_connection_beside(db).unwrap_or_else(|| db.clone()),
         #[allow(unreachable_patterns)]
         _ => db.clone(),
     }
+}
+
+/// A pool of one connection of its own (opened on first use, with the same
+/// settings) to the SQLite file `db` reaches, or `None` when `db` is a SQLite
+/// database in memory, which exists only inside its own pool, or is not
+/// SQLite at all.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_connection_beside(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = (*db.get_sqlite_connection_pool().connect_options()).clone();
+    if is_in_memory(&options) {
+        return None;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .connect_lazy_with(options);
+    Some(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 /// Whether SQLite connections opened with `options` reach an in-memory database.

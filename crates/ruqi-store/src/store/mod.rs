@@ -12,6 +12,9 @@ mod retry;
 pub(crate) mod sqlite_page;
 mod writers;
 
+#[cfg(feature = "sqlite")]
+pub(crate) use control::sqlite_connection_beside;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
