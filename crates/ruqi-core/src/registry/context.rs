@@ -177,7 +177,14 @@ impl JobContext {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct LogSink {
-    inner: Arc<Mutex<Output>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    output: Mutex<Output>,
+    /// Told when a line is completed, for [`LogSink::grown_past`].
+    grew: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -212,20 +219,43 @@ impl LogSink {
 
     /// Appends `line` and a newline.
     pub fn line(&self, line: &str) {
-        let mut out = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = self.output();
         out.append(line);
         out.append("\n");
+        drop(out);
+        self.inner.grew.notify_one();
     }
 
     /// Appends `text` as it is.
     pub fn append(&self, text: &str) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).append(text);
+        let mut out = self.output();
+        let lines = out.complete_lines;
+        out.append(text);
+        let grew = out.complete_lines > lines;
+        drop(out);
+        if grew {
+            self.inner.grew.notify_one();
+        }
+    }
+
+    /// Returns once the log holds more than `lines` complete lines (at once
+    /// if it does already). One waiter at a time: the run's log flusher.
+    pub(crate) async fn grown_past(&self, lines: usize) {
+        // A line completed between the count and the wait leaves its
+        // notification stored, so the wait ends at once.
+        while self.line_count() <= lines {
+            self.inner.grew.notified().await;
+        }
+    }
+
+    fn output(&self) -> std::sync::MutexGuard<'_, Output> {
+        self.inner.output.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The collected output, with a closing note on a line of its own when some
     /// of it was dropped.
     pub fn contents(&self) -> String {
-        let out = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let out = self.output();
         if out.dropped_bytes == 0 {
             return out.text.clone();
         }
@@ -239,7 +269,7 @@ impl LogSink {
 
     /// The complete lines (ended by a newline) collected so far.
     pub fn line_count(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).complete_lines
+        self.output().complete_lines
     }
 
     /// The complete lines from line `from_line` on.
@@ -249,7 +279,7 @@ impl LogSink {
     /// the note saying so only show in the finished output ([`tail_text`] of
     /// [`LogSink::contents`]), whose lines this numbering is a prefix of.
     pub fn tail(&self, from_line: usize) -> LogTail {
-        let out = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let out = self.output();
         let truncated = out.dropped_bytes > 0;
         if from_line >= out.complete_lines {
             return LogTail {

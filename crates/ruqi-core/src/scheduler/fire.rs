@@ -346,9 +346,7 @@ impl Inner {
         };
         match not_run {
             Some((status, reason)) => self.settle_unstarted(&job, &req, status, reason, false).await,
-            None => {
-                self.start_run(job, req).await;
-            }
+            None => self.start_run_here(job, req).await,
         }
     }
 

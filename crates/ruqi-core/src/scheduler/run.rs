@@ -90,27 +90,42 @@ impl Inner {
     }
 
     async fn start_run_inner(self: Arc<Self>, job: Arc<ScheduledJob>, req: RunRequest) -> Option<String> {
-        match self.admit(&job, &req) {
-            Admission::Start(handle) => {
-                let id = handle.execution_id.to_string();
-                let inner = self.clone();
-                self.tasks.spawn(async move {
-                    inner.execute(job, handle, req).await;
-                });
-                Some(id)
-            }
+        let handle = self.admitted(&job, &req).await?;
+        let id = handle.execution_id.to_string();
+        let inner = self.clone();
+        self.tasks.spawn(async move {
+            inner.execute(job, handle, req).await;
+        });
+        Some(id)
+    }
+
+    /// [`Inner::start_run`] in the calling task instead of a task of its
+    /// own: for a claimed fire, whose task has nothing left to do but this
+    /// run (a task fewer for every scheduled run).
+    pub(super) async fn start_run_here(self: Arc<Self>, job: Arc<ScheduledJob>, req: RunRequest) {
+        if let Some(handle) = self.admitted(&job, &req).await {
+            self.execute(job, handle, req).await;
+        }
+    }
+
+    /// Admits a run under the job's overlap policy: the handle of a run to
+    /// start now, or `None` when it was queued, or skipped or its job gone
+    /// (then recorded as such).
+    async fn admitted(&self, job: &ScheduledJob, req: &RunRequest) -> Option<RunHandle> {
+        match self.admit(job, req) {
+            Admission::Start(handle) => Some(handle),
             Admission::Queued => None,
             Admission::Gone => {
                 tracing::debug!(job_id = %job.job_id, "job deleted before its run could start");
                 if req.claimed_row.is_some() {
                     let reason = "not run: the job was deleted before its run could start".to_owned();
-                    self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, false)
+                    self.settle_unstarted(job, req, ExecutionStatus::Missed, reason, false)
                         .await;
                 }
                 None
             }
             Admission::Skipped { reason, overlap } => {
-                self.settle_unstarted(&job, &req, ExecutionStatus::Missed, reason, overlap)
+                self.settle_unstarted(job, req, ExecutionStatus::Missed, reason, overlap)
                     .await;
                 None
             }
@@ -633,10 +648,10 @@ impl Inner {
         }
     }
 
-    /// Awaits `run`, and meanwhile writes the log of the run to its row once
-    /// a second while it grows, so that it can be tailed from any node. A
-    /// write still going when the run ends is dropped: the end writes the
-    /// whole log.
+    /// Awaits `run`, and meanwhile writes the log of the run to its row a
+    /// second after it grows, so that it can be tailed from any node. A run
+    /// that logs nothing meanwhile costs no timer. A write still going when
+    /// the run ends is dropped: the end writes the whole log.
     async fn flushing_log_meanwhile<F: Future>(&self, execution_id: &str, log: &LogSink, run: F) -> F::Output {
         let mut run = std::pin::pin!(run);
         let mut written = 0;
@@ -644,13 +659,14 @@ impl Inner {
             tokio::select! {
                 biased;
                 output = run.as_mut() => return output,
+                () = log.grown_past(written) => {}
+            }
+            tokio::select! {
+                biased;
+                output = run.as_mut() => return output,
                 () = tokio::time::sleep(LOG_FLUSH_INTERVAL) => {}
             }
-            let lines = log.line_count();
-            if lines == written {
-                continue;
-            }
-            written = lines;
+            written = log.line_count();
             let contents = log.contents();
             tokio::select! {
                 biased;
