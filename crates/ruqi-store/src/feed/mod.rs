@@ -113,8 +113,8 @@ impl LogFeed {
         // the application's pool has one connection, which the group
         // commit's writer keeps busy when many fires come due together; a
         // read of the log queued between its batches held every batch up
-        // (`ruqi-bench throughput`, SQLite, 100,000 jobs: 21,000–22,000
-        // runs/s with the reads on the shared connection, 25,000–27,000/s on
+        // (`ruqi-bench throughput`, SQLite, 100,000 jobs: 20,400–22,000
+        // runs/s with the reads on the shared connection, 25,000–27,200/s on
         // their own). In WAL mode a reader and the writer do not wait for
         // each other.
         #[cfg(feature = "sqlite")]
