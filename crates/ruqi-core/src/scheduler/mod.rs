@@ -12,6 +12,7 @@
 //! track), and its own failed claims (a claim that loses re-reads the row).
 //! Several schedulers may share one database: see `cluster.rs`.
 
+mod call;
 mod cluster;
 mod feed;
 mod fire;
