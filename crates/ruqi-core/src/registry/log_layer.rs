@@ -27,6 +27,11 @@ pub const RUN_SPAN_NAME: &str = "ruqi_run";
 /// The span field that holds the execution id.
 const EXECUTION_ID_FIELD: &str = "execution_id";
 
+/// Whether a [`RunLogLayer`] has been added to a subscriber in this process.
+/// Until one is, runs register no log, as nothing would look for it: an
+/// application without the layer pays nothing for it per run.
+static LAYER_ADDED: AtomicBool = AtomicBool::new(false);
+
 /// Run logs by execution id, for runs that are going now.
 static RUN_LOGS: LazyLock<Mutex<HashMap<String, Arc<RunLog>>>> = LazyLock::new(Mutex::default);
 
@@ -50,7 +55,11 @@ pub(crate) struct RunLogGuard {
 /// Registers `sink` as the log of execution `execution_id`, so that events
 /// inside a [`RUN_SPAN_NAME`] span opened for that execution are appended to
 /// it. Call it before opening the span and hold the guard for the whole run.
-pub(crate) fn attach_run_log(execution_id: &str, sink: LogSink) -> RunLogGuard {
+/// `None` while no [`RunLogLayer`] has been added to a subscriber.
+pub(crate) fn attach_run_log(execution_id: &str, sink: LogSink) -> Option<RunLogGuard> {
+    if !LAYER_ADDED.load(Ordering::Acquire) {
+        return None;
+    }
     let log = Arc::new(RunLog {
         sink,
         attached: AtomicBool::new(true),
@@ -58,10 +67,10 @@ pub(crate) fn attach_run_log(execution_id: &str, sink: LogSink) -> RunLogGuard {
     let mut logs = RUN_LOGS.lock().unwrap_or_else(|p| p.into_inner());
     logs.insert(execution_id.to_owned(), log.clone());
     drop(logs);
-    RunLogGuard {
+    Some(RunLogGuard {
         execution_id: execution_id.to_owned(),
         log,
-    }
+    })
 }
 
 impl Drop for RunLogGuard {
@@ -121,6 +130,10 @@ impl<S> Layer<S> for RunLogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        LAYER_ADDED.store(true, Ordering::Release);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if attrs.metadata().name() != RUN_SPAN_NAME {
             return;
