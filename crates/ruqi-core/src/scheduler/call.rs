@@ -119,10 +119,7 @@ pub(super) async fn run_handler(
         task.abort();
         Outcome {
             status,
-            output: None,
-            error: Some(error),
-            retry: RetryAdvice::Policy,
-            still_going: None,
+            ..Outcome::failed(error)
         }
     };
     let mut outcome = match waited {

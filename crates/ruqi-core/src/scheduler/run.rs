@@ -12,6 +12,7 @@
 //! cancelled blocking run. Queued runs and retries start once the run has
 //! stopped or been abandoned.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -46,6 +47,15 @@ enum Admission {
     /// The job's row was deleted after the fire was claimed: as with a
     /// deletion within `claim_ahead`, there is no fire, and no row says so.
     Gone,
+}
+
+/// A stopped run's place under the overlap policy, given back.
+struct FreedSlot {
+    /// The run queued behind it, to start now.
+    next: Option<RunRequest>,
+    /// When the job was deleted with runs still queued: the job, and those
+    /// runs, which will not run.
+    dropped: Option<(Arc<ScheduledJob>, VecDeque<RunRequest>)>,
 }
 
 impl Inner {
@@ -497,33 +507,26 @@ impl Inner {
     /// deleted meanwhile, the runs still queued are dropped; those that are
     /// claimed fires finish their rows saying so.
     async fn leave_overlap_slot(&self, job_id: &str, execution_id: &str) -> Option<RunRequest> {
-        let (next, dropped) = self.take_overlap_slot(job_id, execution_id)?;
-        if let Some((job, dropped)) = dropped {
+        let freed = self.take_overlap_slot(job_id, execution_id)?;
+        if let Some((job, dropped)) = freed.dropped {
             // Rare (the job was deleted with runs queued), and boxed so that
             // every run's own state does not carry room for it.
             Box::pin(self.settle_dropped(&job, dropped)).await;
         }
-        next
+        freed.next
     }
 
-    /// The state's side of [`Inner::leave_overlap_slot`]: the next queued
-    /// run, and the job with the queued runs that are dropped because it
-    /// was deleted (`None` when there are none).
-    #[allow(clippy::type_complexity)]
-    fn take_overlap_slot(
-        &self,
-        job_id: &str,
-        execution_id: &str,
-    ) -> Option<(Option<RunRequest>, Option<(Arc<ScheduledJob>, Vec<RunRequest>)>)> {
+    /// The state's side of [`Inner::leave_overlap_slot`].
+    fn take_overlap_slot(&self, job_id: &str, execution_id: &str) -> Option<FreedSlot> {
         let mut state = self.lock();
         let mut entry = state.jobs.get_mut(job_id)?;
         let retired = entry.retired;
         let activity = entry.activity_mut();
         activity.running.retain(|r| &*r.execution_id != execution_id);
-        let (next, dropped): (_, Vec<RunRequest>) = if retired {
-            (None, std::mem::take(&mut activity.queued).into())
+        let (next, dropped) = if retired {
+            (None, std::mem::take(&mut activity.queued))
         } else {
-            (activity.queued.pop_front(), Vec::new())
+            (activity.queued.pop_front(), VecDeque::new())
         };
         let dropped = (!dropped.is_empty()).then(|| (entry.job.clone(), dropped));
         entry.settle();
@@ -532,12 +535,12 @@ impl Inner {
         if gone {
             state.jobs.remove(job_id);
         }
-        Some((next, dropped))
+        Some(FreedSlot { next, dropped })
     }
 
     /// Finishes the rows of the claimed fires among `dropped`, runs that
     /// waited in the queue of a job that was deleted.
-    async fn settle_dropped(&self, job: &ScheduledJob, dropped: Vec<RunRequest>) {
+    async fn settle_dropped(&self, job: &ScheduledJob, dropped: VecDeque<RunRequest>) {
         for req in dropped.into_iter().filter(|req| req.claimed_row.is_some()) {
             let reason = "not run: the job was deleted while the run waited in its queue".to_owned();
             self.settle_unstarted(job, &req, ExecutionStatus::Missed, reason, false)
