@@ -109,16 +109,21 @@ impl LogFeed {
         } else {
             None
         };
-        // On a SQLite file the log is read through a connection of its own:
-        // the application's pool has one connection, which the group
-        // commit's writer keeps busy when many fires come due together; a
-        // read of the log queued between its batches held every batch up
-        // (`ruqi-bench throughput`, SQLite, 100,000 jobs: 20,400–22,000
-        // runs/s with the reads on the shared connection, 25,000–27,200/s on
-        // their own). In WAL mode a reader and the writer do not wait for
-        // each other.
+        // On a SQLite file in WAL mode the log is read through a connection
+        // of its own: the application's pool has one connection, which the
+        // group commit's writer keeps busy when many fires come due
+        // together; a read of the log queued between its batches held every
+        // batch up (`ruqi-bench throughput`, SQLite, 100,000 jobs:
+        // 20,400–22,000 runs/s with the reads on the shared connection,
+        // 25,000–27,200/s on their own). In WAL mode a reader and a writer do
+        // not wait for each other; with a rollback journal a reader's lock
+        // holds other connections' commits back, so the log is read through
+        // the pool as before.
         #[cfg(feature = "sqlite")]
-        let db = crate::store::sqlite_connection_beside(&db).unwrap_or(db);
+        let db = match crate::store::sqlite_connection_beside(&db) {
+            Some(own) if in_wal_mode(&db).await? => own,
+            _ => db,
+        };
         let cursor = newest_seq(&db).await?;
         let now = Instant::now();
         let gaps = gaps_below(&db, cursor)
@@ -303,6 +308,20 @@ impl ChangeFeed for LogFeed {
             }
         }
     }
+}
+
+/// Whether the SQLite database `db` reaches is in WAL mode.
+#[cfg(feature = "sqlite")]
+async fn in_wal_mode(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "PRAGMA journal_mode",
+        ))
+        .await?;
+    let mode: Option<String> = row.map(|row| row.try_get_by_index(0)).transpose()?;
+    Ok(mode.is_some_and(|mode| mode.eq_ignore_ascii_case("wal")))
 }
 
 /// The numbers among the [`GAPS_AT_OPEN`] just below `newest` that the log
