@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::state::RunHandle;
 use crate::execution::ExecutionStatus;
 use crate::registry::function::{Handler, HandlerResult};
-use crate::registry::{JobContext, RetryAdvice};
+use crate::registry::{JobContext, LogSink, RetryAdvice};
 
 /// How long a stopped run that has no timeout may take to really stop.
 const STOP_GRACE_DEFAULT: Duration = Duration::from_secs(30);
@@ -40,9 +40,22 @@ impl Outcome {
     }
 }
 
+/// A run's output as stored: what it logged, then what its function
+/// returned; `None` when both are empty.
+pub(super) fn run_output(log: &LogSink, returned: Option<String>) -> Option<String> {
+    let mut output = log.contents();
+    if let Some(returned) = returned {
+        if !output.is_empty() && !output.ends_with('\n') {
+            output.push('\n');
+        }
+        output.push_str(&returned);
+    }
+    (!output.is_empty()).then(|| cap_output(output))
+}
+
 /// The function's output as stored: cut a little past the log's own cap,
 /// saying so.
-pub(super) fn cap_output(mut output: String) -> String {
+fn cap_output(mut output: String) -> String {
     let limit = crate::registry::OUTPUT_LIMIT_BYTES + 256;
     if output.len() > limit {
         let mut cut = limit;
@@ -85,21 +98,18 @@ enum Waited {
     Cancelled,
 }
 
-/// Runs the handler; a panic is a failure, the deadline a timeout, the token a cancellation.
-pub(super) async fn run_handler(
+/// Starts the handler in a task of its own and returns the wait for it: a
+/// panic is a failure, the deadline a timeout, the token a cancellation.
+///
+/// The task starts here, not when the wait is first polled, so that the
+/// context and span moved into it are not also kept in the run's state.
+pub(super) fn run_handler<'a>(
     handler: &Handler,
     ctx: JobContext,
     timeout: Option<Duration>,
-    handle: &RunHandle,
+    handle: &'a RunHandle,
     span: tracing::Span,
-) -> Outcome {
-    let token = handle.cancel.clone();
-    let deadline = async {
-        match timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
+) -> impl Future<Output = Outcome> + Send + 'a {
     let mut task = match handler {
         Handler::Async(f) => tokio::spawn(f(ctx).instrument(span)),
         Handler::Blocking(f) => {
@@ -107,61 +117,70 @@ pub(super) async fn run_handler(
             tokio::task::spawn_blocking(move || span.in_scope(|| f(ctx)))
         }
     };
-    let waited = tokio::select! {
-        joined = &mut task => Waited::Returned(joined),
-        () = deadline => Waited::Deadline,
-        () = token.cancelled() => Waited::Cancelled,
-    };
-    let stopped = |status, error| {
-        // An async function stops at its next await; a blocking one only
-        // when it checks its token.
-        token.cancel();
-        task.abort();
-        Outcome {
-            status,
-            ..Outcome::failed(error)
-        }
-    };
-    let mut outcome = match waited {
-        Waited::Returned(Ok(Ok(output))) => {
-            return Outcome {
-                status: ExecutionStatus::Success,
-                output,
-                error: None,
-                retry: RetryAdvice::Policy,
-                still_going: None,
-            };
-        }
-        Waited::Returned(Ok(Err(failure))) => {
-            let status = if failure.is_timeout() {
-                ExecutionStatus::Timeout
-            } else if failure.is_lost() {
-                ExecutionStatus::Lost
-            } else {
-                ExecutionStatus::Failed
-            };
-            return Outcome {
+    async move {
+        let token = &handle.cancel;
+        let deadline = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let waited = tokio::select! {
+            joined = &mut task => Waited::Returned(joined),
+            () = deadline => Waited::Deadline,
+            () = token.cancelled() => Waited::Cancelled,
+        };
+        let stopped = |status, error| {
+            // An async function stops at its next await; a blocking one only
+            // when it checks its token.
+            token.cancel();
+            task.abort();
+            Outcome {
                 status,
-                retry: failure.retry(),
-                ..Outcome::failed(failure.message().to_owned())
-            };
-        }
-        Waited::Returned(Err(join)) => return Outcome::failed(panic_message(join)),
-        Waited::Deadline => stopped(
-            ExecutionStatus::Timeout,
-            format!("timed out after {}s (timeout_s)", timeout.map_or(0, |t| t.as_secs())),
-        ),
-        Waited::Cancelled => stopped(
-            ExecutionStatus::Cancelled,
-            handle
-                .cancel_reason
-                .get()
-                .cloned()
-                .unwrap_or_else(|| "cancelled".to_owned()),
-        ),
-    };
-    outcome.still_going = Some(task);
-    outcome
+                ..Outcome::failed(error)
+            }
+        };
+        let mut outcome = match waited {
+            Waited::Returned(Ok(Ok(output))) => {
+                return Outcome {
+                    status: ExecutionStatus::Success,
+                    output,
+                    error: None,
+                    retry: RetryAdvice::Policy,
+                    still_going: None,
+                };
+            }
+            Waited::Returned(Ok(Err(failure))) => {
+                let status = if failure.is_timeout() {
+                    ExecutionStatus::Timeout
+                } else if failure.is_lost() {
+                    ExecutionStatus::Lost
+                } else {
+                    ExecutionStatus::Failed
+                };
+                return Outcome {
+                    status,
+                    retry: failure.retry(),
+                    ..Outcome::failed(failure.message().to_owned())
+                };
+            }
+            Waited::Returned(Err(join)) => return Outcome::failed(panic_message(join)),
+            Waited::Deadline => stopped(
+                ExecutionStatus::Timeout,
+                format!("timed out after {}s (timeout_s)", timeout.map_or(0, |t| t.as_secs())),
+            ),
+            Waited::Cancelled => stopped(
+                ExecutionStatus::Cancelled,
+                handle
+                    .cancel_reason
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "cancelled".to_owned()),
+            ),
+        };
+        outcome.still_going = Some(task);
+        outcome
+    }
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {
