@@ -32,18 +32,21 @@ pub struct JobContext {
 
 /// A run's place among the scheduler's `max_concurrent_runs`, which the
 /// function may give back early ([`JobContext::release_slot`]).
+/// The default holds no place (and allocates nothing).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RunSlot(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+pub(crate) struct RunSlot(Option<Arc<Mutex<Option<OwnedSemaphorePermit>>>>);
 
 impl RunSlot {
     pub(crate) fn holding(permit: Option<OwnedSemaphorePermit>) -> Self {
-        Self(Arc::new(Mutex::new(permit)))
+        Self(Some(Arc::new(Mutex::new(permit))))
     }
 
     /// Gives the place back, if it is still held.
     pub(crate) fn release(&self) {
-        let permit = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(permit);
+        if let Some(place) = &self.0 {
+            let permit = place.lock().unwrap_or_else(|p| p.into_inner()).take();
+            drop(permit);
+        }
     }
 }
 

@@ -1,11 +1,16 @@
-//! Calling a job's function: its own task (or a blocking thread), its
-//! timeout and cancellation, a panic taken as a failure, and the wait for a
-//! function that was recorded as ended before it really stopped.
+//! Calling a job's function: polled by its run's own task (or, blocking, on
+//! a thread of the runtime's blocking pool), its timeout and cancellation, a
+//! panic taken as a failure, and the wait for a blocking function that was
+//! recorded as ended before it really stopped.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 use super::state::RunHandle;
 use crate::execution::ExecutionStatus;
@@ -23,8 +28,8 @@ pub(super) struct Outcome {
     pub(super) output: Option<String>,
     pub(super) error: Option<String>,
     pub(super) retry: RetryAdvice,
-    /// The function's task when the run was recorded as ended before the
-    /// function stopped (timeout or cancellation).
+    /// A blocking function's task when the run was recorded as ended
+    /// before the function stopped (timeout or cancellation).
     pub(super) still_going: Option<JoinHandle<HandlerResult>>,
 }
 
@@ -93,15 +98,41 @@ pub(super) async fn wait_until_stopped(
 
 /// How the wait for a function ended.
 enum Waited {
-    Returned(Result<HandlerResult, tokio::task::JoinError>),
+    /// It returned, or panicked (the panic's text).
+    Returned(Result<HandlerResult, String>),
     Deadline,
     Cancelled,
 }
 
-/// Starts the handler in a task of its own and returns the wait for it: a
-/// panic is a failure, the deadline a timeout, the token a cancellation.
+/// An async function's call, polled by the run itself: a panic is caught
+/// at each poll.
+type InlineCall = futures::future::CatchUnwind<AssertUnwindSafe<Instrumented<BoxFuture<'static, HandlerResult>>>>;
+
+/// Where a function runs.
+enum Call {
+    /// An async function: polled by the run's own task, so a run costs no
+    /// task of its own; dropping it stops the function at its current await.
+    Inline(InlineCall),
+    /// A blocking function: on the runtime's blocking threads, where it runs
+    /// on until it returns, whatever the run does meanwhile.
+    Thread(JoinHandle<HandlerResult>),
+}
+
+impl Call {
+    async fn returned(&mut self) -> Result<HandlerResult, String> {
+        match self {
+            Self::Inline(call) => call
+                .await
+                .map_err(|payload| format!("the function panicked: {}", panic_text(&*payload))),
+            Self::Thread(task) => task.await.map_err(panic_message),
+        }
+    }
+}
+
+/// Calls the handler and returns the wait for it: a panic is a failure, the
+/// deadline a timeout, the token a cancellation.
 ///
-/// The task starts here, not when the wait is first polled, so that the
+/// The call is made here, not when the wait is first polled, so that the
 /// context and span moved into it are not also kept in the run's state.
 pub(super) fn run_handler<'a>(
     handler: &Handler,
@@ -110,11 +141,11 @@ pub(super) fn run_handler<'a>(
     handle: &'a RunHandle,
     span: tracing::Span,
 ) -> impl Future<Output = Outcome> + Send + 'a {
-    let mut task = match handler {
-        Handler::Async(f) => tokio::spawn(f(ctx).instrument(span)),
+    let mut call = match handler {
+        Handler::Async(f) => Call::Inline(AssertUnwindSafe(f(ctx).instrument(span)).catch_unwind()),
         Handler::Blocking(f) => {
             let f = f.clone();
-            tokio::task::spawn_blocking(move || span.in_scope(|| f(ctx)))
+            Call::Thread(tokio::task::spawn_blocking(move || span.in_scope(|| f(ctx))))
         }
     };
     async move {
@@ -125,22 +156,16 @@ pub(super) fn run_handler<'a>(
                 None => std::future::pending().await,
             }
         };
+        // The token and the deadline first: an async function polled here
+        // sees its token in the same poll and may return at once (an error
+        // saying it stopped), but the run was cancelled or timed out.
         let waited = tokio::select! {
-            joined = &mut task => Waited::Returned(joined),
-            () = deadline => Waited::Deadline,
+            biased;
             () = token.cancelled() => Waited::Cancelled,
+            () = deadline => Waited::Deadline,
+            returned = call.returned() => Waited::Returned(returned),
         };
-        let stopped = |status, error| {
-            // An async function stops at its next await; a blocking one only
-            // when it checks its token.
-            token.cancel();
-            task.abort();
-            Outcome {
-                status,
-                ..Outcome::failed(error)
-            }
-        };
-        let mut outcome = match waited {
+        let (status, error) = match waited {
             Waited::Returned(Ok(Ok(output))) => {
                 return Outcome {
                     status: ExecutionStatus::Success,
@@ -164,25 +189,44 @@ pub(super) fn run_handler<'a>(
                     ..Outcome::failed(failure.message().to_owned())
                 };
             }
-            Waited::Returned(Err(join)) => return Outcome::failed(panic_message(join)),
-            Waited::Deadline => stopped(
+            Waited::Returned(Err(panicked)) => return Outcome::failed(panicked),
+            Waited::Deadline => (
                 ExecutionStatus::Timeout,
                 format!("timed out after {}s (timeout_s)", timeout.map_or(0, |t| t.as_secs())),
             ),
-            Waited::Cancelled => stopped(
+            Waited::Cancelled => (
                 ExecutionStatus::Cancelled,
                 handle
+                    .marks
                     .cancel_reason
                     .get()
                     .cloned()
                     .unwrap_or_else(|| "cancelled".to_owned()),
             ),
         };
-        outcome.still_going = Some(task);
-        outcome
+        // An async function stops here, where its future is dropped; a
+        // blocking one only when it checks its token (or, not started yet,
+        // never starts).
+        token.cancel();
+        let still_going = match call {
+            Call::Inline(call) => {
+                drop(call);
+                None
+            }
+            Call::Thread(task) => {
+                task.abort();
+                Some(task)
+            }
+        };
+        Outcome {
+            status,
+            still_going,
+            ..Outcome::failed(error)
+        }
     }
 }
 
+/// Why a blocking function's task ended without its result.
 fn panic_message(join: tokio::task::JoinError) -> String {
     if join.is_cancelled() {
         return "the run was aborted".to_owned();

@@ -157,6 +157,7 @@ impl Inner {
     ///
     /// `async` blocks rather than `async fn`s here and below, which would
     /// keep their arguments twice: every fire due is a task holding this.
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     pub(super) fn fire_due(
         self: Arc<Self>,
         due: Due,
@@ -170,6 +171,7 @@ impl Inner {
     }
 
     /// [`Inner::fire_due`] up to a claim that was won with a run to start.
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     fn claim_due<'a>(
         self: &'a Arc<Self>,
         due: &'a Due,
@@ -178,10 +180,8 @@ impl Inner {
         async move {
             let (job, version, scheduled) = {
                 let mut state = self.lock();
-                let Some(entry) = state.jobs.get(&due.job_id) else {
-                    return None;
-                };
-                let Some(scheduled) = entry.next else { return None };
+                let entry = state.jobs.get(&due.job_id)?;
+                let scheduled = entry.next?;
                 if entry.retired || entry.generation != due.generation {
                     return None;
                 }
@@ -336,6 +336,7 @@ impl Inner {
     ///
     /// (An `async` block rather than an `async fn`, which would keep its
     /// arguments twice: every claimed fire waits here for its instant.)
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     fn start_claimed(self: Arc<Self>, claimed: ClaimedFire) -> impl Future<Output = ()> + Send + 'static {
         async move {
             let ClaimedFire { job, at, row, epoch } = claimed;

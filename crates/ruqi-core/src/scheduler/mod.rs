@@ -605,12 +605,7 @@ impl Scheduler {
     /// Cancels one execution, on whichever node runs it (see [`cancel_job`](Self::cancel_job)).
     /// Both counts are 0 when it is not running.
     pub async fn cancel_execution(&self, execution_id: &str) -> Result<CancelOutcome> {
-        if let Some(run) = self
-            .inner
-            .lock()
-            .run(execution_id)
-            .filter(|run| !run.recorded.load(std::sync::atomic::Ordering::Acquire))
-        {
+        if let Some(run) = self.inner.lock().run(execution_id).filter(|run| !run.is_recorded()) {
             run.cancel("cancelled by request");
             return Ok(CancelOutcome { here: 1, elsewhere: 0 });
         }
@@ -632,7 +627,7 @@ impl Scheduler {
         self.inner
             .read()
             .run(execution_id)
-            .filter(|run| !run.recorded.load(std::sync::atomic::Ordering::Acquire))
+            .filter(|run| !run.is_recorded())
             .map(|run| run.log.clone())
     }
 

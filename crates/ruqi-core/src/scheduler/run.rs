@@ -4,7 +4,8 @@
 //! child jobs after a success, the next queued run.
 //!
 //! A run that passes its `timeout_s` is recorded as `timeout` at the
-//! deadline. An async function is aborted there. A blocking function cannot
+//! deadline. An async function, polled by the run itself, is dropped there
+//! (at the `.await` it waits in). A blocking function cannot
 //! be stopped from outside: its cancellation token is set, and it keeps its
 //! place for the overlap policy until its thread returns, or until as long
 //! again as its timeout (at most five minutes) has passed, when it is
@@ -13,7 +14,7 @@
 //! stopped or been abandoned.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -84,6 +85,7 @@ impl Inner {
     /// own: for a claimed fire, whose task has nothing left to do but this
     /// run (a task fewer for every scheduled run).
     /// (An `async` block, as [`Inner::execute`].)
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     pub(super) fn start_run_here(
         self: Arc<Self>,
         job: Arc<ScheduledJob>,
@@ -263,9 +265,8 @@ impl Inner {
             execution_id: req.claimed_row.clone().unwrap_or_else(|| new_execution_id().into()),
             // Not a child of the shutdown token: shutdown first waits for runs to end.
             cancel: CancellationToken::new(),
-            cancel_reason: Arc::new(OnceLock::new()),
+            marks: Arc::default(),
             log: LogSink::new(),
-            recorded: Arc::default(),
             admitted_at: self.clock.now(),
         };
         entry.activity_mut().running.push(handle.clone());
@@ -279,6 +280,7 @@ impl Inner {
     /// An `async` block rather than an `async fn`, which would keep its
     /// arguments twice while it waits (as arguments and as the locals they
     /// are moved into).
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     fn execute(
         self: Arc<Self>,
         job: Arc<ScheduledJob>,
@@ -303,6 +305,7 @@ impl Inner {
     /// per run. The paths a run rarely takes are boxed on their own, and
     /// each value is dropped once used, for the same reason (see the test
     /// below).
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep its arguments twice (see above)
     fn run_in_slot(
         self: Arc<Self>,
         job: Arc<ScheduledJob>,
@@ -336,7 +339,7 @@ impl Inner {
             }
             {
                 let start = ExecutionStart {
-                    id: execution_id.to_string(),
+                    id: String::from(&**execution_id),
                     job_id: job_id.to_owned(),
                     job_name: job.job_name.as_deref().map(str::to_owned),
                     scheduled_for: req.scheduled_for,
@@ -362,7 +365,7 @@ impl Inner {
                 Ok(function) => {
                     let ctx = JobContext::new(
                         RunInfo {
-                            job_id: job_id.into(),
+                            job_id: job.job_id.clone(),
                             execution_id: execution_id.clone(),
                             scheduled_for: req.scheduled_for,
                             attempt: req.attempt,
@@ -413,9 +416,10 @@ impl Inner {
                 .map(|delay| finished_at + duration_to_chrono(delay));
             let others_go_on = {
                 let state = self.lock();
-                state.jobs.get(job_id).is_some_and(|e| {
-                    e.activity().running.len() > 1 || (!e.retired && !e.activity().queued.is_empty())
-                })
+                state
+                    .jobs
+                    .get(job_id)
+                    .is_some_and(|e| e.activity().running.len() > 1 || (!e.retired && !e.activity().queued.is_empty()))
             };
             // The function has stopped: its place under the overlap policy is
             // free before its end is written, so a slow write (a database
@@ -426,7 +430,7 @@ impl Inner {
             }
             let error = {
                 let end = ExecutionEnd {
-                    id: execution_id.to_string(),
+                    id: String::from(&**execution_id),
                     job_id: job_id.to_owned(),
                     status,
                     started_at: Some(started_at),
@@ -441,11 +445,11 @@ impl Inner {
                 }
                 end.error
             };
-            handle.recorded.store(true, std::sync::atomic::Ordering::Release);
+            handle.marks.recorded.store(true, std::sync::atomic::Ordering::Release);
             let ended = RunEnded {
                 job_id: job_id.to_owned(),
                 job_name: job.job_name.as_deref().map(str::to_owned),
-                execution_id: execution_id.to_string(),
+                execution_id: String::from(&**execution_id),
                 scheduled_for: req.scheduled_for,
                 started_at,
                 finished_at,
@@ -589,7 +593,13 @@ impl Inner {
     /// the function said not to; cancelled runs are not. A run the function
     /// reported lost runs again at once as a run lost with its node does:
     /// within `misfire_grace_s` of its instant, or later under `run_once`.
-    fn retry_delay(&self, job: &ScheduledJob, req: &RunRequest, status: ExecutionStatus, advice: RetryAdvice) -> Option<Duration> {
+    fn retry_delay(
+        &self,
+        job: &ScheduledJob,
+        req: &RunRequest,
+        status: ExecutionStatus,
+        advice: RetryAdvice,
+    ) -> Option<Duration> {
         if status == ExecutionStatus::Lost {
             let late = self.clock.now() - req.scheduled_for > duration_to_chrono(job.policy.misfire_grace);
             let again = !late || job.policy.misfire_policy == MisfirePolicy::RunOnce;

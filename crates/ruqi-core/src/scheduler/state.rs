@@ -34,22 +34,34 @@ pub(super) struct Due {
 pub(super) struct RunHandle {
     pub(super) execution_id: Arc<str>,
     pub(super) cancel: CancellationToken,
-    /// Why it was cancelled; set before `cancel` fires.
-    pub(super) cancel_reason: Arc<OnceLock<String>>,
+    /// Why it was cancelled, and whether its end is recorded.
+    pub(super) marks: Arc<RunMarks>,
     /// Its log, for tailing while it runs.
     pub(super) log: LogSink,
-    /// Its end is recorded (a timed-out or cancelled function may still be
-    /// stopping, holding its place for the overlap policy).
-    pub(super) recorded: Arc<std::sync::atomic::AtomicBool>,
     /// When it took its place under the overlap policy: a fire due before
     /// then was not overlapped by it (see `Inner::admit`).
     pub(super) admitted_at: DateTime<Utc>,
 }
 
+/// What a run's handles share besides its token and log (one allocation).
+#[derive(Debug, Default)]
+pub(super) struct RunMarks {
+    /// Why it was cancelled; set before its token fires.
+    pub(super) cancel_reason: OnceLock<String>,
+    /// Its end is recorded (a timed-out or cancelled function may still be
+    /// stopping, holding its place for the overlap policy).
+    pub(super) recorded: std::sync::atomic::AtomicBool,
+}
+
 impl RunHandle {
     pub(super) fn cancel(&self, reason: &str) {
-        let _ = self.cancel_reason.set(reason.to_owned());
+        let _ = self.marks.cancel_reason.set(reason.to_owned());
         self.cancel.cancel();
+    }
+
+    /// Whether its end is recorded.
+    pub(super) fn is_recorded(&self) -> bool {
+        self.marks.recorded.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
