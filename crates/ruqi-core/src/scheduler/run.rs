@@ -349,7 +349,6 @@ impl Inner {
                     node: self.config.node_name.clone(),
                     args: req.args.as_ref().map(|given| given.recorded.clone()),
                 };
-                self.emit(SchedulerEvent::Submitted(RunStarted::from(&start)), None);
                 // The function need not wait for the `running` row: the store
                 // answers once it has queued the row, which keeps a database
                 // round trip out of every run's start (a scheduled fire's
@@ -358,6 +357,8 @@ impl Inner {
                 if let Err(error) = self.store.record_start(&start).await {
                     tracing::warn!(parent: &span, %error, "recording the start of a run failed");
                 }
+                // Announced with the row's own strings, before the function starts.
+                self.emit(SchedulerEvent::Submitted(RunStarted::from(start)), None);
             }
             // The function may give its slot back while it only waits (`JobContext::release_slot`).
             let slot = RunSlot::holding(permit);
@@ -428,7 +429,7 @@ impl Inner {
             if still_going.is_none() {
                 queued = self.leave_overlap_slot(job_id, execution_id).await;
             }
-            let error = {
+            let (job_row_id, execution_row_id, error) = {
                 let end = ExecutionEnd {
                     id: String::from(&**execution_id),
                     job_id: job_id.to_owned(),
@@ -443,13 +444,14 @@ impl Inner {
                 if let Err(error) = self.store.record_end(&end, others_go_on).await {
                     tracing::warn!(parent: &span, %error, "recording the end of a run failed");
                 }
-                end.error
+                // The event takes the row's strings.
+                (end.job_id, end.id, end.error)
             };
             handle.marks.recorded.store(true, std::sync::atomic::Ordering::Release);
             let ended = RunEnded {
-                job_id: job_id.to_owned(),
+                job_id: job_row_id,
                 job_name: job.job_name.as_deref().map(str::to_owned),
-                execution_id: String::from(&**execution_id),
+                execution_id: execution_row_id,
                 scheduled_for: req.scheduled_for,
                 started_at,
                 finished_at,
@@ -747,17 +749,17 @@ impl From<&MissedFire> for FireMissed {
     }
 }
 
-impl From<&ExecutionStart> for RunStarted {
-    fn from(start: &ExecutionStart) -> Self {
+impl From<ExecutionStart> for RunStarted {
+    fn from(start: ExecutionStart) -> Self {
         Self {
-            job_id: start.job_id.clone(),
-            job_name: start.job_name.clone(),
-            execution_id: start.id.clone(),
+            job_id: start.job_id,
+            job_name: start.job_name,
+            execution_id: start.id,
             scheduled_for: start.scheduled_for,
             started_at: start.started_at,
             attempt: start.attempt,
             trigger_source: start.trigger_source,
-            node: start.node.clone(),
+            node: start.node,
         }
     }
 }
