@@ -9,12 +9,9 @@ use sea_orm::{
     TransactionTrait, Value,
 };
 
-use super::bulk::{BulkUpdate, json_rows};
+use super::bulk::{BulkUpdate, in_chunks, json_rows};
 use super::claim::{self, Locking};
 use crate::entity::{job_execution, job_info};
-
-/// Rows per multi-row insert; keeps every backend under its bind-parameter limit.
-const INSERT_CHUNK: usize = 500;
 
 /// Records fires that did not run, and the last one's reason on its job, in
 /// one transaction (see [`insert_missed_rows`]).
@@ -142,7 +139,7 @@ enum OnConflictId {
 /// `rows` of `columns` inserted into `job_execution` in one statement, and
 /// what to do with an id that exists already. PostgreSQL reads the rows
 /// from one JSON parameter, so the text is the same for any number of rows;
-/// SQLite and MySQL take a `VALUES` list (keep `rows` to [`INSERT_CHUNK`]).
+/// SQLite and MySQL take a `VALUES` list (see [`in_chunks`]).
 /// Written by hand: building it through the ORM's `insert_many` took a
 /// large part of the SQLite writer's time.
 fn insert_statement(
@@ -217,9 +214,7 @@ async fn insert_rows<C: ConnectionTrait>(
             .await?;
         return Ok(());
     }
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = rows.by_ref().take(INSERT_CHUNK).collect();
+    for chunk in in_chunks(rows) {
         db.execute_raw(insert_statement(backend, columns, chunk, conflict))
             .await?;
     }
@@ -303,10 +298,10 @@ pub(crate) async fn record_starts(db: &DatabaseConnection, starts: &[&ExecutionS
         .filter(|s| s.trigger_source != TriggerSource::Schedule)
         .map(|s| s.job_id.as_str())
         .collect();
-    for chunk in unclaimed.chunks(INSERT_CHUNK) {
+    for chunk in in_chunks(unclaimed) {
         job_info::Entity::update_many()
             .col_expr(job_info::Column::IsRunning, Expr::value(true))
-            .filter(job_info::Column::JobId.is_in(chunk.iter().copied()))
+            .filter(job_info::Column::JobId.is_in(chunk))
             .exec(&txn)
             .await?;
     }
@@ -445,39 +440,35 @@ async fn record_ends_locking(
         .filter(|run| run.start.is_none() && !is_held(run.end))
         .map(|run| run.end)
         .collect();
-    for chunk in runs.chunks(INSERT_CHUNK) {
-        let values = chunk
-            .iter()
-            .map(|end| {
-                vec![
-                    end.id.as_str().into(),
-                    end.status.as_str().into(),
-                    end.started_at.into(),
-                    Some(end.finished_at).into(),
-                    Some(end.duration_ms).into(),
-                    end.output.clone().into(),
-                    end.error.clone().into(),
-                ]
-            })
-            .collect();
-        EXECUTION_END.run(&txn, values, false).await?;
-    }
-    let jobs: Vec<&RunEnd<'_>> = last_per_job.into_iter().filter(|run| !is_held(run.end)).collect();
-    for chunk in jobs.chunks(INSERT_CHUNK) {
-        let values = chunk
-            .iter()
-            .map(|run| {
-                vec![
-                    run.end.job_id.as_str().into(),
-                    run.end.status.as_str().into(),
-                    run.end.error.clone().into(),
-                    run.still_running.into(),
-                    run.end.id.as_str().into(),
-                ]
-            })
-            .collect();
-        JOB_END.run(&txn, values, false).await?;
-    }
+    let values = runs
+        .iter()
+        .map(|end| {
+            vec![
+                end.id.as_str().into(),
+                end.status.as_str().into(),
+                end.started_at.into(),
+                Some(end.finished_at).into(),
+                Some(end.duration_ms).into(),
+                end.output.clone().into(),
+                end.error.clone().into(),
+            ]
+        })
+        .collect();
+    EXECUTION_END.run(&txn, values, false).await?;
+    let values = last_per_job
+        .into_iter()
+        .filter(|run| !is_held(run.end))
+        .map(|run| {
+            vec![
+                run.end.job_id.as_str().into(),
+                run.end.status.as_str().into(),
+                run.end.error.clone().into(),
+                run.still_running.into(),
+                run.end.id.as_str().into(),
+            ]
+        })
+        .collect();
+    JOB_END.run(&txn, values, false).await?;
     txn.commit().await?;
     Ok(ends.iter().map(|run| is_held(run.end)).collect())
 }
