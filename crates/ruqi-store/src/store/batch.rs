@@ -6,7 +6,7 @@
 //! queue them for the pool's connections and commit each on its own; the
 //! database would spend its time on commits, and every write would wait
 //! behind all the others. Here one writer task takes whatever has arrived
-//! (at most [`BATCH_LIMIT`] operations), writes it, answers each caller, and
+//! (at most [`BATCH_LIMIT`] claims and ends), writes it, answers each caller, and
 //! takes the next lot. With one write at a time in flight, a batch is a
 //! single operation and costs what it did before; under load, batches grow
 //! by themselves. On PostgreSQL and MySQL two writers take turns at the
@@ -41,7 +41,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::claim::{self, Claim, Locking};
 use super::{history, retry, writers};
 
-/// Most operations written in one batch.
+/// Most claims and ends written in one batch. Run starts come along besides,
+/// up to as many again: most of them write nothing of their own, their end
+/// having taken them along (see [`GroupCommit::start`]), and counted as
+/// writes they had kept each batch to about two thirds of its claims and
+/// ends when many fires come due together. Measured with `ruqi-bench
+/// throughput` at 100,000 jobs over TCP, 2 alternating pairs: PostgreSQL
+/// 22,459 and 23,138 runs/s with starts counted, 25,296 and 25,840/s not;
+/// SQLite and MariaDB within the noise (33,659–34,805/s and 34,024–37,109/s;
+/// 14,151–14,699/s and 14,641–15,469/s).
 pub(crate) const BATCH_LIMIT: usize = 2_000;
 
 /// Where the answer to one operation goes.
@@ -317,10 +325,15 @@ async fn write_batches(writer: Writer, queue: Arc<tokio::sync::Mutex<mpsc::Unbou
             let Some(first) = queue.recv().await else {
                 return;
             };
+            let counted = |op: &Op| usize::from(!matches!(op, Op::Start { .. }));
+            let mut writes = counted(&first);
             let mut ops = vec![first];
-            while ops.len() < BATCH_LIMIT {
+            while writes < BATCH_LIMIT && ops.len() < 2 * BATCH_LIMIT {
                 match queue.try_recv() {
-                    Ok(op) => ops.push(op),
+                    Ok(op) => {
+                        writes += counted(&op);
+                        ops.push(op);
+                    }
                     Err(_) => break,
                 }
             }
