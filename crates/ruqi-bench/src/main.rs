@@ -259,6 +259,12 @@ fn parse_args(args: &[String]) -> Result<Invocation> {
     }
 }
 
+/// The allocator `ruqi-server` runs with and the README recommends to
+/// applications (see "Allocator" there), so the figures are what a
+/// deployment that follows it gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

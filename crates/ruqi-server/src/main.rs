@@ -20,6 +20,13 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// mimalloc rather than the system's allocator: the scheduler allocates a
+/// few dozen small values per run on one thread and frees many of them on
+/// another (the store's writer), which glibc's allocator serves slowly. See
+/// "Allocator" in the README for the measurement.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();

@@ -39,6 +39,10 @@ pub(crate) fn markdown(section: &Section<Report>) -> String {
          patched sqlx-core, see `vendor/README.md`) the two should agree within {tolerance:.0} %; without it, \
          a batch statement larger than one TCP segment waits out the server's delayed acknowledgement. Every \
          row says how it reached its server; both baselines of a run go the same way as its scheduler.\n\n\
+         **Allocator.** `ruqi-bench` runs with mimalloc as its global allocator, as `ruqi-server` does and as \
+         the README recommends to applications (\"Allocator\" there); the scheduler, its SQL loop and both \
+         baselines share it. Under glibc's allocator the scheduler spends about a third more CPU per run \
+         (see `docs/bench/profiles.md`).\n\n\
          - **executions/s** = N ÷ (the instant the last run's end was recorded − T). A thread of its own counts \
          the scheduler's `succeeded` events (`scheduler.events()`), which it sends after writing a run's end, \
          so the arrival of the N-th is that instant (the thread reads what arrived every millisecond with \
